@@ -1,0 +1,84 @@
+"""What a sans-IO model asks its driver to do.
+
+Models (transactions, the PUA, simulated servers) never touch sockets or
+clocks.  Every input they receive carries ``now`` (integer microseconds of
+virtual or wall time), and every output is one of the effects below, appended
+to an :class:`Outbox` that the driver drains after each input, in the style of
+aioquic's ``datagrams_to_send()``.
+
+Times are integers in microseconds: ``SECOND`` and ``MILLISECOND`` convert.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable
+from dataclasses import dataclass
+from typing import Any
+
+SECOND = 1_000_000
+MILLISECOND = 1_000
+
+Address = tuple[str, int]
+
+
+@dataclass(frozen=True, slots=True)
+class Send:
+    """Put ``message`` on the wire from the node towards ``dest``."""
+
+    message: Any
+    dest: Address
+    retransmission: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class SetTimer:
+    """Arm (or re-arm) the timer ``key`` to fire at absolute time ``at``."""
+
+    key: Hashable
+    at: int
+
+
+@dataclass(frozen=True, slots=True)
+class CancelTimer:
+    """Disarm timer ``key`` if it is armed."""
+
+    key: Hashable
+
+
+@dataclass(frozen=True, slots=True)
+class Emit:
+    """Record ``event`` (a :mod:`puasim.trace.events` value) in the trace."""
+
+    event: Any
+
+
+Effect = Send | SetTimer | CancelTimer | Emit
+
+
+class Outbox:
+    """Collects effects produced while one input is handled."""
+
+    __slots__ = ("_effects",)
+
+    def __init__(self) -> None:
+        self._effects: list[Effect] = []
+
+    def send(self, message: Any, dest: Address, retransmission: bool = False) -> None:
+        self._effects.append(Send(message, dest, retransmission))
+
+    def set_timer(self, key: Hashable, at: int) -> None:
+        self._effects.append(SetTimer(key, at))
+
+    def cancel_timer(self, key: Hashable) -> None:
+        self._effects.append(CancelTimer(key))
+
+    def emit(self, event: Any) -> None:
+        self._effects.append(Emit(event))
+
+    def take(self) -> list[Effect]:
+        """Return the collected effects and start a new batch."""
+        effects, self._effects = self._effects, []
+        return effects
+
+    def __len__(self) -> int:
+        return len(self._effects)

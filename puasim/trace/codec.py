@@ -1,0 +1,141 @@
+"""JSON-lines export/import of traces and the canonical digest.
+
+Each line is one JSON object: ``{"seq", "time", "node", "type", ...fields}``.
+SIP messages are written as their wire text (``serialise``) and read back with
+the SIP parser; addresses are ``[host, port]`` lists.  The first line of a file
+is a header ``{"puasim-trace": 1, "meta": {...}}``.
+
+The digest is the sha256 of the canonical lines (keys sorted, no spaces,
+meta excluded), so it identifies a run's outcome independently of the
+process, ``PYTHONHASHSEED`` or the platform.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from collections.abc import Iterable
+from pathlib import Path
+from typing import IO, Any
+
+from puasim.trace.events import EVENT_TYPES
+from puasim.trace.trace import Record, Trace
+
+FORMAT_VERSION = 1
+
+
+class TraceFormatError(ValueError):
+    """A trace file could not be read; names the file line and what was wrong."""
+
+
+def _encode_value(value: Any) -> Any:
+    from puasim.sip.message import Request, Response
+
+    if isinstance(value, Request | Response):
+        from puasim.sip.parser import serialise
+
+        return {"sip": serialise(value).decode("utf-8", "surrogateescape")}
+    if isinstance(value, tuple):
+        return [_encode_value(v) for v in value]
+    if isinstance(value, bytes):
+        return {"bytes": value.decode("latin-1")}
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    if isinstance(value, list):
+        return [_encode_value(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _encode_value(v) for k, v in value.items()}
+    return repr(value)
+
+
+def record_to_dict(rec: Record) -> dict[str, Any]:
+    ev = rec.event
+    out: dict[str, Any] = {"seq": rec.seq, "time": rec.time, "node": rec.node, "type": type(ev).__name__}
+    for f in dataclasses.fields(ev):
+        out[f.name] = _encode_value(getattr(ev, f.name))
+    return out
+
+
+def _decode_value(name: str, value: Any) -> Any:
+    if isinstance(value, dict) and "sip" in value and len(value) == 1:
+        from puasim.sip.parser import parse
+
+        return parse(value["sip"].encode("utf-8", "surrogateescape"))
+    if isinstance(value, dict) and "bytes" in value and len(value) == 1:
+        return value["bytes"].encode("latin-1")
+    if isinstance(value, list):
+        return tuple(_decode_value(name, v) for v in value)
+    return value
+
+
+def record_from_dict(data: dict[str, Any]) -> Record:
+    cls = EVENT_TYPES.get(data.get("type", ""))
+    if cls is None:
+        raise TraceFormatError(f"unknown record type {data.get('type')!r}")
+    kwargs = {}
+    for f in dataclasses.fields(cls):
+        if f.name in data:
+            kwargs[f.name] = _decode_value(f.name, data[f.name])
+    try:
+        event = cls(**kwargs)
+    except TypeError as exc:
+        raise TraceFormatError(f"record of type {cls.__name__}: {exc}") from None
+    return Record(int(data["seq"]), int(data["time"]), str(data["node"]), event)
+
+
+def canonical_line(rec: Record) -> str:
+    return json.dumps(record_to_dict(rec), sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+
+
+def digest(records: Iterable[Record]) -> str:
+    h = hashlib.sha256()
+    for rec in records:
+        h.update(canonical_line(rec).encode("ascii"))
+        h.update(b"\n")
+    return h.hexdigest()
+
+
+def write_jsonl(trace: Trace, dest: str | Path | IO[str]) -> None:
+    """Write ``trace`` as JSON lines to a path or an open text stream."""
+    if isinstance(dest, str | Path):
+        with open(dest, "w", encoding="utf-8") as fh:
+            write_jsonl(trace, fh)
+        return
+    dest.write(json.dumps({"puasim-trace": FORMAT_VERSION, "meta": _encode_value(trace.meta)}) + "\n")
+    for rec in trace:
+        dest.write(canonical_line(rec) + "\n")
+
+
+def read_jsonl(src: str | Path | IO[str]) -> Trace:
+    """Read a JSON-lines trace; errors name the line number and the problem."""
+    if isinstance(src, str | Path):
+        with open(src, encoding="utf-8") as fh:
+            try:
+                return read_jsonl(fh)
+            except TraceFormatError as exc:
+                raise TraceFormatError(f"{src}: {exc}") from None
+    trace = Trace()
+    for lineno, line in enumerate(src, start=1):
+        line = line.strip()
+        if not line:
+            continue
+        try:
+            data = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise TraceFormatError(f"line {lineno}: not JSON ({exc.msg})") from None
+        if not isinstance(data, dict):
+            raise TraceFormatError(f"line {lineno}: expected an object")
+        if "puasim-trace" in data:
+            if data["puasim-trace"] != FORMAT_VERSION:
+                raise TraceFormatError(f"line {lineno}: unsupported trace format {data['puasim-trace']}")
+            trace.meta.update(data.get("meta") or {})
+            continue
+        try:
+            rec = record_from_dict(data)
+        except TraceFormatError as exc:
+            raise TraceFormatError(f"line {lineno}: {exc}") from None
+        except (KeyError, ValueError) as exc:
+            raise TraceFormatError(f"line {lineno}: bad record ({exc})") from None
+        trace.records.append(Record(len(trace.records), rec.time, rec.node, rec.event))
+    return trace

@@ -1,0 +1,60 @@
+"""The trace: the one ordered record of what happened in a run."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """One trace entry: sequence number, time (µs), node name and the event."""
+
+    seq: int
+    time: int
+    node: str
+    event: Any
+
+
+class Trace:
+    """An append-only list of :class:`Record` values with a running sequence number.
+
+    Iterate it, index it, or filter by event type with :meth:`of`.  The
+    ``meta`` dictionary carries run metadata (seed, scenario name, epoch) and
+    takes part in JSON export but not in the digest.
+    """
+
+    __slots__ = ("records", "meta")
+
+    def __init__(self, meta: dict[str, Any] | None = None) -> None:
+        self.records: list[Record] = []
+        self.meta: dict[str, Any] = dict(meta or {})
+
+    def add(self, time: int, node: str, event: Any) -> Record:
+        rec = Record(len(self.records), time, node, event)
+        self.records.append(rec)
+        return rec
+
+    def __iter__(self) -> Iterator[Record]:
+        return iter(self.records)
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def __getitem__(self, index: int) -> Record:
+        return self.records[index]
+
+    def of(self, *types: type, node: str | None = None) -> list[Record]:
+        """Records whose event is an instance of one of ``types`` (optionally of one node)."""
+        return [
+            r
+            for r in self.records
+            if isinstance(r.event, types) and (node is None or r.node == node)
+        ]
+
+    def digest(self) -> str:
+        """sha256 of the canonical encoding of every record (see :mod:`puasim.trace.codec`)."""
+        from puasim.trace.codec import digest
+
+        return digest(self)
