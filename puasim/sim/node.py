@@ -1,0 +1,134 @@
+"""Nodes: an address in the simulated network hosting one sans-IO endpoint.
+
+The node feeds its endpoint messages and timer firings with the current
+virtual time and carries out the effects the endpoint returns.  A crash drops
+the endpoint (all in-memory state) and its timers; a restart builds a new
+endpoint with the node's factory, which may read the durable store.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable
+from typing import TYPE_CHECKING, Any, Protocol
+
+from puasim.effects import Address, CancelTimer, Emit, Outbox, Send, SetTimer
+from puasim.sim.kernel import Handle
+from puasim.trace.events import NodeCrashed, NodeRestarted, RunError, TimerFired
+
+if TYPE_CHECKING:
+    from puasim.sim.simulation import Simulation
+
+
+class Endpoint(Protocol):
+    """What a node can host: a sans-IO object with an :class:`Outbox`."""
+
+    outbox: Outbox
+
+    def start(self, now: int) -> None: ...
+
+    def receive(self, message: Any, src: Address, now: int) -> None: ...
+
+    def timer(self, key: Hashable, now: int) -> None: ...
+
+
+def timer_name(key: Hashable) -> str:
+    if isinstance(key, tuple):
+        return ":".join(str(k) for k in key)
+    return str(key)
+
+
+class Node:
+    """One network address with an endpoint, its timers and its up/down state."""
+
+    __slots__ = ("sim", "name", "address", "factory", "endpoint", "up", "_timers", "trace_timers")
+
+    def __init__(
+        self,
+        sim: Simulation,
+        name: str,
+        address: Address,
+        factory: Callable[[Node], Endpoint],
+        trace_timers: bool = True,
+    ) -> None:
+        self.sim = sim
+        self.name = name
+        self.address = address
+        self.factory = factory
+        self.endpoint: Any = None
+        self.up = False
+        self._timers: dict[Hashable, Handle] = {}
+        self.trace_timers = trace_timers
+
+    # -- life cycle -----------------------------------------------------------------
+    def start(self) -> None:
+        self.endpoint = self.factory(self)
+        self.up = True
+        self._call("start", self.endpoint.start, self.sim.kernel.now)
+
+    def crash(self, reason: str = "crash") -> None:
+        """Lose all in-memory state: the endpoint and every armed timer."""
+        for handle in self._timers.values():
+            self.sim.kernel.cancel(handle)
+        self._timers.clear()
+        self.endpoint = None
+        self.up = False
+        self.sim.trace.add(self.sim.kernel.now, self.name, NodeCrashed(reason))
+
+    def restart(self, detail: str = "") -> None:
+        if self.up:
+            self.crash("restart")
+        self.sim.trace.add(self.sim.kernel.now, self.name, NodeRestarted(detail))
+        self.start()
+
+    # -- inputs ---------------------------------------------------------------------
+    def deliver(self, message: Any, src: Address) -> None:
+        self._call("receive", self.endpoint.receive, message, src, self.sim.kernel.now)
+
+    def _fire(self, key: Hashable) -> None:
+        self._timers.pop(key, None)
+        if not self.up:
+            return
+        if self.trace_timers:
+            self.sim.trace.add(self.sim.kernel.now, self.name, TimerFired(timer_name(key)))
+        self._call(f"timer {timer_name(key)}", self.endpoint.timer, key, self.sim.kernel.now)
+
+    def call(self, what: str, fn: Callable[..., Any], *args: Any) -> Any:
+        """Call an API method of the endpoint and carry out its effects; returns its value."""
+        return self._call(what, fn, *args)
+
+    def _call(self, what: str, fn: Callable[..., Any], *args: Any) -> Any:
+        sim = self.sim
+        try:
+            result = fn(*args)
+        except Exception as exc:  # the fault is recorded, the trace so far is kept
+            sim.trace.add(sim.kernel.now, self.name, RunError(f"{self.name}: {what}", f"{type(exc).__name__}: {exc}"))
+            if self.endpoint is not None:
+                self.apply(self.endpoint.outbox.take())
+            sim.fail(exc)
+            return None
+        if self.endpoint is not None:
+            self.apply(self.endpoint.outbox.take())
+        return result
+
+    # -- outputs --------------------------------------------------------------------
+    def apply(self, effects: list) -> None:
+        sim = self.sim
+        kernel = sim.kernel
+        timers = self._timers
+        for eff in effects:
+            cls = eff.__class__
+            if cls is Send:
+                sim.network.send(self.name, self.address, eff.dest, eff.message, eff.retransmission)
+            elif cls is SetTimer:
+                old = timers.get(eff.key)
+                if old is not None:
+                    kernel.cancel(old)
+                timers[eff.key] = kernel.call_at(max(eff.at, kernel.now), self._fire, eff.key)
+            elif cls is CancelTimer:
+                old = timers.pop(eff.key, None)
+                if old is not None:
+                    kernel.cancel(old)
+            elif cls is Emit:
+                sim.trace.add(kernel.now, self.name, eff.event)
+            else:
+                raise TypeError(f"unknown effect {eff!r}")

@@ -1,0 +1,82 @@
+"""A simulation: kernel, network, trace, seeded streams and nodes in one place."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from puasim.effects import SECOND, Address
+from puasim.sim.kernel import Kernel
+from puasim.sim.network import LinkProfile, Network
+from puasim.sim.node import Endpoint, Node
+from puasim.sim.rng import Streams
+from puasim.trace.trace import Trace
+
+
+class SimulationError(RuntimeError):
+    """A model raised while handling an input; the trace holds a RunError record."""
+
+
+class Simulation:
+    """Owns the virtual clock, the network and the trace of one run.
+
+    ``epoch`` is the UNIX time (whole seconds) that virtual time 0 stands for;
+    models that compute Kamailio's absolute expiry times and the pcap exporter
+    use it.
+    """
+
+    def __init__(self, seed: int | str = 0, epoch: int = 1_700_000_000, link: LinkProfile | None = None) -> None:
+        self.seed = seed
+        self.epoch = epoch
+        self.kernel = Kernel()
+        self.streams = Streams(seed)
+        self.trace = Trace({"seed": seed, "epoch": epoch})
+        self.network = Network(self, default=link or LinkProfile())
+        self.nodes: dict[str, Node] = {}
+        self._by_addr: dict[Address, Node] = {}
+        self.error: BaseException | None = None
+
+    @property
+    def now(self) -> int:
+        return self.kernel.now
+
+    def add_node(self, name: str, address: Address, factory: Callable[[Node], Endpoint], start: bool = True) -> Node:
+        if name in self.nodes:
+            raise ValueError(f"duplicate node name {name!r}")
+        if address in self._by_addr:
+            raise ValueError(f"address {address} already used by node {self._by_addr[address].name!r}")
+        node = Node(self, name, address, factory)
+        self.nodes[name] = node
+        self._by_addr[address] = node
+        if start:
+            node.start()
+        return node
+
+    def node_at(self, address: Address) -> Node | None:
+        return self._by_addr.get(address)
+
+    def fail(self, exc: BaseException) -> None:
+        """Stop the run after a model error (the RunError record is already in the trace)."""
+        if self.error is None:
+            self.error = exc
+            self.kernel.stop()
+
+    def run(self, until: int | None = None, max_events: int | None = None) -> int:
+        """Run the kernel; stops at the first model error and raises :class:`SimulationError`."""
+        if self.error is not None:
+            raise SimulationError(f"run already failed: {self.error}") from self.error
+        count = self.kernel.run(until=until, max_events=max_events)
+        if self.error is not None:
+            raise SimulationError(str(self.error)) from self.error
+        return count
+
+    def run_for(self, seconds: float) -> int:
+        return self.run(until=self.kernel.now + int(seconds * SECOND))
+
+    def unix_time(self, now: int | None = None) -> int:
+        """Whole UNIX seconds at virtual time ``now`` (the clock a Kamailio model sees)."""
+        t = self.kernel.now if now is None else now
+        return self.epoch + t // SECOND
+
+    def snapshot(self) -> Any:
+        return {"now": self.kernel.now, "events": self.kernel.events_run, "records": len(self.trace)}
