@@ -1,0 +1,19 @@
+"""RFC 3261 non-INVITE transactions, sans-IO."""
+
+from puasim.txn.layer import BRANCH_MAGIC, TransactionLayer
+from puasim.txn.timers import KAMAILIO_TM, RFC3261, TimerConfig
+from puasim.txn.transactions import (
+    CLIENT_TRANSITIONS,
+    SERVER_TRANSITIONS,
+    ClientTransaction,
+    ServerTransaction,
+    State,
+    TransactionError,
+    local_timeout_response,
+)
+
+__all__ = [
+    "BRANCH_MAGIC", "CLIENT_TRANSITIONS", "KAMAILIO_TM", "RFC3261", "SERVER_TRANSITIONS",
+    "ClientTransaction", "ServerTransaction", "State", "TimerConfig", "TransactionError",
+    "TransactionLayer", "local_timeout_response",
+]

@@ -1,0 +1,146 @@
+"""The transaction layer of one SIP element (RFC 3261 §17), sans-IO.
+
+It owns the client and server transactions of a node, stamps the top Via with
+a fresh branch on every new request, matches responses to client transactions
+(§17.1.3) and requests to server transactions (§17.2.3), and routes responses
+back per §18.2.2 (``received``/``rport``).
+"""
+
+from __future__ import annotations
+
+import random
+from typing import TYPE_CHECKING, Any
+
+from puasim.effects import Address, Outbox
+from puasim.sip import headers as H
+from puasim.sip.message import Request, Response
+from puasim.txn.timers import RFC3261, TimerConfig
+
+if TYPE_CHECKING:
+    from puasim.txn.transactions import ClientTransaction, FinalCallback, ServerTransaction
+
+BRANCH_MAGIC = "z9hG4bK"
+
+
+class TransactionLayer:
+    """Client and server non-INVITE transactions of one node.
+
+    ``host``/``port`` are what the node writes into its Via header; ``rport``
+    says whether it asks for symmetric response routing (RFC 3581; Kamailio's
+    pua does not).
+    """
+
+    def __init__(
+        self,
+        outbox: Outbox,
+        host: str,
+        port: int,
+        rng: random.Random,
+        timers: TimerConfig = RFC3261,
+        rport: bool = False,
+    ) -> None:
+        self.outbox = outbox
+        self.host = host
+        self.port = port
+        self.rng = rng
+        self.timers = timers
+        self.rport = rport
+        self.clients: dict[tuple[str, str], ClientTransaction] = {}
+        self.servers: dict[tuple, ServerTransaction] = {}
+
+    # -- client side -----------------------------------------------------------------
+    def new_branch(self) -> str:
+        return f"{BRANCH_MAGIC}{self.rng.getrandbits(64):016x}"
+
+    def send_request(
+        self,
+        request: Request,
+        dest: Address,
+        now: int,
+        on_final: FinalCallback | None = None,
+        context: Any = None,
+    ) -> ClientTransaction:
+        """Start a client transaction for ``request`` (a Via is put on top)."""
+        from puasim.txn.transactions import ClientTransaction
+
+        branch = self.new_branch()
+        via = f"SIP/2.0/UDP {self.host}:{self.port};branch={branch}" + (";rport" if self.rport else "")
+        request = Request(request.method, request.uri, (("Via", via), *request.headers), request.body, request.version)
+        txn = ClientTransaction(self, request, dest, branch, request.method, on_final, now, context)
+        self.clients[(branch, request.method)] = txn
+        txn.start(now)
+        return txn
+
+    def _forget(self, txn: ClientTransaction) -> None:
+        self.clients.pop((txn.branch, txn.method), None)
+
+    # -- server side -----------------------------------------------------------------
+    @staticmethod
+    def server_key(request: Request) -> tuple:
+        vias = H.via_list(request)
+        top = vias[0] if vias else None
+        branch = top.branch if top is not None and top.branch else ""
+        sent_by = (top.host.lower(), top.port) if top is not None else ("", None)
+        method = "INVITE" if request.method == "ACK" else request.method
+        return (branch, sent_by, method)
+
+    def response_address(self, request: Request, source: Address) -> Address:
+        """Where a response goes (RFC 3261 §18.2.2 with RFC 3581 rport)."""
+        vias = H.via_list(request)
+        if not vias:
+            return source
+        top = vias[0]
+        port = top.port or 5060
+        if top.rport is not None and top.rport is not False:
+            return (source[0], source[1])
+        if top.received:
+            return (top.received, port)
+        if top.host != source[0]:
+            return (source[0], port)
+        return (top.host, port)
+
+    def _forget_server(self, txn: ServerTransaction) -> None:
+        self.servers.pop(txn.key, None)
+
+    # -- inputs ------------------------------------------------------------------------
+    def receive(self, message: Request | Response, source: Address, now: int) -> ServerTransaction | None:
+        """Feed a received message.
+
+        Returns a new :class:`ServerTransaction` when ``message`` is a new request
+        that the TU must answer; ``None`` when the layer absorbed it (a response,
+        or a retransmitted request).
+        """
+        if isinstance(message, Response):
+            vias = H.via_list(message)
+            cs = H.cseq(message)
+            if not vias or cs is None:
+                return None
+            txn = self.clients.get((vias[0].branch or "", cs.method))
+            if txn is not None:
+                txn.on_response(message, now)
+            return None
+        from puasim.txn.transactions import ServerTransaction
+
+        key = self.server_key(message)
+        existing = self.servers.get(key)
+        if existing is not None:
+            existing.on_retransmission(now)
+            return None
+        txn = ServerTransaction(self, message, source, key)
+        if key[0].startswith(BRANCH_MAGIC):
+            self.servers[key] = txn
+        return txn
+
+    def timer(self, key: tuple, now: int) -> bool:
+        """Handle a ``("txn", ...)`` timer key; False if the key is not ours."""
+        if not key or key[0] != "txn":
+            return False
+        if key[1] == "c":
+            txn = self.clients.get((key[2], key[3]))
+            if txn is not None:
+                txn.on_timer(key[4], now)
+        else:
+            txn_s = self.servers.get(key[2])
+            if txn_s is not None:
+                txn_s.on_timer(key[3], now)
+        return True
