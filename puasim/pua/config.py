@@ -1,0 +1,111 @@
+"""Module parameters of pua with Kamailio's defaults and mod_init's checks (pua-reference §1).
+
+:func:`load_config` applies mod_init in its order (§1.2): values Kamailio
+silently repairs are repaired and reported as warnings; values that make
+Kamailio refuse to start raise :class:`PuaStartupError` with Kamailio's reason.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields, replace
+from typing import Any
+
+PROFILES = ("kamailio-5.6", "kamailio-master")
+DEFAULT_PROFILE = "kamailio-5.6"
+
+
+class PuaStartupError(ValueError):
+    """pua would refuse to start with these parameters (mod_init failed)."""
+
+
+@dataclass(frozen=True, slots=True)
+class PuaConfig:
+    """The pua module parameters (§1.1) plus puasim's choice of behaviour profile."""
+
+    hash_size: int = -1
+    db_url: str = "sqlite://:memory:"
+    db_table: str = "pua"
+    min_expires: int = 0
+    default_expires: int = 3600
+    update_period: int = 100
+    outbound_proxy: str = ""
+    dlginfo_increase_version: int = 0
+    reginfo_increase_version: int = 0
+    check_remote_contact: int = 1
+    db_mode: int = 0
+    fetch_rows: int = 500
+    db_table_lock_write: int = 1
+    #: which Kamailio the model follows (§11)
+    profile: str = DEFAULT_PROFILE
+    warnings: tuple[str, ...] = field(default=(), compare=False)
+
+    @property
+    def table_size(self) -> int:
+        """Number of hash buckets (§1.1 hash_size; unused in db_mode 2)."""
+        return 512 if self.hash_size <= 1 else 2**self.hash_size
+
+    @property
+    def clean_period(self) -> int:
+        """Seconds between sweeps (§5.1); 0 = no timers."""
+        return self.update_period - 5 if self.update_period > 5 else 0
+
+    @property
+    def is_master(self) -> bool:
+        return self.profile == "kamailio-master"
+
+    @property
+    def reg_uses_dlginfo_flag(self) -> bool:
+        """5.6.3 picks the ``reg`` body processor by dlginfo_increase_version (§11.1, GH #3234)."""
+        return not self.is_master
+
+
+PARAM_NAMES = tuple(f.name for f in fields(PuaConfig) if f.name not in ("warnings",))
+
+
+def load_config(params: dict[str, Any] | None = None, **overrides: Any) -> PuaConfig:
+    """Build a :class:`PuaConfig` as mod_init would (§1.2).
+
+    Unknown parameter names and wrongly typed values raise ``PuaStartupError``
+    too: Kamailio refuses a ``modparam`` it does not know.
+    """
+    merged: dict[str, Any] = dict(params or {})
+    merged.update(overrides)
+    warnings: list[str] = []
+    defaults = PuaConfig()
+    values: dict[str, Any] = {}
+    for name, value in merged.items():
+        if name not in PARAM_NAMES:
+            raise PuaStartupError(f"unknown pua parameter {name!r} (known: {', '.join(PARAM_NAMES)})")
+        expected = type(getattr(defaults, name))
+        if expected is int:
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise PuaStartupError(f"pua parameter {name} must be an integer, got {value!r}")
+        elif not isinstance(value, str):
+            raise PuaStartupError(f"pua parameter {name} must be a string, got {value!r}")
+        values[name] = value
+    cfg = replace(defaults, **values)
+    if cfg.profile not in PROFILES:
+        raise PuaStartupError(f"unknown profile {cfg.profile!r} (known: {', '.join(PROFILES)})")
+    # 1. clamp min_expires, fix default_expires
+    if cfg.min_expires < 0:
+        warnings.append(f"min_expires {cfg.min_expires} < 0: reset to 0")
+        cfg = replace(cfg, min_expires=0)
+    if cfg.default_expires < 600:
+        warnings.append(f"default_expires {cfg.default_expires} < 600: replaced by 3600")
+        cfg = replace(cfg, default_expires=3600)
+    # 5. normalise db_mode (after the hash table was made: any value != 2 behaves as 0)
+    if cfg.db_mode not in (0, 2):
+        warnings.append(f"db_mode {cfg.db_mode} is not 0 or 2: forced to 0")
+        cfg = replace(cfg, db_mode=0)
+    # 6. negative update_period is fatal
+    if cfg.update_period < 0:
+        raise PuaStartupError("wrong clean_period (update_period < 0)")
+    # 8. check_remote_contact must be 0 or 1
+    if cfg.check_remote_contact not in (0, 1):
+        raise PuaStartupError("bad value for check_remote_contact (must be 0 or 1)")
+    # 9. 1..5 is fatal
+    if 0 < cfg.update_period <= 5:
+        raise PuaStartupError("update_period must be 0 or > 5")
+    if cfg.fetch_rows <= 0:
+        warnings.append(f"fetch_rows {cfg.fetch_rows} <= 0: Kamailio passes it on unchecked")
+    return replace(cfg, warnings=tuple(warnings))

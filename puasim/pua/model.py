@@ -1,0 +1,277 @@
+"""The model of Kamailio's pua module as one sans-IO endpoint.
+
+:class:`Pua` owns the record store, the event registry, the callbacks, tm's
+request building and a transaction layer.  It is driven by
+
+* API calls (``send_publish``, ``send_subscribe``, the query functions of
+  pua-reference §7) made by scenarios and companion modules,
+* ``receive(message, src, now)`` for SIP messages from the network,
+* ``timer(key, now)`` for its own timers (§5.1) and transaction timers,
+
+and it answers with effects in :attr:`outbox`.  All times passed in are
+integer microseconds; Kamailio's arithmetic runs on whole epoch seconds
+(``seconds(now)``), as the module uses ``time(NULL)`` (§ conventions, D16).
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Hashable
+from dataclasses import asdict, is_dataclass
+from typing import Any
+
+from puasim.effects import SECOND, Address, Outbox
+from puasim.pua import publish, subscribe
+from puasim.pua.config import PuaConfig, load_config
+from puasim.pua.constants import PUACB_MAX, REQ_OTHER
+from puasim.pua.events import builtin_registry
+from puasim.pua.info import Hentity, PublInfo, SubsInfo
+from puasim.pua.tm import NextHopError, Tm, split_header_block
+from puasim.sip.message import Request, Response
+from puasim.store.memory import MemoryStore
+from puasim.store.record import PuaRecord
+from puasim.trace.events import ApiCalled, CallbackFired, Note, RecordChanged
+from puasim.txn.layer import TransactionLayer
+from puasim.txn.timers import KAMAILIO_TM, TimerConfig
+
+CLEAN_TIMER = ("pua", "clean")
+DB_SYNC_TIMER = ("pua", "dbsync")
+
+PuaCallback = Callable[[Hentity, Response, bool, int], None]
+
+
+def _short_args(info: Any) -> tuple[tuple[str, Any], ...]:
+    if not is_dataclass(info):
+        return ()
+    out = []
+    for name, value in asdict(info).items():
+        if value in ("", None, 0) and name not in ("expires", "event"):
+            continue
+        if isinstance(value, bytes):
+            value = f"<{len(value)} bytes>"
+        elif not isinstance(value, str | int | float | bool):
+            value = repr(value)
+        out.append((name, value))
+    return tuple(out)
+
+
+class Pua:
+    """Kamailio's pua module (pua-reference §1–§7) as a sans-IO endpoint."""
+
+    def __init__(
+        self,
+        cfg: PuaConfig | None = None,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 5070,
+        rng: random.Random | None = None,
+        epoch: int = 1_700_000_000,
+        timers: TimerConfig = KAMAILIO_TM,
+        store: Any = None,
+        pids: dict[str, int] | None = None,
+    ) -> None:
+        self.cfg = cfg or load_config()
+        self.host = host
+        self.port = port
+        self.epoch = epoch
+        rng = rng or random.Random(0)
+        self.rng = rng
+        self.outbox = Outbox()
+        self.layer = TransactionLayer(self.outbox, host, port, random.Random(rng.getrandbits(64)), timers)
+        self.tm = Tm(self.layer, random.Random(rng.getrandbits(64)), host, port, pids)
+        self.events = builtin_registry(self.cfg)
+        self.store = store if store is not None else MemoryStore(self.cfg.table_size, self.cfg.check_remote_contact)
+        self.callbacks: list[tuple[int, PuaCallback]] = []
+        #: answers NOTIFYs the way the script around pua does (see subscribe.answer_notify)
+        self.notify_policy = subscribe.NotifyPolicy()
+        self.started = False
+        for warning in self.cfg.warnings:
+            self.log("warning", warning)
+
+    # -- time ------------------------------------------------------------------------
+    def seconds(self, now_us: int) -> int:
+        """Epoch seconds at ``now_us``: the clock Kamailio's arithmetic sees."""
+        return self.epoch + now_us // SECOND
+
+    def at_seconds(self, epoch_s: int) -> int:
+        """Microseconds of virtual time at which epoch second ``epoch_s`` begins."""
+        return (epoch_s - self.epoch) * SECOND
+
+    # -- endpoint interface ----------------------------------------------------------
+    def start(self, now: int) -> None:
+        """mod_init's timers (§5.1): sweep every update_period−5 s, DB sync every update_period s."""
+        self.started = True
+        if hasattr(self.store, "restore"):  # db_mode 0 start-up restore (§5.6), inside mod_init
+            for rec in self.store.restore(self.seconds(now), self.cfg.fetch_rows):
+                self.record_changed("restored", rec, now)
+        if self.cfg.clean_period:
+            self.outbox.set_timer(CLEAN_TIMER, now + self.cfg.clean_period * SECOND)
+        if self.cfg.db_mode != 2 and self.cfg.update_period > 0 and hasattr(self.store, "db_sync"):
+            self.outbox.set_timer(DB_SYNC_TIMER, now + self.cfg.update_period * SECOND)
+
+    def receive(self, message: Request | Response, src: Address, now: int) -> None:
+        txn = self.layer.receive(message, src, now)
+        if txn is not None:
+            subscribe.answer_request(self, txn, now)
+
+    def timer(self, key: Hashable, now: int) -> None:
+        if isinstance(key, tuple) and self.layer.timer(key, now):
+            return
+        if key == CLEAN_TIMER:
+            self.outbox.set_timer(CLEAN_TIMER, now + self.cfg.clean_period * SECOND)
+            self.sweep(now)
+        elif key == DB_SYNC_TIMER:
+            self.outbox.set_timer(DB_SYNC_TIMER, now + self.cfg.update_period * SECOND)
+            self.store.db_sync(self.seconds(now), self)
+        else:
+            raise KeyError(f"unknown pua timer {key!r}")
+
+    # -- API (§7.1) ------------------------------------------------------------------
+    def send_publish(self, publ: PublInfo, now: int, process: str = "worker") -> int:
+        rc = publish.send_publish(self, publ, now, process=process)
+        self.api_event("send_publish", publ, rc)
+        return rc
+
+    def send_subscribe(self, subs: SubsInfo, now: int, process: str = "worker") -> int:
+        rc = subscribe.send_subscribe(self, subs, now, process=process)
+        self.api_event("send_subscribe", subs, rc)
+        return rc
+
+    def register_puacb(self, types: int, fn: PuaCallback | None) -> int:
+        """§7.3: prepend a callback for the source flags in ``types``; −5 for bad types."""
+        if types < 0 or types > PUACB_MAX:
+            return -5
+        if fn is None:
+            return -1
+        self.callbacks.insert(0, (types, fn))
+        return 1
+
+    def is_dialog(self, **key: Any) -> int:
+        return subscribe.is_dialog(self, **key)
+
+    def get_record_id(self, **key: Any) -> tuple[int, str | None]:
+        return subscribe.get_record_id(self, **key)
+
+    def get_subs_list(self, did: str) -> list[str]:
+        return subscribe.get_subs_list(self, did)
+
+    def cleanup(self, now: int) -> None:
+        """RPC ``pua.cleanup`` (§5.9): one sweep now, no DB sync."""
+        self.sweep(now)
+
+    # -- sweep (§5.2, §5.8) ----------------------------------------------------------
+    def sweep(self, now_us: int) -> None:
+        if self.cfg.db_mode == 2 and hasattr(self.store, "clean_rows"):
+            rows = self.store.clean_rows(self.seconds(now_us), self.cfg.update_period)
+            self._sweep_records(rows, now_us, abort_on_failure=False)
+            return
+        self._sweep_records(list(self.store.records()), now_us, abort_on_failure=True)
+
+    def _sweep_records(self, records: list[PuaRecord], now_us: int, abort_on_failure: bool) -> None:
+        now = self.seconds(now_us)
+        period = self.cfg.update_period
+        min_exp = self.cfg.min_expires
+        for p in records:
+            # expires is unsigned: expires < update_period wraps and never matches (§5.2 note)
+            if p.expires < period or not (p.expires - period < now):
+                continue
+            if p.desired_expires > p.expires + min_exp or p.desired_expires == 0:
+                rc = self.update_pua(p, now_us)
+                if rc < 0 and abort_on_failure:  # B10
+                    self.log("error", "refresh failed: the rest of this sweep is skipped (B10)")
+                    return
+                continue
+            if p.expires < now - 10:
+                self.delete_record(p, "expired", now_us, action="expired")
+
+    def update_pua(self, p: PuaRecord, now_us: int) -> int:
+        """§5.3: what a refresh sends."""
+        if p.is_publication:
+            return publish.refresh_publication(self, p, now_us)
+        return subscribe.refresh_dialog(self, p, now_us)
+
+    # -- helpers for publish/subscribe -------------------------------------------------
+    def make_tuple_id(self) -> str:
+        """A pointer-shaped tuple id, as pua prints the request struct's address (§3.4.1)."""
+        return f"0x7f{self.rng.getrandbits(40):010x}"
+
+    @staticmethod
+    def extra_header_fields(block: str) -> tuple[tuple[str, str], ...]:
+        return split_header_block(block) if block else ()
+
+    def send_out_of_dialog(
+        self,
+        h: Hentity,
+        block: tuple[tuple[str, str], ...],
+        body: bytes,
+        next_hop: str,
+        now_us: int,
+        process: str,
+        *,
+        ruri: str | None = None,
+        from_uri: str | None = None,
+    ) -> tuple[str, str] | None:
+        """Send ``h``'s request out of dialog; (Call-ID, From-tag), or None when tm refuses."""
+        try:
+            return self.tm.request_outside(
+                method=h.method,
+                ruri=ruri or h.pres_uri,
+                to_uri=h.pres_uri,
+                from_uri=from_uri or h.pres_uri,
+                block=block,
+                body=body,
+                next_hop=next_hop,
+                process=process,
+                now=now_us,
+                on_final=self._on_final,
+                context=h,
+            )
+        except NextHopError as exc:
+            self.log("error", f"tm: {exc}")
+            return None
+
+    def _on_final(self, reply: Response, faked: bool, txn: Any, now: int) -> None:
+        h: Hentity = txn.context
+        if h.method == "PUBLISH":
+            publish.on_publish_reply(self, h, reply, faked, now)
+        else:
+            subscribe.on_subscribe_reply(self, h, reply, faked, txn.request, now)
+
+    def run_callbacks(self, h: Hentity, reply: Response, faked: bool, now_us: int) -> None:
+        """§7.3: only for REQ_OTHER transactions; every callback whose types match the flag."""
+        if h.ua_flag != REQ_OTHER:
+            return
+        for types, fn in list(self.callbacks):
+            if types & h.flag:
+                self.outbox.emit(CallbackFired(h.flag, h.method, reply.status, faked, h.pres_uri, h.cb_param))
+                fn(h, reply, faked, now_us)
+
+    # -- records -----------------------------------------------------------------------
+    def record_changed(self, action: str, rec: PuaRecord, now_us: int, reason: str = "") -> None:
+        self.outbox.emit(
+            RecordChanged(
+                action, rec.kind, rec.pres_uri, rec.id, rec.event, rec.flag, rec.etag,
+                rec.expires, rec.desired_expires, rec.version, rec.watcher_uri, rec.call_id, reason,
+            )
+        )
+
+    def insert_record(self, rec: PuaRecord, now_us: int) -> None:
+        from puasim.pua.constants import INSERTDB
+
+        rec.db_flag = INSERTDB
+        self.store.insert(rec)
+        self.record_changed("created", rec, now_us)
+
+    def delete_record(self, rec: PuaRecord, reason: str, now_us: int, action: str = "deleted") -> None:
+        self.store.delete(rec)
+        self.record_changed(action, rec, now_us, reason)
+
+    def records(self) -> list[PuaRecord]:
+        return list(self.store.records())
+
+    # -- trace -------------------------------------------------------------------------
+    def log(self, level: str, text: str) -> None:
+        self.outbox.emit(Note(level, text))
+
+    def api_event(self, name: str, info: Any, rc: Any) -> None:
+        self.outbox.emit(ApiCalled(name, _short_args(info), rc))

@@ -1,0 +1,220 @@
+"""send_publish and its reply handler (pua-reference §3).
+
+Every function takes the :class:`~puasim.pua.model.Pua` it works for and the
+current time in epoch seconds (``now``) or microseconds (``now_us``) as named.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from puasim.pua.constants import (
+    ERR_PUBLISH_NO_BODY,
+    INSERT_TYPE,
+    MAX_FORWARDS,
+    REQ_ME,
+    REQ_OTHER,
+    UPDATE_TYPE,
+    Source,
+)
+from puasim.pua.events import NullProcessorCrash
+from puasim.pua.info import Hentity, PublInfo
+from puasim.sip import headers as H
+from puasim.sip.message import Response
+from puasim.store.record import PuaRecord
+
+if TYPE_CHECKING:
+    from puasim.pua.model import Pua
+
+#: the two pua_rpc source flags that never get 412 recovery (§3.8 row 3, D4)
+RPC_SOURCES = (int(Source.RPC_PUBLISH), int(Source.RPC_ASYN_PUBLISH))
+
+
+def publish_expires_header(pua: Pua, expires: int) -> int:
+    """§3.5: ``E = expires`` (or default_expires when < 0); ``min_expires`` if E <= 0 else E + 1."""
+    e = expires if expires >= 0 else pua.cfg.default_expires
+    return pua.cfg.min_expires if e <= 0 else e + 1
+
+
+def send_publish(pua: Pua, publ: PublInfo, now_us: int, *, process: str = "worker") -> int:
+    """§3.3 decision table; returns Kamailio's send_publish value (§3.9)."""
+    now = pua.seconds(now_us)
+    ev = pua.events.get(publ.event)
+    if ev is None:  # row 1
+        pua.log("error", f"send_publish: event {publ.event} not registered")
+        return -1
+    rec = pua.store.find_publication(
+        pres_uri=publ.pres_uri, flag=publ.source_flag, event=publ.event, id=publ.id, etag=publ.etag
+    )
+    if publ.etag and rec is None:  # row 2
+        return 418
+    flag = publ.flag
+    if flag & INSERT_TYPE or rec is None:  # rows 3, 4 -> new publication (row 5)
+        if flag & UPDATE_TYPE:
+            flag = INSERT_TYPE
+        if publ.expires == 0:  # 5b
+            return 0
+        if publ.body is None:  # 5c
+            return ERR_PUBLISH_NO_BODY
+        version, stored_tuple, etag_sent, h_etag = 0, "", "", publ.etag
+        found = None
+    else:  # row 6
+        flag = UPDATE_TYPE
+        found = rec
+        etag_sent = h_etag = rec.etag
+        stored_tuple = rec.tuple_id
+        version = rec.version
+        if publ.expires != 0:  # 6b
+            rec.version += 1
+            version = rec.version
+            pua.store.bump_version(rec)
+    body: bytes | None = None
+    tuple_id = stored_tuple
+    if not (found is not None and publ.expires == 0) and publ.body:  # 6a sends no body
+        if ev.processor is None:
+            raise NullProcessorCrash(f"PUBLISH with a body for event {ev.name!r}: NULL processor (B14)")
+        rc, body, tuple_id = ev.processor(publ.body, version, stored_tuple, pua.make_tuple_id)
+        if rc < 0:
+            pua.log("error", f"send_publish: body processing failed for {publ.pres_uri} ({ev.name})")
+            return -1
+    block: list[tuple[str, str]] = [
+        ("Max-Forwards", str(MAX_FORWARDS)),
+        ("Event", ev.name),
+        ("Expires", str(publish_expires_header(pua, publ.expires))),
+    ]
+    if flag == UPDATE_TYPE:
+        block.append(("SIP-If-Match", etag_sent))
+    if body:
+        block.append(("Content-Type", publ.content_type or ev.content_type))
+    try:
+        block.extend(pua.extra_header_fields(publ.extra_headers))
+    except ValueError as exc:
+        pua.log("error", f"send_publish: {exc}")
+        return -1
+    h = Hentity(
+        method="PUBLISH",
+        pres_uri=publ.pres_uri,
+        event=publ.event,
+        flag=publ.source_flag,
+        ua_flag=REQ_OTHER,
+        desired_expires=0 if publ.expires < 0 else now + publ.expires,
+        id=publ.id,
+        body=body,
+        content_type=publ.content_type,
+        etag=h_etag,
+        tuple_id=tuple_id,
+        extra_headers=publ.extra_headers,
+        outbound_proxy=publ.outbound_proxy,
+        cb_param=publ.cb_param,
+        sent_at=now,
+    )
+    sent = pua.send_out_of_dialog(
+        h, tuple(block), body or b"", publ.outbound_proxy or pua.cfg.outbound_proxy, now_us, process
+    )
+    return 0 if sent is not None else -1
+
+
+def refresh_publication(pua: Pua, p: PuaRecord, now_us: int) -> int:
+    """§5.3 ``update_pua`` for a publication: body-less refresh with SIP-If-Match."""
+    now = pua.seconds(now_us)
+    ev = pua.events.get(p.event)
+    if ev is None:
+        return -1
+    e = pua.cfg.default_expires if p.desired_expires == 0 else p.desired_expires - now
+    block = [
+        ("Max-Forwards", str(MAX_FORWARDS)),
+        ("Event", ev.name),
+        ("Expires", str(pua.cfg.min_expires if e <= 0 else e + 1)),
+        ("SIP-If-Match", p.etag),
+    ]
+    try:
+        block.extend(pua.extra_header_fields(p.extra_headers))
+    except ValueError:
+        return -1
+    desired = 0 if (p.desired_expires == 0 or p.desired_expires < now) else p.desired_expires
+    h = Hentity(
+        method="PUBLISH",
+        pres_uri=p.pres_uri,
+        event=p.event,
+        flag=p.flag,
+        ua_flag=REQ_ME,
+        desired_expires=desired,
+        id=p.id,
+        etag=p.etag,
+        tuple_id=p.tuple_id,
+        extra_headers=p.extra_headers,
+        sent_at=now,
+    )
+    sent = pua.send_out_of_dialog(h, tuple(block), b"", pua.cfg.outbound_proxy, now_us, "timer")
+    return 0 if sent is not None else -1
+
+
+def on_publish_reply(pua: Pua, h: Hentity, reply: Response, faked: bool, now_us: int) -> None:
+    """§3.8 ``publ_cback_func``."""
+    now = pua.seconds(now_us)
+    key = dict(pres_uri=h.pres_uri, flag=h.flag, event=h.event, id=h.id, etag=h.etag)
+    if faked:  # row 2: a local timeout keeps every record as it is
+        pua.run_callbacks(h, reply, faked, now_us)
+        return
+    if reply.status >= 300:  # row 3
+        for rec in pua.store.delete_publication(**key):
+            pua.record_changed("deleted", rec, now_us, f"{reply.status} reply")
+        if reply.status == 412 and h.body and h.flag not in RPC_SOURCES:
+            _republish_after_412(pua, h, now, now_us)
+        pua.run_callbacks(h, reply, faked, now_us)
+        return
+    lexpire = H.expires_or_none(reply)
+    if lexpire is None:  # row 4
+        pua.log("error", "2xx to PUBLISH without a usable Expires: reply ignored")
+        return
+    etag = H.sip_etag(reply)
+    if etag is None:  # row 5
+        pua.log("error", "2xx to PUBLISH without SIP-ETag: reply ignored")
+        return
+    if lexpire == 0:  # row 6
+        for rec in pua.store.delete_publication(**key):
+            pua.record_changed("deleted", rec, now_us, "Expires 0 in 2xx")
+        pua.run_callbacks(h, reply, faked, now_us)
+        return
+    rec = pua.store.update_publication(key, etag, now + lexpire, h.desired_expires) if h.etag else None
+    if rec is not None:  # row 7
+        pua.record_changed("refreshed" if h.ua_flag == REQ_ME else "updated", rec, now_us)
+    else:  # row 8
+        rec = PuaRecord(
+            pres_uri=h.pres_uri,
+            id=h.id,
+            tuple_id=h.tuple_id,
+            extra_headers=h.extra_headers,
+            desired_expires=h.desired_expires,
+            expires=now + lexpire,
+            flag=h.flag,
+            event=h.event,
+            etag=etag,
+            version=0,
+        )
+        pua.insert_record(rec, now_us)
+    pua.run_callbacks(h, reply, faked, now_us)
+
+
+def _republish_after_412(pua: Pua, h: Hentity, now: int, now_us: int) -> None:
+    """§3.8.1: a fresh initial PUBLISH with the already processed body."""
+    if h.desired_expires == 0:
+        expires = -1
+    elif h.desired_expires <= now:
+        expires = 0
+    else:
+        expires = h.desired_expires - now + 3
+    publ = PublInfo(
+        pres_uri=h.pres_uri,
+        event=h.event,
+        source_flag=h.flag,
+        expires=expires,
+        body=h.body,
+        content_type=h.content_type,
+        id=h.id,
+        outbound_proxy=h.outbound_proxy,
+        extra_headers=h.extra_headers,
+        cb_param=h.cb_param,
+    )
+    rc = send_publish(pua, publ, now_us)
+    pua.api_event("send_publish(412 recovery)", publ, rc)
