@@ -1,0 +1,78 @@
+"""Simulated presence servers: an RFC 3903 event state compositor behind
+RFC 3261 transactions, with behaviour profiles (``kamailio``, ``rfc3903``)
+and fault knobs.
+
+::
+
+    from puasim.server import add_server, RespondWith
+    add_server(sim, "server", ("127.0.0.1", 5060), "kamailio",
+               faults=[RespondWith(status=503, count=1)])
+"""
+
+from puasim.server.compositor import (
+    CREATED,
+    EXPIRED,
+    FORGOTTEN,
+    MODIFIED,
+    REFRESHED,
+    REMOVED,
+    EventStateCompositor,
+    Publication,
+    PublishOutcome,
+    PublishRequest,
+    kamailio_etag_number,
+)
+from puasim.server.endpoint import (
+    PresenceServer,
+    add_server,
+    event_key,
+    presentity_aor,
+    read_publish,
+)
+from puasim.server.faults import (
+    FAULT_KINDS,
+    DelayReplies,
+    DropRequests,
+    Fault,
+    FaultPlan,
+    GrantExpires,
+    OmitHeader,
+    RespondWith,
+    Restart,
+    fault_from_dict,
+)
+from puasim.server.profiles import KAMAILIO, PROFILES, RFC3903, ServerProfile, get_profile
+
+__all__ = [
+    "CREATED",
+    "EXPIRED",
+    "FAULT_KINDS",
+    "FORGOTTEN",
+    "KAMAILIO",
+    "MODIFIED",
+    "PROFILES",
+    "REFRESHED",
+    "REMOVED",
+    "RFC3903",
+    "DelayReplies",
+    "DropRequests",
+    "EventStateCompositor",
+    "Fault",
+    "FaultPlan",
+    "GrantExpires",
+    "OmitHeader",
+    "PresenceServer",
+    "Publication",
+    "PublishOutcome",
+    "PublishRequest",
+    "RespondWith",
+    "Restart",
+    "ServerProfile",
+    "add_server",
+    "event_key",
+    "fault_from_dict",
+    "get_profile",
+    "kamailio_etag_number",
+    "presentity_aor",
+    "read_publish",
+]

@@ -1,0 +1,412 @@
+"""``PresenceServer``: the sans-IO endpoint a simulation node hosts.
+
+It runs RFC 3261 server transactions (:mod:`puasim.txn`, RFC 3261 timers),
+hands PUBLISH to the :class:`~puasim.server.compositor.EventStateCompositor`
+and answers everything else it does not handle: OPTIONS 200 (the lab
+script's "Keepalive"), SUBSCRIBE 489 until the notifier exists, other
+methods 405 with Allow.  Faults (:mod:`puasim.server.faults`) act around the
+compositor.
+
+Replies copy Via (all, in order), From, To (with a To-tag added), Call-ID and
+CSeq, then the reply's own fields, an optional Server and ``Content-Length:
+0`` -- the order of the lab captures (``x3_probe_publish_py``).  A 2xx to
+PUBLISH carries ``Expires`` then ``SIP-ETag`` (RFC 3903 §6 step 6).  To-tags
+have Kamailio tm's shape ``<32 hex>-<8 hex>``.
+
+Timer keys: ``("txn", ...)`` for the transaction layer, ``("server",
+"expire")`` for state expiry, ``("server", "reply", n)`` for delayed replies
+and ``("server", "restart", i)`` for :class:`~puasim.server.faults.Restart`.
+
+Extension point: ``handlers`` maps a method to ``handler(txn, now)``; a
+notifier (SUBSCRIBE/NOTIFY, a later issue) replaces ``handle_subscribe`` or
+the ``"SUBSCRIBE"`` entry, and can reach the state through ``compositor``.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Hashable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from puasim.effects import SECOND, Address, Outbox
+from puasim.server.compositor import EventStateCompositor, Publication, PublishRequest
+from puasim.server.faults import Fault, FaultPlan, RespondWith, Restart, fault_from_dict
+from puasim.server.profiles import ServerProfile, get_profile
+from puasim.sip import headers as H
+from puasim.sip.errors import SipParseError
+from puasim.sip.message import Request, Response
+from puasim.sip.uri import parse_uri
+from puasim.trace.events import FaultInjected, Note
+from puasim.txn import RFC3261, ServerTransaction, TimerConfig, TransactionLayer
+
+if TYPE_CHECKING:
+    from puasim.sim.node import Node
+    from puasim.sim.simulation import Simulation
+
+Headers = tuple[tuple[str, str], ...]
+Handler = Callable[[ServerTransaction, int], None]
+
+EXPIRE_TIMER = ("server", "expire")
+#: fields copied from the request into every reply, in the lab's order
+_COPIED = (("via", "Via"), ("from", "From"), ("to", "To"), ("call-id", "Call-ID"), ("cseq", "CSeq"))
+
+
+def presentity_aor(uri: str) -> str | None:
+    """``sip:user@host`` of a Request-URI (port, parameters dropped), ``None`` if unusable.
+
+    Kamailio keys presentities by the R-URI's user and domain (Appendix A,
+    ``parse_sip_msg_uri``); the host is compared case-insensitively.
+    """
+    try:
+        parsed = parse_uri(uri)
+    except SipParseError:
+        return None
+    host = parsed.host_key
+    return f"sip:{parsed.user}@{host}" if parsed.user else f"sip:{host}"
+
+
+def event_key(event: H.Event) -> str:
+    """``package[;param...]`` for matching against ``publish_events`` (``id`` left out)."""
+    extra = sorted(
+        f";{name.lower()}" if value is None else f";{name.lower()}={value}"
+        for name, value in event.params
+        if name.lower() != "id"
+    )
+    return event.package.lower() + "".join(extra)
+
+
+def read_publish(msg: Request) -> PublishRequest:
+    """The parts of a PUBLISH the compositor needs; malformed fields are flagged, never raised."""
+    ev_key: str | None = None
+    ev_bad = False
+    try:
+        ev = H.event(msg)
+        ev_key = None if ev is None else event_key(ev)
+    except SipParseError:
+        ev_bad = True
+    expires: int | None = None
+    exp_bad = False
+    try:
+        expires = H.expires(msg)
+    except SipParseError:
+        exp_bad = True
+    ctype: str | None = None
+    raw_ct = msg.get("content-type")
+    if raw_ct is not None:
+        try:
+            parsed_ct = H.content_type(msg)
+            ctype = parsed_ct.mime if parsed_ct is not None else None
+        except SipParseError:
+            ctype = raw_ct.split(";", 1)[0].strip().lower()
+    return PublishRequest(
+        presentity=presentity_aor(msg.uri),
+        event=ev_key,
+        if_match=tuple(msg.get_all("sip-if-match")),
+        expires=expires,
+        expires_malformed=exp_bad,
+        body=msg.body,
+        content_type=ctype,
+        has_content_length=msg.has("content-length"),
+        event_malformed=ev_bad,
+    )
+
+
+class PresenceServer:
+    """A simulated presence server (RFC 3903 ESC) behind RFC 3261 transactions.
+
+    ``profile`` is a :class:`ServerProfile` or a name from
+    :data:`~puasim.server.profiles.PROFILES`; ``rng`` the server's seeded
+    generator (ETags of random style, To-tags, pids); ``epoch`` the UNIX time
+    of virtual time 0; ``start_time`` the UNIX seconds in Kamailio ETags
+    (default: ``epoch`` + start instant); ``pid`` the pid in Kamailio ETags
+    (default: drawn from ``rng``); ``faults`` fault values or scenario
+    mappings (:func:`~puasim.server.faults.fault_from_dict`).
+    """
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 5060,
+        profile: str | ServerProfile = "kamailio",
+        rng: random.Random | None = None,
+        *,
+        epoch: int = 1_700_000_000,
+        start_time: int | None = None,
+        pid: int | None = None,
+        faults: Iterable[Fault | Mapping[str, Any]] = (),
+        timers: TimerConfig = RFC3261,
+    ) -> None:
+        self.outbox = Outbox()
+        self.host = host
+        self.port = port
+        self.profile = get_profile(profile) if isinstance(profile, str) else profile
+        self.rng = rng if rng is not None else random.Random(0)
+        self.epoch = epoch
+        self.timers = timers
+        self._start_time_cfg = start_time
+        self._pid_cfg = pid
+        plan = [fault_from_dict(f) if isinstance(f, Mapping) else f for f in faults]
+        self.faults = FaultPlan(plan, emit=self.outbox.emit)
+        self.handlers: dict[str, Handler] = {
+            "PUBLISH": self.handle_publish,
+            "SUBSCRIBE": self.handle_subscribe,
+            "OPTIONS": self.handle_options,
+        }
+        self.layer = TransactionLayer(self.outbox, host, port, self.rng, timers)
+        self.compositor = EventStateCompositor(self.profile, self.rng, emit=self.outbox.emit)
+        self.restarts = 0
+        self.started_at = 0
+        self._tag_base = ""
+        self._pending: dict[int, tuple[ServerTransaction, Response]] = {}
+        self._reply_seq = 0
+        self._expiry_at: int | None = None
+
+    @property
+    def address(self) -> Address:
+        return (self.host, self.port)
+
+    @property
+    def publications(self) -> list[Publication]:
+        """Current publications (tests and debugging; reports read the trace)."""
+        return list(self.compositor)
+
+    def add_fault(self, fault: Fault | Mapping[str, Any], now: int) -> None:
+        """Arm a fault while running (scenario ``server.fault`` steps)."""
+        value = fault_from_dict(fault) if isinstance(fault, Mapping) else fault
+        index = self.faults.add(value)
+        if isinstance(value, Restart) and value.at >= now:
+            self.outbox.set_timer(("server", "restart", index), value.at)
+
+    def count_publications(self, presentity: str, event: str, now: int) -> int:
+        """How many live publications the server holds for ``presentity``/``event`` at ``now``."""
+        self.compositor.expire(now)
+        aor = presentity_aor(presentity) or presentity
+        return sum(1 for p in self.compositor.get(aor, event) if p.expires > now)
+
+    # -- endpoint protocol (puasim.sim.node.Endpoint) ----------------------------------
+    def start(self, now: int) -> None:
+        self.started_at = now
+        self._boot(now)
+        for index, at in self.faults.restarts():
+            if at >= now:
+                self.outbox.set_timer(("server", "restart", index), at)
+
+    def receive(self, message: Any, src: Address, now: int) -> None:
+        try:
+            txn = self.layer.receive(message, src, now)
+        except SipParseError as exc:
+            self.outbox.emit(
+                Note("warning", f"server: dropped unparsable message from {src}: {exc}")
+            )
+            return
+        if txn is not None and txn.request.method != "ACK":
+            self._dispatch(txn, now)
+        self._arm_expiry()
+
+    def timer(self, key: Hashable, now: int) -> None:
+        if isinstance(key, tuple) and self.layer.timer(key, now):
+            pass
+        elif key == EXPIRE_TIMER:
+            self._expiry_at = None
+            self.compositor.expire(now)
+        elif isinstance(key, tuple) and key[:2] == ("server", "reply"):
+            pending = self._pending.pop(key[2], None)
+            if pending is not None:
+                pending[0].respond(pending[1], now)
+        elif isinstance(key, tuple) and key[:2] == ("server", "restart"):
+            self.restart(now, fault_index=key[2])
+        self._arm_expiry()
+
+    # -- request handlers -------------------------------------------------------------
+    def _dispatch(self, txn: ServerTransaction, now: int) -> None:
+        fault = self.faults.on_request(txn.request, now)
+        if isinstance(fault, RespondWith):
+            self.reply(
+                txn,
+                fault.status,
+                fault.reason or self.profile.reason(fault.status),
+                fault.headers,
+                now,
+            )
+            return
+        if fault is not None:  # DropRequests: never answered, retransmissions absorbed
+            return
+        self.handlers.get(txn.request.method.upper(), self.handle_unsupported)(txn, now)
+
+    def handle_publish(self, txn: ServerTransaction, now: int) -> None:
+        """RFC 3903 §6 through the compositor; 2xx get Expires and SIP-ETag (§6 step 6)."""
+        request = txn.request
+        req = read_publish(request)
+        grant = self.faults.grant_for(request, now)
+        outcome = self.compositor.publish(req, now, grant=None if grant is None else grant[1])
+        headers: list[tuple[str, str]] = list(outcome.headers)
+        if 200 <= outcome.status < 300:
+            if grant is not None and req.expires != 0:
+                self.faults.fired(
+                    grant[0],
+                    "grant-expires",
+                    f"granted {grant[1]} s to {request.method} {request.uri}",
+                )
+            if outcome.expires is not None:
+                headers.append(("Expires", str(outcome.expires)))
+            if outcome.etag is not None:
+                headers.append(("SIP-ETag", outcome.etag))
+            for index, name in self.faults.omissions(request, now):
+                kept = [h for h in headers if h[0].lower() != name.lower()]
+                if len(kept) != len(headers):
+                    headers = kept
+                    self.faults.fired(
+                        index,
+                        "omit-header",
+                        f"{name} left out of {outcome.status} to {request.uri}",
+                    )
+        self.reply(txn, outcome.status, outcome.reason, tuple(headers), now)
+
+    def handle_subscribe(self, txn: ServerTransaction, now: int) -> None:
+        """No notifier yet: every SUBSCRIBE gets 489 Bad Event (RFC 6665: event package not supported).
+
+        The notifier of a later issue replaces this method (subclass) or the
+        ``handlers["SUBSCRIBE"]`` entry.
+        """
+        self.reply(txn, 489, self.profile.reason(489), (), now)
+
+    def handle_options(self, txn: ServerTransaction, now: int) -> None:
+        """200 to OPTIONS (RFC 3261 §11.2; the lab script's ``sl_send_reply("200", "Keepalive")``)."""
+        self.reply(txn, 200, self.profile.options_reason, (), now)
+
+    def handle_unsupported(self, txn: ServerTransaction, now: int) -> None:
+        """405 with Allow for any other method (RFC 3261 §21.4.6)."""
+        self.reply(txn, 405, self.profile.reason(405), (("Allow", ", ".join(self.handlers)),), now)
+
+    # -- replies ----------------------------------------------------------------------
+    def make_response(
+        self, request: Request, status: int, reason: str, headers: Headers = ()
+    ) -> Response:
+        """A reply to ``request``: copied fields, To-tag, ``headers``, Server, Content-Length 0."""
+        out: list[tuple[str, str]] = []
+        for key, name in _COPIED:
+            for value in request.get_all(key):
+                if key == "to" and not _has_tag(value):
+                    value = f"{value};tag={self._tag_base}-{self.rng.getrandbits(32):08x}"
+                out.append((name, value))
+        out.extend(headers)
+        if self.profile.server_header:
+            out.append(("Server", self.profile.server_header))
+        out.append(("Content-Length", "0"))
+        return Response(status, reason, tuple(out))
+
+    def reply(
+        self, txn: ServerTransaction, status: int, reason: str, headers: Headers, now: int
+    ) -> None:
+        """Answer ``txn`` now, or later when a :class:`DelayReplies` fault says so."""
+        response = self.make_response(txn.request, status, reason, headers)
+        delay = self.faults.delay_for(txn.request, now)
+        if delay:
+            self._reply_seq += 1
+            self._pending[self._reply_seq] = (txn, response)
+            self.outbox.set_timer(("server", "reply", self._reply_seq), now + delay)
+        else:
+            txn.respond(response, now)
+
+    # -- life cycle -------------------------------------------------------------------
+    def restart(self, now: int, fault_index: int | None = None) -> None:
+        """Forget every publication, transaction and pending reply (a restart with an empty DB).
+
+        The compositor gets a new start time and pid and its ETag counter
+        starts from 0, as a restarted Kamailio's does (lab finding e1).
+        """
+        detail = f"server restart: {len(self.compositor)} publication(s) forgotten"
+        if fault_index is not None:
+            self.faults.fired(fault_index, "restart", detail)
+        else:
+            self.outbox.emit(FaultInjected("restart", detail))
+        self.restarts += 1
+        for txn in self.layer.servers.values():
+            self.outbox.cancel_timer(("txn", "s", txn.key, "J"))
+        for seq in self._pending:
+            self.outbox.cancel_timer(("server", "reply", seq))
+        self._pending.clear()
+        self.layer = TransactionLayer(self.outbox, self.host, self.port, self.rng, self.timers)
+        self._boot(now)
+
+    def _boot(self, now: int) -> None:
+        elapsed = (now - self.started_at) // SECOND
+        if self._start_time_cfg is not None:
+            start_time = self._start_time_cfg + elapsed
+        else:
+            start_time = self.epoch + now // SECOND
+        if self._pid_cfg is not None:
+            pid = self._pid_cfg + self.restarts
+        else:
+            pid = self.rng.randrange(1000, 32768)
+        self._tag_base = f"{self.rng.getrandbits(128):032x}"
+        self.compositor.forget_all(start_time=start_time, pid=pid, origin=now)
+        if self._expiry_at is not None:
+            self.outbox.cancel_timer(EXPIRE_TIMER)
+            self._expiry_at = None
+
+    def _arm_expiry(self) -> None:
+        at = self.compositor.next_deadline()
+        if at == self._expiry_at:
+            return
+        if at is None:
+            self.outbox.cancel_timer(EXPIRE_TIMER)
+        else:
+            self.outbox.set_timer(EXPIRE_TIMER, at)
+        self._expiry_at = at
+
+
+def _has_tag(value: str) -> bool:
+    try:
+        to = H.parse_name_addr(value, "To")
+    except SipParseError:
+        return ";tag=" in value.lower()
+    return to.tag is not None
+
+
+def add_server(
+    sim: Simulation,
+    name: str = "server",
+    address: Address = ("127.0.0.1", 5060),
+    profile: str | ServerProfile = "kamailio",
+    *,
+    faults: Iterable[Fault | Mapping[str, Any]] = (),
+    start_time: int | None = None,
+    pid: int | None = None,
+    timers: TimerConfig = RFC3261,
+    start: bool = True,
+    **knobs: Any,
+) -> Node:
+    """Add a :class:`PresenceServer` node to ``sim``; ``knobs`` override profile fields.
+
+    The server's generator is ``sim.streams(name)``, its epoch ``sim.epoch``.
+    A node restart builds a fresh server (faults counted anew, restarts in
+    the past not repeated).
+    """
+    prof = get_profile(profile, **knobs)
+    fault_list = tuple(faults)
+
+    def factory(node: Node) -> PresenceServer:
+        return PresenceServer(
+            address[0],
+            address[1],
+            prof,
+            sim.streams(name),
+            epoch=sim.epoch,
+            start_time=start_time,
+            pid=pid,
+            faults=fault_list,
+            timers=timers,
+        )
+
+    return sim.add_node(name, address, factory, start=start)
+
+
+__all__ = [
+    "EXPIRE_TIMER",
+    "PresenceServer",
+    "add_server",
+    "event_key",
+    "presentity_aor",
+    "read_publish",
+]

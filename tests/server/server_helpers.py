@@ -1,0 +1,110 @@
+"""Helpers shared by the server tests: hand-built requests and reply inspection."""
+
+from __future__ import annotations
+
+import itertools
+import random
+from typing import Any
+
+from puasim.effects import Emit, Send, SetTimer
+from puasim.server import PresenceServer
+from puasim.sip.message import Request, Response
+
+PIDF = (
+    b'<?xml version="1.0" encoding="UTF-8"?>\n'
+    b'<presence xmlns="urn:ietf:params:xml:ns:pidf" entity="sip:alice@127.0.0.1">'
+    b'<tuple id="t1"><status><basic>open</basic></status></tuple></presence>\n'
+)
+PIDF_CLOSED = PIDF.replace(b"open", b"closed")
+CLIENT: tuple[str, int] = ("127.0.0.1", 5070)
+#: the lab's presence server start time and worker pid (capture a-b-c)
+LAB_START = 1795735754
+LAB_PID = 29380
+
+_branches = itertools.count(1)
+
+
+def publish(
+    uri: str = "sip:alice@127.0.0.1",
+    *,
+    event: str | None = "presence",
+    expires: int | str | None = 3600,
+    if_match: str | list[str] | None = None,
+    body: bytes = PIDF,
+    content_type: str | None = "application/pidf+xml",
+    content_length: bool = True,
+    branch: str | None = None,
+    cseq: int = 10,
+    method: str = "PUBLISH",
+    extra: tuple[tuple[str, str], ...] = (),
+) -> Request:
+    """A PUBLISH shaped like Kamailio pua's (Appendix B), fields optional."""
+    if branch is None:
+        branch = f"z9hG4bKtest{next(_branches)}"
+    headers: list[tuple[str, str]] = [
+        ("Via", f"SIP/2.0/UDP {CLIENT[0]}:{CLIENT[1]};branch={branch}"),
+        ("To", f"<{uri}>"),
+        ("From", f"<{uri}>;tag=fromtag{branch[-6:]}"),
+        ("CSeq", f"{cseq} {method}"),
+        ("Call-ID", f"cid-{branch}@127.0.0.1"),
+        ("Max-Forwards", "70"),
+    ]
+    if event is not None:
+        headers.append(("Event", event))
+    if expires is not None:
+        headers.append(("Expires", str(expires)))
+    tags = [if_match] if isinstance(if_match, str) else list(if_match or [])
+    headers += [("SIP-If-Match", t) for t in tags]
+    if body and content_type is not None:
+        headers.append(("Content-Type", content_type))
+    headers += list(extra)
+    if content_length:
+        headers.append(("Content-Length", str(len(body))))
+    return Request(method, uri, tuple(headers), body)
+
+
+def request(method: str, uri: str = "sip:alice@127.0.0.1", **kw: Any) -> Request:
+    return publish(
+        uri, method=method, event=kw.pop("event", None), body=b"", content_type=None, **kw
+    )
+
+
+def make_server(
+    profile: Any = "kamailio", seed: int = 1, now: int = 0, **kw: Any
+) -> PresenceServer:
+    kw.setdefault("start_time", LAB_START)
+    kw.setdefault("pid", LAB_PID)
+    srv = PresenceServer("127.0.0.1", 5060, profile, random.Random(seed), **kw)
+    srv.start(now)
+    return srv
+
+
+def sent(effects: list) -> list[Send]:
+    return [e for e in effects if isinstance(e, Send)]
+
+
+def events(effects: list, cls: type | None = None) -> list[Any]:
+    return [
+        e.event
+        for e in effects
+        if isinstance(e, Emit) and (cls is None or isinstance(e.event, cls))
+    ]
+
+
+def timers(effects: list) -> list[SetTimer]:
+    return [e for e in effects if isinstance(e, SetTimer)]
+
+
+def exchange(srv: PresenceServer, req: Request, now: int = 0) -> tuple[Response | None, list]:
+    """Deliver ``req``; return the reply sent (or None) and every effect."""
+    srv.receive(req, CLIENT, now)
+    effects = srv.outbox.take()
+    replies = [s.message for s in sent(effects)]
+    assert len(replies) <= 1, replies
+    return (replies[0] if replies else None), effects
+
+
+def answer(srv: PresenceServer, req: Request, now: int = 0) -> Response:
+    reply, _ = exchange(srv, req, now)
+    assert reply is not None, "no reply sent"
+    return reply
