@@ -1,0 +1,411 @@
+"""Expectations of a scenario: validation before the run, evaluation after it.
+
+Message matchers read only the trace.  A matcher is a mapping of
+conditions, all of which must hold:
+
+``from``/``to``
+    node name (``pua``, ``server``)
+``method``, ``status``, ``ruri``
+    request method, response status (an int or a list of ints), Request-URI
+``event``, ``expires``, ``if_match``, ``etag``, ``cseq``, ``call_id``, ``content_type``, ``sub_state``
+    shortcuts for the headers Event, Expires, SIP-If-Match, SIP-ETag, CSeq
+    (its number), Call-ID, Content-Type, Subscription-State
+``headers``
+    ``{Header-Name: value-spec}`` for any other header
+``body``
+    ``absent`` or ``present``; ``body_contains``: text or list of texts
+``at``
+    virtual time in seconds: a number (exact to the microsecond) or ``{min, max}``
+``retransmission``
+    ``false`` by default: retransmissions only match when asked for
+``save``
+    ``{name: field}``: remember a field (a shortcut or header name) as ``$name``
+
+A value spec is a literal (compared as text; numbers numerically),
+``absent``, ``present``, ``$name`` (equal to a saved value), ``!$name`` (not
+equal), ``{min: a, max: b}``, ``{regex: ...}`` or ``{one_of: [...]}``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from puasim.effects import SECOND
+from puasim.scenario.loader import Source as Doc
+from puasim.sip.message import Request, Response
+from puasim.trace.events import EVENT_TYPES, MessageSent, RunError
+from puasim.trace.text import format_records
+from puasim.trace.trace import Record
+
+SHORTCUT_HEADERS = {
+    "event": "Event",
+    "expires": "Expires",
+    "if_match": "SIP-If-Match",
+    "etag": "SIP-ETag",
+    "call_id": "Call-ID",
+    "content_type": "Content-Type",
+    "sub_state": "Subscription-State",
+    "min_expires": "Min-Expires",
+    "contact": "Contact",
+}
+MATCHER_KEYS = {
+    "from", "to", "method", "status", "ruri", "cseq", "headers", "body", "body_contains",
+    "at", "retransmission", "save", *SHORTCUT_HEADERS,
+}
+RECORD_KEYS = {"at", "match", "exists", "count", "fields"}
+RECORD_MATCH = {"pres_uri", "kind", "id", "event", "watcher_uri", "flag"}
+RECORD_FIELDS = {
+    "etag", "version", "expires_in", "desired_in", "desired_expires", "cseq", "tuple_id",
+    "remote_contact", "to_tag", "contact", "flag", "record_route",
+}
+COUNT_KEYS = {"equals", "min", "max"}
+
+
+# -- validation ------------------------------------------------------------------------
+
+
+def _check_keys(spec: Any, allowed: set[str], doc: Doc, path: tuple) -> dict:
+    if not isinstance(spec, dict):
+        raise doc.error(path, f"expected a mapping, got {type(spec).__name__}")
+    for key in spec:
+        if key not in allowed:
+            raise doc.error((*path, key), f"unknown field (allowed: {', '.join(sorted(allowed))})")
+    return spec
+
+
+def _validate_matcher(spec: Any, doc: Doc, path: tuple) -> None:
+    spec = _check_keys(spec, MATCHER_KEYS, doc, path)
+    if "save" in spec and not isinstance(spec["save"], dict):
+        raise doc.error((*path, "save"), "save must map variable names to fields")
+    if "headers" in spec and not isinstance(spec["headers"], dict):
+        raise doc.error((*path, "headers"), "headers must be a mapping")
+    if "body" in spec and spec["body"] not in ("absent", "present"):
+        raise doc.error((*path, "body"), "body must be absent or present")
+
+
+def _validate_count(spec: dict, doc: Doc, path: tuple) -> None:
+    if not any(k in spec for k in COUNT_KEYS):
+        raise doc.error(path, "give equals, min or max")
+    for k in COUNT_KEYS & set(spec):
+        if not isinstance(spec[k], int):
+            raise doc.error((*path, k), "must be an integer")
+
+
+def validate_expectation(kind: str, spec: Any, doc: Doc, path: tuple, n_steps: int) -> None:
+    if isinstance(spec, dict) and "why" in spec:
+        spec = {k: v for k, v in spec.items() if k != "why"}
+    if kind == "sequence":
+        if not isinstance(spec, list) or not spec:
+            raise doc.error(path, "sequence must be a non-empty list of message matchers")
+        for i, item in enumerate(spec):
+            _validate_matcher(item, doc, (*path, i))
+    elif kind in ("count",):
+        spec = _check_keys(spec, {"match", *COUNT_KEYS}, doc, path)
+        _validate_matcher(spec.get("match", {}), doc, (*path, "match"))
+        _validate_count(spec, doc, path)
+    elif kind == "absent":
+        _validate_matcher(spec, doc, path)
+    elif kind == "record":
+        spec = _check_keys(spec, RECORD_KEYS, doc, path)
+        if "at" not in spec:
+            raise doc.error(path, "record needs 'at' (seconds)")
+        _check_keys(spec.get("match", {}), RECORD_MATCH, doc, (*path, "match"))
+        _check_keys(spec.get("fields", {}), RECORD_FIELDS, doc, (*path, "fields"))
+    elif kind in ("rc", "rpc"):
+        allowed = {"step", "equals"} if kind == "rc" else {"step", "state", "value", "fault_code", "fault_text"}
+        spec = _check_keys(spec, allowed, doc, path)
+        step = spec.get("step")
+        if not isinstance(step, int) or not (0 <= step < n_steps):
+            raise doc.error((*path, "step"), f"step must be the index of a step (0..{n_steps - 1})")
+    elif kind == "event":
+        spec = _check_keys(spec, {"type", "where", "node", *COUNT_KEYS}, doc, path)
+        if spec.get("type") not in EVENT_TYPES:
+            raise doc.error((*path, "type"), f"unknown trace event type (one of: {', '.join(EVENT_TYPES)})")
+        _validate_count(spec, doc, path)
+    elif kind == "error":
+        _check_keys(spec, {"contains"}, doc, path)
+    elif kind == "server_state":
+        spec = _check_keys(spec, {"at", "presentity", "event", *COUNT_KEYS}, doc, path)
+        if "at" not in spec or "presentity" not in spec:
+            raise doc.error(path, "server_state needs at and presentity")
+        _validate_count(spec, doc, path)
+
+
+# -- evaluation ------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class RunContext:
+    """What expectations can read after a run."""
+
+    trace: Any
+    names: dict[tuple, str]
+    epoch: int
+    step_results: dict[int, Any] = field(default_factory=dict)
+    probes: dict[int, Any] = field(default_factory=dict)
+    vars: dict[str, str] = field(default_factory=dict)
+
+
+def _num(text: str | None) -> float | None:
+    try:
+        return float(text) if text is not None else None
+    except ValueError:
+        return None
+
+
+def check_value(actual: Any, spec: Any, vars: dict[str, str]) -> str | None:
+    """None when ``actual`` satisfies ``spec``, else the reason."""
+    if spec == "absent":
+        return None if actual is None else f"expected absent, got {actual!r}"
+    if spec == "present":
+        return None if actual is not None else "expected present, got absent"
+    if actual is None:
+        return f"expected {spec!r}, got absent"
+    text = str(actual)
+    if isinstance(spec, str) and spec.startswith("!$"):
+        name = spec[2:]
+        if name not in vars:
+            return f"${name} was never saved"
+        return None if text != vars[name] else f"expected not ${name} ({vars[name]!r}), got it"
+    if isinstance(spec, str) and spec.startswith("$"):
+        name = spec[1:]
+        if name not in vars:
+            return f"${name} was never saved"
+        return None if text == vars[name] else f"expected ${name} = {vars[name]!r}, got {text!r}"
+    if isinstance(spec, dict):
+        if "regex" in spec:
+            return None if re.search(str(spec["regex"]), text) else f"{text!r} does not match /{spec['regex']}/"
+        if "one_of" in spec:
+            return None if any(check_value(actual, s, vars) is None for s in spec["one_of"]) else f"{text!r} not one of {spec['one_of']}"
+        value = _num(text)
+        if value is None:
+            return f"expected a number, got {text!r}"
+        if "min" in spec and value < float(spec["min"]):
+            return f"{value:g} < min {spec['min']}"
+        if "max" in spec and value > float(spec["max"]):
+            return f"{value:g} > max {spec['max']}"
+        return None
+    if isinstance(spec, bool):
+        return None if text.lower() == str(spec).lower() else f"expected {spec}, got {text!r}"
+    if isinstance(spec, int | float):
+        value = _num(text)
+        return None if value is not None and value == float(spec) else f"expected {spec}, got {text!r}"
+    if isinstance(spec, list):
+        return None if any(check_value(actual, s, vars) is None for s in spec) else f"{text!r} not in {spec}"
+    return None if text == str(spec) else f"expected {spec!r}, got {text!r}"
+
+
+def field_value(rec: Record, name: str) -> Any:
+    msg = rec.event.message
+    if name == "method":
+        return msg.method if isinstance(msg, Request) else None
+    if name == "status":
+        return msg.status if isinstance(msg, Response) else None
+    if name == "ruri":
+        return msg.uri if isinstance(msg, Request) else None
+    if name == "cseq":
+        value = msg.get("cseq")
+        return value.split()[0] if value else None
+    if name == "at":
+        return rec.time / SECOND
+    header = SHORTCUT_HEADERS.get(name, name)
+    return msg.get(header)
+
+
+def match_message(rec: Record, spec: dict, ctx: RunContext) -> str | None:
+    ev = rec.event
+    if spec.get("retransmission", False) != ev.retransmission:
+        return "retransmission flag differs"
+    if "from" in spec and rec.node != spec["from"]:
+        return f"from {rec.node}"
+    if "to" in spec and ctx.names.get(ev.dst) != spec["to"]:
+        return f"to {ctx.names.get(ev.dst)}"
+    msg = ev.message
+    for key in ("method", "status", "ruri", "cseq", "at", *SHORTCUT_HEADERS):
+        if key in spec:
+            if key == "method" and not isinstance(msg, Request):
+                return "not a request"
+            if key == "status" and not isinstance(msg, Response):
+                return "not a response"
+            why = check_value(field_value(rec, key), spec[key], ctx.vars)
+            if why:
+                return f"{key}: {why}"
+    for name, want in (spec.get("headers") or {}).items():
+        why = check_value(msg.get(name), want, ctx.vars)
+        if why:
+            return f"{name}: {why}"
+    if "body" in spec:
+        has = bool(msg.body)
+        if has != (spec["body"] == "present"):
+            return f"body is {'present' if has else 'absent'}"
+    wanted = spec.get("body_contains")
+    if wanted is not None:
+        body = msg.body.decode("utf-8", "replace")
+        for piece in [wanted] if isinstance(wanted, str) else wanted:
+            if str(piece) not in body:
+                return f"body lacks {piece!r}"
+    return None
+
+
+def _save(rec: Record, spec: dict, ctx: RunContext) -> None:
+    for var, fld in (spec.get("save") or {}).items():
+        value = field_value(rec, fld)
+        if value is not None:
+            ctx.vars[str(var)] = str(value)
+
+
+def _messages(ctx: RunContext) -> list[Record]:
+    return [r for r in ctx.trace.records if type(r.event) is MessageSent]
+
+
+def _count_ok(n: int, spec: dict) -> str | None:
+    if "equals" in spec and n != spec["equals"]:
+        return f"counted {n}, expected {spec['equals']}"
+    if "min" in spec and n < spec["min"]:
+        return f"counted {n}, expected at least {spec['min']}"
+    if "max" in spec and n > spec["max"]:
+        return f"counted {n}, expected at most {spec['max']}"
+    return None
+
+
+def _slice(ctx: RunContext, around: int | None, width: int = 12) -> str:
+    msgs = [r for r in ctx.trace.records if type(r.event) is MessageSent or type(r.event).__name__ in ("MessageDropped", "RecordChanged", "RunError")]
+    if around is None:
+        chosen = msgs[:width]
+    else:
+        idx = next((i for i, r in enumerate(msgs) if r.seq >= around), len(msgs))
+        chosen = msgs[max(0, idx - width // 2) : idx + width // 2]
+    return format_records(chosen, ctx.names)
+
+
+@dataclass(frozen=True, slots=True)
+class Failure:
+    kind: str
+    line: int | None
+    message: str
+    context: str
+
+
+def evaluate(kind: str, spec: Any, ctx: RunContext, index: int, line: int | None) -> Failure | None:
+    def fail(message: str, around: int | None = None) -> Failure:
+        return Failure(kind, line, message, _slice(ctx, around))
+
+    if kind == "sequence":
+        msgs = _messages(ctx)
+        pos = 0
+        last_seq: int | None = None
+        for i, item in enumerate(spec):
+            found = None
+            closest = None
+            while pos < len(msgs):
+                rec = msgs[pos]
+                pos += 1
+                why = match_message(rec, item, ctx)
+                if why is None:
+                    found = rec
+                    break
+                if closest is None and ("method" in item or "status" in item):
+                    if all(field_value(rec, k) is not None and check_value(field_value(rec, k), item[k], ctx.vars) is None
+                           for k in ("method", "status") if k in item):
+                        closest = (rec, why)
+            if found is None:
+                near = f"; nearest candidate at {closest[0].time / SECOND:.3f} s failed on {closest[1]}" if closest else ""
+                return fail(f"sequence item {i} ({_describe(item)}) not found after the previous item{near}", last_seq)
+            _save(found, item, ctx)
+            last_seq = found.seq
+        return None
+    if kind in ("count", "absent"):
+        match = spec.get("match", {}) if kind == "count" else spec
+        hits = [r for r in _messages(ctx) if match_message(r, match, ctx) is None]
+        why = _count_ok(len(hits), spec if kind == "count" else {"equals": 0})
+        return fail(f"{_describe(match)}: {why}", hits[0].seq if hits else None) if why else None
+    if kind == "record":
+        snapshot = ctx.probes.get(index)
+        if snapshot is None:
+            return fail(f"no record snapshot at {spec['at']} s (the run ended before it)")
+        now_s, records = snapshot
+        match = spec.get("match", {})
+        hits = [r for r in records if _record_matches(r, match)]
+        exists = spec.get("exists", True)
+        if "count" in spec and len(hits) != spec["count"]:
+            return fail(f"at {spec['at']} s: {len(hits)} records match {match}, expected {spec['count']}")
+        if not exists:
+            return fail(f"at {spec['at']} s: a record matching {match} exists: {_rec_text(hits[0])}") if hits else None
+        if not hits:
+            return fail(f"at {spec['at']} s: no record matches {match} (records: {[_rec_text(r) for r in records] or 'none'})")
+        for name, want in (spec.get("fields") or {}).items():
+            rec = hits[0]
+            if name == "expires_in":
+                actual: Any = rec.expires - now_s
+            elif name == "desired_in":
+                actual = rec.desired_expires - now_s if rec.desired_expires else 0
+            else:
+                actual = getattr(rec, name)
+            why = check_value(actual, want, ctx.vars)
+            if why:
+                return fail(f"at {spec['at']} s: record {name}: {why}")
+        return None
+    if kind == "rc":
+        actual = ctx.step_results.get(spec["step"])
+        why = check_value(actual, spec.get("equals"), ctx.vars) if "equals" in spec else None
+        return fail(f"step {spec['step']} returned {actual!r}: {why}") if why else None
+    if kind == "rpc":
+        call = ctx.step_results.get(spec["step"])
+        if call is None or not hasattr(call, "state"):
+            return fail(f"step {spec['step']} is not an RPC call that ran")
+        for key in ("state", "fault_code", "fault_text"):
+            if key in spec:
+                why = check_value(getattr(call, key), spec[key], ctx.vars)
+                if why:
+                    return fail(f"rpc step {spec['step']} {key}: {why} (answer: {call.describe()})")
+        for key, want in (spec.get("value") or {}).items():
+            why = check_value(call.value.get(key), want, ctx.vars)
+            if why:
+                return fail(f"rpc step {spec['step']} value {key}: {why} (answer: {call.describe()})")
+        return None
+    if kind == "event":
+        cls = EVENT_TYPES[spec["type"]]
+        hits = []
+        for r in ctx.trace.records:
+            if type(r.event) is not cls or ("node" in spec and r.node != spec["node"]):
+                continue
+            if all(check_value(getattr(r.event, k, None), v, ctx.vars) is None for k, v in (spec.get("where") or {}).items()):
+                hits.append(r)
+        why = _count_ok(len(hits), spec)
+        return fail(f"{spec['type']} where {spec.get('where', {})}: {why}", hits[0].seq if hits else None) if why else None
+    if kind == "error":
+        errors = [r for r in ctx.trace.records if type(r.event) is RunError]
+        if not errors:
+            return fail("the run was expected to end with an error, it did not")
+        text = errors[0].event.error
+        if "contains" in spec and str(spec["contains"]) not in text:
+            return fail(f"run error {text!r} lacks {spec['contains']!r}", errors[0].seq)
+        return None
+    if kind == "server_state":
+        value = ctx.probes.get(index)
+        if value is None:
+            return fail(f"no server snapshot at {spec['at']} s")
+        why = _count_ok(value, spec)
+        return fail(f"server at {spec['at']} s holds {value} publications of {spec['presentity']}: {why}") if why else None
+    raise AssertionError(kind)
+
+
+def _record_matches(rec: Any, match: dict) -> bool:
+    for key, want in match.items():
+        if key == "event" and isinstance(want, str):
+            from puasim.pua.constants import event_from_name
+
+            want = event_from_name(want, True)
+        if check_value(getattr(rec, key), want, {}) is not None:
+            return False
+    return True
+
+
+def _rec_text(rec: Any) -> str:
+    return f"{rec.kind} {rec.pres_uri} etag={rec.etag or '-'} expires={rec.expires} desired={rec.desired_expires} v={rec.version}"
+
+
+def _describe(spec: dict) -> str:
+    return ", ".join(f"{k}={v}" for k, v in spec.items() if k != "save") or "any message"

@@ -1,0 +1,230 @@
+"""Running a scenario in the simulator and judging it.
+
+One PUA node (``pua``) and one simulated presence server (``server``) on a
+simulated network.  Steps are scheduled on the kernel at their virtual
+times; record and server snapshots for expectations are taken by probes at
+their times; after the run every expectation is evaluated against the trace.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from puasim.companions.rpc import PuaRpc
+from puasim.effects import SECOND
+from puasim.pua.info import PublInfo, SubsInfo
+from puasim.pua.model import Pua
+from puasim.pua.subscribe import NotifyPolicy
+from puasim.scenario.expect import Failure, RunContext, evaluate
+from puasim.scenario.loader import load_file, load_text
+from puasim.scenario.spec import Scenario, Step, build, seconds_to_us
+from puasim.sim.network import Partition
+from puasim.sim.simulation import Simulation, SimulationError
+from puasim.trace.events import FaultInjected, MessageSent, Note, RunError
+from puasim.trace.trace import Trace
+
+
+@dataclass(slots=True)
+class ScenarioResult:
+    name: str
+    file: str
+    passed: bool
+    failures: list[Failure]
+    virtual_time: int
+    messages: int
+    wall_time: float
+    trace: Trace
+    error: str | None = None
+    refs: list[str] = field(default_factory=list)
+
+    @property
+    def verdict(self) -> str:
+        return "pass" if self.passed else "FAIL"
+
+
+class ScenarioRun:
+    """Builds the simulation for one :class:`Scenario` and carries out its steps."""
+
+    def __init__(self, scn: Scenario) -> None:
+        self.scn = scn
+        self.sim = Simulation(seed=scn.seed, epoch=scn.epoch, link=scn.link)
+        self.sim.trace.meta.update({"scenario": scn.name, "file": scn.file})
+        self.rpc: PuaRpc | None = None
+        self.pua_starts = 0
+        self.step_results: dict[int, Any] = {}
+        self.probes: dict[int, Any] = {}
+        self._build()
+
+    # -- topology --------------------------------------------------------------------
+    def _build(self) -> None:
+        from puasim.server.endpoint import add_server
+
+        scn = self.scn
+        self.server_node = add_server(
+            self.sim, "server", scn.server_address, profile=scn.server_profile, **scn.server_knobs
+        )
+        self.pua_node = self.sim.add_node("pua", scn.pua_address, self._make_pua)
+        for start, end in scn.partitions:
+            self.sim.network.partitions.append(Partition(start, end, frozenset({"pua"}), frozenset({"server"})))
+
+    def _make_pua(self, node: Any) -> Pua:
+        scn = self.scn
+        self.pua_starts += 1
+        pua = Pua(
+            scn.pua_config,
+            host=scn.pua_address[0],
+            port=scn.pua_address[1],
+            rng=self.sim.streams(f"pua#{self.pua_starts}"),
+            epoch=scn.epoch,
+        )
+        pua.notify_policy = NotifyPolicy(**scn.notify) if scn.notify else NotifyPolicy()
+        self.rpc = PuaRpc(pua)
+        return pua
+
+    @property
+    def pua(self) -> Pua:
+        return self.pua_node.endpoint
+
+    # -- steps -------------------------------------------------------------------------
+    def schedule(self) -> None:
+        for step in self.scn.steps:
+            self.sim.kernel.call_at(step.at, self._do, step)
+        for i, (kind, spec, _path, _line) in enumerate(self.scn.expectations):
+            if kind in ("record", "server_state"):
+                at = seconds_to_us(spec["at"], self.scn.doc, ("expect", i, kind, "at"))
+                self.sim.kernel.call_at(min(at, self.scn.duration), self._probe, i, kind, spec)
+
+    def _probe(self, index: int, kind: str, spec: dict) -> None:
+        now = self.sim.kernel.now
+        if kind == "record":
+            pua = self.pua_node.endpoint
+            records = [r.copy() for r in pua.records()] if pua is not None else []
+            self.probes[index] = (self.sim.unix_time(now), records)
+        else:
+            server = self.server_node.endpoint
+            self.probes[index] = server.count_publications(spec["presentity"], spec.get("event", "presence"), now) if server else 0
+
+    def _do(self, step: Step) -> None:
+        sim = self.sim
+        now = sim.kernel.now
+        sim.trace.add(now, "scenario", Note("step", f"step {step.index} (line {step.line}): {step.action}"))
+        action, args = step.action, step.args
+        node = self.pua_node
+        if action in ("publish", "subscribe", "rpc.publish", "rpc.send_publish", "rpc.subscribe", "pua.cleanup"):
+            if not node.up:
+                sim.trace.add(now, "scenario", Note("warning", f"step {step.index}: the PUA is down, {action} not done"))
+                return
+        if action == "publish":
+            publ = PublInfo(
+                pres_uri=args["pres_uri"], event=args["event"], source_flag=args["source"],
+                expires=args.get("expires", -1), body=args.get("body"),
+                content_type=args.get("content_type", ""), id=args.get("id", ""), etag=args.get("etag", ""),
+                outbound_proxy=args.get("outbound_proxy", ""), extra_headers=args.get("extra_headers", ""),
+                flag=args["flag"], cb_param=f"step{step.index}",
+            )
+            self.step_results[step.index] = node.call(action, self.pua.send_publish, publ, now, args.get("process", "worker"))
+        elif action == "subscribe":
+            subs = SubsInfo(
+                pres_uri=args["pres_uri"], watcher_uri=args["watcher_uri"], contact=args["contact"],
+                event=args["event"], source_flag=args["source"], expires=args.get("expires", -1),
+                remote_target=args.get("remote_target"), outbound_proxy=args.get("outbound_proxy", ""),
+                id=args.get("id", ""), extra_headers=args.get("extra_headers", ""), flag=args["flag"],
+                internal_update_flag=args.get("internal_update_flag", 0), cb_param=f"step{step.index}",
+            )
+            self.step_results[step.index] = node.call(action, self.pua.send_subscribe, subs, now, args.get("process", "worker"))
+        elif action in ("rpc.publish", "rpc.send_publish"):
+            rpc = self.rpc
+            assert rpc is not None
+            self.step_results[step.index] = node.call(action, rpc.publish, list(args), now, action == "rpc.publish")
+        elif action == "rpc.subscribe":
+            rpc = self.rpc
+            assert rpc is not None
+            self.step_results[step.index] = node.call(action, rpc.subscribe, list(args), now)
+        elif action == "pua.cleanup":
+            node.call(action, self.pua.cleanup, now)
+        elif action == "pua.restart":
+            node.restart("scenario step")
+        elif action == "pua.crash":
+            node.crash("scenario step")
+        elif action == "pua.start":
+            if not node.up:
+                node.restart("scenario step")
+        elif action == "server.restart":
+            sim.trace.add(now, "server", FaultInjected("restart", "server forgets all state"))
+            self.server_node.restart("scenario step")
+        elif action == "server.crash":
+            self.server_node.crash("scenario step")
+        elif action == "server.start":
+            if not self.server_node.up:
+                self.server_node.restart("scenario step")
+        elif action == "server.fault":
+            server = self.server_node
+            server.call(action, server.endpoint.add_fault, dict(args), now)
+        elif action == "network.drop":
+            src = args.get("from", "pua")
+            dst = args.get("to", "*")
+            sim.network.drop_next[(src, dst)] = int(args.get("count", 1))
+            sim.trace.add(now, "scenario", FaultInjected("drop", f"next {args.get('count', 1)} from {src} to {dst}"))
+        elif action == "mark":
+            sim.trace.add(now, "scenario", Note("mark", str(args)))
+
+    # -- run and judge ---------------------------------------------------------------------
+    def run(self) -> ScenarioResult:
+        started = time.perf_counter()
+        self.schedule()
+        error = None
+        try:
+            self.sim.run(until=self.scn.duration)
+        except SimulationError as exc:
+            error = str(exc)
+        except Exception as exc:  # a bug outside the models: keep the trace, record the fault
+            self.sim.trace.add(self.sim.kernel.now, "scenario", RunError("runner", f"{type(exc).__name__}: {exc}"))
+            error = f"{type(exc).__name__}: {exc}"
+        wall = time.perf_counter() - started
+        names = {n.address: n.name for n in self.sim.nodes.values()}
+        ctx = RunContext(self.sim.trace, names, self.scn.epoch, self.step_results, self.probes)
+        failures: list[Failure] = []
+        expects_error = any(kind == "error" for kind, *_ in self.scn.expectations)
+        if error and not expects_error:
+            failures.append(Failure("run", None, f"the run stopped with an error: {error}", ""))
+        for i, (kind, spec, _path, line) in enumerate(self.scn.expectations):
+            failure = evaluate(kind, spec, ctx, i, line)
+            if failure is not None:
+                failures.append(failure)
+        messages = sum(1 for r in self.sim.trace.records if type(r.event) is MessageSent)
+        return ScenarioResult(
+            name=self.scn.name, file=self.scn.file, passed=not failures, failures=failures,
+            virtual_time=self.sim.kernel.now, messages=messages, wall_time=wall, trace=self.sim.trace,
+            error=error, refs=self.scn.refs,
+        )
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    return build(load_file(path))
+
+
+def scenario_from_text(text: str, file: str = "<string>") -> Scenario:
+    return build(load_text(text, file))
+
+
+def run_scenario(scn: Scenario | str | Path) -> ScenarioResult:
+    if not isinstance(scn, Scenario):
+        scn = load_scenario(scn)
+    return ScenarioRun(scn).run()
+
+
+def discover(paths: list[str | Path]) -> list[Path]:
+    """Scenario files under the given files and folders (``*.yaml``/``*.yml``), sorted."""
+    found: list[Path] = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            found.extend(sorted(q for q in p.rglob("*") if q.suffix in (".yaml", ".yml") and q.is_file()))
+        else:
+            found.append(p)
+    return found
+
+
+__all__ = ["ScenarioResult", "ScenarioRun", "discover", "load_scenario", "run_scenario", "scenario_from_text", "SECOND"]
