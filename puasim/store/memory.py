@@ -3,14 +3,27 @@
 The PUA model talks to its store through the look-ups Kamailio performs; in
 db_mode 0 they are hash-table searches and every write is in memory (the
 periodic SQL flush is the separate DB-sync of §5.5).
+
+:class:`MemoryStore` has no database.  :class:`SqlBackedMemoryStore` adds
+Kamailio's persistence around the same table: the periodic DB sync
+(``db_update``, §5.5), the start-up restore (``db_restore``, §5.6) and the
+shutdown flush that does not happen (§5.7, B11).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import contextlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
 
+from puasim.store import rows as R
+from puasim.store.database import Database
+from puasim.store.errors import StoreError
 from puasim.store.hashtable import HashTable
 from puasim.store.record import PuaRecord
+from puasim.store.schema import check_identifier
+from puasim.trace.events import Note, StoreWrite
 
 INSERTDB, NO_UPDATEDB, UPDATEDB = 4, 1, 2
 
@@ -117,3 +130,165 @@ class MemoryStore:
 
     def __len__(self) -> int:
         return len(self.table)
+
+    # hooks shared with the SQL stores
+    def bind(self, emit: Callable[[Any], None] | None) -> None:
+        """Where store trace events go (``pua.outbox.emit``); unused without a database."""
+        self.emit = emit
+
+    def transaction(self) -> contextlib.AbstractContextManager[None]:
+        """No transactions in memory: a no-op so callers need not ask which store they have."""
+        return contextlib.nullcontext()
+
+
+@dataclass(slots=True)
+class SyncResult:
+    """What one DB-sync run did (§5.5)."""
+
+    inserted: int = 0
+    updated: int = 0
+    #: UPDATEDB records whose row was missing: nothing written (B12)
+    missing: int = 0
+    skipped_expired: int = 0
+    deleted: int = 0
+    #: the DB error that aborted the run ('' when it completed)
+    error: str = ""
+
+    @property
+    def aborted(self) -> bool:
+        return bool(self.error)
+
+
+class SqlBackedMemoryStore(MemoryStore):
+    """db_mode 0 with Kamailio's ``pua`` table behind the hash table (§5.5–§5.7).
+
+    ``db`` is a :class:`~puasim.store.database.Database` whose table exists
+    (:meth:`Database.ensure_schema`).  Writes run in autocommit, statement by
+    statement, as Kamailio's ``db_update`` does: after a DB error the rows
+    already written stay written and the rest of the run is skipped.
+    """
+
+    def __init__(self, db: Database, size: int = 512, check_remote_contact: int = 1, *, table: str = "pua") -> None:
+        super().__init__(size, check_remote_contact)
+        self.db = db
+        self.db_table = check_identifier(table)
+        self.emit: Callable[[Any], None] | None = None
+        self.last_sync: SyncResult | None = None
+        #: result pages read by the last :meth:`restore`
+        self.restore_fetches = 0
+
+    def _emit(self, pua: Any, event: Any) -> None:
+        if pua is not None:
+            pua.outbox.emit(event)
+        elif self.emit is not None:
+            self.emit(event)
+
+    # -- §5.5 DB sync ------------------------------------------------------------------
+    def _key(self, rec: PuaRecord) -> tuple[str, list[Any]]:
+        """UPDATEDB key: pres_uri, pres_id, flag, event (+ dialog ids for dialog records)."""
+        values = R.sync_insert_values(rec, self.db.quirks)
+        where = ["pres_uri = ?", "pres_id = ?", "flag = ?", "event = ?"]
+        params = [rec.pres_uri, values[1], rec.flag, rec.event]
+        if rec.watcher_uri:
+            where += ["watcher_uri = ?", "call_id = ?", "to_tag = ?", "from_tag = ?"]
+            params += [rec.watcher_uri, rec.call_id, rec.to_tag, rec.from_tag]
+        return " AND ".join(where), params
+
+    def _sync_one(self, rec: PuaRecord, result: SyncResult, pua: Any) -> None:
+        t = self.db_table
+        if rec.db_flag == UPDATEDB:
+            where, params = self._key(rec)
+            if self.db.query(f"SELECT expires FROM {t} WHERE {where}", params):
+                n = self.db.execute(
+                    f"UPDATE {t} SET expires = ?, cseq = ?, etag = ?, desired_expires = ?, version = ? WHERE {where}",
+                    [rec.expires, rec.cseq, rec.etag, rec.desired_expires, rec.version, *params],
+                )
+                result.updated += 1
+                self._emit(pua, StoreWrite("update", t, n, R.describe_record(rec)))
+            else:
+                result.missing += 1
+                self._emit(pua, Note("debug", f"DB sync: UPDATEDB and no row for {R.describe_record(rec)}: not inserted (B12)"))
+        elif rec.db_flag == INSERTDB:
+            self.db.execute(R.insert_sql(t), R.sync_insert_values(rec, self.db.quirks))
+            result.inserted += 1
+            self._emit(pua, StoreWrite("insert", t, 1, R.describe_record(rec)))
+
+    def db_sync(self, now: int, pua: Any = None) -> SyncResult:
+        """One ``db_update`` run at epoch second ``now`` (§5.5); never raises StoreError.
+
+        Per record in sweep order: expired (``expires < now``) → skipped;
+        UPDATEDB → UPDATE if the row exists, else nothing (B12); INSERTDB →
+        INSERT of all 18 columns; then ``db_flag := NO_UPDATEDB``.  The first
+        DB error (unreachable server, NOT NULL or UNIQUE violation — the
+        latter is Kamailio issue #104's duplicate insert) aborts the rest of
+        the run, final DELETE included; the failing record keeps its flag and
+        is retried next run.  After the loop: ``DELETE … WHERE expires < now − 10``.
+        """
+        result = SyncResult()
+        self.last_sync = result
+        todo = list(self.table)
+        for i, rec in enumerate(todo):
+            if rec.expires < now:
+                result.skipped_expired += 1
+                continue
+            try:
+                self._sync_one(rec, result, pua)
+            except StoreError as exc:
+                result.error = str(exc)
+                op = "insert" if rec.db_flag == INSERTDB else "update"
+                self._emit(pua, StoreWrite(op, self.db_table, 0, f"error: {exc} ({R.describe_record(rec)})"))
+                self._emit(
+                    pua,
+                    Note(
+                        "error",
+                        f"DB sync aborted at {R.describe_record(rec)}: {exc}; {len(todo) - i - 1} later "
+                        "record(s) not synced and expired rows not deleted this run (pua-reference §5.5)",
+                    ),
+                )
+                return result
+            rec.db_flag = NO_UPDATEDB
+        try:
+            result.deleted = self.db.execute(f"DELETE FROM {self.db_table} WHERE expires < ?", [now - 10])
+            self._emit(pua, StoreWrite("delete", self.db_table, result.deleted, f"expires < {now - 10}"))
+        except StoreError as exc:  # logged only
+            result.error = str(exc)
+            self._emit(pua, Note("error", f"DB sync: deleting expired rows failed: {exc}"))
+        return result
+
+    # -- §5.6 restore ------------------------------------------------------------------
+    def restore(self, now: int, fetch_rows: int) -> list[PuaRecord]:
+        """``db_restore`` (§5.6): read every row, ``fetch_rows`` at a time, into the table.
+
+        Rows are read in ``id`` order (Kamailio's SELECT has no ORDER BY; the
+        order is fixed here for determinism) and each is linked at its bucket
+        head with db_flag INSERTDB.  Expired rows come back too; publication
+        versions restart at 0; a NULL tuple_id with an etag raises
+        :class:`~puasim.store.errors.KamailioCrash`.  When at least one row was
+        read, ``DELETE FROM pua``.  A DB error raises StoreError: mod_init
+        fails and Kamailio does not start.
+        """
+        t = self.db_table
+        before = self.db.fetches
+        restored: list[PuaRecord] = []
+        try:
+            for page in self.db.pages(f"{R.select_all(t)} ORDER BY id", (), fetch_rows):
+                for row in page:
+                    rec = R.restore_record(row, INSERTDB)
+                    self.table.insert(rec)
+                    restored.append(rec)
+        finally:
+            self.restore_fetches = self.db.fetches - before
+        if restored:
+            n = self.db.execute(f"DELETE FROM {t}")
+            self._emit(None, StoreWrite("delete", t, n, f"restore: {len(restored)} rows read, table emptied"))
+        return restored
+
+    # -- §5.7 shutdown -----------------------------------------------------------------
+    def shutdown(self, now: int, pua: Any = None, fixed: bool = False) -> SyncResult | None:
+        """``destroy`` (§5.7).  Kamailio's final flush never runs (B11): changes
+        since the last sync are lost.  ``fixed=True`` models the intended
+        behaviour: one lock-free DB-sync run."""
+        if not fixed:
+            self._emit(pua, Note("info", "shutdown: no final DB flush (no DB handle in the main process, B11)"))
+            return None
+        return self.db_sync(now, pua)
