@@ -1,9 +1,9 @@
-"""Kamailio failure modes the model reproduces as errors."""
+"""Kamailio failure modes the model reproduces as errors.
 
+:class:`KamailioCrash` lives in the store layer (a NULL tuple_id read at
+start-up crashes Kamailio there too) and is re-exported here for the model.
+"""
 
-class KamailioCrash(RuntimeError):
-    """The modelled Kamailio process would crash here (pua-reference Appendix C).
+from puasim.store.errors import KamailioCrash, StoreError
 
-    Raising it inside a simulation ends the run with a ``RunError`` record;
-    the trace up to the crash is kept.
-    """
+__all__ = ["KamailioCrash", "StoreError"]

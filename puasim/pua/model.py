@@ -22,8 +22,9 @@ from typing import Any
 
 from puasim.effects import SECOND, Address, Outbox
 from puasim.pua import publish, subscribe
-from puasim.pua.config import PuaConfig, load_config
+from puasim.pua.config import PuaConfig, PuaStartupError, load_config
 from puasim.pua.constants import PUACB_MAX, REQ_OTHER
+from puasim.pua.errors import StoreError
 from puasim.pua.events import builtin_registry
 from puasim.pua.info import Hentity, PublInfo, SubsInfo
 from puasim.pua.tm import NextHopError, Tm, split_header_block
@@ -81,6 +82,8 @@ class Pua:
         self.tm = Tm(self.layer, random.Random(rng.getrandbits(64)), host, port, pids)
         self.events = builtin_registry(self.cfg)
         self.store = store if store is not None else MemoryStore(self.cfg.table_size, self.cfg.check_remote_contact)
+        if hasattr(self.store, "bind"):
+            self.store.bind(self.outbox.emit)
         self.callbacks: list[tuple[int, PuaCallback]] = []
         #: answers NOTIFYs the way the script around pua does (see subscribe.answer_notify)
         self.notify_policy = subscribe.NotifyPolicy()
@@ -102,7 +105,11 @@ class Pua:
         """mod_init's timers (§5.1): sweep every update_period−5 s, DB sync every update_period s."""
         self.started = True
         if hasattr(self.store, "restore"):  # db_mode 0 start-up restore (§5.6), inside mod_init
-            for rec in self.store.restore(self.seconds(now), self.cfg.fetch_rows):
+            try:
+                restored = self.store.restore(self.seconds(now), self.cfg.fetch_rows)
+            except StoreError as exc:
+                raise PuaStartupError(f"db_restore failed: {exc}") from exc
+            for rec in restored:
                 self.record_changed("restored", rec, now)
         if self.cfg.clean_period:
             self.outbox.set_timer(CLEAN_TIMER, now + self.cfg.clean_period * SECOND)
@@ -128,12 +135,20 @@ class Pua:
 
     # -- API (§7.1) ------------------------------------------------------------------
     def send_publish(self, publ: PublInfo, now: int, process: str = "worker") -> int:
-        rc = publish.send_publish(self, publ, now, process=process)
+        try:
+            rc = publish.send_publish(self, publ, now, process=process)
+        except StoreError as exc:  # §3.9: a DB failure is an error return, nothing else
+            self.log("error", f"send_publish: database error: {exc}")
+            rc = -1
         self.api_event("send_publish", publ, rc)
         return rc
 
     def send_subscribe(self, subs: SubsInfo, now: int, process: str = "worker") -> int:
-        rc = subscribe.send_subscribe(self, subs, now, process=process)
+        try:
+            rc = subscribe.send_subscribe(self, subs, now, process=process)
+        except StoreError as exc:  # §4.9
+            self.log("error", f"send_subscribe: database error: {exc}")
+            rc = -1
         self.api_event("send_subscribe", subs, rc)
         return rc
 
@@ -150,9 +165,13 @@ class Pua:
         return subscribe.is_dialog(self, **key)
 
     def get_record_id(self, **key: Any) -> tuple[int, str | None]:
+        if hasattr(self.store, "get_record_id"):  # db_mode 2 (§2.6)
+            return self.store.get_record_id(call_id=key["call_id"], to_tag=key["to_tag"], from_tag=key["from_tag"])
         return subscribe.get_record_id(self, **key)
 
     def get_subs_list(self, did: str) -> list[str]:
+        if hasattr(self.store, "get_subs_list"):  # db_mode 2: exact pres_id (§7.2)
+            return self.store.get_subs_list(did)
         return subscribe.get_subs_list(self, did)
 
     def cleanup(self, now: int) -> None:
@@ -161,28 +180,42 @@ class Pua:
 
     # -- sweep (§5.2, §5.8) ----------------------------------------------------------
     def sweep(self, now_us: int) -> None:
-        if self.cfg.db_mode == 2 and hasattr(self.store, "clean_rows"):
-            rows = self.store.clean_rows(self.seconds(now_us), self.cfg.update_period)
-            self._sweep_records(rows, now_us, abort_on_failure=False)
+        if self.cfg.db_mode == 2 and hasattr(self.store, "clean_rows"):  # clean_puadb (§5.8)
+            try:
+                rows = self.store.clean_rows(self.seconds(now_us), self.cfg.update_period)
+            except StoreError as exc:
+                self.log("error", f"clean_puadb: database error: {exc}")
+                return
+            self._sweep_records(rows, now_us, db_mode_2=True)
             return
-        self._sweep_records(list(self.store.records()), now_us, abort_on_failure=True)
+        self._sweep_records(list(self.store.records()), now_us, db_mode_2=False)
 
-    def _sweep_records(self, records: list[PuaRecord], now_us: int, abort_on_failure: bool) -> None:
+    def _sweep_records(self, records: list[PuaRecord], now_us: int, db_mode_2: bool) -> None:
+        """§5.2 (db_mode 0: the first failed refresh aborts the sweep, B10) and §5.8."""
         now = self.seconds(now_us)
         period = self.cfg.update_period
         min_exp = self.cfg.min_expires
         for p in records:
-            # expires is unsigned: expires < update_period wraps and never matches (§5.2 note)
-            if p.expires < period or not (p.expires - period < now):
+            # db_mode 0: expires is unsigned, so expires < update_period wraps and never matches (§5.2)
+            if not db_mode_2 and p.expires < period:
+                continue
+            if not (p.expires - period < now):
                 continue
             if p.desired_expires > p.expires + min_exp or p.desired_expires == 0:
-                rc = self.update_pua(p, now_us)
-                if rc < 0 and abort_on_failure:  # B10
+                try:
+                    rc = self.update_pua(p, now_us)
+                except StoreError as exc:
+                    self.log("error", f"refresh: database error: {exc}")
+                    rc = -1
+                if rc < 0 and not db_mode_2:  # B10
                     self.log("error", "refresh failed: the rest of this sweep is skipped (B10)")
                     return
                 continue
             if p.expires < now - 10:
-                self.delete_record(p, "expired", now_us, action="expired")
+                try:
+                    self.delete_record(p, "expired", now_us, action="expired")
+                except StoreError as exc:
+                    self.log("error", f"clean: database error: {exc}")
 
     def update_pua(self, p: PuaRecord, now_us: int) -> int:
         """§5.3: what a refresh sends."""
@@ -232,10 +265,18 @@ class Pua:
 
     def _on_final(self, reply: Response, faked: bool, txn: Any, now: int) -> None:
         h: Hentity = txn.context
-        if h.method == "PUBLISH":
-            publish.on_publish_reply(self, h, reply, faked, now)
-        else:
-            subscribe.on_subscribe_reply(self, h, reply, faked, txn.request, now)
+        try:
+            if h.method == "PUBLISH":
+                publish.on_publish_reply(self, h, reply, faked, now)
+            else:
+                subscribe.on_subscribe_reply(self, h, reply, faked, txn.request, now)
+        except StoreError as exc:  # the reply is dropped, no records change, no callbacks
+            self.log("error", f"{h.method} reply {reply.status}: database error: {exc}")
+
+    def shutdown(self, now: int, fixed: bool = False) -> None:
+        """Module destroy (§5.7): no flush (B11) unless ``fixed``."""
+        if hasattr(self.store, "shutdown"):
+            self.store.shutdown(self.seconds(now), self, fixed=fixed)
 
     def run_callbacks(self, h: Hentity, reply: Response, faked: bool, now_us: int) -> None:
         """§7.3: only for REQ_OTHER transactions; every callback whose types match the flag."""

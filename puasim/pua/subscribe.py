@@ -18,7 +18,7 @@ from puasim.pua.constants import (
     TEMPORARY_DIALOG_LIFETIME,
     Source,
 )
-from puasim.pua.errors import KamailioCrash
+from puasim.pua.errors import KamailioCrash, StoreError
 from puasim.pua.info import Hentity, SubsInfo
 from puasim.pua.tm import NextHopError
 from puasim.sip import headers as H
@@ -109,15 +109,22 @@ def send_subscribe(pua: Pua, subs: SubsInfo, now_us: int, *, process: str = "wor
             expires=now + TEMPORARY_DIALOG_LIFETIME,
             desired_expires=now + TEMPORARY_DIALOG_LIFETIME,
         )
-        pua.insert_record(temp, now_us)
+        try:
+            pua.insert_record(temp, now_us)
+        except StoreError as exc:  # Kamailio ignores the insert's result
+            pua.log("error", f"send_subscribe: temporary dialog not stored: {exc}")
         return 0
     if subs.internal_update_flag == 1:  # row 3
         return 0
-    if rec.is_temporary:
+    if not rec.to_tag:  # temporary (Kamailio tests to_tag.len == 0)
         if subs.expires > 0:  # row 4
             pua.log("warning", "send_subscribe: dialog still temporary, nothing sent")
             return 0
-        pua.delete_record(rec, "re-subscribe matched a temporary dialog", now_us)  # row 5 (B31)
+        for gone in pua.store.delete_dialog(  # row 5 (B31)
+            pres_uri=rec.pres_uri, watcher_uri=rec.watcher_uri, call_id=rec.call_id,
+            from_tag=rec.from_tag, to_tag=rec.to_tag,
+        ):
+            pua.record_changed("deleted", gone, now_us, "re-subscribe matched a temporary dialog")
         return 0
     # row 6: in-dialog SUBSCRIBE (§4.5)
     e = subs.expires if subs.expires >= 0 else pua.cfg.default_expires
@@ -304,7 +311,8 @@ def _handle_subscribe_reply(
     if temp is None:  # row 11
         pua.log("error", "temporary dialog not found for 2xx: new dialog discarded")
         return
-    pua.record_changed("deleted", temp, now_us, "temporary replaced by established dialog")
+    if temp is not rec:  # db_mode 2 inserts without a temporary row to replace
+        pua.record_changed("deleted", temp, now_us, "temporary replaced by established dialog")
     pua.record_changed("created", rec, now_us)
     pua.run_callbacks(h, reply, faked, now_us)
 

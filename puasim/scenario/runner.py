@@ -22,6 +22,7 @@ from puasim.scenario.expect import Failure, RunContext, evaluate
 from puasim.scenario.loader import load_file, load_text
 from puasim.scenario.spec import Scenario, Step, build, seconds_to_us
 from puasim.sim.network import Partition
+from puasim.store import Database, make_store
 from puasim.sim.simulation import Simulation, SimulationError
 from puasim.trace.events import FaultInjected, MessageSent, Note, RunError
 from puasim.trace.trace import Trace
@@ -54,6 +55,7 @@ class ScenarioRun:
         self.sim.trace.meta.update({"scenario": scn.name, "file": scn.file})
         self.rpc: PuaRpc | None = None
         self.pua_starts = 0
+        self.database = self._open_database()
         self.step_results: dict[int, Any] = {}
         self.probes: dict[int, Any] = {}
         self._build()
@@ -70,6 +72,14 @@ class ScenarioRun:
         for start, end in scn.partitions:
             self.sim.network.partitions.append(Partition(start, end, frozenset({"pua"}), frozenset({"server"})))
 
+    def _open_database(self) -> Database | None:
+        """The PUA's database: durable across PUA restarts, as a real DB server is (§1.1 db_url)."""
+        scn = self.scn
+        if scn.db.get("enabled", True) is False:
+            return None
+        base = str(Path(scn.file).parent) if not scn.file.startswith("<") else None
+        return Database(scn.pua_config.db_url, base_dir=base, quirks=scn.db.get("driver", "generic"))
+
     def _make_pua(self, node: Any) -> Pua:
         scn = self.scn
         self.pua_starts += 1
@@ -79,6 +89,7 @@ class ScenarioRun:
             port=scn.pua_address[1],
             rng=self.sim.streams(f"pua#{self.pua_starts}"),
             epoch=scn.epoch,
+            store=make_store(scn.pua_config, self.database),
         )
         pua.notify_policy = NotifyPolicy(**scn.notify) if scn.notify else NotifyPolicy()
         self.rpc = PuaRpc(pua)
@@ -146,6 +157,8 @@ class ScenarioRun:
         elif action == "pua.cleanup":
             node.call(action, self.pua.cleanup, now)
         elif action == "pua.restart":
+            if node.up:
+                node.call("shutdown", self.pua.shutdown, now, bool(self.scn.db.get("shutdown_flush", False)))
             node.restart("scenario step")
         elif action == "pua.crash":
             node.crash("scenario step")
@@ -168,21 +181,35 @@ class ScenarioRun:
             dst = args.get("to", "*")
             sim.network.drop_next[(src, dst)] = int(args.get("count", 1))
             sim.trace.add(now, "scenario", FaultInjected("drop", f"next {args.get('count', 1)} from {src} to {dst}"))
+        elif action.startswith("db."):
+            db = self.database
+            if db is None:
+                sim.trace.add(now, "scenario", Note("warning", f"step {step.index}: no database in this run"))
+                return
+            if action == "db.unreachable":
+                db.set_unreachable(True)
+            elif action == "db.fail_after":
+                db.fail_after(int(args.get("ops", 0)))
+            else:
+                db.heal()
+            sim.trace.add(now, "pua", FaultInjected(action, repr(args)))
         elif action == "mark":
             sim.trace.add(now, "scenario", Note("mark", str(args)))
 
     # -- run and judge ---------------------------------------------------------------------
     def run(self) -> ScenarioResult:
         started = time.perf_counter()
-        self.schedule()
         error = None
         try:
+            self.schedule()
             self.sim.run(until=self.scn.duration)
         except SimulationError as exc:
             error = str(exc)
         except Exception as exc:  # a bug outside the models: keep the trace, record the fault
             self.sim.trace.add(self.sim.kernel.now, "scenario", RunError("runner", f"{type(exc).__name__}: {exc}"))
             error = f"{type(exc).__name__}: {exc}"
+        if self.database is not None:
+            self.database.close()
         wall = time.perf_counter() - started
         names = {n.address: n.name for n in self.sim.nodes.values()}
         ctx = RunContext(self.sim.trace, names, self.scn.epoch, self.step_results, self.probes)

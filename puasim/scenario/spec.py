@@ -32,6 +32,9 @@ STEP_ACTIONS = {
     "server.crash": "the presence server stops answering (messages to it are dropped)",
     "server.start": "start a crashed server again (empty state)",
     "network.drop": "drop the next N messages from one node (fields: count, from, to)",
+    "db.unreachable": "the PUA's database stops answering (every statement fails)",
+    "db.fail_after": "the database fails after N more statements (with: {ops: N})",
+    "db.heal": "the database answers again",
     "mark": "write a note into the trace",
 }
 EXPECT_KINDS = {"sequence", "count", "absent", "record", "rc", "rpc", "event", "error", "server_state"}
@@ -76,6 +79,7 @@ class Scenario:
     pua_config: PuaConfig
     pua_address: tuple[str, int]
     notify: dict[str, bool]
+    db: dict[str, Any]
     server_profile: str
     server_address: tuple[str, int]
     server_knobs: dict[str, Any]
@@ -99,7 +103,7 @@ def _mapping(value: Any, doc: Doc, path: tuple, keys: set[str] | None = None) ->
 
 
 def _pua(doc: Doc, raw: dict) -> tuple[PuaConfig, tuple[str, int], dict[str, bool]]:
-    spec = _mapping(raw.get("pua"), doc, ("pua",), {"profile", "params", "address", "notify"})
+    spec = _mapping(raw.get("pua"), doc, ("pua",), {"profile", "params", "address", "notify", "db"})
     params = dict(_mapping(spec.get("params"), doc, ("pua", "params")))
     if "profile" in spec:
         params["profile"] = spec["profile"]
@@ -110,7 +114,14 @@ def _pua(doc: Doc, raw: dict) -> tuple[PuaConfig, tuple[str, int], dict[str, boo
         raise doc.error(("pua", "params", bad) if bad else ("pua",), f"pua would not start: {exc}") from None
     addr = parse_address(spec.get("address", "127.0.0.1:5070"), doc, ("pua", "address"))
     notify = _mapping(spec.get("notify"), doc, ("pua", "notify"), {"update_contact", "check_dialog"})
-    return cfg, addr, {k: bool(v) for k, v in notify.items()}
+    db = _mapping(spec.get("db"), doc, ("pua", "db"), {"enabled", "driver", "shutdown_flush"})
+    from puasim.store.database import QUIRKS
+
+    if "driver" in db and db["driver"] not in QUIRKS:
+        raise doc.error(("pua", "db", "driver"), f"unknown driver {db['driver']!r} (known: {', '.join(QUIRKS)})")
+    if cfg.db_mode == 2 and db.get("enabled") is False:
+        raise doc.error(("pua", "db", "enabled"), "db_mode 2 needs the database")
+    return cfg, addr, {k: bool(v) for k, v in notify.items()}, db
 
 
 def _network(doc: Doc, raw: dict) -> tuple[LinkProfile, list[tuple[int, int]]]:
@@ -275,7 +286,7 @@ def build(doc: Doc) -> Scenario:
     epoch = raw.get("epoch", 1_700_000_000)
     if not isinstance(epoch, int) or epoch < 0:
         raise doc.error(("epoch",), "epoch must be a non-negative integer (UNIX seconds at t=0)")
-    cfg, pua_addr, notify = _pua(doc, raw)
+    cfg, pua_addr, notify, db = _pua(doc, raw)
     sspec = _mapping(raw.get("server"), doc, ("server",), {"profile", "address", "knobs"})
     server_addr = parse_address(sspec.get("address", "127.0.0.1:5060"), doc, ("server", "address"))
     if server_addr == pua_addr:
@@ -319,6 +330,7 @@ def build(doc: Doc) -> Scenario:
         pua_config=cfg,
         pua_address=pua_addr,
         notify=notify,
+        db=db,
         server_profile=str(sspec.get("profile", "kamailio")),
         server_address=server_addr,
         server_knobs=dict(_mapping(sspec.get("knobs"), doc, ("server", "knobs"))),
