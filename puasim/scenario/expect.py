@@ -52,7 +52,7 @@ SHORTCUT_HEADERS = {
 }
 MATCHER_KEYS = {
     "from", "to", "method", "status", "ruri", "cseq", "headers", "body", "body_contains",
-    "at", "retransmission", "save", *SHORTCUT_HEADERS,
+    "at", "retransmission", "save", "why", *SHORTCUT_HEADERS,
 }
 RECORD_KEYS = {"at", "match", "exists", "count", "fields"}
 RECORD_MATCH = {"pres_uri", "kind", "id", "event", "watcher_uri", "flag"}

@@ -272,6 +272,7 @@ class SqlBackedMemoryStore(MemoryStore):
         restored: list[PuaRecord] = []
         try:
             for page in self.db.pages(f"{R.select_all(t)} ORDER BY id", (), fetch_rows):
+                self._emit(None, StoreWrite("select", t, len(page), f"restore: one fetch of at most {fetch_rows} rows"))
                 for row in page:
                     rec = R.restore_record(row, INSERTDB)
                     self.table.insert(rec)

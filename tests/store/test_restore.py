@@ -53,7 +53,9 @@ def test_restore_reads_in_pages_of_fetch_rows(open_db, n, fetch_rows):
     assert len(got) == len(store) == n
     assert store.restore_fetches == (math.ceil(n / fetch_rows) if fetch_rows > 0 else 1)
     assert rows(db) == []  # DELETE FROM pua after reading
-    assert [(e.op, e.rows) for e in events] == [("delete", n)]
+    pages = [n - i * fetch_rows if fetch_rows > 0 else n for i in range(store.restore_fetches)]
+    pages = [min(p, fetch_rows) if fetch_rows > 0 else p for p in pages]
+    assert [(e.op, e.rows) for e in events] == [*(("select", p) for p in pages), ("delete", n)]
     assert all(r.db_flag == INSERTDB and r.row_id == 0 for r in got)
 
 
