@@ -1,6 +1,6 @@
-"""Simulated presence servers: an RFC 3903 event state compositor behind
-RFC 3261 transactions, with behaviour profiles (``kamailio``, ``rfc3903``)
-and fault knobs.
+"""Simulated presence servers: an RFC 3903 event state compositor and an
+RFC 6665 notifier (SUBSCRIBE/NOTIFY) behind RFC 3261 transactions, with
+behaviour profiles (``kamailio``, ``rfc3903``) and fault knobs.
 
 ::
 
@@ -31,7 +31,9 @@ from puasim.server.endpoint import (
 )
 from puasim.server.faults import (
     FAULT_KINDS,
+    ChangeContact,
     DelayReplies,
+    DropNotify,
     DropRequests,
     Fault,
     FaultPlan,
@@ -41,7 +43,9 @@ from puasim.server.faults import (
     Restart,
     fault_from_dict,
 )
+from puasim.server.notifier import SUBS_TIMER, Notifier, NotifyOutbox
 from puasim.server.profiles import KAMAILIO, PROFILES, RFC3903, ServerProfile, get_profile
+from puasim.server.subscription import Subscription, build_notify
 
 __all__ = [
     "CREATED",
@@ -54,12 +58,17 @@ __all__ = [
     "REFRESHED",
     "REMOVED",
     "RFC3903",
+    "SUBS_TIMER",
+    "ChangeContact",
     "DelayReplies",
+    "DropNotify",
     "DropRequests",
     "EventStateCompositor",
     "Fault",
     "FaultPlan",
     "GrantExpires",
+    "Notifier",
+    "NotifyOutbox",
     "OmitHeader",
     "PresenceServer",
     "Publication",
@@ -68,7 +77,9 @@ __all__ = [
     "RespondWith",
     "Restart",
     "ServerProfile",
+    "Subscription",
     "add_server",
+    "build_notify",
     "event_key",
     "fault_from_dict",
     "get_profile",

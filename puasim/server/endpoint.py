@@ -2,10 +2,10 @@
 
 It runs RFC 3261 server transactions (:mod:`puasim.txn`, RFC 3261 timers),
 hands PUBLISH to the :class:`~puasim.server.compositor.EventStateCompositor`
-and answers everything else it does not handle: OPTIONS 200 (the lab
-script's "Keepalive"), SUBSCRIBE 489 until the notifier exists, other
-methods 405 with Allow.  Faults (:mod:`puasim.server.faults`) act around the
-compositor.
+and SUBSCRIBE to the RFC 6665 :class:`~puasim.server.notifier.Notifier`
+(which sends NOTIFYs as client transactions of the same layer), and answers
+the rest itself: OPTIONS 200 (the lab script's "Keepalive"), other methods
+405 with Allow.  Faults (:mod:`puasim.server.faults`) act around both.
 
 Replies copy Via (all, in order), From, To (with a To-tag added), Call-ID and
 CSeq, then the reply's own fields, an optional Server and ``Content-Length:
@@ -14,12 +14,16 @@ PUBLISH carries ``Expires`` then ``SIP-ETag`` (RFC 3903 §6 step 6).  To-tags
 have Kamailio tm's shape ``<32 hex>-<8 hex>``.
 
 Timer keys: ``("txn", ...)`` for the transaction layer, ``("server",
-"expire")`` for state expiry, ``("server", "reply", n)`` for delayed replies
-and ``("server", "restart", i)`` for :class:`~puasim.server.faults.Restart`.
+"expire")`` for state expiry, ``("server", "subs")`` for subscription expiry
+and activation, ``("server", "reply", n)`` for delayed replies, ``("server",
+"restart", i)`` for :class:`~puasim.server.faults.Restart` and ``("server",
+"contact", i)`` for :class:`~puasim.server.faults.ChangeContact`.
 
-Extension point: ``handlers`` maps a method to ``handler(txn, now)``; a
-notifier (SUBSCRIBE/NOTIFY, a later issue) replaces ``handle_subscribe`` or
-the ``"SUBSCRIBE"`` entry, and can reach the state through ``compositor``.
+After every input the notifier sends the NOTIFYs for the state that input
+changed (:meth:`Notifier.flush`), so they follow the reply to the PUBLISH.
+
+Extension point: ``handlers`` maps a method to ``handler(txn, now)``; the
+state is reachable through ``compositor`` and ``notifier``.
 """
 
 from __future__ import annotations
@@ -30,13 +34,21 @@ from typing import TYPE_CHECKING, Any
 
 from puasim.effects import SECOND, Address, Outbox
 from puasim.server.compositor import EventStateCompositor, Publication, PublishRequest
-from puasim.server.faults import Fault, FaultPlan, RespondWith, Restart, fault_from_dict
+from puasim.server.faults import (
+    ChangeContact,
+    Fault,
+    FaultPlan,
+    RespondWith,
+    Restart,
+    fault_from_dict,
+)
+from puasim.server.notifier import SUBS_TIMER, Notifier, NotifyOutbox
 from puasim.server.profiles import ServerProfile, get_profile
 from puasim.sip import headers as H
 from puasim.sip.errors import SipParseError
 from puasim.sip.message import Request, Response
 from puasim.sip.uri import parse_uri
-from puasim.trace.events import FaultInjected, Note
+from puasim.trace.events import FaultInjected, Note, ServerStateChanged
 from puasim.txn import RFC3261, ServerTransaction, TimerConfig, TransactionLayer
 
 if TYPE_CHECKING:
@@ -136,7 +148,7 @@ class PresenceServer:
         faults: Iterable[Fault | Mapping[str, Any]] = (),
         timers: TimerConfig = RFC3261,
     ) -> None:
-        self.outbox = Outbox()
+        self.outbox: Outbox = NotifyOutbox()
         self.host = host
         self.port = port
         self.profile = get_profile(profile) if isinstance(profile, str) else profile
@@ -153,7 +165,8 @@ class PresenceServer:
             "OPTIONS": self.handle_options,
         }
         self.layer = TransactionLayer(self.outbox, host, port, self.rng, timers)
-        self.compositor = EventStateCompositor(self.profile, self.rng, emit=self.outbox.emit)
+        self.compositor = EventStateCompositor(self.profile, self.rng, emit=self._state_event)
+        self.notifier = Notifier(self)
         self.restarts = 0
         self.started_at = 0
         self._tag_base = ""
@@ -176,12 +189,22 @@ class PresenceServer:
         index = self.faults.add(value)
         if isinstance(value, Restart) and value.at >= now:
             self.outbox.set_timer(("server", "restart", index), value.at)
+        elif isinstance(value, ChangeContact):
+            self._arm_contact_change(index, value, now)
 
     def count_publications(self, presentity: str, event: str, now: int) -> int:
-        """How many live publications the server holds for ``presentity``/``event`` at ``now``."""
-        self.compositor.expire(now)
+        """How many live publications the server holds for ``presentity``/``event`` at ``now``.
+
+        A pure query: lapsed state is not counted but also not dropped here
+        (that is the expiry timer's job), so a probe never changes the trace.
+        """
         aor = presentity_aor(presentity) or presentity
         return sum(1 for p in self.compositor.get(aor, event) if p.expires > now)
+
+    def count_subscriptions(self, presentity: str, now: int, event: str = "presence") -> int:
+        """How many subscriptions (active or pending) to ``presentity``/``event`` are live at ``now``."""
+        aor = presentity_aor(presentity) or presentity
+        return self.notifier.count(aor, event, now)
 
     # -- endpoint protocol (puasim.sim.node.Endpoint) ----------------------------------
     def start(self, now: int) -> None:
@@ -190,6 +213,10 @@ class PresenceServer:
         for index, at in self.faults.restarts():
             if at >= now:
                 self.outbox.set_timer(("server", "restart", index), at)
+        for index, _ in self.faults.contact_changes():
+            fault = self.faults.faults[index]
+            assert isinstance(fault, ChangeContact)
+            self._arm_contact_change(index, fault, now)
 
     def receive(self, message: Any, src: Address, now: int) -> None:
         try:
@@ -201,7 +228,7 @@ class PresenceServer:
             return
         if txn is not None and txn.request.method != "ACK":
             self._dispatch(txn, now)
-        self._arm_expiry()
+        self._settle(now)
 
     def timer(self, key: Hashable, now: int) -> None:
         if isinstance(key, tuple) and self.layer.timer(key, now):
@@ -209,13 +236,27 @@ class PresenceServer:
         elif key == EXPIRE_TIMER:
             self._expiry_at = None
             self.compositor.expire(now)
+        elif key == SUBS_TIMER:
+            self.notifier.timer(now)
         elif isinstance(key, tuple) and key[:2] == ("server", "reply"):
             pending = self._pending.pop(key[2], None)
             if pending is not None:
                 pending[0].respond(pending[1], now)
         elif isinstance(key, tuple) and key[:2] == ("server", "restart"):
             self.restart(now, fault_index=key[2])
+        elif isinstance(key, tuple) and key[:2] == ("server", "contact"):
+            self._change_contact(key[2])
+        self._settle(now)
+
+    def _settle(self, now: int) -> None:
+        """End of an input: NOTIFYs for changed state, then the expiry timers."""
+        self.notifier.flush(now)
         self._arm_expiry()
+
+    def _state_event(self, event: Any) -> None:
+        self.outbox.emit(event)
+        if isinstance(event, ServerStateChanged):
+            self.notifier.state_changed(event)
 
     # -- request handlers -------------------------------------------------------------
     def _dispatch(self, txn: ServerTransaction, now: int) -> None:
@@ -263,12 +304,8 @@ class PresenceServer:
         self.reply(txn, outcome.status, outcome.reason, tuple(headers), now)
 
     def handle_subscribe(self, txn: ServerTransaction, now: int) -> None:
-        """No notifier yet: every SUBSCRIBE gets 489 Bad Event (RFC 6665: event package not supported).
-
-        The notifier of a later issue replaces this method (subclass) or the
-        ``handlers["SUBSCRIBE"]`` entry.
-        """
-        self.reply(txn, 489, self.profile.reason(489), (), now)
+        """RFC 6665 §4.2.1 through the :class:`~puasim.server.notifier.Notifier`."""
+        self.notifier.handle_subscribe(txn, now)
 
     def handle_options(self, txn: ServerTransaction, now: int) -> None:
         """200 to OPTIONS (RFC 3261 §11.2; the lab script's ``sl_send_reply("200", "Keepalive")``)."""
@@ -279,15 +316,25 @@ class PresenceServer:
         self.reply(txn, 405, self.profile.reason(405), (("Allow", ", ".join(self.handlers)),), now)
 
     # -- replies ----------------------------------------------------------------------
+    def new_to_tag(self) -> str:
+        """A To-tag of Kamailio tm's shape ``<32 hex>-<8 hex>``."""
+        return f"{self._tag_base}-{self.rng.getrandbits(32):08x}"
+
     def make_response(
-        self, request: Request, status: int, reason: str, headers: Headers = ()
+        self,
+        request: Request,
+        status: int,
+        reason: str,
+        headers: Headers = (),
+        to_tag: str | None = None,
     ) -> Response:
-        """A reply to ``request``: copied fields, To-tag, ``headers``, Server, Content-Length 0."""
+        """A reply to ``request``: copied fields, To-tag (``to_tag`` or a new one), ``headers``,
+        Server, Content-Length 0."""
         out: list[tuple[str, str]] = []
         for key, name in _COPIED:
             for value in request.get_all(key):
                 if key == "to" and not _has_tag(value):
-                    value = f"{value};tag={self._tag_base}-{self.rng.getrandbits(32):08x}"
+                    value = f"{value};tag={to_tag or self.new_to_tag()}"
                 out.append((name, value))
         out.extend(headers)
         if self.profile.server_header:
@@ -296,10 +343,16 @@ class PresenceServer:
         return Response(status, reason, tuple(out))
 
     def reply(
-        self, txn: ServerTransaction, status: int, reason: str, headers: Headers, now: int
+        self,
+        txn: ServerTransaction,
+        status: int,
+        reason: str,
+        headers: Headers,
+        now: int,
+        to_tag: str | None = None,
     ) -> None:
         """Answer ``txn`` now, or later when a :class:`DelayReplies` fault says so."""
-        response = self.make_response(txn.request, status, reason, headers)
+        response = self.make_response(txn.request, status, reason, headers, to_tag)
         delay = self.faults.delay_for(txn.request, now)
         if delay:
             self._reply_seq += 1
@@ -310,12 +363,17 @@ class PresenceServer:
 
     # -- life cycle -------------------------------------------------------------------
     def restart(self, now: int, fault_index: int | None = None) -> None:
-        """Forget every publication, transaction and pending reply (a restart with an empty DB).
+        """Forget every publication, subscription, transaction and pending reply.
 
+        A restart with an empty DB: no NOTIFY is sent, client transactions
+        of NOTIFYs in flight are dropped with the old transaction layer.
         The compositor gets a new start time and pid and its ETag counter
         starts from 0, as a restarted Kamailio's does (lab finding e1).
         """
+        subs = self.notifier.forget_all()
         detail = f"server restart: {len(self.compositor)} publication(s) forgotten"
+        if subs:
+            detail += f", {subs} subscription(s) forgotten"
         if fault_index is not None:
             self.faults.fired(fault_index, "restart", detail)
         else:
@@ -344,6 +402,18 @@ class PresenceServer:
         if self._expiry_at is not None:
             self.outbox.cancel_timer(EXPIRE_TIMER)
             self._expiry_at = None
+
+    def _arm_contact_change(self, index: int, fault: ChangeContact, now: int) -> None:
+        if fault.at <= now:
+            self._change_contact(index)
+        else:
+            self.outbox.set_timer(("server", "contact", index), fault.at)
+
+    def _change_contact(self, index: int) -> None:
+        fault = self.faults.faults[index]
+        assert isinstance(fault, ChangeContact)
+        self.notifier.contact_override = fault.contact
+        self.faults.fired(index, "change-contact", f"notifier Contact is now <{fault.contact}>")
 
     def _arm_expiry(self) -> None:
         at = self.compositor.next_deadline()

@@ -8,9 +8,10 @@ microseconds.
 ==================  ==========================================================
 fault               effect
 ==================  ==========================================================
-:class:`Restart`    at ``at`` the server forgets every publication and its
-                    transactions; new start time and pid, counter from 0 (a
-                    restarted Kamailio, lab finding e1)
+:class:`Restart`    at ``at`` the server forgets every publication, every
+                    subscription (no NOTIFY) and its transactions; new start
+                    time and pid, counter from 0 (a restarted Kamailio, lab
+                    finding e1)
 :class:`RespondWith`  the next ``count`` matching requests are answered
                     ``status`` before the compositor sees them (state
                     unchanged), e.g. 500/503, 423 with Min-Expires, 412
@@ -24,14 +25,31 @@ fault               effect
                     ``Expires`` (pua-reference §3.8 rows 5 and 4, Appendix C)
 :class:`GrantExpires`  matching successful PUBLISHes (not removals) are granted
                     ``seconds`` whatever was asked; the state lives that long
+:class:`DropNotify`  the next ``count`` NOTIFYs sent in ``after <= now <
+                    until`` never leave the server, retransmissions included:
+                    the NOTIFY transaction times out (408) and ends the
+                    subscription (RFC 6665 §4.2.2)
+:class:`ChangeContact`  from ``at`` on, the 2xx to SUBSCRIBE and every NOTIFY
+                    carry ``contact`` as Contact: a remote target change in
+                    the middle of the subscriber's dialogs (RFC 3261
+                    §12.2.1.2; pua-reference §4.6 row 9 and §6)
 ==================  ==========================================================
 
-Every fault but :class:`Restart` selects requests with ``method`` (``None`` =
-any), ``if_match`` (``True``: only with SIP-If-Match, ``False``: only
-without, ``None``: either) and the window ``after <= now < until``; ``count``
-limits how often it acts (``None`` = unlimited).  Request-stage faults
-(:class:`RespondWith`, :class:`DropRequests`) are tried in the order given
-and the first that matches acts alone.
+Scenario spelling (``kind:``): ``restart``, ``respond``, ``drop``,
+``delay``, ``omit-header``, ``grant-expires``, ``drop-notify``,
+``change-contact``; ``_`` may stand for ``-`` (``drop_notify``).
+
+Every request-selecting fault (:class:`RespondWith`, :class:`DropRequests`,
+:class:`DelayReplies`, :class:`OmitHeader`, :class:`GrantExpires`) selects
+requests with ``method`` (``None`` = any), ``if_match`` (``True``: only with
+SIP-If-Match, ``False``: only without, ``None``: either), ``in_dialog``
+(``True``: only requests whose To carries a tag, e.g. SUBSCRIBE refreshes;
+``False``: only requests without; ``None``: either) and the window ``after
+<= now < until``; ``count`` limits how often it acts (``None`` =
+unlimited).  Request-stage faults (:class:`RespondWith`,
+:class:`DropRequests`) are tried in the order given and the first that
+matches acts alone.  Example: ``{"kind": "respond", "status": 481,
+"method": "SUBSCRIBE", "in_dialog": true}`` answers refreshes only.
 """
 
 from __future__ import annotations
@@ -41,6 +59,8 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 from puasim.effects import SECOND
+from puasim.sip import headers as H
+from puasim.sip.errors import SipParseError
 from puasim.sip.message import Request
 from puasim.trace.events import FaultInjected
 
@@ -49,10 +69,11 @@ Headers = tuple[tuple[str, str], ...]
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class _Selector:
-    """Which requests a fault applies to (shared by all faults but :class:`Restart`)."""
+    """Which requests a fault applies to (shared by the request-selecting faults)."""
 
     method: str | None = None
     if_match: bool | None = None
+    in_dialog: bool | None = None
     after: int = 0
     until: int | None = None
 
@@ -63,7 +84,20 @@ class _Selector:
             return False
         if self.if_match is not None and request.has("sip-if-match") != self.if_match:
             return False
+        if self.in_dialog is not None and has_to_tag(request) != self.in_dialog:
+            return False
         return True
+
+
+def has_to_tag(request: Request) -> bool:
+    """Whether the To header carries a tag: an in-dialog request (RFC 3261 §12.2)."""
+    value = request.get("to")
+    if value is None:
+        return False
+    try:
+        return H.parse_name_addr(value, "To").tag is not None
+    except SipParseError:
+        return ";tag=" in value.lower()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -141,7 +175,59 @@ class GrantExpires(_Selector):
         _check_count(self.count)
 
 
-Fault = Restart | RespondWith | DropRequests | DelayReplies | OmitHeader | GrantExpires
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DropNotify:
+    """Never send the next ``count`` NOTIFYs (in ``after <= now < until``), retransmissions included.
+
+    The server's client transaction still runs, so it ends with a local 408
+    and the subscription is terminated (RFC 6665 §4.2.2).
+    """
+
+    count: int | None = 1
+    after: int = 0
+    until: int | None = None
+
+    def __post_init__(self) -> None:
+        _check_count(self.count)
+
+    def active(self, now: int) -> bool:
+        return self.after <= now and (self.until is None or now < self.until)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ChangeContact:
+    """From virtual time ``at`` (µs) on, use ``contact`` as the notifier's Contact URI."""
+
+    contact: str
+    at: int = 0
+
+    def __post_init__(self) -> None:
+        if self.at < 0:
+            raise ValueError("ChangeContact.at must be >= 0")
+        if not self.contact or any(c in self.contact for c in " <>\r\n"):
+            raise ValueError("ChangeContact.contact must be a bare URI (no '<>' or spaces)")
+
+
+Fault = (
+    Restart
+    | RespondWith
+    | DropRequests
+    | DelayReplies
+    | OmitHeader
+    | GrantExpires
+    | DropNotify
+    | ChangeContact
+)
+_FAULT_TYPES = (
+    Restart,
+    RespondWith,
+    DropRequests,
+    DelayReplies,
+    OmitHeader,
+    GrantExpires,
+    DropNotify,
+    ChangeContact,
+)
 
 #: names used by scenario files (``kind:``) -> fault class
 FAULT_KINDS: dict[str, type] = {
@@ -151,6 +237,8 @@ FAULT_KINDS: dict[str, type] = {
     "delay": DelayReplies,
     "omit-header": OmitHeader,
     "grant-expires": GrantExpires,
+    "drop-notify": DropNotify,
+    "change-contact": ChangeContact,
 }
 
 
@@ -163,12 +251,13 @@ def fault_from_dict(data: Mapping[str, Any]) -> Fault:
     """Build a fault from a scenario mapping: ``{"kind": "respond", "status": 503}``.
 
     Time fields may be given in seconds with an ``_s`` suffix (``at_s``,
-    ``after_s``, ``until_s``, ``delay_s``); ``headers`` may be a mapping.
-    Unknown kinds or fields raise :class:`ValueError` naming what exists.
+    ``after_s``, ``until_s``, ``delay_s``); ``headers`` may be a mapping;
+    ``_`` in the kind stands for ``-`` (``drop_notify``).  Unknown kinds or
+    fields raise :class:`ValueError` naming what exists.
     """
     values = dict(data)
     kind = values.pop("kind", None)
-    cls = FAULT_KINDS.get(str(kind))
+    cls = FAULT_KINDS.get(str(kind).replace("_", "-"))
     if cls is None:
         raise ValueError(f"unknown fault kind {kind!r}; known: {sorted(FAULT_KINDS)}")
     for name in list(values):
@@ -200,16 +289,15 @@ class FaultPlan:
     ) -> None:
         self.faults: tuple[Fault, ...] = tuple(faults)
         for fault in self.faults:
-            if not isinstance(
-                fault,
-                Restart | RespondWith | DropRequests | DelayReplies | OmitHeader | GrantExpires,
-            ):
+            if not isinstance(fault, _FAULT_TYPES):
                 raise TypeError(f"not a server fault: {fault!r}")
         self.left: list[int | None] = [getattr(f, "count", None) for f in self.faults]
         self.emit = emit or (lambda event: None)
 
     def add(self, fault: Fault) -> int:
         """Arm one more fault (a scenario step); returns its index."""
+        if not isinstance(fault, _FAULT_TYPES):
+            raise TypeError(f"not a server fault: {fault!r}")
         self.faults = (*self.faults, fault)
         self.left.append(getattr(fault, "count", None))
         return len(self.faults) - 1
@@ -217,6 +305,17 @@ class FaultPlan:
     def restarts(self) -> list[tuple[int, int]]:
         """``(index, at)`` of every :class:`Restart`, for the endpoint's timers."""
         return [(i, f.at) for i, f in enumerate(self.faults) if isinstance(f, Restart)]
+
+    def contact_changes(self) -> list[tuple[int, int]]:
+        """``(index, at)`` of every :class:`ChangeContact`, for the endpoint's timers."""
+        return [(i, f.at) for i, f in enumerate(self.faults) if isinstance(f, ChangeContact)]
+
+    def drop_notify(self, now: int) -> int | None:
+        """Index of a :class:`DropNotify` that swallows the NOTIFY being sent now; not yet counted."""
+        for i, fault in enumerate(self.faults):
+            if isinstance(fault, DropNotify) and self.left[i] != 0 and fault.active(now):
+                return i
+        return None
 
     def fired(self, index: int, kind: str, detail: str) -> None:
         """Use one count of fault ``index`` and record it."""

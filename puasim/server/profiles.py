@@ -6,9 +6,8 @@ A :class:`ServerProfile` is a frozen bag of knobs; the compositor
 Two named profiles ship in :data:`PROFILES`:
 
 ``kamailio``
-    The Kamailio 5.6 ``presence`` module as the lab saw it
-    (``/work/shared/lab/kamailio/README.md`` FINDINGS a-f, x3) and as
-    pua-reference Appendix A describes it: ETags
+    The Kamailio 5.6 ``presence`` module as the lab saw it (the lab
+    README, FINDINGS a-g, x3) and as pua-reference Appendix A describes it: ETags
     ``a.<start>.<pid>.<counter>.<n>``; Expires capped at ``max_expires``
     3600, no minimum for PUBLISH (no 423); 412 "Conditional request failed"
     for an unknown ETag, but 500 for an ETag not shaped like Kamailio's
@@ -18,7 +17,12 @@ Two named profiles ship in :data:`PROFILES`:
     the 200 to ``Expires: 0`` echoes the removed ETag.  Event packages are
     those of the lab server (presence_xml, presence_dialoginfo,
     presence_reginfo, presence_mwi): ``presence``, ``dialog``, ``reg``,
-    ``message-summary``.
+    ``message-summary``.  SUBSCRIBE (lab finding g, Appendix A): 200 (not
+    202, ``subs_respond_200``), Contact ``sip:presence@<host>:<port>``, no
+    minimum Expires, max 3600; the first NOTIFY has CSeq 2; NOTIFY ``To``
+    is the watcher as ``user@domain`` (port dropped); an unsubscribe ends
+    with ``terminated;reason=timeout``; a body-less refresh PUBLISH also
+    triggers a NOTIFY with the full body.
 
 ``rfc3903``
     A strict RFC 3903 §6 event state compositor: random hexadecimal ETags,
@@ -26,7 +30,10 @@ Two named profiles ship in :data:`PROFILES`:
     Min-Expires below 60 s (§6 step 4); 412 for any unknown ETag (§6 step 3),
     400 for more than one entity-tag (§6 step 3) or an unparsable Expires;
     415 with Accept for a body type the package does not define (§6 step 5);
-    400 for an initial PUBLISH without body (§6 step 5).
+    400 for an initial PUBLISH without body (§6 step 5).  SUBSCRIBE per RFC
+    6665: 200 (§8.3.1 forbids 202), 423 below 60 s (§4.2.1.1), NOTIFY only
+    on real state changes (a refresh PUBLISH changes nothing, RFC 3903 §4.1),
+    ``To`` of NOTIFY = the SUBSCRIBE's From as sent (RFC 3261 §12.1.1).
 
 Use :func:`get_profile` to look a profile up by name and
 ``dataclasses.replace(profile, knob=value)`` (or :func:`get_profile` with
@@ -43,6 +50,8 @@ from puasim.effects import SECOND
 ETAG_KAMAILIO = "kamailio"
 ETAG_RANDOM = "random"
 ETAG_STYLES = (ETAG_KAMAILIO, ETAG_RANDOM)
+#: values of the ``initial_state`` knob (RFC 6665 §4.2.1.2)
+SUBSCRIPTION_STATES = ("active", "pending")
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,6 +142,71 @@ class ServerProfile:
     ``reasons``
         ``((status, phrase), ...)`` overriding the RFC 3261 reason phrases
         (Kamailio's 412 is "Conditional request failed").
+
+    SUBSCRIBE/NOTIFY knobs (the notifier, :mod:`puasim.server.notifier`):
+
+    ``subscribe_events``
+        Event packages accepted for SUBSCRIBE (``package[;param]`` keys as
+        for ``publish_events``); others get 489 with Allow-Events when
+        ``allow_events_on_489`` (RFC 6665 §4.2.1.1, §8.2.2).  Expires absent
+        → ``default_expires_for(package)`` (RFC 6665 §4.2.1.1 / Appendix A).
+    ``subs_min_expires``
+        Non-zero requested Expires below it are refused or raised (see the
+        next knob; RFC 6665 §4.2.1.1 "423 Interval Too Brief"; Kamailio
+        presence ``min_expires``, default 0 = no check).
+    ``subs_max_expires``
+        Larger requested values are cut to this in the 2xx (RFC 6665
+        §4.2.1.1; Kamailio ``max_expires`` 3600).  0: no cap.
+    ``subs_min_expires_action``
+        1: 423 with ``Min-Expires``; 2: grant ``subs_min_expires`` instead
+        (Kamailio ``min_expires_action``, Appendix A).
+    ``subscribe_status``
+        2xx status of an accepted SUBSCRIBE: 200 (Kamailio
+        ``subs_respond_200=1``, lab g; RFC 6665 §8.3.1: MUST NOT send 202) or
+        202 (RFC 3265 notifiers, Kamailio ``subs_respond_200=0``).
+    ``notifier_contact``
+        Contact URI in the 2xx and every NOTIFY (Kamailio ``server_address``);
+        ``None``: ``sip:presence@<host>:<port>`` of the server (lab g).
+    ``record_route``
+        Record-Route values put into every 2xx to SUBSCRIBE in front of any
+        the request carried, as if proxies near the server had
+        record-routed; the subscriber's route set is their reverse
+        (pua-reference §4.7).  Entries should route back to the server
+        (``<sip:127.0.0.1:5060;lr>``); the server's own route set for
+        NOTIFY is the request's Record-Route (RFC 3261 §12.1.1).
+    ``notify_to_drops_port``
+        NOTIFY ``To`` is ``<scheme:user@host>`` of the SUBSCRIBE's From: the
+        port, parameters and display name dropped as Kamailio stores the
+        watcher as user@domain (lab g).  False: the From as sent.
+    ``unsubscribe_reason``
+        ``reason`` of the ``terminated`` NOTIFY after ``Expires: 0``
+        (``None``: no reason parameter).  Kamailio sends ``timeout`` (lab g);
+        RFC 6665 §4.2.2 wants a reason on every ``terminated`` and of its
+        §4.1.3 values only ``timeout`` fits an unsubscribe (the subscription
+        ran out because it was refreshed to zero; it tells the subscriber it
+        MAY re-subscribe), so the strict profile sends ``timeout`` too.
+    ``initial_state``
+        ``"active"`` or ``"pending"`` (RFC 6665 §4.2.1.2): a pending
+        subscription gets NOTIFYs ``pending;expires=N`` without body until it
+        becomes active ``pending_for`` µs after creation (0: never).
+    ``pending_for``
+        See ``initial_state``; also settable as ``pending_for_s``.
+    ``notify_cseq_start``
+        CSeq of the first NOTIFY of a dialog, then +1 per NOTIFY (the lab
+        saw 2, 3, ... from Kamailio; the strict profile starts at 1).
+    ``notify_on_refresh``
+        A body-less refresh PUBLISH triggers a NOTIFY with the full state
+        (Kamailio, lab d).  False: only created/modified/removed/expired
+        state does (RFC 6665 §4.2.2: NOTIFY on a change of state).
+    ``stale_cseq_status``
+        Answer to an in-dialog SUBSCRIBE whose CSeq is not above the last
+        one: 500 per RFC 3261 §12.2.2; Kamailio answers 400 (presence
+        ``get_stored_info``, from the source, not observed in the lab).
+    ``notify_terminating_statuses``
+        Final answers to a NOTIFY that end the subscription (no further
+        NOTIFY): 481 (RFC 6665 §4.2.2 MUST) and 408, the local timeout
+        included (§4.2.2 SHOULD); Kamailio's ``p_tm_callback`` also drops
+        on 404 (``timeout_rm_subs`` 1).  Other answers keep it.
     """
 
     name: str
@@ -159,6 +233,21 @@ class ServerProfile:
     options_reason: str = "OK"
     server_header: str | None = None
     reasons: tuple[tuple[int, str], ...] = field(default=())
+    subscribe_events: tuple[str, ...] = ("presence",)
+    subs_min_expires: int = 0
+    subs_max_expires: int = 3600
+    subs_min_expires_action: int = 1
+    subscribe_status: int = 200
+    notifier_contact: str | None = None
+    record_route: tuple[str, ...] = ()
+    notify_to_drops_port: bool = False
+    unsubscribe_reason: str | None = "timeout"
+    initial_state: str = "active"
+    pending_for: int = 0
+    notify_cseq_start: int = 1
+    notify_on_refresh: bool = False
+    stale_cseq_status: int = 500
+    notify_terminating_statuses: tuple[int, ...] = (408, 481)
 
     def __post_init__(self) -> None:
         if self.etag_style not in ETAG_STYLES:
@@ -171,6 +260,16 @@ class ServerProfile:
             raise ValueError("clean_period must be >= 0")
         if not self.etag_prefix or "." in self.etag_prefix:
             raise ValueError("etag_prefix must be a non-empty string without '.'")
+        if self.subs_min_expires < 0 or self.subs_max_expires < 0 or self.pending_for < 0:
+            raise ValueError("subs_min_expires, subs_max_expires and pending_for must be >= 0")
+        if self.subs_min_expires_action not in (1, 2):
+            raise ValueError("subs_min_expires_action must be 1 (423) or 2 (raise)")
+        if self.subscribe_status not in (200, 202):
+            raise ValueError("subscribe_status must be 200 or 202")
+        if self.initial_state not in SUBSCRIPTION_STATES:
+            raise ValueError(f"initial_state must be one of {SUBSCRIPTION_STATES}")
+        if self.notify_cseq_start < 1:
+            raise ValueError("notify_cseq_start must be >= 1")
 
     def default_expires_for(self, event_key: str) -> int:
         """Expires used when the PUBLISH has none (RFC 3903 §6 step 4)."""
@@ -250,8 +349,20 @@ KAMAILIO = ServerProfile(
     reasons=(
         (400, "Bad request"),
         (412, "Conditional request failed"),
+        (481, "Subscription does not exist"),
         (500, "Server Internal Error"),
     ),
+    subscribe_events=("presence", "dialog", "reg", "message-summary"),
+    subs_min_expires=0,
+    subs_max_expires=3600,
+    subs_min_expires_action=1,
+    subscribe_status=200,
+    notify_to_drops_port=True,
+    unsubscribe_reason="timeout",
+    notify_cseq_start=2,
+    notify_on_refresh=True,
+    stale_cseq_status=400,
+    notify_terminating_statuses=(404, 408, 481),
 )
 
 RFC3903 = ServerProfile(
@@ -266,6 +377,15 @@ RFC3903 = ServerProfile(
     bad_expires_status=400,
     content_types=PACKAGE_CONTENT_TYPES,
     remove_reply_etag=True,
+    subscribe_events=("presence", "dialog", "dialog;sla", "reg", "message-summary"),
+    subs_min_expires=60,
+    subs_max_expires=3600,
+    subscribe_status=200,
+    notify_to_drops_port=False,
+    unsubscribe_reason="timeout",
+    notify_cseq_start=1,
+    notify_on_refresh=False,
+    stale_cseq_status=500,
 )
 
 PROFILES: dict[str, ServerProfile] = {p.name: p for p in (KAMAILIO, RFC3903)}
@@ -277,8 +397,9 @@ def get_profile(profile: str | ServerProfile = "kamailio", **knobs: object) -> S
     """The named profile (or ``profile`` itself) with ``knobs`` replaced.
 
     Unknown profile names and unknown knobs raise :class:`ValueError` naming
-    what exists.  ``clean_period`` may also be given in whole seconds as
-    ``clean_period_s``.
+    what exists.  ``clean_period`` and ``pending_for`` may also be given in
+    seconds as ``clean_period_s`` / ``pending_for_s``; lists (from scenario
+    files) become tuples.
     """
     if isinstance(profile, str):
         try:
@@ -289,8 +410,12 @@ def get_profile(profile: str | ServerProfile = "kamailio", **knobs: object) -> S
             ) from None
     else:
         base = profile
-    if "clean_period_s" in knobs:
-        knobs["clean_period"] = int(knobs.pop("clean_period_s")) * SECOND  # type: ignore[call-overload]
+    for name in ("clean_period", "pending_for"):
+        if f"{name}_s" in knobs:
+            knobs[name] = round(float(knobs.pop(f"{name}_s")) * SECOND)  # type: ignore[arg-type]
+    for name, value in list(knobs.items()):
+        if isinstance(value, list):
+            knobs[name] = tuple(tuple(v) if isinstance(v, list) else v for v in value)
     unknown = set(knobs) - _KNOBS
     if unknown:
         raise ValueError(f"unknown profile knobs {sorted(unknown)}; known: {sorted(_KNOBS)}")

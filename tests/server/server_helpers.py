@@ -108,3 +108,122 @@ def answer(srv: PresenceServer, req: Request, now: int = 0) -> Response:
     reply, _ = exchange(srv, req, now)
     assert reply is not None, "no reply sent"
     return reply
+
+
+# -- SUBSCRIBE / NOTIFY helpers (tests/server/test_server_notifier*.py) -------------------
+WATCHER = "sip:bob@127.0.0.1:5070"
+ALICE = "sip:alice@127.0.0.1"
+
+
+def subscribe(
+    uri: str = ALICE,
+    *,
+    event: str | None = "presence",
+    expires: int | str | None = 610,
+    to_tag: str | None = None,
+    to_uri: str = ALICE,
+    call_id: str = "sub1@127.0.0.1",
+    from_uri: str = WATCHER,
+    from_tag: str = "bobtag",
+    cseq: int = 10,
+    contact: str | None = WATCHER,
+    record_route: tuple[str, ...] = (),
+    branch: str | None = None,
+) -> Request:
+    """A SUBSCRIBE shaped like pua's (pua-reference §4.2, lab g2); ``to_tag`` makes it in-dialog."""
+    if branch is None:
+        branch = f"z9hG4bKsub{next(_branches)}"
+    to = f"<{to_uri}>" + (f";tag={to_tag}" if to_tag else "")
+    headers: list[tuple[str, str]] = [
+        ("Via", f"SIP/2.0/UDP {CLIENT[0]}:{CLIENT[1]};branch={branch}"),
+        *(("Record-Route", rr) for rr in record_route),
+        ("To", to),
+        ("From", f"<{from_uri}>;tag={from_tag}"),
+        ("CSeq", f"{cseq} SUBSCRIBE"),
+        ("Call-ID", call_id),
+        ("Content-Length", "0"),
+        ("Max-Forwards", "70"),
+    ]
+    if event is not None:
+        headers.append(("Event", event))
+    if contact is not None:
+        headers.append(("Contact", f"<{contact}>"))
+    if expires is not None:
+        headers.append(("Expires", str(expires)))
+    return Request("SUBSCRIBE", uri, tuple(headers))
+
+
+def refresh(reply: Response, *, cseq: int = 11, expires: int | None = 610, **kw: Any) -> Request:
+    """An in-dialog SUBSCRIBE for the dialog ``reply`` (a 2xx) established."""
+    to_tag = reply.get("to").split(";tag=")[1]
+    contact = reply.get("contact").strip("<>")
+    return subscribe(contact, to_tag=to_tag, cseq=cseq, expires=expires, **kw)
+
+
+def answer_notify(srv: PresenceServer, notify: Request, status: int = 200, now: int = 0) -> list:
+    """Answer a NOTIFY the server sent (as the subscriber would); returns the effects."""
+    keep = tuple(
+        (n, v) for n, v in notify.headers if n.lower() in ("via", "from", "to", "call-id", "cseq")
+    )
+    srv.receive(Response(status, "Reason", (*keep, ("Content-Length", "0"))), CLIENT, now)
+    return srv.outbox.take()
+
+
+class Driver:
+    """Feeds a server inputs by hand and fires its timers in time order (no simulator)."""
+
+    def __init__(self, srv: PresenceServer) -> None:
+        self.srv = srv
+        self.now = 0
+        self.timers: dict[Any, int] = {}
+        self.effects: list = []
+        self._apply(srv.outbox.take())
+
+    def _apply(self, effects: list) -> list:
+        from puasim.effects import CancelTimer
+
+        for eff in effects:
+            if isinstance(eff, SetTimer):
+                self.timers[eff.key] = eff.at
+            elif isinstance(eff, CancelTimer):
+                self.timers.pop(eff.key, None)
+        self.effects += effects
+        return effects
+
+    def send(self, req: Request | Response, at: int | None = None) -> list:
+        if at is not None:
+            self.advance(at)
+        self.srv.receive(req, CLIENT, self.now)
+        return self._apply(self.srv.outbox.take())
+
+    def answer(self, notify: Request, status: int = 200) -> list:
+        return self._apply(answer_notify(self.srv, notify, status, self.now))
+
+    def advance(self, until: int) -> list:
+        """Fire every timer due up to ``until``; returns the effects they made."""
+        out: list = []
+        while True:
+            due = [(at, repr(k), k) for k, at in self.timers.items() if at <= until]
+            if not due:
+                break
+            at, _, key = min(due)
+            del self.timers[key]
+            self.now = max(self.now, at)
+            self.srv.timer(key, self.now)
+            out += self._apply(self.srv.outbox.take())
+        self.now = max(self.now, until)
+        return out
+
+
+def notifies(effects: list, include_retransmissions: bool = False) -> list[Request]:
+    return [
+        s.message
+        for s in sent(effects)
+        if isinstance(s.message, Request)
+        and s.message.method == "NOTIFY"
+        and (include_retransmissions or not s.retransmission)
+    ]
+
+
+def responses(effects: list) -> list[Response]:
+    return [s.message for s in sent(effects) if isinstance(s.message, Response)]
