@@ -1,9 +1,10 @@
 """A small, exact discrete-event kernel with an integer virtual clock.
 
 Time is an integer number of **microseconds** since the start of the run.
-Events live in one heap ordered by ``(time, sequence)``: events due at the
-same instant run in the order they were scheduled (first in, first out), so a
-run is a pure function of its inputs and seed.
+Events live in one heap of ``(time, sequence, handle)`` tuples: events due at
+the same instant run in the order they were scheduled (first in, first out),
+so a run is a pure function of its inputs and seed.  The sequence number is
+unique, so the handle itself is never compared.
 
 Cancelled events stay in the heap and are skipped when they come up (lazy
 deletion); that keeps :meth:`Kernel.cancel` O(1), which matters for
@@ -12,33 +13,33 @@ transaction timers that are almost always cancelled before they fire.
 
 from __future__ import annotations
 
-import heapq
 from collections.abc import Callable
+from heapq import heappop, heappush
 from typing import Any
-
-# heap entries are lists [time, seq, fn, args]; fn None marks a cancelled entry
-_TIME, _SEQ, _FN, _ARGS = 0, 1, 2, 3
 
 
 class Handle:
-    """A scheduled call; pass it to :meth:`Kernel.cancel`."""
+    """A scheduled call; pass it to :meth:`Kernel.cancel`.
 
-    __slots__ = ("_entry",)
+    ``fn`` is ``None`` once the call was cancelled.
+    """
 
-    def __init__(self, entry: list) -> None:
-        self._entry = entry
+    __slots__ = ("time", "seq", "fn", "args")
 
-    @property
-    def time(self) -> int:
-        return self._entry[_TIME]
+    def __init__(self, time: int, seq: int, fn: Callable[..., Any] | None, args: tuple) -> None:
+        self.time = time
+        self.seq = seq
+        self.fn = fn
+        self.args = args
 
     @property
     def cancelled(self) -> bool:
-        return self._entry[_FN] is None
+        """True once :meth:`Kernel.cancel` was called on it."""
+        return self.fn is None
 
     def __repr__(self) -> str:
         state = "cancelled" if self.cancelled else "pending"
-        return f"<Handle t={self.time} seq={self._entry[_SEQ]} {state}>"
+        return f"<Handle t={self.time} seq={self.seq} {state}>"
 
 
 class EventBudgetExceeded(RuntimeError):
@@ -62,7 +63,7 @@ class Kernel:
 
     def __init__(self, start: int = 0) -> None:
         self.now: int = start
-        self._heap: list[list] = []
+        self._heap: list[tuple[int, int, Handle]] = []
         self._seq = 0
         self.events_run = 0
         self._stopped = False
@@ -71,23 +72,30 @@ class Kernel:
         """Run ``fn(*args)`` at absolute time ``at`` (not earlier than now)."""
         if at < self.now:
             raise ValueError(f"cannot schedule in the past: at={at} < now={self.now}")
-        entry = [at, self._seq, fn, args]
-        self._seq += 1
-        heapq.heappush(self._heap, entry)
-        return Handle(entry)
+        seq = self._seq
+        self._seq = seq + 1
+        handle = Handle(at, seq, fn, args)
+        heappush(self._heap, (at, seq, handle))
+        return handle
 
     def call_later(self, delay: int, fn: Callable[..., Any], *args: Any) -> Handle:
         """Run ``fn(*args)`` ``delay`` microseconds from now."""
         if delay < 0:
             raise ValueError(f"negative delay {delay}")
-        return self.call_at(self.now + delay, fn, *args)
+        # call_at(now + delay, ...) written out: this is the hottest call of a run
+        at = self.now + delay
+        seq = self._seq
+        self._seq = seq + 1
+        handle = Handle(at, seq, fn, args)
+        heappush(self._heap, (at, seq, handle))
+        return handle
 
     @staticmethod
     def cancel(handle: Handle | None) -> None:
         """Forget a scheduled call (a no-op if it already ran or was cancelled)."""
         if handle is not None:
-            handle._entry[_FN] = None
-            handle._entry[_ARGS] = ()
+            handle.fn = None
+            handle.args = ()
 
     def stop(self) -> None:
         """Make the running :meth:`run` return after the current event."""
@@ -96,52 +104,51 @@ class Kernel:
     def peek(self) -> int | None:
         """Time of the next live event, or None when the heap is empty."""
         heap = self._heap
-        while heap and heap[0][_FN] is None:
-            heapq.heappop(heap)
-        return heap[0][_TIME] if heap else None
+        while heap and heap[0][2].fn is None:
+            heappop(heap)
+        return heap[0][0] if heap else None
 
     def step(self) -> bool:
         """Run the next live event; False when there is none."""
-        heap = self._heap
-        while heap:
-            entry = heapq.heappop(heap)
-            fn = entry[_FN]
-            if fn is None:
-                continue
-            self.now = entry[_TIME]
-            entry[_FN] = None
-            self.events_run += 1
-            fn(*entry[_ARGS])
-            return True
-        return False
+        if self.peek() is None:
+            return False
+        at, _, handle = heappop(self._heap)
+        self.now = at
+        self.events_run += 1
+        handle.fn(*handle.args)  # type: ignore[misc]
+        return True
 
     def run(self, until: int | None = None, max_events: int | None = None) -> int:
         """Run events up to and including time ``until`` (all if None).
 
-        Stops early after ``max_events`` events.  The clock ends at ``until``
-        when given (even if the heap ran dry earlier).  Returns the number of
-        events run.
+        Stops early after ``max_events`` events or when :meth:`stop` is
+        called.  Otherwise the clock ends at ``until`` when given (even if the
+        heap ran dry earlier).  Returns the number of events run.
         """
         heap = self._heap
-        pop = heapq.heappop
+        budget = -1 if max_events is None else max_events
         count = 0
+        cut_short = False
         self._stopped = False
-        while heap and not self._stopped:
-            if max_events is not None and count >= max_events:
-                return count
-            entry = heap[0]
-            if until is not None and entry[_TIME] > until:
+        while heap:
+            at = heap[0][0]
+            if until is not None and at > until:
                 break
-            pop(heap)
-            fn = entry[_FN]
-            if fn is None:
+            if count == budget:
+                cut_short = True
+                break
+            handle = heappop(heap)[2]
+            fn = handle.fn
+            if fn is None:  # cancelled
                 continue
-            self.now = entry[_TIME]
-            entry[_FN] = None
-            fn(*entry[_ARGS])
+            self.now = at
+            fn(*handle.args)
             count += 1
+            if self._stopped:
+                cut_short = True
+                break
         self.events_run += count
-        if until is not None and until > self.now and not self._stopped:
+        if until is not None and until > self.now and not cut_short:
             self.now = until
         return count
 
@@ -153,4 +160,5 @@ class Kernel:
         return count
 
     def __len__(self) -> int:
-        return sum(1 for e in self._heap if e[_FN] is not None)
+        """Number of live (not cancelled) events still queued."""
+        return sum(1 for _, _, handle in self._heap if handle.fn is not None)

@@ -95,9 +95,9 @@ class Network:
                 trace_add(now, src_node, MessageDropped(src, dst, message, "partition"))
                 return
         key = (src_node, dst_name)
-        pending = self.drop_next.get(key) or self.drop_next.get((src_node, "*"))
+        k = key if self.drop_next.get(key) else (src_node, "*")
+        pending = self.drop_next.get(k)
         if pending:
-            k = key if key in self.drop_next else (src_node, "*")
             self.drop_next[k] = pending - 1
             trace_add(now, src_node, MessageDropped(src, dst, message, "fault"))
             return

@@ -129,13 +129,16 @@ def read_jsonl(src: str | Path | IO[str]) -> Trace:
         if "puasim-trace" in data:
             if data["puasim-trace"] != FORMAT_VERSION:
                 raise TraceFormatError(f"line {lineno}: unsupported trace format {data['puasim-trace']}")
-            trace.meta.update(data.get("meta") or {})
+            meta = data.get("meta") or {}
+            if not isinstance(meta, dict):
+                raise TraceFormatError(f"line {lineno}: header meta is not an object")
+            trace.meta.update(meta)
             continue
         try:
             rec = record_from_dict(data)
         except TraceFormatError as exc:
             raise TraceFormatError(f"line {lineno}: {exc}") from None
-        except (KeyError, ValueError) as exc:
+        except (KeyError, ValueError, TypeError, AttributeError) as exc:
             raise TraceFormatError(f"line {lineno}: bad record ({exc})") from None
         trace.records.append(Record(len(trace.records), rec.time, rec.node, rec.event))
     return trace
