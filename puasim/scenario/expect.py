@@ -127,7 +127,9 @@ def validate_expectation(kind: str, spec: Any, doc: Doc, path: tuple, n_steps: i
     elif kind == "error":
         _check_keys(spec, {"contains"}, doc, path)
     elif kind == "server_state":
-        spec = _check_keys(spec, {"at", "presentity", "event", *COUNT_KEYS}, doc, path)
+        spec = _check_keys(spec, {"at", "presentity", "event", "what", *COUNT_KEYS}, doc, path)
+        if spec.get("what", "publications") not in ("publications", "subscriptions"):
+            raise doc.error((*path, "what"), "what must be publications or subscriptions")
         if "at" not in spec or "presentity" not in spec:
             raise doc.error(path, "server_state needs at and presentity")
         _validate_count(spec, doc, path)
@@ -388,7 +390,8 @@ def evaluate(kind: str, spec: Any, ctx: RunContext, index: int, line: int | None
         if value is None:
             return fail(f"no server snapshot at {spec['at']} s")
         why = _count_ok(value, spec)
-        return fail(f"server at {spec['at']} s holds {value} publications of {spec['presentity']}: {why}") if why else None
+        what = spec.get("what", "publications")
+        return fail(f"server at {spec['at']} s holds {value} {what} of {spec['presentity']}: {why}") if why else None
     raise AssertionError(kind)
 
 

@@ -116,7 +116,13 @@ class ScenarioRun:
             self.probes[index] = (self.sim.unix_time(now), records)
         else:
             server = self.server_node.endpoint
-            self.probes[index] = server.count_publications(spec["presentity"], spec.get("event", "presence"), now) if server else 0
+            event = spec.get("event", "presence")
+            if server is None:
+                self.probes[index] = 0
+            elif spec.get("what", "publications") == "subscriptions":
+                self.probes[index] = server.count_subscriptions(spec["presentity"], now, event=event)
+            else:
+                self.probes[index] = server.count_publications(spec["presentity"], event, now)
 
     def _do(self, step: Step) -> None:
         sim = self.sim

@@ -292,15 +292,6 @@ class PresenceServer:
                 headers.append(("Expires", str(outcome.expires)))
             if outcome.etag is not None:
                 headers.append(("SIP-ETag", outcome.etag))
-            for index, name in self.faults.omissions(request, now):
-                kept = [h for h in headers if h[0].lower() != name.lower()]
-                if len(kept) != len(headers):
-                    headers = kept
-                    self.faults.fired(
-                        index,
-                        "omit-header",
-                        f"{name} left out of {outcome.status} to {request.uri}",
-                    )
         self.reply(txn, outcome.status, outcome.reason, tuple(headers), now)
 
     def handle_subscribe(self, txn: ServerTransaction, now: int) -> None:
@@ -353,6 +344,8 @@ class PresenceServer:
     ) -> None:
         """Answer ``txn`` now, or later when a :class:`DelayReplies` fault says so."""
         response = self.make_response(txn.request, status, reason, headers, to_tag)
+        if 200 <= status < 300:
+            response = self._omit(txn.request, response, now)
         delay = self.faults.delay_for(txn.request, now)
         if delay:
             self._reply_seq += 1
@@ -360,6 +353,19 @@ class PresenceServer:
             self.outbox.set_timer(("server", "reply", self._reply_seq), now + delay)
         else:
             txn.respond(response, now)
+
+    def _omit(self, request: Request, response: Response, now: int) -> Response:
+        """Apply :class:`~puasim.server.faults.OmitHeader` faults to a 2xx."""
+        headers = list(response.headers)
+        for index, name in self.faults.omissions(request, now):
+            if name.lower() == "to-tag":
+                kept = [(n, v.split(";tag=")[0]) if n.lower() in ("to", "t") else (n, v) for n, v in headers]
+            else:
+                kept = [h for h in headers if h[0].lower() != name.lower()]
+            if kept != headers:
+                headers = kept
+                self.faults.fired(index, "omit-header", f"{name} left out of {response.status} to {request.method} {request.uri}")
+        return Response(response.status, response.reason, tuple(headers), response.body)
 
     # -- life cycle -------------------------------------------------------------------
     def restart(self, now: int, fault_index: int | None = None) -> None:

@@ -21,8 +21,9 @@ fault               effect
                     pua-reference §3.8 row 2)
 :class:`DelayReplies`  replies to matching requests leave ``delay`` later; the
                     state change happens on arrival
-:class:`OmitHeader`  2xx replies to matching PUBLISHes lack ``SIP-ETag`` or
-                    ``Expires`` (pua-reference §3.8 rows 5 and 4, Appendix C)
+:class:`OmitHeader`  2xx replies to matching requests lack ``SIP-ETag``,
+                    ``Expires``, ``Contact`` or the To tag (pua-reference §3.8
+                    rows 4/5, §4.6 rows 4/5/8, Appendix C)
 :class:`GrantExpires`  matching successful PUBLISHes (not removals) are granted
                     ``seconds`` whatever was asked; the state lives that long
 :class:`DropNotify`  the next ``count`` NOTIFYs sent in ``after <= now <
@@ -151,15 +152,20 @@ class DelayReplies(_Selector):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class OmitHeader(_Selector):
-    """Leave ``header`` (``SIP-ETag`` or ``Expires``) out of 2xx replies to PUBLISH."""
+    """Leave ``header`` out of 2xx replies: ``SIP-ETag`` or ``Expires`` (PUBLISH,
+    pua-reference §3.8 rows 4/5), ``Expires``, ``Contact`` or ``To-tag`` (the tag
+    parameter of To; SUBSCRIBE, §4.6 rows 4/5/8)."""
 
     header: str
     count: int | None = None
 
     def __post_init__(self) -> None:
-        if self.header.lower() not in ("sip-etag", "expires"):
-            raise ValueError("OmitHeader.header must be 'SIP-ETag' or 'Expires'")
+        if self.header.lower() not in OMITTABLE:
+            raise ValueError(f"OmitHeader.header must be one of {', '.join(sorted(OMITTABLE))}")
         _check_count(self.count)
+
+
+OMITTABLE = {"sip-etag", "expires", "contact", "to-tag"}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

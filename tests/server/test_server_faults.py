@@ -219,7 +219,7 @@ def test_faults_from_mappings_in_the_constructor():
         lambda: RespondWith(status=100),
         lambda: RespondWith(status=500, count=0),
         lambda: DelayReplies(delay=-1),
-        lambda: OmitHeader(header="Contact"),
+        lambda: OmitHeader(header="Via"),
         lambda: GrantExpires(seconds=-5),
         lambda: Restart(at=-1),
     ],
