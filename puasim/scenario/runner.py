@@ -22,8 +22,8 @@ from puasim.scenario.expect import Failure, RunContext, evaluate
 from puasim.scenario.loader import load_file, load_text
 from puasim.scenario.spec import Scenario, Step, build, seconds_to_us
 from puasim.sim.network import Partition
-from puasim.store import Database, make_store
 from puasim.sim.simulation import Simulation, SimulationError
+from puasim.store import Database, make_store
 from puasim.trace.events import FaultInjected, MessageSent, Note, RunError
 from puasim.trace.trace import Trace
 

@@ -18,10 +18,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from puasim.effects import Address, Outbox
+from puasim.effects import Address
 from puasim.sip.message import Request, Response
 from puasim.trace.events import TransactionFinished
-from puasim.txn.timers import TimerConfig
 
 
 class State(enum.Enum):
