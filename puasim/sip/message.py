@@ -1,0 +1,153 @@
+"""SIP requests and responses as immutable values (RFC 3261 §7).
+
+A message keeps its start line, its header fields in wire order (repeats and
+order preserved, names as written) and its body bytes.  Look-ups by name are
+case-insensitive and understand the compact forms of RFC 3261 §7.3.3 and the
+event-package RFCs (``o`` for Event, ``u`` for Allow-Events, ...).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+#: compact form -> canonical lower-case long name (RFC 3261 §7.3.3, RFC 6665 §8.2.1 ...)
+COMPACT_FORMS: dict[str, str] = {
+    "i": "call-id",
+    "m": "contact",
+    "e": "content-encoding",
+    "l": "content-length",
+    "c": "content-type",
+    "f": "from",
+    "s": "subject",
+    "k": "supported",
+    "t": "to",
+    "v": "via",
+    "o": "event",
+    "u": "allow-events",
+    "r": "refer-to",
+    "b": "referred-by",
+    "x": "session-expires",
+    "y": "identity",
+    "a": "accept-contact",
+    "j": "reject-contact",
+    "d": "request-disposition",
+}
+
+
+#: spellings met in nearly every message -> key, so most look-ups skip strip()/lower()
+_KNOWN_KEYS: dict[str, str] = {
+    spelling: key
+    for key in (
+        "via", "from", "to", "call-id", "cseq", "contact", "max-forwards", "expires",
+        "event", "content-type", "content-length", "sip-etag", "sip-if-match",
+        "allow-events", "record-route", "route", "subscription-state", "min-expires",
+        "user-agent", "server", "allow", "supported", "accept",
+    )
+    for spelling in (key, key.title(), key.upper())
+} | {"CSeq": "cseq", "Call-ID": "call-id", "SIP-ETag": "sip-etag", "SIP-If-Match": "sip-if-match"} | {
+    spelling: key for short, key in COMPACT_FORMS.items() for spelling in (short, short.upper())
+}
+
+
+def header_key(name: str) -> str:
+    """Return the canonical lookup key of a header name (lower case, long form)."""
+    key = _KNOWN_KEYS.get(name)
+    if key is not None:
+        return key
+    low = name.strip().lower()
+    return COMPACT_FORMS.get(low, low)
+
+
+Headers = tuple[tuple[str, str], ...]
+
+
+class _HeaderAccess:
+    """Header look-ups shared by requests and responses."""
+
+    __slots__ = ()
+    headers: Headers
+
+    def get(self, name: str, default: str | None = None) -> str | None:
+        """Value of the first header field called ``name`` (any case, compact or long form)."""
+        key = header_key(name)
+        known = _KNOWN_KEYS
+        for hname, value in self.headers:
+            hkey = known.get(hname)
+            if (hkey if hkey is not None else header_key(hname)) == key:
+                return value
+        return default
+
+    def get_all(self, name: str) -> list[str]:
+        """Values of every header field called ``name``, in wire order (one per field line)."""
+        key = header_key(name)
+        known = _KNOWN_KEYS
+        out = []
+        for hname, value in self.headers:
+            hkey = known.get(hname)
+            if (hkey if hkey is not None else header_key(hname)) == key:
+                out.append(value)
+        return out
+
+    def has(self, name: str) -> bool:
+        return self.get(name) is not None
+
+    # -- copies with changed header fields (messages are immutable) ------------------
+    def with_header(self, name: str, value: str):
+        """Copy with the first field called ``name`` set to ``value`` (written as ``name``,
+        in its place) and any further ones removed; appended if there was none."""
+        key = header_key(name)
+        out: list[tuple[str, str]] = []
+        seen = False
+        for hname, hvalue in self.headers:
+            if header_key(hname) == key:
+                if not seen:
+                    out.append((name, value))
+                    seen = True
+                continue
+            out.append((hname, hvalue))
+        if not seen:
+            out.append((name, value))
+        return replace(self, headers=tuple(out))  # type: ignore[type-var]
+
+    def without_header(self, name: str):
+        """Copy without any field called ``name``."""
+        key = header_key(name)
+        return replace(self, headers=tuple(h for h in self.headers if header_key(h[0]) != key))  # type: ignore[type-var]
+
+    def add_header(self, name: str, value: str, *, first: bool = False):
+        """Copy with one more field, appended (or prepended with ``first=True``, as a Via is)."""
+        headers = ((name, value), *self.headers) if first else (*self.headers, (name, value))
+        return replace(self, headers=headers)  # type: ignore[type-var]
+
+
+@dataclass(frozen=True, slots=True)
+class Request(_HeaderAccess):
+    """A SIP request: ``method``, Request-URI text, header fields and body."""
+
+    method: str
+    uri: str
+    headers: Headers = field(default=())
+    body: bytes = b""
+    version: str = "SIP/2.0"
+
+    @property
+    def is_request(self) -> bool:
+        return True
+
+
+@dataclass(frozen=True, slots=True)
+class Response(_HeaderAccess):
+    """A SIP response: status code, reason phrase, header fields and body."""
+
+    status: int
+    reason: str
+    headers: Headers = field(default=())
+    body: bytes = b""
+    version: str = "SIP/2.0"
+
+    @property
+    def is_request(self) -> bool:
+        return False
+
+
+Message = Request | Response
