@@ -1,0 +1,642 @@
+"""Conformance check: does a real PUA send what the model predicts, given the same inputs?
+
+Input: a capture (pcap or a trace read from one) of a real PUA — Kamailio's
+pua driven by pua_rpc, say — talking to a presence server.  The model
+(:class:`~puasim.pua.model.Pua`) is driven with the same API inputs at the
+same times and fed the server's **actual** replies (rewritten to its own
+Call-IDs, tags and branches), so it learns the same ETags and grants.  Each
+request it sends is compared with the real one (:func:`compare_requests`):
+method, Request-URI, Event, Expires, SIP-If-Match, Content-Type, CSeq,
+body semantics and, for requests the model sends by itself, timing.
+
+The API inputs are not in the capture; they are **inferred** from the real
+requests, which is what makes the check meaningful and also what it cannot
+see:
+
+* PUBLISH with a body → an API publish (initial when it has no
+  SIP-If-Match, a modify when it has one) with the body, Content-Type and
+  event as sent and ``expires = Expires − 1`` (pua sends requested + 1,
+  pua-reference §3.5).  A publish with expires ``−1`` (default_expires) is
+  indistinguishable from one asking for ``default_expires`` seconds.
+* PUBLISH with ``Expires: 0`` → an API publish with expires 0 (removal).
+* PUBLISH without a body and ``Expires > 0`` → a refresh: **no input**; the
+  model must send it by itself from its sweep (§5.2, §5.3).  Matched with
+  the model's own refresh of the same presentity sent within one sweep
+  period; a gap above ``tolerance`` is a timing difference.  (An API publish
+  without a body for an existing record looks the same and is taken as a
+  refresh.)
+* SUBSCRIBE without a To-tag → an API subscribe with ``expires = Expires −
+  10`` (§4.2), watcher = From URI, contact = Contact URI; an in-dialog
+  SUBSCRIBE with ``Expires: 0`` → an API unsubscribe; any other in-dialog
+  SUBSCRIBE → a refresh the model must send itself.
+* The source flag of every API call is ``source_flag`` (``RPC_ASYN_PUBLISH``,
+  what ``pua.publish`` uses, unless told otherwise); the publication id is
+  empty; pua parameters come from ``params`` and ``outbound_proxy`` is the
+  server the capture shows.
+* The capture does not say when the real PUA started, so its sweep phase is
+  unknown: the model's sweep is aligned with the first body-less refresh in
+  the capture when there is one (``phase="auto"``), else it starts 1 µs
+  before the first packet.  Restarts of the real PUA (with db_mode 0's
+  start-up restore from the ``pua`` table) are not visible either: pass
+  their times as ``restarts``; the report hints at Call-ID numbering breaks
+  that look like one.
+* ``until`` (seconds after the first packet) is how long the capture ran:
+  a pcap does not record the quiet time after its last packet, and a
+  refresh the model predicts in that time is a difference.
+
+Retransmissions of the real PUA are not compared (their count is noted).
+"""
+
+from __future__ import annotations
+
+import heapq
+import random
+import re
+from collections.abc import Hashable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from puasim.capture.compare import CheckReport, Difference, Row, compare_requests
+from puasim.capture.reader import address_name, read_pcap
+from puasim.effects import SECOND, CancelTimer, Emit, Send, SetTimer
+from puasim.pua.config import load_config
+from puasim.pua.constants import Source, event_from_name
+from puasim.pua.info import PublInfo, SubsInfo
+from puasim.sip import SipParseError
+from puasim.sip import headers as H
+from puasim.sip.message import Request, Response
+from puasim.trace.events import MessageSent, Note, RunError
+from puasim.trace.trace import Trace
+
+__all__ = ["CheckError", "ModelHost", "check_capture", "infer_kind"]
+
+Address = tuple[str, int]
+
+
+class CheckError(ValueError):
+    """The capture cannot be checked (no PUA traffic, bad parameters)."""
+
+
+class ModelHost:
+    """Runs one sans-IO endpoint on explicit time: a timer heap and an effect log.
+
+    ``advance(t)`` fires every timer due at or before ``t`` in order; the
+    requests and responses the endpoint sends are returned as ``(time, Send)``.
+    Every effect is also recorded in :attr:`trace` (node ``model``).
+    """
+
+    def __init__(self, endpoint: Any, trace: Trace, node: str = "model", max_timers: int = 1_000_000) -> None:
+        self.endpoint = endpoint
+        self.trace = trace
+        self.node = node
+        self.now = 0
+        self._heap: list[tuple[int, int, Hashable]] = []
+        self._armed: dict[Hashable, tuple[int, int]] = {}
+        self._seq = 0
+        self._budget = max_timers
+        #: set when the model raised a modelled Kamailio crash (KamailioCrash)
+        self.crashed = ""
+        self.crashed_at = 0
+
+    def _apply(self, now: int) -> list[tuple[int, Send]]:
+        sends = []
+        ep = self.endpoint
+        for eff in ep.outbox.take():
+            cls = eff.__class__
+            if cls is Send:
+                sends.append((now, eff))
+                self.trace.add(now, self.node, MessageSent((ep.host, ep.port), eff.dest, eff.message, eff.retransmission))
+            elif cls is SetTimer:
+                self._seq += 1
+                self._armed[eff.key] = (max(eff.at, now), self._seq)
+                heapq.heappush(self._heap, (max(eff.at, now), self._seq, eff.key))
+            elif cls is CancelTimer:
+                self._armed.pop(eff.key, None)
+            elif cls is Emit:
+                self.trace.add(now, self.node, eff.event)
+        return sends
+
+    def _guard(self, now: int, fn: Any, *args: Any) -> Any:
+        """Run one model input; a modelled Kamailio crash stops the endpoint for good."""
+        from puasim.store.errors import KamailioCrash
+
+        try:
+            return fn(*args)
+        except KamailioCrash as exc:
+            self.crashed = f"{type(exc).__name__}: {exc}"
+            self.crashed_at = now
+            self.trace.add(now, self.node, RunError(f"{self.node}: modelled crash", self.crashed))
+            self._heap.clear()
+            self._armed.clear()
+            return None
+
+    def call(self, now: int, fn: Any, *args: Any) -> tuple[Any, list[tuple[int, Send]]]:
+        if self.crashed:
+            return None, []
+        self.now = max(self.now, now)
+        result = self._guard(now, fn, *args)
+        return result, self._apply(now)
+
+    def next_due(self) -> int | None:
+        """Time of the next armed timer (cancelled entries are dropped here)."""
+        heap = self._heap
+        while heap and self._armed.get(heap[0][2]) != (heap[0][0], heap[0][1]):
+            heapq.heappop(heap)
+        return heap[0][0] if heap else None
+
+    def step(self) -> list[tuple[int, Send]]:
+        """Fire the next armed timer; its sends."""
+        if self.next_due() is None:
+            return []
+        at, _seq, key = heapq.heappop(self._heap)
+        del self._armed[key]
+        self._budget -= 1
+        if self._budget < 0:
+            raise CheckError("model timer budget exhausted (a timer loop?)")
+        self.now = max(self.now, at)
+        self._guard(at, self.endpoint.timer, key, at)
+        return self._apply(at)
+
+    def advance(self, to: int) -> list[tuple[int, Send]]:
+        """Fire every timer due at or before ``to``; their sends."""
+        out: list[tuple[int, Send]] = []
+        while (due := self.next_due()) is not None and due <= to:
+            out.extend(self.step())
+        self.now = max(self.now, to)
+        return out
+
+    def reset(self, endpoint: Any) -> None:
+        """A new endpoint (restart): every armed timer is forgotten."""
+        self.endpoint = endpoint
+        self.crashed = ""
+        self._heap.clear()
+        self._armed.clear()
+
+
+def infer_kind(msg: Request) -> str:
+    """What a real PUA request stands for (see the module docstring)."""
+    expires = H.expires_or_none(msg)
+    if msg.method == "PUBLISH":
+        if expires == 0:
+            return "remove"
+        return "publish" if msg.body else "refresh"
+    if msg.method == "SUBSCRIBE":
+        to = H.to(msg)
+        in_dialog = to is not None and to.tag
+        if not in_dialog:
+            return "subscribe"
+        return "unsubscribe" if expires == 0 else "resubscribe"
+    return "other"
+
+
+def _uri(value: Any) -> str:
+    return value.uri if value is not None else ""
+
+
+_CALLID_RE = re.compile(r"^([0-9a-f]{16})-(\d+)@")
+
+
+@dataclass(slots=True)
+class _Real:
+    row: Row
+    branch: str
+    method: str
+    replies: list[tuple[int, Response]] = field(default_factory=list)
+    model_req: Request | None = None
+    model_time: int | None = None
+    deadline: int = 0
+
+
+class _Checker:
+    def __init__(
+        self,
+        trace: Trace,
+        pua: Address,
+        params: Mapping[str, Any],
+        source_flag: int,
+        tolerance: int,
+        until: int | None,
+        restarts: list[int],
+        phase: str | float,
+        source: str,
+        ids: Mapping[str, str],
+        db_quirks: str,
+    ) -> None:
+        self.ids = dict(ids)
+        self.db_quirks = db_quirks
+        self.trace = trace
+        self.pua_addr = pua
+        self.params = dict(params)
+        self.source_flag = source_flag
+        self.tolerance = tolerance
+        msgs = [r for r in trace if type(r.event) is MessageSent]
+        self.origin = msgs[0].time if msgs else 0
+        self.until = None if until is None else self.origin + until
+        self.restarts = sorted(self.origin + r for r in restarts)
+        self.restart_times = list(self.restarts)
+        self.phase = phase
+        self.frames: list[int] = list(trace.meta.get("frames") or [])
+        self.server: Address | None = next(
+            (r.event.dst for r in msgs if r.event.src == pua and isinstance(r.event.message, Request)), None
+        )
+        if self.server is None:
+            raise CheckError(f"{source}: no request from the PUA at {address_name(pua)} in the capture")
+        cfg_params = {"outbound_proxy": f"sip:{self.server[0]}:{self.server[1]}", **self.params}
+        self.cfg = load_config(cfg_params)
+        self.report = CheckReport(source, pua, self.server, self.params, self.origin, tolerance)
+        self.model_trace = Trace({"epoch": trace.meta.get("epoch", 0), "source": f"model for {source}"})
+        self.report.model_trace = self.model_trace
+        self.starts = 0
+        self.database: Any = None
+        self.host = ModelHost(self._new_pua(), self.model_trace)
+        self.by_branch: dict[tuple[str, str], _Real] = {}
+        self.awaiting: list[_Real] = []
+        self.pending: list[tuple[int, Request]] = []
+        self.dialogs: dict[str, tuple[str, str, str]] = {}  # real Call-ID -> (model Call-ID, real tag, model tag)
+        self.real_retrans = 0
+        self.n = 0
+
+    # -- the model ----------------------------------------------------------------------
+    def _new_pua(self) -> Any:
+        from puasim.pua.model import Pua
+
+        self.starts += 1
+        store = None
+        try:
+            from puasim.store import Database, make_store
+
+            if self.database is None:
+                self.database = Database("sqlite://:memory:", quirks=self.db_quirks)
+            store = make_store(self.cfg, self.database)
+        except ImportError:  # pragma: no cover - the store package is older
+            store = None
+        return Pua(
+            self.cfg, host=self.pua_addr[0], port=self.pua_addr[1], rng=random.Random(self.starts),
+            epoch=int(self.trace.meta.get("epoch", 0)), store=store,
+        )
+
+    def _start_time(self, records: list) -> int:
+        first = self.origin
+        clean = self.cfg.clean_period * SECOND
+        if self.phase != "auto":
+            tick = self.origin + int(float(self.phase) * SECOND)
+        else:
+            refresh = next(
+                (r for r in records if r.event.src == self.pua_addr and isinstance(r.event.message, Request)
+                 and not r.event.retransmission and infer_kind(r.event.message) in ("refresh", "resubscribe")),
+                None,
+            )
+            if refresh is None or not clean:
+                return first - 1
+            tick = refresh.time
+        if not clean:
+            return first - 1
+        k = max(0, (tick - first) // clean + 1)
+        return tick - k * clean
+
+    # -- matching -----------------------------------------------------------------------
+    def _etag_origin(self, etag: str) -> str:
+        for real in self.by_branch.values():
+            for _, reply in real.replies:
+                if reply.status < 300 and H.sip_etag(reply) == etag:
+                    return f"ETag of the reply to #{real.row.n}"
+        return "an ETag no reply in the capture handed out"
+
+    def _pair(self, real: _Real, when: int, model_req: Request) -> None:
+        real.model_req = model_req
+        real.model_time = when
+        row = real.row
+        row.model = model_req
+        row.model_time = when
+        assert row.real is not None
+        slack = 1 if row.kind in ("refresh", "resubscribe") else 0
+        for name, a, b in compare_requests(row.real, model_req, self._etag_origin, slack):
+            row.diffs.append(Difference(name, a, b))
+        if row.kind in ("refresh", "resubscribe") and row.real_time is not None:
+            dt = when - row.real_time
+            if abs(dt) > self.tolerance:
+                row.diffs.append(Difference("timing", f"sent at {(row.real_time - self.origin) / SECOND:.3f} s",
+                                            f"at {(when - self.origin) / SECOND:.3f} s ({dt / SECOND:+.3f} s)"))
+        if model_req.method == "SUBSCRIBE" and row.real is not None:
+            real_cid = row.real.get("Call-ID") or ""
+            frm_real, frm_model = H.from_(row.real), H.from_(model_req)
+            real_tag = (frm_real.tag if frm_real is not None else "") or ""
+            model_tag = (frm_model.tag if frm_model is not None else "") or ""
+            self.dialogs[real_cid] = (model_req.get("Call-ID") or "", real_tag, model_tag)
+        for t, reply in real.replies:
+            self._deliver_reply(real, max(t, when), reply)
+
+    def _sends(self, sends: list[tuple[int, Send]]) -> None:
+        """Model output from timers: retransmissions and answers are not compared."""
+        for when, send in sends:
+            msg = send.message
+            if send.retransmission or not isinstance(msg, Request):
+                continue
+            self._model_spontaneous(when, msg)
+
+    def _key(self, msg: Request) -> tuple:
+        to = H.to(msg)
+        return (msg.method, _uri(to), msg.get("Event"))
+
+    def _model_spontaneous(self, when: int, msg: Request) -> None:
+        window = self.cfg.clean_period * SECOND + self.tolerance
+        for real in self.awaiting:
+            if real.row.real is not None and self._key(real.row.real) == self._key(msg) and abs(when - (real.row.real_time or 0)) <= window:
+                self.awaiting.remove(real)
+                self._pair(real, when, msg)
+                return
+        self.pending.append((when, msg))
+
+    def _expire(self, now: int) -> None:
+        window = self.cfg.clean_period * SECOND + self.tolerance
+        for real in list(self.awaiting):
+            if real.deadline < now:
+                self.awaiting.remove(real)
+                real.row.diffs.append(Difference("request", "sent by the real PUA", "no such request from the model"))
+        for when, msg in list(self.pending):
+            if when + window < now:
+                self.pending.remove((when, msg))
+                self.n += 1
+                row = Row(self.n, "extra", None, None, None, msg, when)
+                row.diffs.append(Difference("request", "not sent", f"the model sent {msg.method} {msg.uri}"))
+                self.report.rows.append(row)
+
+    def advance(self, to: int) -> None:
+        """Run the model up to ``to``, one timer at a time: a reply buffered for the
+        request a timer sends is delivered before any later timer fires."""
+        host = self.host
+        while True:
+            due = host.next_due()
+            restart = self.restarts[0] if self.restarts else None
+            if restart is not None and restart <= to and (due is None or restart < due):
+                self.restarts.pop(0)
+                host.now = max(host.now, restart)
+                host.reset(self._new_pua())
+                host.call(restart, host.endpoint.start, restart)
+                self.report.notes.append(
+                    f"model restarted at {(restart - self.origin) / SECOND:.3f} s (start-up restore from its pua table)"
+                )
+                continue
+            if due is None or due > to:
+                break
+            self._expire(due)
+            self._sends(host.step())
+        host.now = max(host.now, to)
+        self._expire(to)
+
+    # -- inputs ---------------------------------------------------------------------------
+    def _api(self, real: _Real, now: int) -> None:
+        msg = real.row.real
+        assert msg is not None
+        kind = real.row.kind
+        pua = self.host.endpoint
+        ev_name = (msg.get("Event") or "presence").strip()
+        event = event_from_name(ev_name, self.cfg.is_master)
+        if event < 0:  # event parameters such as ;id=...
+            event = event_from_name(ev_name.split(";")[0].strip(), self.cfg.is_master)
+        if event < 0:
+            real.row.diffs.append(Difference("event", ev_name, "unknown to the model: no API input inferred"))
+            return
+        expires_hdr = H.expires_or_none(msg) or 0
+        to = H.to(msg)
+        pres_uri = _uri(to) or msg.uri
+        if msg.method == "PUBLISH":
+            expires = 0 if kind == "remove" else max(expires_hdr - 1, 0)
+            if expires and expires == self.cfg.default_expires:
+                expires = -1  # keep-alive: the wire is the same (module docstring)
+            publ = PublInfo(
+                pres_uri=pres_uri, event=event, source_flag=self.source_flag, id=self.ids.get(pres_uri, ""),
+                expires=expires,
+                body=msg.body or None, content_type=msg.get("Content-Type") or "",
+            )
+            rc, sends = self.host.call(now, pua.send_publish, publ, now, "rpc")
+        else:
+            frm = H.from_(msg)
+            contacts = H.contact_list(msg)
+            contact = contacts[0].uri if contacts else _uri(frm)
+            expires = 0 if kind == "unsubscribe" else max(expires_hdr - 10, 0)
+            if expires and expires == self.cfg.default_expires:
+                expires = -1
+            subs = SubsInfo(
+                pres_uri=pres_uri, watcher_uri=_uri(frm), contact=contact, event=event,
+                source_flag=int(Source.RPC_SUBSCRIBE), expires=expires, id=self.ids.get(pres_uri, ""),
+            )
+            rc, sends = self.host.call(now, pua.send_subscribe, subs, now, "rpc")
+        reqs = [(t, s.message) for t, s in sends if isinstance(s.message, Request) and not s.retransmission]
+        if not reqs:
+            real.row.diffs.append(Difference("request", "sent", f"the model sent nothing (API returned {rc!r})"))
+            real.row.note = "inferred input: " + _describe_input(kind, msg)
+            return
+        self._pair(real, reqs[0][0], reqs[0][1])
+        for t, extra in reqs[1:]:
+            self._model_spontaneous(t, extra)
+
+    def _deliver_reply(self, real: _Real, now: int, reply: Response) -> None:
+        model_req = real.model_req
+        if model_req is None:
+            return
+        if real.row.status is None and reply.status >= 200:
+            real.row.status = reply.status
+        to_model = H.to(model_req)
+        to_real = H.to(reply)
+        tag = to_real.tag if to_real is not None else None
+        to_value = (model_req.get("To") or "") + (f";tag={tag}" if tag and (to_model is None or not to_model.tag) else "")
+        headers: list[tuple[str, str]] = [("Via", v) for v in model_req.get_all("Via")]
+        for name, value in reply.headers:
+            low = name.lower()
+            if low in ("via", "v"):
+                continue
+            if low in ("call-id", "i"):
+                value = model_req.get("Call-ID") or value
+            elif low in ("from", "f"):
+                value = model_req.get("From") or value
+            elif low in ("to", "t"):
+                value = to_value
+            elif low == "cseq":
+                value = model_req.get("CSeq") or value
+            headers.append((name, value))
+        rewritten = Response(reply.status, reply.reason, tuple(headers), reply.body)
+        self.advance(now)
+        _, sends = self.host.call(now, self.host.endpoint.receive, rewritten, self.server, now)
+        self._sends(sends)
+
+    def _notify(self, rec: Any) -> None:
+        msg: Request = rec.event.message
+        cid = msg.get("Call-ID") or ""
+        mapping = self.dialogs.get(cid)
+        if mapping is None:
+            return
+        model_cid, real_tag, model_tag = mapping
+        headers = []
+        for name, value in msg.headers:
+            low = name.lower()
+            if low in ("call-id", "i"):
+                value = model_cid
+            elif low in ("to", "t") and real_tag:
+                value = value.replace(f"tag={real_tag}", f"tag={model_tag}")
+            headers.append((name, value))
+        self.advance(rec.time)
+        _, sends = self.host.call(rec.time, self.host.endpoint.receive,
+                                  Request(msg.method, msg.uri, tuple(headers), msg.body), rec.event.src, rec.time)
+        self._sends(sends)
+
+    # -- the run --------------------------------------------------------------------------
+    def run(self) -> CheckReport:
+        records = [r for r in self.trace if type(r.event) is MessageSent]
+        frame_of = {r.seq: (self.frames[r.seq] if r.seq < len(self.frames) else None) for r in records}
+        start = self._start_time(records)
+        self.host.now = start
+        self.host.call(start, self.host.endpoint.start, start)
+        window = self.cfg.clean_period * SECOND + self.tolerance
+        crashed: str | None = None
+        try:
+            for rec in sorted(records, key=lambda r: (r.time, r.seq)):
+                if crashed is None:
+                    self._process(rec, frame_of.get(rec.seq), window)
+                elif rec.event.src == self.pua_addr and isinstance(rec.event.message, Request) and not rec.event.retransmission:
+                    self.n += 1
+                    row = Row(self.n, infer_kind(rec.event.message), rec.time, frame_of.get(rec.seq), rec.event.message)
+                    row.diffs.append(Difference("request", "sent", f"none: the model's PUA crashed before ({crashed})"))
+                    self.report.rows.append(row)
+                if crashed is None and self.host.crashed:
+                    crashed = self.host.crashed
+                    self.report.notes.append(
+                        f"the model predicts that the real PUA crashes at {(self.host.crashed_at - self.origin) / SECOND:.3f} s "
+                        f"({crashed}); any later request of the real PUA is a difference"
+                    )
+            if crashed is None:
+                end = self.until if self.until is not None else (records[-1].time if records else 0)
+                self.advance(end)
+                self._expire(end + window + 1)
+        except (CheckError, KeyboardInterrupt):
+            raise
+        except Exception as exc:  # a model fault: keep what was compared, say where it stopped
+            text = f"{type(exc).__name__}: {exc}"
+            if self.report.rows:
+                self.report.rows[-1].diffs.append(Difference("model", "-", f"raised {text}"))
+            self.report.notes.append(f"the model raised {text}; the comparison stops there")
+            self.model_trace.add(self.host.now, "model", RunError("check", text))
+        self._hints(records)
+        self.report.rows.sort(key=lambda r: (r.real_time if r.real_time is not None else (r.model_time or 0), r.n))
+        return self.report
+
+    def _process(self, rec: Any, frame: int | None, window: int) -> None:
+        ev = rec.event
+        msg = ev.message
+        if ev.src == self.pua_addr and isinstance(msg, Request):
+            if ev.retransmission:
+                self.real_retrans += 1
+                return
+            self.advance(rec.time)
+            via = H.top_via(msg)
+            self.n += 1
+            row = Row(self.n, infer_kind(msg), rec.time, frame, msg)
+            self.report.rows.append(row)
+            real = _Real(row, via.branch if via and via.branch else "", msg.method)
+            self.by_branch[(real.branch, real.method)] = real
+            if row.kind in ("refresh", "resubscribe"):
+                match = next(((t, m) for t, m in self.pending
+                              if self._key(m) == self._key(msg) and abs(t - rec.time) <= window), None)
+                if match is not None:
+                    self.pending.remove(match)
+                    self._pair(real, match[0], match[1])
+                else:
+                    real.deadline = rec.time + window
+                    self.awaiting.append(real)
+            elif row.kind == "other":
+                row.note = f"{msg.method} is not a pua request: not compared"
+            else:
+                self._api(real, rec.time)
+        elif ev.dst == self.pua_addr and isinstance(msg, Response):
+            if ev.retransmission:
+                return
+            try:
+                via = H.top_via(msg)
+                cs = H.cseq(msg)
+            except SipParseError:
+                return
+            found = self.by_branch.get((via.branch if via and via.branch else "", cs.method if cs else ""))
+            if found is None:
+                return
+            real = found
+            if real.row.status is None and msg.status >= 200:
+                real.row.status = msg.status
+            real.replies.append((rec.time, msg))
+            if real.model_req is not None:
+                self._deliver_reply(real, max(rec.time, real.model_time or rec.time), msg)
+        elif ev.dst == self.pua_addr and isinstance(msg, Request) and not ev.retransmission:
+            self._notify(rec)
+
+    def _hints(self, records: list) -> None:
+        if self.real_retrans:
+            self.report.notes.append(f"{self.real_retrans} retransmission(s) of the real PUA not compared")
+        last: dict[str, int] = {}
+        prev_time = None
+        for rec in records:
+            msg = rec.event.message
+            if rec.event.src != self.pua_addr or not isinstance(msg, Request) or rec.event.retransmission:
+                continue
+            m = _CALLID_RE.match(msg.get("Call-ID") or "")
+            if m:
+                counter, pid = int(m.group(1), 16), m.group(2)
+                given = any(prev_time is not None and prev_time < t <= rec.time for t in self.restart_times)
+                if last and pid not in last and not given and all(abs(counter - c) > 1000 for c in last.values()):
+                    at = (rec.time - self.origin) / SECOND
+                    since = (prev_time - self.origin) / SECOND if prev_time is not None else at
+                    self.report.notes.append(
+                        f"the Call-ID numbering starts afresh at {at:.3f} s (new process {pid}): the real PUA "
+                        f"may have restarted between {since:.3f} and {at:.3f} s (try restarts=[...] / --restart-at)"
+                    )
+                last[pid] = counter
+            prev_time = rec.time
+
+
+def _describe_input(kind: str, msg: Request) -> str:
+    exp = H.expires_or_none(msg)
+    if kind == "publish":
+        return f"publish {_uri(H.to(msg))} expires={max((exp or 0) - 1, 0)} body={len(msg.body)}B"
+    if kind == "remove":
+        return f"publish {_uri(H.to(msg))} expires=0"
+    return f"{kind} {msg.uri}"
+
+
+def check_capture(
+    source: str | Path | Trace,
+    *,
+    pua_port: int = 5070,
+    pua_address: Address | None = None,
+    params: Mapping[str, Any] | None = None,
+    source_flag: int = int(Source.RPC_ASYN_PUBLISH),
+    tolerance: float = 1.0,
+    until: float | None = None,
+    restarts: Iterable[float] = (),
+    phase: str | float = "auto",
+    ids: Mapping[str, str] | None = None,
+    db_quirks: str = "db_sqlite-5.6",
+) -> CheckReport:
+    """Check a real PUA's capture against the model; see the module docstring.
+
+    ``source`` is a pcap/pcapng path or a trace read from one; the PUA is the
+    address ``pua_address`` or the first host sending requests from
+    ``pua_port``.  ``tolerance``, ``until``, ``restarts`` and ``phase`` are in
+    seconds (``until`` and ``restarts`` counted from the first packet).
+    """
+    trace = source if isinstance(source, Trace) else read_pcap(source)
+    name = str(trace.meta.get("source", source)) if isinstance(source, Trace) else str(source)
+    if pua_address is None:
+        pua_address = next(
+            (r.event.src for r in trace if type(r.event) is MessageSent and r.event.src[1] == pua_port
+             and isinstance(r.event.message, Request)),
+            None,
+        )
+        if pua_address is None:
+            raise CheckError(f"{name}: no request sent from port {pua_port} (give pua_port or pua_address)")
+    checker = _Checker(
+        trace, pua_address, params or {}, source_flag, int(tolerance * SECOND),
+        None if until is None else int(until * SECOND), [int(r * SECOND) for r in restarts], phase, name,
+        ids or {}, db_quirks,
+    )
+    report = checker.run()
+    checker.model_trace.add(checker.host.now, "check", Note("info", f"check of {name} finished"))
+    return report

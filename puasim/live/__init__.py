@@ -1,0 +1,38 @@
+"""The live side: the sans-IO models over real sockets, against real SIP servers.
+
+* :mod:`.driver` — :class:`LiveDriver`: asyncio UDP sockets + the wall clock
+  driving sans-IO endpoints; loopback-only unless told otherwise;
+* :mod:`.scenario` — :func:`run_live`: a scenario file against a real server
+  (``puasim live``);
+* :mod:`.replay` — :class:`Replayer` / :func:`replay_live`: the PUA side of a
+  captured flow replayed against a live server, ETags/tags/Call-IDs substituted;
+* :mod:`.sniff` — :class:`LoopbackCapture`: scapy's AsyncSniffer on ``lo``;
+* :mod:`.kamailio` — start/stop real Kamailio presence servers and pua nodes
+  with puasim's own configs (``kamailio/*.cfg``), and a JSON-RPC client.
+"""
+
+from puasim.live.driver import (
+    LiveDriver,
+    LiveNode,
+    LiveSafetyError,
+    WallClock,
+    check_target,
+    is_loopback,
+)
+from puasim.live.replay import Replayer, ReplayReport, replay_live
+from puasim.live.scenario import LiveResult, run_live, run_live_async
+
+__all__ = [
+    "LiveDriver",
+    "LiveNode",
+    "LiveResult",
+    "LiveSafetyError",
+    "ReplayReport",
+    "Replayer",
+    "WallClock",
+    "check_target",
+    "is_loopback",
+    "replay_live",
+    "run_live",
+    "run_live_async",
+]

@@ -1,0 +1,268 @@
+"""Run a scenario file against a real SIP server in real time (``puasim live``).
+
+The PUA model runs over the :class:`~puasim.live.driver.LiveDriver` on a
+loopback UDP socket; its ``outbound_proxy`` is replaced by the server given.
+Scenario times are seconds of wall time from the start, so keep live
+scenarios short.
+
+What runs live and what does not:
+
+* steps ``publish``, ``subscribe``, ``rpc.publish``, ``rpc.send_publish``,
+  ``rpc.subscribe``, ``pua.cleanup``, ``pua.restart``/``pua.crash``/
+  ``pua.start`` (the model only) and ``mark`` run;
+* ``server.*`` and ``network.*`` steps need the simulated server or network:
+  they are skipped with a note in the trace and in the result;
+* expectations are evaluated on the live trace with
+  :func:`puasim.scenario.expect.evaluate`, except ``server_state`` (the real
+  server's state is not visible); exact ``at`` times in message matchers
+  become windows ``[at, at + at_slack]`` (real time has jitter).
+
+``capture`` writes a pcap of the run taken with scapy's ``AsyncSniffer`` on
+``lo`` (see :mod:`puasim.live.sniff`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import random
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from puasim.effects import SECOND
+from puasim.live.driver import Address, LiveDriver, LiveNode, check_target
+from puasim.pua.info import PublInfo, SubsInfo
+from puasim.scenario.expect import Failure, RunContext, evaluate
+from puasim.scenario.spec import Scenario, Step, seconds_to_us
+from puasim.trace.events import MessageSent, Note
+from puasim.trace.trace import Trace
+
+__all__ = ["LiveResult", "run_live", "run_live_async", "LIVE_ACTIONS"]
+
+LIVE_ACTIONS = frozenset({
+    "publish", "subscribe", "rpc.publish", "rpc.send_publish", "rpc.subscribe",
+    "pua.cleanup", "pua.restart", "pua.crash", "pua.start", "mark",
+})
+
+
+@dataclass(slots=True)
+class LiveResult:
+    name: str
+    passed: bool
+    failures: list[Failure]
+    skipped_steps: list[str]
+    skipped_expectations: list[str]
+    trace: Trace
+    messages: int
+    wall_time: float
+    error: str | None = None
+    capture: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def verdict(self) -> str:
+        return "pass" if self.passed else "FAIL"
+
+
+def _widen_at(spec: Any, slack: float) -> Any:
+    """Copy of a message matcher (or list of them) with exact ``at`` made a window."""
+    if isinstance(spec, list):
+        return [_widen_at(s, slack) for s in spec]
+    if not isinstance(spec, dict):
+        return spec
+    out = dict(spec)
+    if "match" in out:
+        out["match"] = _widen_at(out["match"], slack)
+    at = out.get("at")
+    if isinstance(at, int | float) and not isinstance(at, bool):
+        out["at"] = {"min": at, "max": at + slack}
+    elif isinstance(at, dict) and "max" in at:
+        out["at"] = {**at, "max": float(at["max"]) + slack}
+    return out
+
+
+class _LiveScenario:
+    def __init__(self, scn: Scenario, server: Address, bind: Address, allow_remote: bool, seed: object = None) -> None:
+        self.scn = scn
+        self.server = server
+        self.bind = bind
+        self.allow_remote = allow_remote
+        self.cfg = replace(scn.pua_config, outbound_proxy=f"sip:{_hostport(server)}")
+        # a fresh seed per live run: a real server remembers transactions (Call-ID, branch)
+        # for seconds, and a second run with the scenario's fixed seed would repeat them
+        self.seed = f"{scn.seed}/{time.time_ns()}" if seed is None else seed
+        self.starts = 0
+        self.rpc: Any = None
+        self.step_results: dict[int, Any] = {}
+        self.probes: dict[int, Any] = {}
+        self.skipped: list[str] = []
+        self.driver = LiveDriver(names={server: "server"}, allow_remote=allow_remote,
+                                 meta={"scenario": scn.name, "file": scn.file, "server": _hostport(server)})
+        self.node: LiveNode | None = None
+
+    def _make_pua(self, addr: Address) -> Any:
+        from puasim.companions.rpc import PuaRpc
+        from puasim.pua.model import Pua
+        from puasim.pua.subscribe import NotifyPolicy
+
+        self.starts += 1
+        pua = Pua(self.cfg, host=addr[0], port=addr[1], rng=random.Random(f"{self.seed}/pua#{self.starts}"),
+                  epoch=int(self.driver.epoch))
+        pua.notify_policy = NotifyPolicy(**self.scn.notify) if self.scn.notify else NotifyPolicy()
+        self.rpc = PuaRpc(pua)
+        return pua
+
+    def _note(self, level: str, text: str) -> None:
+        self.driver.trace.add(self.driver.now(), "scenario", Note(level, text))
+
+    def _do(self, step: Step) -> None:
+        node = self.node
+        assert node is not None
+        now = self.driver.now()
+        action, args = step.action, step.args
+        self._note("step", f"step {step.index} (line {step.line}): {action}")
+        if action not in LIVE_ACTIONS:
+            text = f"step {step.index} (line {step.line}): {action} needs the simulated server or network: skipped live"
+            self.skipped.append(text)
+            self._note("skipped", text)
+            return
+        if action in ("pua.restart", "pua.start"):
+            if action == "pua.start" and node.up:
+                return
+            node.up = True
+            self.driver.replace_endpoint(node, self._make_pua(node.address))
+            return
+        if action == "pua.crash":
+            for handle in node.timers.values():
+                handle.cancel()
+            node.timers.clear()
+            node.up = False
+            return
+        if action == "mark":
+            self._note("mark", str(args))
+            return
+        if not node.up:
+            self._note("warning", f"step {step.index}: the PUA is down, {action} not done")
+            return
+        pua = node.endpoint
+        if action == "publish":
+            publ = PublInfo(
+                pres_uri=args["pres_uri"], event=args["event"], source_flag=args["source"],
+                expires=args.get("expires", -1), body=args.get("body"), content_type=args.get("content_type", ""),
+                id=args.get("id", ""), etag=args.get("etag", ""), outbound_proxy=args.get("outbound_proxy", ""),
+                extra_headers=args.get("extra_headers", ""), flag=args["flag"], cb_param=f"step{step.index}",
+            )
+            self.step_results[step.index] = node.call(action, pua.send_publish, publ, now, args.get("process", "worker"))
+        elif action == "subscribe":
+            subs = SubsInfo(
+                pres_uri=args["pres_uri"], watcher_uri=args["watcher_uri"], contact=args["contact"],
+                event=args["event"], source_flag=args["source"], expires=args.get("expires", -1),
+                remote_target=args.get("remote_target"), outbound_proxy=args.get("outbound_proxy", ""),
+                id=args.get("id", ""), extra_headers=args.get("extra_headers", ""), flag=args["flag"],
+                internal_update_flag=args.get("internal_update_flag", 0), cb_param=f"step{step.index}",
+            )
+            self.step_results[step.index] = node.call(action, pua.send_subscribe, subs, now, args.get("process", "worker"))
+        elif action in ("rpc.publish", "rpc.send_publish"):
+            self.step_results[step.index] = node.call(action, self.rpc.publish, list(args), now, action == "rpc.publish")
+        elif action == "rpc.subscribe":
+            self.step_results[step.index] = node.call(action, self.rpc.subscribe, list(args), now)
+        elif action == "pua.cleanup":
+            node.call(action, pua.cleanup, now)
+
+    def _probe(self, index: int) -> None:
+        node = self.node
+        pua = node.endpoint if node is not None and node.up else None
+        records = [r.copy() for r in pua.records()] if pua is not None else []
+        self.probes[index] = (pua.seconds(self.driver.now()) if pua is not None else 0, records)
+
+    async def run(self, capture: str | Path | None, at_slack: float, grace: float) -> LiveResult:
+        started = time.perf_counter()
+        scn = self.scn
+        check_target(self.server, self.allow_remote, "server")
+        sniffer = None
+        notes: list[str] = []
+        self.node = await self.driver.open("pua", self.bind, lambda addr: None, start=False)
+        if capture is not None:
+            from puasim.live.sniff import LoopbackCapture
+
+            sniffer = LoopbackCapture([self.node.address[1], self.server[1]])
+            sniffer.start()
+            if sniffer.python_filter:
+                notes.append("capture: no BPF (libpcap missing?): Python-side filter used")
+        driver = self.driver
+        loop = asyncio.get_running_loop()
+        skipped_exp: list[str] = []
+        try:
+            driver.begin()  # t = 0 and the epoch from here, after the set-up
+            self.node.endpoint = self._make_pua(self.node.address)
+            driver.start(self.node)
+            for step in scn.steps:
+                loop.call_at(driver.clock.loop_time(step.at), self._do, step)
+            for i, (kind, spec, _path, _line) in enumerate(scn.expectations):
+                if kind == "record":
+                    at = seconds_to_us(spec["at"], scn.doc, ("expect", i, kind, "at"))
+                    loop.call_at(driver.clock.loop_time(min(at, scn.duration)), self._probe, i)
+            await driver.run_until(scn.duration + int(grace * SECOND))
+        finally:
+            driver.close()
+            if sniffer is not None:
+                sniffer.stop()
+                sniffer.write(capture)  # type: ignore[arg-type]
+        trace = driver.trace
+        names = dict(driver.names)
+        ctx = RunContext(trace, names, int(driver.epoch), self.step_results, self.probes)
+        failures: list[Failure] = []
+        error = None if driver.error is None else f"{type(driver.error).__name__}: {driver.error}"
+        expects_error = any(kind == "error" for kind, *_ in scn.expectations)
+        if error and not expects_error:
+            failures.append(Failure("run", None, f"the live run stopped with an error: {error}", ""))
+        for i, (kind, spec, _path, line) in enumerate(scn.expectations):
+            if kind == "server_state":
+                skipped_exp.append(f"expect[{i}] (line {line}): server_state reads the simulated server: not evaluated live")
+                continue
+            live_spec = copy.deepcopy(spec)
+            if kind in ("sequence", "count", "absent"):
+                live_spec = _widen_at(live_spec, at_slack)
+            failure = evaluate(kind, live_spec, ctx, i, line)
+            if failure is not None:
+                failures.append(failure)
+        messages = sum(1 for r in trace.records if type(r.event) is MessageSent)
+        return LiveResult(
+            name=scn.name, passed=not failures, failures=failures, skipped_steps=list(self.skipped),
+            skipped_expectations=skipped_exp, trace=trace, messages=messages,
+            wall_time=time.perf_counter() - started, error=error,
+            capture=str(capture) if capture is not None else None, notes=notes,
+        )
+
+
+def _hostport(addr: Address) -> str:
+    host, port = addr
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+async def run_live_async(
+    scn: Scenario,
+    server: Address,
+    *,
+    bind: Address = ("127.0.0.1", 0),
+    allow_remote: bool = False,
+    capture: str | Path | None = None,
+    at_slack: float = 0.5,
+    grace: float = 0.5,
+    seed: object = None,
+) -> LiveResult:
+    """Run ``scn`` against ``server`` (see the module docstring); needs a running loop."""
+    check_target(server, allow_remote, "server")
+    check_target(bind, allow_remote, "bind address")
+    return await _LiveScenario(scn, server, bind, allow_remote, seed).run(capture, at_slack, grace)
+
+
+def run_live(scn: Scenario | str | Path, server: Address, **kw: Any) -> LiveResult:
+    """:func:`run_live_async` in a fresh event loop; ``scn`` may be a scenario file."""
+    if not isinstance(scn, Scenario):
+        from puasim.scenario.runner import load_scenario
+
+        scn = load_scenario(scn)
+    return asyncio.run(run_live_async(scn, server, **kw))

@@ -1,0 +1,53 @@
+"""Fixtures of the live tests: real Kamailio instances on loopback, started and stopped by PID.
+
+Every Kamailio gets its own temporary folder (config defines, SQLite DB made
+from Kamailio's schema files, log, pid file) and free loopback ports, so
+tests never collide.  The tests skip only when Kamailio is not installed
+(.ci/run installs it).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from puasim.live.kamailio import KamailioProcess, kamailio_binary, start_presence_server
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parents[1]
+LAB_CAPTURES = REPO.parent / "shared" / "lab" / "kamailio" / "captures"
+
+
+@pytest.fixture(scope="session")
+def kamailio() -> str:
+    path = kamailio_binary()
+    if path is None:
+        pytest.skip("Kamailio is not installed (/usr/sbin/kamailio absent; .ci/run installs kamailio, "
+                    "kamailio-presence-modules and kamailio-sqlite-modules)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def presence_server(kamailio: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[KamailioProcess]:
+    """One presence server (max_expires 3600) shared by the tests that use distinct presentities."""
+    srv = start_presence_server(tmp_path_factory.mktemp("presence"))
+    try:
+        yield srv
+    finally:
+        srv.stop()
+
+
+@pytest.fixture
+def can_capture() -> None:
+    if os.geteuid() != 0:
+        pytest.skip("capturing on lo needs root (CAP_NET_RAW)")
+
+
+@pytest.fixture(scope="session")
+def lab() -> Path:
+    if not LAB_CAPTURES.is_dir():
+        pytest.skip(f"the lab captures are not there ({LAB_CAPTURES}: the shared folder beside the repository is absent)")
+    return LAB_CAPTURES

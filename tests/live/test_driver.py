@@ -1,0 +1,108 @@
+"""The live driver without Kamailio: loopback safety, budgets, and the model against puasim's
+own simulated presence server, both on real sockets in real time."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+
+import pytest
+
+from puasim.live.driver import LiveDriver, LiveSafetyError, check_target, is_loopback
+from puasim.live.scenario import run_live, run_live_async
+from puasim.scenario.runner import load_scenario, scenario_from_text
+from puasim.server.endpoint import PresenceServer
+from puasim.trace.events import MessageSent, RunError
+
+from .conftest import HERE
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "127.3.2.1", "::1", "[::1]", "localhost"])
+def test_loopback_addresses_pass(host) -> None:
+    assert is_loopback(host)
+    check_target((host, 5060))
+
+
+@pytest.mark.parametrize("host", ["10.0.0.1", "192.168.1.1", "8.8.8.8", "fd00::1", "example.com", ""])
+def test_anything_else_is_refused_unless_allowed(host) -> None:
+    assert not is_loopback(host)
+    with pytest.raises(LiveSafetyError, match="--allow-remote"):
+        check_target((host, 5060))
+    check_target((host, 5060), allow_remote=True)
+
+
+def test_run_live_refuses_a_remote_server_before_doing_anything() -> None:
+    scn = load_scenario(HERE / "scenarios" / "publish_modify_remove.yaml")
+    with pytest.raises(LiveSafetyError, match="192.0.2.7:5060 is not a loopback"):
+        run_live(scn, ("192.0.2.7", 5060))
+    with pytest.raises(LiveSafetyError, match="bind address"):
+        run_live(scn, ("127.0.0.1", 5060), bind=("192.0.2.8", 0))
+
+
+async def _with_sim_server(scn, **kw):
+    srv = LiveDriver(names={})
+    srv.begin()
+
+    def make(addr):
+        return PresenceServer(addr[0], addr[1], "kamailio", random.Random(7), epoch=int(srv.epoch))
+
+    node = await srv.open("server", ("127.0.0.1", 0), make)
+    try:
+        return await run_live_async(scn, node.address, **kw)
+    finally:
+        srv.close()
+
+
+def test_the_live_scenario_passes_against_the_simulated_server_on_real_sockets() -> None:
+    scn = load_scenario(HERE / "scenarios" / "publish_modify_remove.yaml")
+    result = asyncio.run(_with_sim_server(scn))
+    assert result.passed, [f.message for f in result.failures]
+    assert result.skipped_steps and "network.drop" in result.skipped_steps[0]
+    assert result.skipped_expectations and "server_state" in result.skipped_expectations[0]
+    sent = [r for r in result.trace if type(r.event) is MessageSent]
+    assert [r.node for r in sent] == ["pua", "server"] * 3
+    assert result.trace.meta["epoch"] == int(result.trace.meta["epoch"])  # aligned to a whole second
+
+
+def test_a_send_to_a_remote_address_is_refused_and_recorded() -> None:
+    scn = scenario_from_text(
+        """
+refs: [live safety]
+duration: 0.5
+steps:
+  - at: 0.1
+    do: publish
+    with:
+      pres_uri: "sip:a@127.0.0.1"
+      expires: 60
+      outbound_proxy: "sip:192.0.2.9:5060"
+      body: '<presence xmlns="urn:ietf:params:xml:ns:pidf" entity="sip:a@127.0.0.1"><tuple id="t1"><status><basic>open</basic></status></tuple></presence>'
+expect:
+  - count: {match: {from: pua, method: PUBLISH}, equals: 0}
+"""
+    )
+    result = asyncio.run(_with_sim_server(scn, grace=0.1))
+    errors = [r.event for r in result.trace if type(r.event) is RunError]
+    assert errors and "192.0.2.9:5060 is not a loopback address" in errors[0].error
+    assert result.passed
+
+
+def test_the_message_budget_stops_a_run() -> None:
+    scn = load_scenario(HERE / "scenarios" / "publish_modify_remove.yaml")
+
+    async def go():
+        srv = LiveDriver()
+        srv.begin()
+        node = await srv.open("server", ("127.0.0.1", 0),
+                              lambda a: PresenceServer(a[0], a[1], "kamailio", random.Random(1), epoch=int(srv.epoch)))
+        from puasim.live import scenario as live_scenario
+
+        run = live_scenario._LiveScenario(scn, node.address, ("127.0.0.1", 0), False, None)
+        run.driver.max_messages = 1
+        try:
+            return await run.run(None, 0.5, 0.2)
+        finally:
+            srv.close()
+
+    result = asyncio.run(go())
+    assert not result.passed and "message budget of 1" in (result.error or "")
