@@ -1,0 +1,49 @@
+"""Timing reports: a trace as pandas DataFrames, metrics, pictures and an HTML report.
+
+=====================  ========================================================
+module                 job
+=====================  ========================================================
+``source``             a Trace from a live object, a JSON-lines file (pcap: hook)
+``sipinfo``            header fields of one message, never raising
+``frames``             :func:`load` -> :class:`ReportData` (all the frames)
+``messages``           the messages and transactions frames
+``records``            PUA record and server publication life cycles
+``coverage``           server state versus PUA belief; presence gaps
+``metrics``            lead times, 412 rounds, load curve, latency percentiles,
+                       state counts, the summary dict
+``figures``            Figure creation without pyplot; PNG/SVG output; ``show``
+``ladder``             sequence (ladder) diagrams
+``timeline``           per-presentity timelines with gaps shaded
+``charts``             load curve, lead-time histogram, presentities by state
+``html``               the self-contained HTML report (``write_report``)
+``batch``              reports for a trace file or a run folder (``puasim report``)
+=====================  ========================================================
+
+pandas and matplotlib are optional dependencies of puasim (``pip install
+puasim[report]``); nothing outside this package imports it.
+"""
+
+from puasim.report.frames import COLUMNS, ReportData, from_trace, load
+from puasim.report.metrics import (
+    latency_percentiles,
+    load_curve,
+    refresh_lead_times,
+    rounds_412,
+    rounds_per_publication,
+    state_counts,
+    summary,
+)
+
+__all__ = [
+    "COLUMNS",
+    "ReportData",
+    "from_trace",
+    "latency_percentiles",
+    "load",
+    "load_curve",
+    "refresh_lead_times",
+    "rounds_412",
+    "rounds_per_publication",
+    "state_counts",
+    "summary",
+]

@@ -1,0 +1,360 @@
+"""Ladder (sequence) diagrams, in the manner of sngrep or Wireshark's flow view.
+
+One column per node with a vertical life line; one row per message, drawn
+as an arrow from sender to receiver and labelled with the method or status
+and the key headers (Expires, SIP-If-Match / SIP-ETag shortened, body size).
+Rows are evenly spaced, so the virtual time of each row is printed down the
+left side, and a dotted rule marks every jump of more than ``break_s``
+seconds.  Retransmissions are dashed and grey, drops end in a red cross
+short of the receiver, duplicates carry ``x2``.  With ``notes`` the PUA's
+record changes, the server's state changes and incidents (faults, crashes,
+restarts, scenario steps) get rows of their own on the node they concern.
+
+A page holds up to ``rows_per_page`` (default 60) rows; :func:`ladder_pages`
+cuts a longer trace into pages and :func:`ladder` draws one page (a slice
+chosen by time and/or row range).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+from matplotlib.figure import Figure
+
+from puasim.effects import SECOND
+from puasim.report.figures import COLORS, new_figure
+from puasim.report.sipinfo import short_etag
+from puasim.trace.events import TransactionFinished
+
+if TYPE_CHECKING:
+    from puasim.report.frames import ReportData
+
+ROWS_PER_PAGE = 60
+
+
+def _user(uri: str) -> str:
+    rest = uri.split(":", 1)[-1]
+    return rest.split("@", 1)[0] if "@" in rest else rest
+
+
+def message_label(m: Any) -> str:
+    """The arrow label of one ``messages`` row."""
+    parts: list[str] = []
+    if m.kind == "request":
+        head = f"{m.method} {_user(m.to or m.ruri)}".strip()
+        if m.event and m.event != "presence":
+            head += f" ({m.event})"
+        parts.append(head)
+    else:
+        reason = m.reason if len(m.reason) <= 32 else m.reason[:31] + "…"
+        who = _user(m.to) if m.to else ""
+        parts.append(f"{m.status} {reason}".strip() + (f" ({who})" if who else ""))
+    if m.expires is not pd.NA and m.expires is not None:
+        parts.append(f"Exp {m.expires}")
+    if m.if_match:
+        parts.append(f"If-Match {short_etag(m.if_match)}")
+    if m.etag:
+        parts.append(f"ETag {short_etag(m.etag)}")
+    if m.sub_state:
+        parts.append(f"State {m.sub_state}")
+    if m.body_size:
+        parts.append(f"body {m.body_size} B")
+    if m.retransmission:
+        parts.append("(retx)")
+    if m.duplicates:
+        parts.append(f"x{m.duplicates + 1}")
+    if m.dropped:
+        parts.append(f"LOST: {m.drop_reason}")
+    return "  ".join(parts)
+
+
+def _note_rows(data: ReportData) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    for r in data.record_events.itertuples(index=False):
+        exp = f" exp {r.expires:.0f}" if r.action not in ("deleted", "expired") else ""
+        why = f" ({r.reason})" if r.reason else ""
+        text = f"record {r.action} {_user(r.pres_uri)}{' ' + short_etag(r.etag) if r.etag else ''}{exp}{why}"
+        rows.append({"seq": r.seq, "time": r.time, "kind": "note", "node": r.node, "text": text})
+    for r in data.server_events.itertuples(index=False):
+        if r.action == "crashed":  # the incident row says it
+            continue
+        exp = f" exp {r.expires:.3f}" if r.expires == r.expires else ""
+        text = f"state {r.action} {_user(r.presentity)} {short_etag(r.etag)}{exp}"
+        rows.append({"seq": r.seq, "time": r.time, "kind": "note", "node": r.node, "text": text})
+    for rec in data.trace.records:
+        ev = rec.event
+        if isinstance(ev, TransactionFinished) and ev.faked:
+            text = f"{ev.method} timed out: local {ev.status} after {ev.retransmissions} retransmissions"
+            rows.append(
+                {
+                    "seq": rec.seq,
+                    "time": rec.time / SECOND,
+                    "kind": "incident",
+                    "node": rec.node,
+                    "text": text,
+                }
+            )
+    for r in data.incidents.itertuples(index=False):
+        rows.append(
+            {
+                "seq": r.seq,
+                "time": r.time,
+                "kind": "incident",
+                "node": r.node,
+                "text": f"{r.node}: {r.text}",
+            }
+        )
+    return rows
+
+
+def ladder_rows(
+    data: ReportData, start: float | None = None, end: float | None = None, notes: bool = True
+) -> pd.DataFrame:
+    """The rows a ladder draws, in trace order, between ``start`` and ``end`` seconds (inclusive).
+
+    Columns: ``seq``, ``time``, ``kind`` (message, note, incident),
+    ``src_node``, ``dst_node`` (messages), ``node`` (notes), ``text`` and the
+    message flags ``retransmission``, ``dropped``, ``duplicates``, ``error``
+    (status >= 300) and ``request``.
+    """
+    rows: list[dict[str, Any]] = []
+    for m in data.messages.itertuples(index=False):
+        status = m.status if m.status is not pd.NA else 0
+        rows.append(
+            {
+                "seq": m.seq,
+                "time": m.time,
+                "kind": "message",
+                "src_node": m.src_node,
+                "dst_node": m.dst_node,
+                "node": m.node,
+                "text": message_label(m),
+                "retransmission": m.retransmission,
+                "dropped": m.dropped,
+                "duplicates": m.duplicates,
+                "error": bool(status and status >= 300),
+                "request": m.kind == "request",
+            }
+        )
+    if notes:
+        rows += _note_rows(data)
+    cols = [
+        "seq",
+        "time",
+        "kind",
+        "src_node",
+        "dst_node",
+        "node",
+        "text",
+        "retransmission",
+        "dropped",
+        "duplicates",
+        "error",
+        "request",
+    ]
+    frame = pd.DataFrame(rows, columns=cols)
+    if start is not None:
+        frame = frame[frame["time"] >= start]
+    if end is not None:
+        frame = frame[frame["time"] <= end]
+    return frame.sort_values("seq", kind="stable").reset_index(drop=True)
+
+
+def _columns(data: ReportData, rows: pd.DataFrame) -> list[str]:
+    cols = list(data.nodes())
+    for col in ("src_node", "dst_node", "node"):
+        for n in rows[col].dropna():
+            if n and n not in cols and n != "scenario":
+                cols.append(n)
+    return cols or ["pua", "server"]
+
+
+def ladder(
+    data: ReportData,
+    start: float | None = None,
+    end: float | None = None,
+    *,
+    first_row: int = 0,
+    max_rows: int = ROWS_PER_PAGE,
+    notes: bool = True,
+    break_s: float = 1.0,
+    title: str | None = None,
+    rows: pd.DataFrame | None = None,
+) -> Figure:
+    """Draw rows ``first_row .. first_row+max_rows`` of the slice [start, end] as a ladder.
+
+    When the slice holds more rows than fit, the page says how many follow
+    (use :func:`ladder_pages` for all of them).
+    """
+    all_rows = ladder_rows(data, start, end, notes) if rows is None else rows
+    page = all_rows.iloc[first_row : first_row + max_rows]
+    cols = _columns(data, all_rows)
+    xpos = {n: i * 4.2 for i, n in enumerate(cols)}
+    width_in = 3.2 + 4.2 * max(1, len(cols) - 1) + 1.6
+    n = max(len(page), 1)
+    fig = new_figure(width_in, 1.3 + 0.27 * n)
+    ax = fig.add_axes((0.0, 0.0, 1.0, 1.0))
+    ax.set_axis_off()
+    left, right = -2.9, xpos[cols[-1]] + 1.5
+    ax.set_xlim(left, right)
+    top = 2.6
+    ax.set_ylim(-(n - 0.4), top)
+    # header: node boxes and life lines
+    addrs = {name: addr for addr, name in data.names.items()}
+    for name, x in xpos.items():
+        label = name + (f"\n{addrs[name]}" if name in addrs else "")
+        ax.text(
+            x,
+            1.2,
+            label,
+            ha="center",
+            va="center",
+            fontsize=9,
+            fontweight="bold",
+            bbox={"boxstyle": "round,pad=0.3", "fc": "#eef2f8", "ec": "#6b7a90"},
+        )
+        ax.plot([x, x], [0.6, -(n - 0.4)], color="#9aa5b5", lw=1, zorder=0)
+    ax.text(
+        left + 0.1, 0.75, "virtual time (s)", ha="left", va="center", fontsize=8, color="#333333"
+    )
+    head = title or data.title
+    total = len(all_rows)
+    shown = f"rows {first_row + 1}-{first_row + len(page)} of {total}" if total else "no rows"
+    ax.text(
+        left + 0.1,
+        top - 0.2,
+        f"{head}  ({shown})",
+        ha="left",
+        va="top",
+        fontsize=10,
+        fontweight="bold",
+    )
+    prev_t: float | None = None if first_row == 0 else float(all_rows.iloc[first_row - 1]["time"])
+    for i, r in enumerate(page.itertuples(index=False)):
+        y = -i
+        if prev_t is not None and r.time - prev_t > break_s:
+            ax.plot(
+                [left + 0.05, right - 0.1],
+                [y + 0.5, y + 0.5],
+                color="#bbbbbb",
+                lw=0.8,
+                ls=":",
+                zorder=0,
+            )
+            ax.text(
+                left + 1.45,
+                y + 0.5,
+                f"+{r.time - prev_t:.3f} s",
+                fontsize=6.5,
+                color="#888888",
+                ha="left",
+                va="center",
+                bbox={"fc": "white", "ec": "none", "pad": 0.5},
+            )
+        prev_t = r.time
+        ax.text(
+            left + 0.1,
+            y,
+            f"{r.time:12.3f}",
+            fontsize=7.5,
+            family="monospace",
+            ha="left",
+            va="center",
+        )
+        if r.kind == "message":
+            _arrow(ax, r, xpos, y)
+        else:
+            _note(ax, r, xpos, cols, y)
+    more = total - first_row - len(page)
+    if more > 0:
+        ax.text(
+            right - 0.1,
+            -(n - 0.4) + 0.05,
+            f"… {more} more rows (ladder_pages)",
+            ha="right",
+            va="bottom",
+            fontsize=7,
+            color="#666666",
+        )
+    return fig
+
+
+def _arrow(ax: Any, r: Any, xpos: dict[str, float], y: float) -> None:
+    x0 = xpos.get(r.src_node)
+    x1 = xpos.get(r.dst_node)
+    if x0 is None or x1 is None:
+        return
+    if r.retransmission:
+        color = COLORS["retransmission"]
+    elif r.error:
+        color = COLORS["error"]
+    else:
+        color = COLORS["request"] if r.request else COLORS["response"]
+    style = "--" if r.retransmission else "-"
+    end = x1
+    if r.dropped:
+        end = x0 + (x1 - x0) * 0.62
+    ax.annotate(
+        "",
+        xy=(end, y - 0.1),
+        xytext=(x0, y - 0.1),
+        arrowprops={
+            "arrowstyle": "-|>" if not r.dropped else "-",
+            "color": color,
+            "lw": 1.2,
+            "linestyle": style,
+            "shrinkA": 0,
+            "shrinkB": 0,
+        },
+    )
+    if r.dropped:
+        ax.plot([end], [y - 0.14], marker="x", color=COLORS["dropped"], markersize=5.5, mew=1.8)
+    ax.text((x0 + x1) / 2, y + 0.02, r.text, ha="center", va="bottom", fontsize=7.5, color=color)
+
+
+def _note(ax: Any, r: Any, xpos: dict[str, float], cols: list[str], y: float) -> None:
+    incident = r.kind == "incident"
+    x = xpos.get(r.node)
+    if x is None:  # scenario steps and other nodes: centred across the diagram
+        x = (xpos[cols[0]] + xpos[cols[-1]]) / 2
+    ax.text(
+        x,
+        y,
+        r.text,
+        ha="center",
+        va="center",
+        fontsize=6.8,
+        color=COLORS["incident"] if incident else COLORS["note"],
+        style="italic" if not incident else "normal",
+        bbox={
+            "boxstyle": "round,pad=0.2",
+            "fc": "#f6effa" if incident else "#fbfbf3",
+            "ec": COLORS["incident"] if incident else "#d8d8c0",
+            "lw": 0.6,
+        },
+    )
+
+
+def ladder_pages(
+    data: ReportData,
+    start: float | None = None,
+    end: float | None = None,
+    *,
+    rows_per_page: int = ROWS_PER_PAGE,
+    notes: bool = True,
+    max_pages: int | None = None,
+    title: str | None = None,
+) -> list[Figure]:
+    """The whole slice as ladder pages of ``rows_per_page`` rows (at most ``max_pages``)."""
+    rows = ladder_rows(data, start, end, notes)
+    figs: list[Figure] = []
+    for first in range(0, max(len(rows), 1), rows_per_page):
+        if max_pages is not None and len(figs) >= max_pages:
+            break
+        figs.append(
+            ladder(
+                data, first_row=first, max_rows=rows_per_page, notes=notes, title=title, rows=rows
+            )
+        )
+    return figs

@@ -1,0 +1,93 @@
+"""Where a report's trace comes from: a live :class:`Trace`, a JSON-lines file, (later) a pcap.
+
+:func:`open_trace` turns any accepted *source* into a :class:`Trace`;
+:func:`trace_files` lists the trace files of a run folder.  Readers are
+chosen by file suffix from :data:`READERS`, an immutable table: the pcap
+entry is the hook issue 7 fills in (it will point at a reader in
+``puasim.capture`` that returns a :class:`Trace` holding ``MessageSent``
+records, one per captured packet, at the capturing node).  Every frame
+builder in this package copes with such a message-only trace.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from types import MappingProxyType
+
+from puasim.trace.codec import read_jsonl
+from puasim.trace.trace import Trace
+
+Reader = Callable[[Path], Trace]
+
+
+def _read_jsonl(path: Path) -> Trace:
+    return read_jsonl(path)
+
+
+def _read_pcap(path: Path) -> Trace:
+    """Hook for issue 7 (pcap import); not implemented yet."""
+    raise NotImplementedError(
+        f"{path}: pcap import is not implemented yet (issue 7 adds a reader in puasim.capture "
+        "and registers it in puasim.report.source.READERS); pass reader=... to load() meanwhile"
+    )
+
+
+#: file suffix -> reader (``.jsonl`` written by ``puasim run``; pcap: issue 7)
+READERS: Mapping[str, Reader] = MappingProxyType(
+    {
+        ".jsonl": _read_jsonl,
+        ".pcap": _read_pcap,
+        ".pcapng": _read_pcap,
+    }
+)
+
+TraceSource = Trace | str | Path
+
+
+def open_trace(source: TraceSource, reader: Reader | None = None) -> Trace:
+    """Return ``source`` as a :class:`Trace`.
+
+    ``source`` is a :class:`Trace` (returned as is) or the path of one trace
+    file; ``reader`` overrides the choice by suffix (e.g. a pcap reader
+    before issue 7 registers one).  Raises ``ValueError`` for a folder or an
+    unknown suffix, ``OSError`` / ``TraceFormatError`` from reading.
+    """
+    if isinstance(source, Trace):
+        return source
+    path = Path(source)
+    if path.is_dir():
+        raise ValueError(f"{path} is a folder: use trace_files() and load each file")
+    if reader is None:
+        reader = READERS.get(path.suffix.lower())
+        if reader is None:
+            known = ", ".join(sorted(READERS))
+            raise ValueError(f"{path}: unknown trace file type {path.suffix!r} (known: {known})")
+    trace = reader(path)
+    trace.meta.setdefault("source", str(path))
+    return trace
+
+
+def trace_files(path: str | Path) -> list[Path]:
+    """The trace files named by ``path``: the file itself, or a folder's files (sorted).
+
+    A folder written by ``puasim run --out DIR`` keeps its traces in
+    ``DIR/traces``; that sub-folder is searched when ``DIR`` holds none.
+    """
+    p = Path(path)
+    if not p.is_dir():
+        return [p]
+    found = sorted(f for f in p.iterdir() if f.is_file() and f.suffix.lower() in READERS)
+    if not found and (p / "traces").is_dir():
+        return trace_files(p / "traces")
+    return found
+
+
+def find_summary(path: str | Path) -> Path | None:
+    """The ``summary.json`` written by ``puasim run`` beside (or one level above) the traces."""
+    p = Path(path)
+    folder = p if p.is_dir() else p.parent
+    for candidate in (folder / "summary.json", folder.parent / "summary.json"):
+        if candidate.is_file():
+            return candidate
+    return None

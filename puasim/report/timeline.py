@@ -1,0 +1,293 @@
+"""Per-presentity timelines: PUA records against server state, with the gaps shaded.
+
+Each (presentity, event) gets a band of two lanes over virtual time:
+
+* the upper lane (``PUA``) shows the PUA's publication record lives as
+  blue bars, with the PUBLISH transactions on them (▲ initial, ◆ modify,
+  | refresh, ▼ remove; a red × where a 412 came back, a purple × for a
+  local timeout);
+* the lower lane (``server``) shows the server's publications as green
+  bars, one sub-lane per publication alive at the same time (an orphan and
+  its successor sit one above the other), with a white tick wherever the
+  server accepted a refresh or modify;
+
+and the band is shaded red where the server holds nothing the PUA
+considers published (gap ``none``), orange where it holds a stale body
+(gap ``stale``) and hatched grey where it holds state the PUA has no record
+of (``orphan``).  Gaps narrower than a few pixels are widened to stay
+visible.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch, Rectangle
+
+from puasim.report.figures import COLORS, new_figure
+
+if TYPE_CHECKING:
+    from puasim.report.frames import ReportData
+
+_OP_MARKERS = {"initial": "^", "modify": "D", "refresh": "|", "remove": "v"}
+
+
+def _keys(data: ReportData) -> list[tuple[str, str]]:
+    keys: list[tuple[str, str]] = []
+    for frame in (data.coverage, data.server_state):
+        for p, e in zip(frame["presentity"], frame["event"], strict=True):
+            if (p, e) not in keys:
+                keys.append((p, e))
+    pub = data.records[data.records["kind"] == "publication"]
+    for p, e in zip(pub["presentity"], pub["event"], strict=True):
+        if (p, e) not in keys:
+            keys.append((p, e))
+    return sorted(keys, key=natural_key)
+
+
+def natural_key(key: tuple[str, str]) -> list[object]:
+    """Sort key putting u2 before u10."""
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", "\0".join(key))]
+
+
+def _sublanes(intervals: list[tuple[float, float]]) -> list[int]:
+    """Greedy lane per interval so that overlapping intervals never share one."""
+    ends: list[float] = []
+    lanes = []
+    for s, e in intervals:
+        for i, last in enumerate(ends):
+            if last <= s:
+                ends[i] = e
+                lanes.append(i)
+                break
+        else:
+            ends.append(e)
+            lanes.append(len(ends) - 1)
+    return lanes
+
+
+def timeline(
+    data: ReportData,
+    keys: list[tuple[str, str]] | None = None,
+    start: float | None = None,
+    end: float | None = None,
+    max_keys: int = 12,
+    title: str | None = None,
+) -> Figure:
+    """Draw the timeline of ``keys`` ((presentity, event) pairs; default: all, at most ``max_keys``)."""
+    keys = (keys if keys is not None else _keys(data))[:max_keys]
+    t0 = 0.0 if start is None else start
+    t1 = max(data.end_time, t0 + 1e-3) if end is None else end
+    span = t1 - t0
+    nk = max(len(keys), 1)
+    band_in = 1.05 if nk <= 4 else max(0.6, 4.2 / nk)
+    top_in, bottom_in = 0.45, 1.1
+    height = top_in + band_in * nk + bottom_in
+    fig = new_figure(11.0, height)
+    ax = fig.add_axes((0.19, bottom_in / height, 0.78, band_in * nk / height))
+    ax.set_xlim(t0, t1)
+    ax.set_ylim(0, nk)
+    ax.set_xlabel("virtual time (s)")
+    ax.set_title(title or f"{data.title}: PUA records and server state per presentity", fontsize=11)
+    ticks, labels = [], []
+    for k, key in enumerate(reversed(keys)):
+        base = float(k)
+        _band(ax, data, key, base, t0, t1, span)
+        ticks += [base + 0.72, base + 0.28]
+        labels += ["PUA", "server"]
+        pres = key[0].removeprefix("sip:")
+        ev = "" if key[1] == "presence" else f"  ({key[1]})"
+        ax.text(
+            -0.065,
+            base + 0.5,
+            f"{pres}{ev}",
+            transform=ax.get_yaxis_transform(),
+            ha="right",
+            va="center",
+            fontsize=8.5,
+            fontweight="bold",
+        )
+        if k:
+            ax.axhline(base, color="#999999", lw=0.8)
+    ax.set_yticks(ticks, labels, fontsize=8)
+    ax.tick_params(axis="y", length=0)
+    ax.grid(axis="x", color="#eeeeee")
+    ax.set_axisbelow(True)
+    if not keys:
+        ax.text(
+            (t0 + t1) / 2,
+            0.5,
+            "no publications in this trace",
+            ha="center",
+            va="center",
+            color="#666666",
+        )
+    handles = [
+        Patch(color=COLORS["pua"], label="PUA record"),
+        Patch(color=COLORS["server"], label="server publication"),
+        Patch(color=COLORS["gap_none"], alpha=0.35, label="gap: none"),
+        Patch(color=COLORS["gap_stale"], alpha=0.45, label="gap: stale"),
+        Patch(facecolor="white", edgecolor=COLORS["orphan"], hatch="///", label="orphan"),
+        Line2D([], [], ls="", marker="^", color="#1b2a49", label="initial PUBLISH"),
+        Line2D([], [], ls="", marker="|", color="#1b2a49", markersize=10, label="refresh"),
+        Line2D([], [], ls="", marker="D", color="#1b2a49", markersize=5, label="modify"),
+        Line2D([], [], ls="", marker="x", color=COLORS["error"], mew=2, label="412"),
+        Line2D([], [], ls="", marker="x", color=COLORS["incident"], mew=2, label="local timeout"),
+    ]
+    fig.legend(
+        handles=handles,
+        loc="lower center",
+        bbox_to_anchor=(0.57, 0.02 / height * 4),
+        ncol=5,
+        fontsize=8,
+        frameon=False,
+    )
+    return fig
+
+
+def _clip(s: float, e: float, t1: float) -> tuple[float, float]:
+    return s, (t1 if e != e else e)
+
+
+def _band(
+    ax: Any, data: ReportData, key: tuple[str, str], base: float, t0: float, t1: float, span: float
+) -> None:
+    pres, event = key
+    min_w = span * 0.003
+    cov = data.coverage[(data.coverage["presentity"] == pres) & (data.coverage["event"] == event)]
+    for c in cov.itertuples(index=False):
+        if c.state in ("none", "stale"):
+            color = COLORS["gap_none"] if c.state == "none" else COLORS["gap_stale"]
+            w = max(c.end - c.start, min_w)
+            ax.add_patch(
+                Rectangle(
+                    (c.start, base + 0.02),
+                    w,
+                    0.96,
+                    color=color,
+                    alpha=0.35 if c.state == "none" else 0.45,
+                    lw=0,
+                    zorder=1,
+                )
+            )
+        elif c.state == "orphan" and c.duration >= min_w:
+            ax.add_patch(
+                Rectangle(
+                    (c.start, base + 0.04),
+                    c.end - c.start,
+                    0.44,
+                    facecolor="none",
+                    edgecolor=COLORS["orphan"],
+                    hatch="///",
+                    lw=0,
+                    zorder=1,
+                )
+            )
+    recs = data.records[
+        (data.records["kind"] == "publication")
+        & (data.records["presentity"] == pres)
+        & (data.records["event"] == event)
+    ]
+    for r in recs.itertuples(index=False):
+        s, e = _clip(r.start, r.end, t1)
+        ax.add_patch(
+            Rectangle(
+                (s, base + 0.6), max(e - s, min_w / 3), 0.24, color=COLORS["pua"], lw=0, zorder=2
+            )
+        )
+    srv = data.server_state[
+        (data.server_state["presentity"] == pres) & (data.server_state["event"] == event)
+    ]
+    spans = [_clip(r.start, r.end, t1) for r in srv.itertuples(index=False)]
+    lanes = _sublanes(spans)
+    nlanes = max(lanes, default=0) + 1
+    h = 0.36 / nlanes
+    for (s, e), lane in zip(spans, lanes, strict=True):
+        ax.add_patch(
+            Rectangle(
+                (s, base + 0.1 + lane * h),
+                max(e - s, min_w / 3),
+                h * 0.8,
+                color=COLORS["server"],
+                lw=0,
+                zorder=2,
+            )
+        )
+    sev = data.server_events
+    sev = sev[
+        (sev["presentity"] == pres)
+        & (sev["event"] == event)
+        & sev["action"].isin(["refreshed", "modified"])
+    ]
+    if len(sev):
+        ax.plot(
+            sev["time"],
+            [base + 0.28] * len(sev),
+            ls="",
+            marker="|",
+            color="white",
+            markersize=9,
+            mew=1.5,
+            zorder=3,
+        )
+    tx = data.transactions
+    pub = tx[(tx["method"] == "PUBLISH") & (tx["presentity"] == pres) & (tx["event"] == event)]
+    for op, marker in _OP_MARKERS.items():
+        sel = pub[pub["op"] == op]
+        if len(sel):
+            ax.plot(
+                sel["start"],
+                [base + 0.72] * len(sel),
+                ls="",
+                marker=marker,
+                color="#1b2a49",
+                markersize=10 if marker == "|" else 5,
+                zorder=3,
+            )
+    for status_sel, color in (
+        (pub["status"] == 412, COLORS["error"]),
+        (pub["outcome"] == "timeout", COLORS["incident"]),
+    ):
+        sel = pub[status_sel.fillna(False).astype(bool)]
+        if len(sel):
+            ax.plot(
+                sel["end"],
+                [base + 0.9] * len(sel),
+                ls="",
+                marker="x",
+                color=color,
+                markersize=7,
+                mew=2,
+                zorder=4,
+                clip_on=False,
+            )
+
+
+def presentities(data: ReportData) -> pd.DataFrame:
+    """(presentity, event) pairs with their total gap and orphan time.
+
+    Longest gap first, then longest orphan time, then by name (u2 before u10).
+    """
+    cov = data.coverage
+    if cov.empty:
+        return pd.DataFrame(columns=["presentity", "event", "gap_s", "orphan_s"])
+    cov = cov.assign(
+        gap=cov["duration"].where(cov["state"].isin(["none", "stale"]), 0.0),
+        orphan=cov["duration"].where(cov["state"] == "orphan", 0.0),
+    )
+    out = cov.groupby(["presentity", "event"], as_index=False, sort=False).agg(
+        gap_s=("gap", "sum"), orphan_s=("orphan", "sum")
+    )
+    order = sorted(
+        range(len(out)),
+        key=lambda i: (
+            -out["gap_s"].iat[i],
+            -out["orphan_s"].iat[i],
+            natural_key((out["presentity"].iat[i], out["event"].iat[i])),
+        ),
+    )
+    return out.iloc[order].reset_index(drop=True)
