@@ -4,6 +4,9 @@
 ``puasim validate PATH...`` check scenario files without running them
 ``puasim show TRACE``       print a JSON-lines trace as a text ladder
 ``puasim report RUN``       HTML timing reports (+ CSV/Parquet) of a trace file or a folder of them
+``puasim pcap TRACE OUT``   a trace as a pcap file for Wireshark/tshark
+``puasim check CAPTURE``    a capture of a real PUA checked against the model
+``puasim live SCENARIO``    a scenario (or a captured flow) against a real SIP server on loopback
 """
 
 from __future__ import annotations
@@ -69,7 +72,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
             except ImportError as exc:
                 print(f"    (no report: {exc})")
             else:
-                write_report(result.trace, out / result.name, title=result.name)
+                report = write_report(result.trace, out / result.name, title=result.name, verdict=row)
+                print(f"    report: {report}")
     total = len(rows)
     print(f"\n{total - failed} passed, {failed} failed")
     if not args.no_write:
@@ -107,6 +111,20 @@ def _cmd_show(args: argparse.Namespace) -> int:
         print(f"puasim: {exc}", file=sys.stderr)
         return 2
     print(format_records(trace, timers=args.timers))
+    return 0
+
+
+def _cmd_pcap(args: argparse.Namespace) -> int:
+    from puasim.capture import export_pcap
+    from puasim.trace.codec import TraceFormatError, read_jsonl
+
+    try:
+        trace = read_jsonl(args.trace)
+    except (OSError, TraceFormatError) as exc:
+        print(f"puasim: {exc}", file=sys.stderr)
+        return 2
+    export_pcap(trace, args.out, fmt="pcapng" if args.out.endswith(".pcapng") else "pcap", drops=args.drops)
+    print(f"wrote {args.out}")
     return 0
 
 
@@ -284,6 +302,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("trace")
     s.add_argument("--timers", action="store_true", help="include timer firings")
     s.set_defaults(func=_cmd_show)
+    pc = sub.add_parser("pcap", help="write a trace as a pcap (or .pcapng) file")
+    pc.add_argument("trace", help="a JSON-lines trace (reports/traces/*.jsonl)")
+    pc.add_argument("out", help="the pcap file to write (.pcapng for comments on drops)")
+    pc.add_argument("--drops", choices=("keep", "omit", "mark"), default="keep", help="what to do with lost messages")
+    pc.set_defaults(func=_cmd_pcap)
     rp = sub.add_parser("report", help="write HTML timing reports of a trace file or a folder of traces")
     rp.add_argument("run", help="a JSON-lines trace, or a folder of them (e.g. reports/traces)")
     rp.add_argument("--out", default="reports", help="where reports go: OUT/<scenario>/report.html (default: reports)")

@@ -26,14 +26,21 @@ def _read_jsonl(path: Path) -> Trace:
 
 
 def _read_pcap(path: Path) -> Trace:
-    """Hook for issue 7 (pcap import); not implemented yet."""
-    raise NotImplementedError(
-        f"{path}: pcap import is not implemented yet (issue 7 adds a reader in puasim.capture "
-        "and registers it in puasim.report.source.READERS); pass reader=... to load() meanwhile"
-    )
+    """A capture: SIP over UDP via :func:`puasim.capture.reader.read_pcap` (scapy).
+
+    Nodes are named by address (``host:port``), except the simulator's and
+    the lab's defaults: 127.0.0.1:5060 is ``server``, 127.0.0.1:5070 ``pua``.
+    """
+    from puasim.capture.reader import read_pcap
+
+    return read_pcap(path, names=DEFAULT_NAMES)
 
 
-#: file suffix -> reader (``.jsonl`` written by ``puasim run``; pcap: issue 7)
+#: address -> node name used for captures (the simulator's and the lab's defaults)
+DEFAULT_NAMES: Mapping[str, str] = MappingProxyType({"127.0.0.1:5060": "server", "127.0.0.1:5070": "pua"})
+
+
+#: file suffix -> reader (``.jsonl`` written by ``puasim run``; pcap captures)
 READERS: Mapping[str, Reader] = MappingProxyType(
     {
         ".jsonl": _read_jsonl,

@@ -52,7 +52,7 @@ class ScenarioRun:
     def __init__(self, scn: Scenario) -> None:
         self.scn = scn
         self.sim = Simulation(seed=scn.seed, epoch=scn.epoch, link=scn.link)
-        self.sim.trace.meta.update({"scenario": scn.name, "file": scn.file})
+        self.sim.trace.meta.update({"scenario": scn.name, "file": scn.file, "duration_us": scn.duration})
         self.rpc: PuaRpc | None = None
         self.pua_starts = 0
         self.database = self._open_database()

@@ -98,7 +98,9 @@ def test_differential_kamailio_pua_vs_model(kamailio, can_capture, tmp_path) -> 
 
     fa, fb = flow_of(a.trace, a.pua), flow_of(b.trace, b.pua)
     assert sum(len(v) for v in fa.values()) >= 20
-    diffs = compare_flows(fa, fb, placeholders(a), placeholders(b), expires_slack=1, time_slack=1_500_000)
+    # Slack: the two sweeps tick every second at independent phases, and on a loaded machine
+    # the RPC to the Kamailio node adds up to a second more (README fidelity table).
+    diffs = compare_flows(fa, fb, placeholders(a), placeholders(b), expires_slack=2, time_slack=2_500_000)
     assert diffs == [], "\n".join(diffs)
     # the RPC answers agree too (ETags differ by server)
     def shape(answer):
@@ -107,7 +109,7 @@ def test_differential_kamailio_pua_vs_model(kamailio, can_capture, tmp_path) -> 
         return (sorted(value), value.get("Expires"), fault)
     assert [shape(x) for x in a.answers] == [shape(x) for x in b.answers]
     # and the Kamailio pua's own capture conforms to the model
-    report = check_capture(tmp_path / "kamailio-pua.pcap", pua_address=a.pua,
+    report = check_capture(tmp_path / "kamailio-pua.pcap", pua_address=a.pua, tolerance=2.0,
                            params={**differential.PUA_PARAMS, "check_remote_contact": 0})
     assert report.ok, report.format()
 

@@ -202,11 +202,17 @@ def test_load_from_trace_file_equals_load_from_trace(tmp_path):
     assert c.meta["source"] == str(path)
 
 
-def test_pcap_is_a_clear_hook_and_unknown_types_fail(tmp_path):
+def test_pcap_loads_through_the_capture_reader_and_unknown_types_fail(tmp_path):
+    from puasim.capture import export_pcap
+
+    b = simple()
     pcap = tmp_path / "x.pcap"
-    pcap.write_bytes(b"")
-    with pytest.raises(NotImplementedError, match="issue 7"):
-        load(pcap)
+    export_pcap(b.trace, pcap)
+    from_pcap = load(pcap)
+    from puasim.trace.events import MessageSent
+
+    assert len(from_pcap.messages) == len(b.trace.of(MessageSent)) > 0
+    assert set(from_pcap.messages["node"]) <= {"pua", "server"}
     with pytest.raises(ValueError, match="unknown trace file type"):
         load(tmp_path / "x.txt")
     with pytest.raises(ValueError, match="folder"):
