@@ -15,6 +15,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 from puasim import __version__
 
@@ -32,7 +33,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     traces = out / "traces"
     if not args.no_write:
         traces.mkdir(parents=True, exist_ok=True)
-    rows = []
+    rows: list[dict[str, Any]] = []
     failed = 0
     width = max(len(f.stem) for f in files)
     print(f"{'scenario':<{width}}  {'result':<6}  {'virtual s':>10}  {'msgs':>5}  {'wall s':>7}")
@@ -191,7 +192,7 @@ def _cmd_check(args: argparse.Namespace) -> int:
     if args.model_trace:
         from puasim.trace.codec import write_jsonl
 
-        write_jsonl(report.model_trace, args.model_trace)
+        write_jsonl(report.model_trace, args.model_trace)  # type: ignore[arg-type]
         print(f"model trace written to {args.model_trace}")
     return 0 if report.ok else 1
 
@@ -235,7 +236,7 @@ def _cmd_live(args: argparse.Namespace) -> int:
         if target.suffix in (".pcap", ".pcapng", ".cap"):
             from puasim.live.replay import replay_live
 
-            report, trace = replay_live(target, args.pua_port, server, bind=bind, speed=args.speed,
+            report, trace = replay_live(str(target), args.pua_port, server, bind=bind, speed=args.speed,
                                         allow_remote=args.allow_remote)
             print(report.format())
             ok = report.ok

@@ -42,7 +42,7 @@ PuaCallback = Callable[[Hentity, Response, bool, int], None]
 
 
 def _short_args(info: Any) -> tuple[tuple[str, Any], ...]:
-    if not is_dataclass(info):
+    if not is_dataclass(info) or isinstance(info, type):
         return ()
     out = []
     for name, value in asdict(info).items():
@@ -81,7 +81,7 @@ class Pua:
         self.layer = TransactionLayer(self.outbox, host, port, random.Random(rng.getrandbits(64)), timers)
         self.tm = Tm(self.layer, random.Random(rng.getrandbits(64)), host, port, pids)
         self.events = builtin_registry(self.cfg)
-        self.store = store if store is not None else MemoryStore(self.cfg.table_size, self.cfg.check_remote_contact)
+        self.store: Any = store if store is not None else MemoryStore(self.cfg.table_size, self.cfg.check_remote_contact)
         if hasattr(self.store, "bind"):
             self.store.bind(self.outbox.emit)
         self.callbacks: list[tuple[int, PuaCallback]] = []

@@ -6,7 +6,7 @@ current time in epoch seconds (``now``) or microseconds (``now_us``) as named.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from puasim.pua.constants import (
     ERR_PUBLISH_NO_BODY,
@@ -152,7 +152,7 @@ def refresh_publication(pua: Pua, p: PuaRecord, now_us: int) -> int:
 def on_publish_reply(pua: Pua, h: Hentity, reply: Response, faked: bool, now_us: int) -> None:
     """§3.8 ``publ_cback_func``."""
     now = pua.seconds(now_us)
-    key = dict(pres_uri=h.pres_uri, flag=h.flag, event=h.event, id=h.id, etag=h.etag)
+    key: dict[str, Any] = dict(pres_uri=h.pres_uri, flag=h.flag, event=h.event, id=h.id, etag=h.etag)
     if faked:  # row 2: a local timeout keeps every record as it is
         pua.run_callbacks(h, reply, faked, now_us)
         return

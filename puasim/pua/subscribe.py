@@ -229,7 +229,8 @@ def _handle_subscribe_reply(
     initial = not h.call_id
     if faked:  # row 2: ids from our own request; deletes temporary or established
         req_from = H.from_(request)
-        _delete_by_ids(pua, h, request.get("call-id") or "", req_from.tag or "", "local timeout", now_us)
+        req_tag = (req_from.tag if req_from is not None else None) or ""
+        _delete_by_ids(pua, h, request.get("call-id") or "", req_tag, "local timeout", now_us)
         pua.run_callbacks(h, reply, faked, now_us)
         return
     try:
@@ -281,7 +282,11 @@ def _handle_subscribe_reply(
         pua.run_callbacks(h, reply, faked, now_us)
         return
     # rows 10/11: temporary -> established (§4.7), searched in the bucket of the reply's To/From
+    # only the initial 2xx is left here, and rows 3/5 checked its Call-ID and tags
     to_uri, from_uri = _uri_of(r_to), _uri_of(r_from)
+    dialog_call_id = call_id or ""
+    to_tag = (r_to.tag if r_to is not None else None) or ""
+    from_tag = (r_from.tag if r_from is not None else None) or ""
     rr_values = []
     try:
         rr_values = [str(r) for r in H.record_route_list(reply)]
@@ -291,9 +296,9 @@ def _handle_subscribe_reply(
     rec = PuaRecord(
         pres_uri=to_uri,
         watcher_uri=from_uri,
-        call_id=call_id,
-        to_tag=r_to.tag,  # type: ignore[union-attr]
-        from_tag=r_from.tag,  # type: ignore[union-attr]
+        call_id=dialog_call_id,
+        to_tag=to_tag,
+        from_tag=from_tag,
         record_route=route,
         contact=h.contact,
         id=h.id,
@@ -306,7 +311,7 @@ def _handle_subscribe_reply(
         expires=now + lexpire,
         version=0,
     )
-    temp_key = dict(pres_uri=to_uri, watcher_uri=from_uri, call_id=call_id, from_tag=r_from.tag)  # type: ignore[union-attr]
+    temp_key = dict(pres_uri=to_uri, watcher_uri=from_uri, call_id=dialog_call_id, from_tag=from_tag)
     temp = pua.store.convert_temporary(temp_key, rec)
     if temp is None:  # row 11
         pua.log("error", "temporary dialog not found for 2xx: new dialog discarded")
@@ -404,7 +409,7 @@ def answer_request(pua: Pua, txn: ServerTransaction, now_us: int) -> None:
     if policy.check_dialog:
         try:
             f, t = H.from_(req), H.to(req)
-            known = is_dialog(
+            known = -1 if f is None or t is None else is_dialog(
                 pua, pres_uri=f.uri, watcher_uri=t.uri, call_id=H.call_id(req) or "",
                 to_tag=f.tag or "", from_tag=t.tag or "",
             )

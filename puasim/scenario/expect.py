@@ -329,22 +329,22 @@ def evaluate(kind: str, spec: Any, ctx: RunContext, index: int, line: int | None
             return fail(f"no record snapshot at {spec['at']} s (the run ended before it)")
         now_s, records = snapshot
         match = spec.get("match", {})
-        hits = [r for r in records if _record_matches(r, match)]
+        matching = [r for r in records if _record_matches(r, match)]
         exists = spec.get("exists", True)
-        if "count" in spec and len(hits) != spec["count"]:
-            return fail(f"at {spec['at']} s: {len(hits)} records match {match}, expected {spec['count']}")
+        if "count" in spec and len(matching) != spec["count"]:
+            return fail(f"at {spec['at']} s: {len(matching)} records match {match}, expected {spec['count']}")
         if not exists:
-            return fail(f"at {spec['at']} s: a record matching {match} exists: {_rec_text(hits[0])}") if hits else None
-        if not hits:
+            return fail(f"at {spec['at']} s: a record matching {match} exists: {_rec_text(matching[0])}") if matching else None
+        if not matching:
             return fail(f"at {spec['at']} s: no record matches {match} (records: {[_rec_text(r) for r in records] or 'none'})")
+        prec = matching[0]
         for name, want in (spec.get("fields") or {}).items():
-            rec = hits[0]
             if name == "expires_in":
-                actual: Any = rec.expires - now_s
+                actual: Any = prec.expires - now_s
             elif name == "desired_in":
-                actual = rec.desired_expires - now_s if rec.desired_expires else 0
+                actual = prec.desired_expires - now_s if prec.desired_expires else 0
             else:
-                actual = getattr(rec, name)
+                actual = getattr(prec, name)
             why = check_value(actual, want, ctx.vars)
             if why:
                 return fail(f"at {spec['at']} s: record {name}: {why}")

@@ -102,7 +102,7 @@ def _mapping(value: Any, doc: Doc, path: tuple, keys: set[str] | None = None) ->
     return value
 
 
-def _pua(doc: Doc, raw: dict) -> tuple[PuaConfig, tuple[str, int], dict[str, bool]]:
+def _pua(doc: Doc, raw: dict) -> tuple[PuaConfig, tuple[str, int], dict[str, bool], dict[str, Any]]:
     spec = _mapping(raw.get("pua"), doc, ("pua",), {"profile", "params", "address", "notify", "db"})
     params = dict(_mapping(spec.get("params"), doc, ("pua", "params")))
     if "profile" in spec:

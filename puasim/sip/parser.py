@@ -27,6 +27,7 @@ character.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import replace
 
 from puasim.sip.errors import SipParseError
@@ -152,11 +153,13 @@ def _parse(data: bytes) -> Message:
     headers: list[tuple[str, str]] = []
     append = headers.append
     lengths: list[str] = []
+    fields: Iterable[tuple[int, str]]
     if "\n " in text or "\n\t" in text:
         fields = _unfold(lines, data, start)
     else:
-        fields = enumerate(lines)
-        next(fields)
+        numbered = enumerate(lines)
+        next(numbered)
+        fields = numbered
     for idx, line in fields:
         name, colon, value = line.partition(":")
         if not colon:

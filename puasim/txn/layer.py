@@ -126,10 +126,10 @@ class TransactionLayer:
         if existing is not None:
             existing.on_retransmission(now)
             return None
-        txn = ServerTransaction(self, message, source, key)
+        server_txn = ServerTransaction(self, message, source, key)
         if key[0].startswith(BRANCH_MAGIC):
-            self.servers[key] = txn
-        return txn
+            self.servers[key] = server_txn
+        return server_txn
 
     def timer(self, key: tuple, now: int) -> bool:
         """Handle a ``("txn", ...)`` timer key; False if the key is not ours."""
