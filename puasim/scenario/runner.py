@@ -49,13 +49,15 @@ class ScenarioResult:
 class ScenarioRun:
     """Builds the simulation for one :class:`Scenario` and carries out its steps."""
 
-    def __init__(self, scn: Scenario) -> None:
+    def __init__(self, scn: Scenario, database: Database | None = None) -> None:
+        """``database``: the PUA's database for this run instead of the one ``db_url`` names
+        (tests use it to run the same scenario on PostgreSQL); it must start empty."""
         self.scn = scn
         self.sim = Simulation(seed=scn.seed, epoch=scn.epoch, link=scn.link)
         self.sim.trace.meta.update({"scenario": scn.name, "file": scn.file, "duration_us": scn.duration})
         self.rpc: PuaRpc | None = None
         self.pua_starts = 0
-        self.database = self._open_database()
+        self.database = database if database is not None else self._open_database()
         self.step_results: dict[int, Any] = {}
         self.probes: dict[int, Any] = {}
         self._build()
@@ -243,10 +245,11 @@ def scenario_from_text(text: str, file: str = "<string>") -> Scenario:
     return build(load_text(text, file))
 
 
-def run_scenario(scn: Scenario | str | Path) -> ScenarioResult:
+def run_scenario(scn: Scenario | str | Path, database: Database | None = None) -> ScenarioResult:
+    """Run one scenario (a :class:`Scenario` or a file) in the simulator and judge it."""
     if not isinstance(scn, Scenario):
         scn = load_scenario(scn)
-    return ScenarioRun(scn).run()
+    return ScenarioRun(scn, database).run()
 
 
 def discover(paths: list[str | Path]) -> list[Path]:

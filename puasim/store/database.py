@@ -50,6 +50,7 @@ lost, as on a real connection loss) and every later operation raises until
 from __future__ import annotations
 
 import os
+import re
 import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -156,6 +157,25 @@ def parse_url(url: str, base_dir: str | None = None) -> DbUrl:
     raise StoreError(f"db_url {url!r}: unsupported scheme {scheme!r}; {_SQLITE_RULE}, or {_PG_RULE}", op="url")
 
 
+def _constraint_text(exc: Exception) -> str:
+    """A constraint violation in words that do not depend on the SQL backend.
+
+    SQLite and PostgreSQL word the same violation differently; traces (and
+    so their digests) must not, or the same scenario would give two outcomes.
+    """
+    text = str(exc)
+    low = text.lower()
+    if "unique" in low or "duplicate key" in low:
+        return "UNIQUE constraint failed (the table's unique index)"
+    if "not null" in low or "not-null" in low:
+        column = getattr(getattr(exc, "diag", None), "column_name", None)
+        if not column:
+            found = re.search(r"NOT NULL constraint failed: [\w.]*?(\w+)$", text.strip())
+            column = found.group(1) if found else "?"
+        return f"NOT NULL constraint failed: {column}"
+    return text
+
+
 def _wrap(exc: Exception, op: str) -> StoreError:
     integrity = isinstance(exc, sqlite3.IntegrityError)
     if not integrity:
@@ -165,7 +185,8 @@ def _wrap(exc: Exception, op: str) -> StoreError:
             integrity = isinstance(exc, psycopg.IntegrityError)
         except ImportError:  # pragma: no cover - psycopg is optional
             pass
-    err = StoreError(f"{op}: {exc}".strip(), op=op, integrity=integrity)
+    detail = _constraint_text(exc) if integrity else str(exc)
+    err = StoreError(f"{op}: {detail}".strip(), op=op, integrity=integrity)
     err.__cause__ = exc
     return err
 
@@ -290,7 +311,7 @@ class Database:
             else:
                 self._fail_in -= 1
         if self._unreachable:
-            raise StoreError(f"{op}: database {self.url} unreachable (injected fault)", op=op)
+            raise StoreError(f"{op}: the database is unreachable (injected fault)", op=op)
 
     # -- statements ----------------------------------------------------------------------
     def sql(self, text: str) -> str:
