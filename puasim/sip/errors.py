@@ -24,7 +24,11 @@ class SipParseError(ValueError):
         self.header = header
 
     def __str__(self) -> str:
-        where = f"{self.header} header, offset {self.offset}" if self.header else f"offset {self.offset}"
+        where = (
+            f"{self.header} header, offset {self.offset}"
+            if self.header
+            else f"offset {self.offset}"
+        )
         return f"{self.rule} ({where})"
 
     def __reduce__(self):  # keep pickling (multiprocessing sweeps) exact

@@ -35,18 +35,39 @@ COMPACT_FORMS: dict[str, str] = {
 
 
 #: spellings met in nearly every message -> key, so most look-ups skip strip()/lower()
-_KNOWN_KEYS: dict[str, str] = {
-    spelling: key
-    for key in (
-        "via", "from", "to", "call-id", "cseq", "contact", "max-forwards", "expires",
-        "event", "content-type", "content-length", "sip-etag", "sip-if-match",
-        "allow-events", "record-route", "route", "subscription-state", "min-expires",
-        "user-agent", "server", "allow", "supported", "accept",
-    )
-    for spelling in (key, key.title(), key.upper())
-} | {"CSeq": "cseq", "Call-ID": "call-id", "SIP-ETag": "sip-etag", "SIP-If-Match": "sip-if-match"} | {
-    spelling: key for short, key in COMPACT_FORMS.items() for spelling in (short, short.upper())
-}
+_KNOWN_KEYS: dict[str, str] = (
+    {
+        spelling: key
+        for key in (
+            "via",
+            "from",
+            "to",
+            "call-id",
+            "cseq",
+            "contact",
+            "max-forwards",
+            "expires",
+            "event",
+            "content-type",
+            "content-length",
+            "sip-etag",
+            "sip-if-match",
+            "allow-events",
+            "record-route",
+            "route",
+            "subscription-state",
+            "min-expires",
+            "user-agent",
+            "server",
+            "allow",
+            "supported",
+            "accept",
+        )
+        for spelling in (key, key.title(), key.upper())
+    }
+    | {"CSeq": "cseq", "Call-ID": "call-id", "SIP-ETag": "sip-etag", "SIP-If-Match": "sip-if-match"}
+    | {spelling: key for short, key in COMPACT_FORMS.items() for spelling in (short, short.upper())}
+)
 
 
 def header_key(name: str) -> str:

@@ -121,7 +121,9 @@ def _parse(data: bytes) -> Message:
                 line = lines[idx] = line[:-1]
             cr = line.find("\r")
             if cr >= 0:
-                raise SipParseError("bare CR in header section", _line_offset(data, start, idx) + _col(line, cr))
+                raise SipParseError(
+                    "bare CR in header section", _line_offset(data, start, idx) + _col(line, cr)
+                )
 
     # -- start line (§7.1, §7.2)
     first = lines[0]
@@ -131,10 +133,14 @@ def _parse(data: bytes) -> Message:
         if _VERSION_RE.fullmatch(version) is None:
             raise SipParseError("bad SIP-Version in status line", start)
         if len(status_text) != 3 or not (status_text.isascii() and status_text.isdigit()):
-            raise SipParseError("status code is not 3 digits", start + _col(first, len(version) + 1))
+            raise SipParseError(
+                "status code is not 3 digits", start + _col(first, len(version) + 1)
+            )
         status = int(status_text)
         if not 100 <= status <= 699:
-            raise SipParseError("status code out of range 100-699", start + _col(first, len(version) + 1))
+            raise SipParseError(
+                "status code out of range 100-699", start + _col(first, len(version) + 1)
+            )
         method = uri = ""
     else:
         parts = first.split(" ")
@@ -146,7 +152,9 @@ def _parse(data: bytes) -> Message:
         if _URI_BAD_RE.search(uri) is not None or _SCHEME_RE.match(uri) is None:
             raise SipParseError("bad Request-URI", start + _col(first, len(method) + 1))
         if _VERSION_RE.fullmatch(version) is None:
-            raise SipParseError("bad SIP-Version in request line", start + _col(first, len(first) - len(version)))
+            raise SipParseError(
+                "bad SIP-Version in request line", start + _col(first, len(first) - len(version))
+            )
         status, reason = 0, ""
 
     # -- header fields (§7.3.1)
@@ -195,7 +203,10 @@ def _unfold(lines: list[str], data: bytes, start: int) -> list[tuple[int, str]]:
         line = lines[idx]
         if line[:1] in (" ", "\t"):
             if not out:
-                raise SipParseError("continuation line before the first header field", _line_offset(data, start, idx))
+                raise SipParseError(
+                    "continuation line before the first header field",
+                    _line_offset(data, start, idx),
+                )
             first_idx, prev = out[-1]
             out[-1] = (first_idx, prev.rstrip(" \t") + " " + line.strip(" \t"))
         else:

@@ -23,7 +23,8 @@ a=rtpmap:31 LPC
 """
 
 # RFC 4475 §3.1.1.1 "A Short Tortuous INVITE" (wsinv)
-WSINV = r"""INVITE sip:vivekg@chair-dnrc.example.com;unknownparam SIP/2.0
+WSINV = (
+    r"""INVITE sip:vivekg@chair-dnrc.example.com;unknownparam SIP/2.0
 TO :
  sip:vivekg@chair-dnrc.example.com ;   tag    = 1918181833n
 from   : "J Rosenberg \\\""       <sip:jdrosen@example.com>
@@ -52,10 +53,13 @@ m:"Quoted string \"\"" <sip:jdrosen@example.com> ; newparam =
       newvalue ;
   secondparam ; q = 0.33
 
-""" + SDP_150
+"""
+    + SDP_150
+)
 
 # RFC 4475 §3.1.1.3 "Valid Use of the % Escaping Mechanism" (esc01)
-ESC01 = """INVITE sip:sips%3Auser%40example.com@example.net SIP/2.0
+ESC01 = (
+    """INVITE sip:sips%3Auser%40example.com@example.net SIP/2.0
 To: sip:%75se%72@example.com
 From: <sip:I%20have%20spaces@example.net>;tag=938
 Max-Forwards: 87
@@ -67,7 +71,9 @@ Contact:
   <sip:cal%6Cer@host5.example.net;%6C%72;n%61me=v%61lue%25%34%31>
 Content-Length: 150
 
-""" + SDP_150
+"""
+    + SDP_150
+)
 
 # RFC 4475 §3.1.1.5 "Use of % When It Is Not an Escape" (esc02)
 ESC02 = """RE%47IST%45R sip:registrar.example.com SIP/2.0
@@ -111,8 +117,26 @@ Unknown-{"Long" * 20}-Name: unknown-{LONG}-value; unknown-{LONG}-parameter-name 
         f"{spelling}: SIP/2.0/TCP sip{n}.example.com\n"
         for n, spelling in zip(
             range(33, 0, -1),
-            ["Via", "v", "V", "Via", "ViA", "VIa", "VIA", "via", "viA", "vIa", "vIA", "V ", "v ", "V  ", "v  ",
-             "Via ", "Via  "] + ["Via"] * 16,
+            [
+                "Via",
+                "v",
+                "V",
+                "Via",
+                "ViA",
+                "VIa",
+                "VIA",
+                "via",
+                "viA",
+                "vIa",
+                "vIA",
+                "V ",
+                "v ",
+                "V  ",
+                "v  ",
+                "Via ",
+                "Via  ",
+            ]
+            + ["Via"] * 16,
             strict=True,
         )
     )
@@ -127,7 +151,8 @@ l: 150
 )
 
 # RFC 4475 §3.1.1.10 "Multiple Requests in a Single Datagram" (dblreq)
-DBLREQ = """REGISTER sip:example.com SIP/2.0
+DBLREQ = (
+    """REGISTER sip:example.com SIP/2.0
 To: sip:j.user@example.com
 From: sip:j.user@example.com;tag=43251j3j324
 Max-Forwards: 8
@@ -148,10 +173,13 @@ Via: SIP/2.0/UDP 192.0.2.15;branch=z9hG4bKkdjuw380234
 Content-Type: application/sdp
 Content-Length: 150
 
-""" + SDP_150
+"""
+    + SDP_150
+)
 
 # RFC 4475 §3.1.2.1 "Extraneous Header Field Separators" (badinv01)
-BADINV01 = """INVITE sip:user@example.com SIP/2.0
+BADINV01 = (
+    """INVITE sip:user@example.com SIP/2.0
 To: sip:j.user@example.com
 From: sip:caller@example.net;tag=134161461246
 Max-Forwards: 7
@@ -162,10 +190,13 @@ Contact: "Joe" <sip:joe@example.org>;;;;
 Content-Length: 150
 Content-Type: application/sdp
 
-""" + SDP_150
+"""
+    + SDP_150
+)
 
 # RFC 4475 §3.1.2.2 "Content Length Larger Than Message" (clerr)
-CLERR = """INVITE sip:user@example.com SIP/2.0
+CLERR = (
+    """INVITE sip:user@example.com SIP/2.0
 Max-Forwards: 80
 To: sip:j.user@example.com
 From: sip:caller@example.net;tag=93942939o2
@@ -176,7 +207,9 @@ Via: SIP/2.0/UDP host5.example.com;branch=z9hG4bK-39234-23523
 Content-Type: application/sdp
 Content-Length: 9999
 
-""" + SDP_150
+"""
+    + SDP_150
+)
 
 # RFC 4475 §3.1.2.3 "Negative Content-Length" (ncl)
 NCL = CLERR.replace("Content-Length: 9999", "Content-Length: -999").replace("clerr.", "ncl.")
@@ -219,7 +252,9 @@ Via: SIP/2.0/UDP 192.0.2.5
 Content-Length: 0
 
 """
-LWSSTART = LTGTRURI.replace("INVITE <sip:user@example.com> SIP/2.0", "INVITE  sip:user@example.com  SIP/2.0")
+LWSSTART = LTGTRURI.replace(
+    "INVITE <sip:user@example.com> SIP/2.0", "INVITE  sip:user@example.com  SIP/2.0"
+)
 
 # RFC 3903 §10: PUBLISH flows (M5 initial, M6 200 OK, M9 refresh, M11 modify,
 # M13 remove) between pua.example.com and the compositor
@@ -235,7 +270,8 @@ PIDF = """<?xml version="1.0" encoding="UTF-8"?>
 </presence>
 """
 
-PUBLISH_INITIAL = f"""PUBLISH sip:presentity@example.com SIP/2.0
+PUBLISH_INITIAL = (
+    f"""PUBLISH sip:presentity@example.com SIP/2.0
 Via: SIP/2.0/UDP pua.example.com;branch=z9hG4bK652hsge
 To: <sip:presentity@example.com>
 From: <sip:presentity@example.com>;tag=1234wxyz
@@ -247,7 +283,9 @@ Event: presence
 Content-Type: application/pidf+xml
 Content-Length: {len(PIDF.replace(chr(10), chr(13) + chr(10)))}
 
-""" + PIDF
+"""
+    + PIDF
+)
 
 PUBLISH_200 = """SIP/2.0 200 OK
 Via: SIP/2.0/UDP pua.example.com;branch=z9hG4bK652hsge

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
-import sip_rfc_messages as M
-from sip_rfc_messages import wire
 
+import tests.sip.sip_rfc_messages as M
 from puasim.sip import Request, Response, SipParseError, parse
 from puasim.sip import headers as H
+from tests.sip.sip_rfc_messages import wire
 
 
 def req(*headers: tuple[str, str]) -> Request:
@@ -27,19 +27,32 @@ def test_rfc3903_initial_publish():
     assert H.cseq(m) == H.CSeq(1, "PUBLISH")
     (via,) = H.via_list(m)
     assert (via.protocol, via.transport, via.host, via.port, via.branch) == (
-        "SIP/2.0", "UDP", "pua.example.com", None, "z9hG4bK652hsge",
+        "SIP/2.0",
+        "UDP",
+        "pua.example.com",
+        None,
+        "z9hG4bK652hsge",
     )
 
 
 def test_rfc3903_200_ok_carries_etag_and_expires():
     m = parse(wire(M.PUBLISH_200))
-    assert (m.status, H.sip_etag(m), H.expires(m), H.expires_or_none(m)) == (200, "dx200xyz", 1800, 1800)
+    assert (m.status, H.sip_etag(m), H.expires(m), H.expires_or_none(m)) == (
+        200,
+        "dx200xyz",
+        1800,
+        1800,
+    )
     assert H.to(m).tag == "1a2b3c4d"
 
 
 def test_rfc3903_refresh_and_remove():
     refresh = parse(wire(M.PUBLISH_REFRESH))
-    assert H.sip_if_match(refresh) == "dx200xyz" and refresh.body == b"" and H.content_type(refresh) is None
+    assert (
+        H.sip_if_match(refresh) == "dx200xyz"
+        and refresh.body == b""
+        and H.content_type(refresh) is None
+    )
     remove = parse(wire(M.PUBLISH_REMOVE))
     assert H.sip_if_match(remove) == "kwj449x" and H.expires(remove) == 0
 
@@ -55,13 +68,21 @@ def test_subscribe():
     m = parse(wire(M.SUBSCRIBE))
     assert H.event(m).package == "presence" and H.expires(m) == 3600
     (c,) = H.contact_list(m)
-    assert c.uri == "sip:user@host.example.com" and c.display is None and str(c) == "<sip:user@host.example.com>"
+    assert (
+        c.uri == "sip:user@host.example.com"
+        and c.display is None
+        and str(c) == "<sip:user@host.example.com>"
+    )
 
 
 def test_subscribe_200_record_route_commas_inside_quotes():
     m = parse(wire(M.SUBSCRIBE_200))
     rr = H.record_route_list(m)
-    assert [r.uri for r in rr] == ["sip:p1.example.com;lr", "sip:p2.example.com;lr", "sip:p3.example.com;lr"]
+    assert [r.uri for r in rr] == [
+        "sip:p1.example.com;lr",
+        "sip:p2.example.com;lr",
+        "sip:p3.example.com;lr",
+    ]
     assert rr[2].display == "Proxy 3, the last"
     assert [str(r) for r in rr][:2] == ["<sip:p1.example.com;lr>", "<sip:p2.example.com;lr>"]
     assert H.via_list(m)[0].received == "192.0.2.1"
@@ -105,7 +126,9 @@ def test_event(value, package, id_, params):
     assert (ev.package, ev.id, ev.params) == (package, id_, params)
 
 
-@pytest.mark.parametrize("value", ["", "pres ence", ".presence", "presence.", "presence..winfo", "dialog;;sla", "a/b"])
+@pytest.mark.parametrize(
+    "value", ["", "pres ence", ".presence", "presence.", "presence..winfo", "dialog;;sla", "a/b"]
+)
 def test_event_malformed(value):
     with pytest.raises(SipParseError) as info:
         H.event(req(("o", value)))
@@ -122,9 +145,21 @@ def test_event_format():
 def test_subscription_state_variants():
     ss = H.parse_subscription_state("PENDING;expires=0010")
     assert (ss.state, ss.expires) == ("pending", 10) and ss.is_pending
-    assert str(H.SubscriptionState("terminated", reason="noresource")) == "terminated;reason=noresource"
-    assert H.parse_subscription_state("active;expires=60;foo").params == (("expires", "60"), ("foo", None))
-    for bad in ("", "active;expires=abc", "active;expires=4294967296", "active;retry-after=-1", "act ive"):
+    assert (
+        str(H.SubscriptionState("terminated", reason="noresource"))
+        == "terminated;reason=noresource"
+    )
+    assert H.parse_subscription_state("active;expires=60;foo").params == (
+        ("expires", "60"),
+        ("foo", None),
+    )
+    for bad in (
+        "",
+        "active;expires=abc",
+        "active;expires=4294967296",
+        "active;retry-after=-1",
+        "act ive",
+    ):
         with pytest.raises(SipParseError) as info:
             H.parse_subscription_state(bad)
         assert info.value.header == "Subscription-State"
@@ -135,7 +170,10 @@ def test_via_ports_rport_received_ipv6():
     vias = H.via_list(
         req(
             ("Via", "SIP/2.0/UDP 192.0.2.1:5062;rport=5070;received=198.51.100.1;branch=z9hG4bKa"),
-            ("v", "SIP/2.0/TCP [2001:db8::1]:5061;branch=z9hG4bKb, SIP/2.0/tls proxy.example.com ; rport"),
+            (
+                "v",
+                "SIP/2.0/TCP [2001:db8::1]:5061;branch=z9hG4bKb, SIP/2.0/tls proxy.example.com ; rport",
+            ),
         )
     )
     assert [(v.host, v.port, v.rport) for v in vias] == [
@@ -146,7 +184,10 @@ def test_via_ports_rport_received_ipv6():
     assert vias[0].received == "198.51.100.1" and vias[0].sent_by == "192.0.2.1:5062"
     assert vias[2].transport == "tls" and vias[2].transport_upper == "TLS"
     assert H.top_via(req(*[("Via", "SIP/2.0/UDP a"), ("Via", "SIP/2.0/UDP b")])).host == "a"
-    assert str(vias[0]) == "SIP/2.0/UDP 192.0.2.1:5062;rport=5070;received=198.51.100.1;branch=z9hG4bKa"
+    assert (
+        str(vias[0])
+        == "SIP/2.0/UDP 192.0.2.1:5062;rport=5070;received=198.51.100.1;branch=z9hG4bKa"
+    )
 
 
 def test_via_colon_with_lws():
@@ -189,9 +230,14 @@ def test_via_bad_rport_value_raises_on_access():
         ('"Bob \\"B\\"" <sip:bob@b>;tag=1', 'Bob "B"', "sip:bob@b", (("tag", "1"),)),
         ("Bob Smith <sip:bob@b>", "Bob Smith", "sip:bob@b", ()),
         ('"" <sip:x@y>', "", "sip:x@y", ()),
-        ("<sip:a@b;lr>;x=\"a;b,c\"", None, "sip:a@b;lr", (("x", '"a;b,c"'),)),
+        ('<sip:a@b;lr>;x="a;b,c"', None, "sip:a@b;lr", (("x", '"a;b,c"'),)),
         ("<tel:+1-555-0100>", None, "tel:+1-555-0100", ()),
-        ("<urn:uuid:f81d4fae-7dec-11d0-a765-00a0c91e6bf6>", None, "urn:uuid:f81d4fae-7dec-11d0-a765-00a0c91e6bf6", ()),
+        (
+            "<urn:uuid:f81d4fae-7dec-11d0-a765-00a0c91e6bf6>",
+            None,
+            "urn:uuid:f81d4fae-7dec-11d0-a765-00a0c91e6bf6",
+            (),
+        ),
     ],
 )
 def test_name_addr(value, display, uri, params):
@@ -202,7 +248,17 @@ def test_name_addr(value, display, uri, params):
 
 @pytest.mark.parametrize(
     "value",
-    ["", "<sip:a@b", "sip:a@b>", "Bob <>", '"Bob <sip:a@b>', '"Bob" sip:a@b', "<sip:a@b>;tag", "<notauri>", "<sip:a@b> junk"],
+    [
+        "",
+        "<sip:a@b",
+        "sip:a@b>",
+        "Bob <>",
+        '"Bob <sip:a@b>',
+        '"Bob" sip:a@b',
+        "<sip:a@b>;tag",
+        "<notauri>",
+        "<sip:a@b> junk",
+    ],
 )
 def test_name_addr_malformed(value):
     msg = req(("To", value))
@@ -227,22 +283,39 @@ def test_contact_wildcard_and_expires():
     assert H.contact_list(req(("Contact", "*")))[0].is_wildcard
     with pytest.raises(SipParseError):
         H.contact_list(req(("Contact", "*"), ("Contact", "<sip:a@b>")))
-    cs = H.contact_list(req(("m", "<sip:a@b>;expires=60;q=0.5, \"X\" <sip:c@d>")))
+    cs = H.contact_list(req(("m", '<sip:a@b>;expires=60;q=0.5, "X" <sip:c@d>')))
     assert [(c.uri, c.expires, c.q) for c in cs] == [("sip:a@b", 60, 0.5), ("sip:c@d", None, None)]
     assert str(H.WILDCARD) == "*"
 
 
 def test_absent_headers_give_none_or_empty():
     m = req()
-    for f in (H.from_, H.to, H.cseq, H.call_id, H.expires, H.expires_or_none, H.event, H.subscription_state,
-              H.sip_etag, H.sip_if_match, H.content_type, H.min_expires, H.max_forwards, H.top_via):
+    for f in (
+        H.from_,
+        H.to,
+        H.cseq,
+        H.call_id,
+        H.expires,
+        H.expires_or_none,
+        H.event,
+        H.subscription_state,
+        H.sip_etag,
+        H.sip_if_match,
+        H.content_type,
+        H.min_expires,
+        H.max_forwards,
+        H.top_via,
+    ):
         assert f(m) is None
     for f in (H.via_list, H.contact_list, H.route_list, H.record_route_list, H.allow_events):
         assert f(m) == []
 
 
 def test_format_name_addr():
-    assert H.format_name_addr("sip:alice@example.com", tag="a1b2") == "<sip:alice@example.com>;tag=a1b2"
+    assert (
+        H.format_name_addr("sip:alice@example.com", tag="a1b2")
+        == "<sip:alice@example.com>;tag=a1b2"
+    )
     assert H.format_name_addr("sip:a@b", display='Al "The" Ice') == '"Al \\"The\\" Ice" <sip:a@b>'
     assert H.format_name_addr("sip:a@b", tag="t", params=(("x", None),)) == "<sip:a@b>;tag=t;x"
     text = H.format_name_addr("sip:a@b", tag="t", display="A")
@@ -276,8 +349,17 @@ def test_rfc4475_scalarlg_response():
 
 @pytest.mark.parametrize(
     "value, ok",
-    [("4294967295", 4294967295), ("0", 0), ("0600", 600), ("4294967296", None), ("-1", None), ("36 00", None),
-     ("1e3", None), ("", None), ("\u0663", None)],
+    [
+        ("4294967295", 4294967295),
+        ("0", 0),
+        ("0600", 600),
+        ("4294967296", None),
+        ("-1", None),
+        ("36 00", None),
+        ("1e3", None),
+        ("", None),
+        ("\u0663", None),
+    ],
 )
 def test_expires_bounds(value, ok):
     m = req(("Expires", value))
@@ -307,7 +389,10 @@ def test_min_expires_and_max_forwards():
 
 
 def test_call_id():
-    assert H.call_id(req(("i", "a84b4c76e66710@pc33.atlanta.com"))) == "a84b4c76e66710@pc33.atlanta.com"
+    assert (
+        H.call_id(req(("i", "a84b4c76e66710@pc33.atlanta.com")))
+        == "a84b4c76e66710@pc33.atlanta.com"
+    )
     intmeth = "intmeth.word%ZK-!.*_+'@word`~)(><:\\/\"][?}{"  # RFC 4475 §3.1.1.2
     assert H.call_id(req(("Call-ID", intmeth))) == intmeth
     for bad in ("", "a b", "a@b@c", "a@"):
@@ -325,7 +410,12 @@ def test_etags_must_be_tokens():
 def test_content_type_forms():
     ct = H.content_type(req(("c", "Application/PIDF+XML ; charset=utf-8")))
     assert ct.mime == "application/pidf+xml" and ct.type == "Application" and ct.charset == "utf-8"
-    assert H.parse_content_type('multipart/related;type="application/rlmi+xml";boundary=b1').param("type") == "application/rlmi+xml"
+    assert (
+        H.parse_content_type('multipart/related;type="application/rlmi+xml";boundary=b1').param(
+            "type"
+        )
+        == "application/rlmi+xml"
+    )
     for bad in ("text", "text/", "/plain", "text/plain;", "text plain"):
         with pytest.raises(SipParseError):
             H.parse_content_type(bad)

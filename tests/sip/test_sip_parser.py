@@ -5,9 +5,8 @@ from __future__ import annotations
 import pickle
 
 import pytest
-import sip_rfc_messages as M
-from sip_rfc_messages import wire
 
+import tests.sip.sip_rfc_messages as M
 from puasim.sip import (
     Request,
     Response,
@@ -17,6 +16,7 @@ from puasim.sip import (
     with_content_length,
 )
 from puasim.sip import headers as H
+from tests.sip.sip_rfc_messages import wire
 
 
 # -- start lines --------------------------------------------------------------------
@@ -121,7 +121,7 @@ def test_empty_header_value():
 
 
 def test_utf8_and_invalid_bytes_survive():
-    raw = "OPTIONS sip:a@b SIP/2.0\r\nFrom: \"Jörg\" <sip:j@b>\r\nX: \xff\r\n\r\n".encode("latin-1")
+    raw = 'OPTIONS sip:a@b SIP/2.0\r\nFrom: "Jörg" <sip:j@b>\r\nX: \xff\r\n\r\n'.encode("latin-1")
     raw = raw.replace("Jörg".encode("latin-1"), "Jörg".encode())
     m = parse(raw)
     assert H.from_(m).display == "Jörg"
@@ -173,7 +173,10 @@ def test_parse_accepts_bytearray_and_memoryview():
 
 # -- Content-Length framing (§18.3) ---------------------------------------------------
 def test_body_without_content_length_is_rest_of_datagram():
-    assert parse(b"MESSAGE sip:a@b SIP/2.0\r\nTo: x\r\n\r\nhello\r\n\r\nworld").body == b"hello\r\n\r\nworld"
+    assert (
+        parse(b"MESSAGE sip:a@b SIP/2.0\r\nTo: x\r\n\r\nhello\r\n\r\nworld").body
+        == b"hello\r\n\r\nworld"
+    )
 
 
 def test_shorter_content_length_truncates_body():
@@ -284,7 +287,10 @@ def test_rfc4475_longreq():
     to = H.to(m)
     assert to.display.startswith("I have a user name of extremeextreme")
     assert to.sip_uri.port == 6000 and len(to.sip_uri.params) == 2
-    assert H.from_(m).tag.startswith("12981298") and H.from_(m).param("unknownValuelessparamname") == ""
+    assert (
+        H.from_(m).tag.startswith("12981298")
+        and H.from_(m).param("unknownValuelessparamname") == ""
+    )
     assert len(m.body) == 150
 
 
@@ -307,7 +313,9 @@ def test_with_content_length():
     m = Request("MESSAGE", "sip:a@b", (("l", "99"), ("X", "1"), ("Content-Length", "5")), b"hello!")
     out = with_content_length(m)
     assert out.headers == (("l", "6"), ("X", "1"))
-    assert with_content_length(Request("MESSAGE", "sip:a@b", (), b"")).headers == (("Content-Length", "0"),)
+    assert with_content_length(Request("MESSAGE", "sip:a@b", (), b"")).headers == (
+        ("Content-Length", "0"),
+    )
     assert parse(serialise(out)) == out
 
 

@@ -8,7 +8,9 @@ from puasim.sip import SipParseError, SipUri, parse_uri
 
 
 def test_components():
-    u = parse_uri("sips:alice:secret@Atlanta.com:5061;transport=tcp;lr?subject=project%20x&priority=urgent")
+    u = parse_uri(
+        "sips:alice:secret@Atlanta.com:5061;transport=tcp;lr?subject=project%20x&priority=urgent"
+    )
     assert u == SipUri(
         "sips",
         "alice",
@@ -23,7 +25,14 @@ def test_components():
 
 def test_minimal_and_defaults():
     u = parse_uri("sip:example.com")
-    assert (u.user, u.password, u.host, u.port, u.params, u.headers) == (None, None, "example.com", None, (), ())
+    assert (u.user, u.password, u.host, u.port, u.params, u.headers) == (
+        None,
+        None,
+        "example.com",
+        None,
+        (),
+        (),
+    )
 
 
 def test_scheme_is_lowercased_and_empty_password_kept():

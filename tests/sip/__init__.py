@@ -1,0 +1,1 @@
+"""Tests of puasim.sip: framing, URIs, typed header fields and their properties."""
