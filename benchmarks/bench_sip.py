@@ -101,17 +101,28 @@ def main(argv: list[str]) -> None:
     assert base[1].get_payload(decode=True) == PIDF
 
     rows = [
-        ("parse", best_rate(parse, DATA, iterations, rounds), best_rate(baseline_parse, DATA, iterations, rounds)),
-        ("serialise", best_rate(serialise, msg, iterations, rounds),
-         best_rate(baseline_serialise, base, iterations, rounds)),
+        (
+            "parse",
+            best_rate(parse, DATA, iterations, rounds),
+            best_rate(baseline_parse, DATA, iterations, rounds),
+        ),
+        (
+            "serialise",
+            best_rate(serialise, msg, iterations, rounds),
+            best_rate(baseline_serialise, base, iterations, rounds),
+        ),
     ]
-    print(f"PUBLISH of {len(DATA)} bytes ({len(PIDF)}-byte PIDF body), "
-          f"best of {rounds} rounds x {iterations} calls, Python {sys.version.split()[0]}")
+    print(
+        f"PUBLISH of {len(DATA)} bytes ({len(PIDF)}-byte PIDF body), "
+        f"best of {rounds} rounds x {iterations} calls, Python {sys.version.split()[0]}"
+    )
     print(f"{'':12}{'puasim msg/s':>16}{'baseline msg/s':>18}{'puasim/baseline':>18}")
     for name, ours, theirs in rows:
         print(f"{name:12}{ours:16,.0f}{theirs:18,.0f}{ours / theirs:17.1f}x")
     extra = best_rate(parse_and_read, DATA, iterations, rounds)
-    print(f"parse + 7 typed accessors (Via, From, To, CSeq, Call-ID, Event, Expires): {extra:,.0f} msg/s")
+    print(
+        f"parse + 7 typed accessors (Via, From, To, CSeq, Call-ID, Event, Expires): {extra:,.0f} msg/s"
+    )
 
 
 if __name__ == "__main__":
