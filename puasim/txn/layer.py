@@ -13,7 +13,9 @@ from typing import TYPE_CHECKING, Any
 
 from puasim.effects import Address, Outbox
 from puasim.sip import headers as H
+from puasim.sip.errors import SipParseError
 from puasim.sip.message import Request, Response
+from puasim.trace.events import Note
 from puasim.txn.timers import RFC3261, TimerConfig
 
 if TYPE_CHECKING:
@@ -111,8 +113,12 @@ class TransactionLayer:
         or a retransmitted request).
         """
         if isinstance(message, Response):
-            vias = H.via_list(message)
-            cs = H.cseq(message)
+            try:
+                vias = H.via_list(message)
+                cs = H.cseq(message)
+            except SipParseError as exc:  # a reply no transaction can own: dropped, as tm does
+                self.outbox.emit(Note("warning", f"response dropped: {exc}"))
+                return None
             if not vias or cs is None:
                 return None
             txn = self.clients.get((vias[0].branch or "", cs.method))
@@ -121,7 +127,11 @@ class TransactionLayer:
             return None
         from puasim.txn.transactions import ServerTransaction
 
-        key = self.server_key(message)
+        try:
+            key = self.server_key(message)
+        except SipParseError as exc:  # a request without a usable Via cannot be answered
+            self.outbox.emit(Note("warning", f"request dropped: {exc}"))
+            return None
         existing = self.servers.get(key)
         if existing is not None:
             existing.on_retransmission(now)

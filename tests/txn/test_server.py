@@ -143,3 +143,21 @@ def test_a_request_without_via_is_answered_to_its_source():
     d = Driver.make()
     req = make_request(1)
     assert d.layer.response_address(req, PEER) == PEER
+
+
+def test_malformed_via_or_cseq_is_dropped_with_a_note_not_raised():
+    import random
+
+    from puasim.effects import Emit, Outbox
+    from puasim.sip.message import Request, Response
+    from puasim.txn.layer import TransactionLayer
+
+    out = Outbox()
+    layer = TransactionLayer(out, "127.0.0.1", 5060, random.Random(1))
+    bad_req = Request("PUBLISH", "sip:a@b", (("Via", "SIP/2.0/UDP ;;;"), ("CSeq", "1 PUBLISH")))
+    bad_resp = Response(200, "OK", (("Via", "SIP/2.0/UDP h;branch=z9hG4bKx"), ("CSeq", "one PUBLISH")))
+    assert layer.receive(bad_req, ("127.0.0.1", 5070), 0) is None
+    assert layer.receive(bad_resp, ("127.0.0.1", 5070), 0) is None
+    notes = [e.event.text for e in out.take() if isinstance(e, Emit)]
+    assert any(n.startswith("request dropped") for n in notes)
+    assert any(n.startswith("response dropped") for n in notes)
