@@ -88,6 +88,7 @@ class Pua:
         #: answers NOTIFYs the way the script around pua does (see subscribe.answer_notify)
         self.notify_policy = subscribe.NotifyPolicy()
         self.started = False
+        self.defer_callbacks: list[tuple[Any, ...]] | None = None
         for warning in self.cfg.warnings:
             self.log("warning", warning)
 
@@ -281,6 +282,9 @@ class Pua:
     def run_callbacks(self, h: Hentity, reply: Response, faked: bool, now_us: int) -> None:
         """§7.3: only for REQ_OTHER transactions; every callback whose types match the flag."""
         if h.ua_flag != REQ_OTHER:
+            return
+        if self.defer_callbacks is not None:  # inside a SUBSCRIBE reply: run after the flag is restored
+            self.defer_callbacks.append((h, reply, faked, now_us))
             return
         for types, fn in list(self.callbacks):
             if types & h.flag:

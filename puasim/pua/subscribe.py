@@ -207,10 +207,15 @@ def on_subscribe_reply(pua: Pua, h: Hentity, reply: Response, faked: bool, reque
     flag_orig = h.flag
     if flag_orig & Source.XMPP_INITIAL_SUBS:
         h.flag = int(Source.XMPP_SUBSCRIBE)
+    # §4.6: record operations use the converted flag, callbacks see the original one (§4.8)
+    pua.defer_callbacks = []
     try:
         _handle_subscribe_reply(pua, h, reply, faked, request, now, now_us, flag_orig)
     finally:
         h.flag = flag_orig
+        deferred, pua.defer_callbacks = pua.defer_callbacks, None
+    for args in deferred:
+        pua.run_callbacks(*args)
 
 
 def _delete_by_ids(
