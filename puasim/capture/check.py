@@ -66,6 +66,7 @@ from puasim.pua.info import PublInfo, SubsInfo
 from puasim.sip import SipParseError
 from puasim.sip import headers as H
 from puasim.sip.message import Request, Response
+from puasim.sip.uri import format_hostport
 from puasim.trace.events import MessageSent, Note, RunError
 from puasim.trace.trace import Trace
 
@@ -242,7 +243,7 @@ class _Checker:
         )
         if self.server is None:
             raise CheckError(f"{source}: no request from the PUA at {address_name(pua)} in the capture")
-        cfg_params = {"outbound_proxy": f"sip:{self.server[0]}:{self.server[1]}", **self.params}
+        cfg_params = {"outbound_proxy": f"sip:{format_hostport(*self.server)}", **self.params}
         self.cfg = load_config(cfg_params)
         self.report = CheckReport(source, pua, self.server, self.params, self.origin, tolerance)
         self.model_trace = Trace({"epoch": trace.meta.get("epoch", 0), "source": f"model for {source}"})
@@ -516,6 +517,7 @@ class _Checker:
             if self.report.rows:
                 self.report.rows[-1].diffs.append(Difference("model", "-", f"raised {text}"))
             self.report.notes.append(f"the model raised {text}; the comparison stops there")
+            self.report.fault = text
             self.model_trace.add(self.host.now, "model", RunError("check", text))
         self._hints(records)
         self.report.rows.sort(key=lambda r: (r.real_time if r.real_time is not None else (r.model_time or 0), r.n))

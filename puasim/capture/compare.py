@@ -15,6 +15,7 @@ from puasim.effects import SECOND
 from puasim.sip import SipParseError
 from puasim.sip import headers as H
 from puasim.sip.message import Request, Response
+from puasim.sip.uri import format_hostport
 
 __all__ = ["CheckReport", "Difference", "Row", "body_semantics_equal", "compare_requests", "request_line"]
 
@@ -178,6 +179,8 @@ class CheckReport:
     rows: list[Row] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     model_trace: object = None
+    #: set when the model raised: the comparison stopped there, so the check cannot pass
+    fault: str = ""
 
     @property
     def differences(self) -> list[tuple[Row, Difference]]:
@@ -185,7 +188,7 @@ class CheckReport:
 
     @property
     def ok(self) -> bool:
-        return not self.differences
+        return not self.differences and not self.fault
 
     def _t(self, t: int | None) -> str:
         return "       -" if t is None else f"{(t - self.origin) / SECOND:8.3f}"
@@ -193,10 +196,10 @@ class CheckReport:
     def format(self) -> str:
         """The report as text: one line per request, differences indented under it."""
         params = " ".join(f"{k}={v}" for k, v in sorted(self.params.items())) or "(defaults)"
-        server = f"{self.server[0]}:{self.server[1]}" if self.server else "?"
+        server = format_hostport(*self.server) if self.server else "?"
         lines = [
             f"conformance check of {self.source}",
-            f"real PUA {self.pua[0]}:{self.pua[1]} -> server {server}; model pua params: {params}; "
+            f"real PUA {format_hostport(*self.pua)} -> server {server}; model pua params: {params}; "
             f"timing tolerance {self.tolerance / SECOND:g} s; times in s from the first packet",
             "",
             f"{'#':>3} {'time':>8} {'frame':>5}  {'inferred':<11} {'result':<6} real request  |  model",

@@ -37,6 +37,7 @@ from typing import Any
 from puasim.sip import SipParseError, parse
 from puasim.sip import headers as H
 from puasim.sip.message import Request
+from puasim.sip.uri import format_hostport, split_hostport
 from puasim.trace.events import MessageSent, Note
 from puasim.trace.trace import Trace
 
@@ -54,8 +55,8 @@ class CaptureError(ValueError):
 
 
 def address_name(addr: Address) -> str:
-    host, port = addr
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    """``host:port`` of an address, IPv6 in brackets (``[::1]:5060``)."""
+    return format_hostport(addr[0], addr[1])
 
 
 def normalise_names(names: Mapping[Any, str] | None) -> dict[Address, str]:
@@ -63,10 +64,10 @@ def normalise_names(names: Mapping[Any, str] | None) -> dict[Address, str]:
     out: dict[Address, str] = {}
     for key, name in (names or {}).items():
         if isinstance(key, str):
-            host, sep, port = key.rpartition(":")
-            if not sep or not port.isdigit():
-                raise ValueError(f"node address {key!r} is not host:port")
-            out[(host.strip("[]"), int(port))] = name
+            try:
+                out[split_hostport(key)] = name
+            except ValueError as exc:
+                raise ValueError(f"node address {exc}") from None
         else:
             out[(str(key[0]), int(key[1]))] = name
     return out

@@ -34,7 +34,7 @@ from typing import Any
 
 from puasim.capture.reader import txn_key
 from puasim.effects import SECOND, CancelTimer, Emit, Send, SetTimer
-from puasim.sip import SipParseError, parse, serialise
+from puasim.sip import SipParseError, format_hostport, parse, serialise
 from puasim.trace.events import MessageDelivered, MessageSent, Note, RunError, TimerFired
 from puasim.trace.trace import Trace
 
@@ -226,8 +226,7 @@ class LiveDriver:
     def name_of(self, addr: Address) -> str:
         name = self.names.get(addr)
         if name is None:
-            host, port = addr
-            name = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+            name = format_hostport(*addr)
         return name
 
     async def open(self, name: str, bind: Address, factory: Callable[[Address], Any], start: bool = True) -> LiveNode:

@@ -39,6 +39,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from puasim.effects import MILLISECOND, SECOND, Outbox
+from puasim.sip import format_hostport
 from puasim.sip import headers as H
 from puasim.sip.message import Request, Response
 from puasim.sip.parser import with_content_length
@@ -53,7 +54,7 @@ T2 = 4 * SECOND
 
 
 def _hp(addr: Address) -> str:
-    return f"[{addr[0]}]:{addr[1]}" if ":" in addr[0] else f"{addr[0]}:{addr[1]}"
+    return format_hostport(*addr)
 
 
 @dataclass(slots=True)

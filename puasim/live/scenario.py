@@ -36,6 +36,7 @@ from puasim.live.driver import Address, LiveDriver, LiveNode, check_target
 from puasim.pua.info import PublInfo, SubsInfo
 from puasim.scenario.expect import Failure, RunContext, evaluate
 from puasim.scenario.spec import Scenario, Step, seconds_to_us
+from puasim.sip.uri import format_hostport
 from puasim.trace.events import MessageSent, Note
 from puasim.trace.trace import Trace
 
@@ -238,8 +239,7 @@ class _LiveScenario:
 
 
 def _hostport(addr: Address) -> str:
-    host, port = addr
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    return format_hostport(*addr)
 
 
 async def run_live_async(

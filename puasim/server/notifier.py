@@ -77,6 +77,7 @@ from puasim.server.subscription import (
 from puasim.sip import headers as H
 from puasim.sip.errors import SipParseError
 from puasim.sip.message import Request, Response
+from puasim.sip.uri import format_hostport
 from puasim.trace.events import Note, ServerStateChanged
 
 if TYPE_CHECKING:
@@ -146,7 +147,7 @@ class Notifier:
             return self.contact_override
         if self.profile.notifier_contact:
             return str(self.profile.notifier_contact)
-        return f"sip:presence@{self.server.host}:{self.server.port}"
+        return f"sip:presence@{format_hostport(self.server.host, self.server.port)}"
 
     def __iter__(self) -> Iterator[Subscription]:
         return iter(list(self.subscriptions.values()))

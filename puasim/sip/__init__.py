@@ -48,7 +48,7 @@ from puasim.sip.headers import (
 )
 from puasim.sip.message import COMPACT_FORMS, Message, Request, Response, header_key
 from puasim.sip.parser import parse, serialise, with_content_length
-from puasim.sip.uri import SipUri, parse_uri
+from puasim.sip.uri import SipUri, format_host, format_hostport, parse_uri, split_hostport
 
 __all__ = [
     "COMPACT_FORMS",
@@ -72,6 +72,8 @@ __all__ = [
     "event",
     "expires",
     "expires_or_none",
+    "format_host",
+    "format_hostport",
     "format_name_addr",
     "from_",
     "header_key",
@@ -87,6 +89,7 @@ __all__ = [
     "parse_name_addr_list",
     "parse_subscription_state",
     "parse_uri",
+    "split_hostport",
     "parse_via",
     "record_route_list",
     "route_list",

@@ -163,6 +163,54 @@ class SipUri:
         return _header_set(self.headers) == _header_set(other.headers)
 
 
+def format_host(host: str) -> str:
+    """``host`` as it is written in a URI or a Via sent-by: an IPv6 literal gets
+    its brackets (RFC 3261 §25.1 ``IPv6reference``; RFC 5118 §4.1), anything
+    else is left alone."""
+    if ":" in host and not host.startswith("["):
+        return f"[{host}]"
+    return host
+
+
+def format_hostport(host: str, port: int | None) -> str:
+    """``hostport`` of RFC 3261 §25.1: ``127.0.0.1:5060``, ``[::1]:5060``, or the
+    host alone when ``port`` is ``None``."""
+    text = format_host(host)
+    return text if port is None else f"{text}:{port}"
+
+
+def split_hostport(text: str, default_port: int | None = None) -> tuple[str, int]:
+    """``(host, port)`` of ``host:port`` or ``[v6]:port`` (brackets removed).
+
+    A bare IPv6 literal (``::1``) or a host without a port takes
+    ``default_port``; raises :class:`ValueError` naming ``text`` when the port
+    is missing (and there is no default), not a number, or out of range, or
+    when the host is empty.
+    """
+    text = text.strip()
+    if text.startswith("["):
+        close = text.find("]")
+        if close < 0:
+            raise ValueError(f"{text!r}: IPv6 address without ']'")
+        host, rest = text[1:close], text[close + 1 :]
+        if rest and not rest.startswith(":"):
+            raise ValueError(f"{text!r}: expected ':port' after ']'")
+        port_text = rest[1:] if rest else ""
+    elif text.count(":") == 1:
+        host, _, port_text = text.partition(":")
+    else:  # no colon, or a bare IPv6 literal
+        host, port_text = text, ""
+    if not host:
+        raise ValueError(f"{text!r}: no host")
+    if not port_text:
+        if default_port is None:
+            raise ValueError(f"{text!r}: expected host:port (IPv6 as [addr]:port)")
+        return host, default_port
+    if not port_text.isdigit() or not 0 <= int(port_text) <= 65535:
+        raise ValueError(f"{text!r}: bad port {port_text!r}")
+    return host, int(port_text)
+
+
 def _param_map(params: Pairs) -> dict[str, str]:
     out: dict[str, str] = {}
     for name, value in params:

@@ -15,6 +15,7 @@ from puasim.effects import Address, Outbox
 from puasim.sip import headers as H
 from puasim.sip.errors import SipParseError
 from puasim.sip.message import Request, Response
+from puasim.sip.uri import format_hostport
 from puasim.trace.events import Note
 from puasim.txn.timers import RFC3261, TimerConfig
 
@@ -47,6 +48,8 @@ class TransactionLayer:
         self.rng = rng
         self.timers = timers
         self.rport = rport
+        #: Via sent-by (RFC 3261 §18.1.1): an IPv6 host in brackets (§25.1)
+        self.sent_by = format_hostport(host, port)
         self.clients: dict[tuple[str, str], ClientTransaction] = {}
         self.servers: dict[tuple, ServerTransaction] = {}
 
@@ -66,7 +69,7 @@ class TransactionLayer:
         from puasim.txn.transactions import ClientTransaction
 
         branch = self.new_branch()
-        via = f"SIP/2.0/UDP {self.host}:{self.port};branch={branch}" + (";rport" if self.rport else "")
+        via = f"SIP/2.0/UDP {self.sent_by};branch={branch}" + (";rport" if self.rport else "")
         request = Request(request.method, request.uri, (("Via", via), *request.headers), request.body, request.version)
         txn = ClientTransaction(self, request, dest, branch, request.method, on_final, now, context)
         self.clients[(branch, request.method)] = txn

@@ -153,3 +153,21 @@ def test_the_check_reads_pcapng_too(lab, tmp_path, name) -> None:
     path = tmp_path / "x.pcapng"
     export_pcap(read_pcap(lab / name), path, fmt="pcapng")
     assert len(check_capture(path, params=LAB_PARAMS).rows) == len(check_capture(lab / name, params=LAB_PARAMS).rows)
+
+
+def test_a_model_fault_before_the_first_request_is_not_a_pass(tmp_path, monkeypatch) -> None:
+    from puasim.pua.model import Pua
+
+    result = run_scenario(REPO / "scenarios" / "publish" / "refresh_indefinite.yaml")
+    path = tmp_path / "sim.pcap"
+    export_pcap(result.trace, path)
+
+    def broken(self, *args):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(Pua, "send_publish", broken)
+    monkeypatch.setattr(Pua, "timer", broken)
+    report = check_capture(path, params={"update_period": 100})
+    assert report.fault == "RuntimeError: boom"
+    assert not report.ok
+    assert "DIFFERENCES" in report.format()

@@ -169,3 +169,33 @@ def test_dataclass_eq_is_plain_field_equality():
     assert parse_uri("sip:a@HOST") != parse_uri("sip:a@host")
     assert parse_uri("sip:a@HOST").equivalent(parse_uri("sip:a@host"))
     assert not parse_uri("sip:a@host").equivalent("sip:a@host")  # type: ignore[arg-type]
+
+
+def test_format_hostport_brackets_ipv6_only() -> None:
+    from puasim.sip import format_host, format_hostport
+
+    assert format_hostport("::1", 5060) == "[::1]:5060"
+    assert format_hostport("[::1]", 5060) == "[::1]:5060"
+    assert format_hostport("127.0.0.1", 5060) == "127.0.0.1:5060"
+    assert format_hostport("example.com", None) == "example.com"
+    assert format_host("2001:db8::1") == "[2001:db8::1]"
+    assert str(parse_uri(f"sip:{format_hostport('fe80::2', 5070)}").port) == "5070"
+
+
+@pytest.mark.parametrize(
+    ("text", "default", "expected"),
+    [("127.0.0.1:5060", None, ("127.0.0.1", 5060)), ("[::1]:5060", None, ("::1", 5060)),
+     ("[::1]", 5060, ("::1", 5060)), ("::1", 0, ("::1", 0)), ("host", 7, ("host", 7))],
+)
+def test_split_hostport(text: str, default: int | None, expected: tuple[str, int]) -> None:
+    from puasim.sip import split_hostport
+
+    assert split_hostport(text, default) == expected
+
+
+@pytest.mark.parametrize("text", ["127.0.0.1", "127.0.0.1:x", "127.0.0.1:70000", ":5060", "[::1", "[::1]5060", "::1"])
+def test_split_hostport_names_the_bad_text(text: str) -> None:
+    from puasim.sip import split_hostport
+
+    with pytest.raises(ValueError, match=text.replace("[", r"\[")):
+        split_hostport(text)
