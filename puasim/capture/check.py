@@ -616,6 +616,7 @@ def check_capture(
     phase: str | float = "auto",
     ids: Mapping[str, str] | None = None,
     db_quirks: str = "db_sqlite-5.6",
+    strict_sip: bool = False,
 ) -> CheckReport:
     """Check a real PUA's capture against the model; see the module docstring.
 
@@ -623,8 +624,11 @@ def check_capture(
     address ``pua_address`` or the first host sending requests from
     ``pua_port``.  ``tolerance``, ``until``, ``restarts`` and ``phase`` are in
     seconds (``until`` and ``restarts`` counted from the first packet).
+    Datagrams that are not SIP, and fragments that never complete or overlap,
+    are left out of the comparison and listed in the report's notes;
+    ``strict_sip=True`` makes a non-SIP datagram a :class:`CaptureError`.
     """
-    trace = source if isinstance(source, Trace) else read_pcap(source)
+    trace = source if isinstance(source, Trace) else read_pcap(source, skip_non_sip=not strict_sip)
     name = str(trace.meta.get("source", source)) if isinstance(source, Trace) else str(source)
     if pua_address is None:
         pua_address = next(
@@ -640,5 +644,7 @@ def check_capture(
         ids or {}, db_quirks,
     )
     report = checker.run()
+    skipped = [r.event.text for r in trace if type(r.event) is Note and r.node == "capture"]
+    report.notes[:0] = [f"capture: {text}" for text in skipped]
     checker.model_trace.add(checker.host.now, "check", Note("info", f"check of {name} finished"))
     return report

@@ -36,8 +36,9 @@ from puasim.live.driver import Address, LiveDriver, LiveNode, check_target
 from puasim.pua.info import PublInfo, SubsInfo
 from puasim.scenario.expect import Failure, RunContext, evaluate
 from puasim.scenario.spec import Scenario, Step, seconds_to_us
+from puasim.sip.message import Request
 from puasim.sip.uri import format_hostport
-from puasim.trace.events import MessageSent, Note
+from puasim.trace.events import MessageSent, Note, RunError
 from puasim.trace.trace import Trace
 
 __all__ = ["LiveResult", "run_live", "run_live_async", "LIVE_ACTIONS"]
@@ -172,6 +173,17 @@ class _LiveScenario:
         elif action == "pua.cleanup":
             node.call(action, pua.cleanup, now)
 
+    def _no_answer(self, trace: Trace) -> str:
+        """A text when the PUA sent requests to the server and nothing at all came back."""
+        sent = sum(1 for r in trace.records if type(r.event) is MessageSent and r.event.dst == self.server
+                   and isinstance(r.event.message, Request))
+        if not sent or any(type(r.event) is MessageSent and r.event.src == self.server for r in trace.records):
+            return ""
+        socket_errors = [r.event.text for r in trace.records if type(r.event) is Note and r.event.text.startswith("socket error")]
+        why = f" ({socket_errors[0]})" if socket_errors else ""
+        return (f"no answer from {_hostport(self.server)}{why}: {sent} request(s) sent, nothing came back; "
+                "is a SIP server listening there?")
+
     def _probe(self, index: int) -> None:
         node = self.node
         pua = node.endpoint if node is not None and node.up else None
@@ -217,8 +229,21 @@ class _LiveScenario:
         failures: list[Failure] = []
         error = None if driver.error is None else f"{type(driver.error).__name__}: {driver.error}"
         expects_error = any(kind == "error" for kind, *_ in scn.expectations)
+        silent = self._no_answer(trace)
+        if silent:
+            failures.append(Failure("no-answer", None, silent, ""))
         if error and not expects_error:
             failures.append(Failure("run", None, f"the live run stopped with an error: {error}", ""))
+        if not expects_error:
+            # errors the run recorded and went on after (a refused send): not a pass either
+            seen: dict[tuple[str, str], int] = {}
+            for rec in trace.records:
+                ev = rec.event
+                if type(ev) is RunError and ev.error != error:
+                    seen[(ev.where, ev.error)] = seen.get((ev.where, ev.error), 0) + 1
+            for (where, text), n in seen.items():
+                times = f" ({n} times)" if n > 1 else ""
+                failures.append(Failure("run", None, f"{where}: {text}{times}", ""))
         for i, (kind, spec, _path, line) in enumerate(scn.expectations):
             if kind == "server_state":
                 skipped_exp.append(f"expect[{i}] (line {line}): server_state reads the simulated server: not evaluated live")

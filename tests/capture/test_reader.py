@@ -69,12 +69,13 @@ def test_non_sip_payload_names_the_frame_and_the_rule(tmp_path) -> None:
     path = tmp_path / "mixed.pcap"
     wrpcap(str(path), [good, keepalive, bad, dns])
     with pytest.raises(CaptureError, match=r"frame 3 .*is not SIP: .* at byte \d+") as info:
-        read_pcap(path)
+        read_pcap(path, skip_non_sip=False)
     assert info.value.frame == 3
-    trace = read_pcap(path, skip_non_sip=True)
+    trace = read_pcap(path)  # the default: left out with a note
     assert [type(r.event) for r in trace] == [MessageSent, Note, Note]
+    assert "frame 3" in trace[1].event.text and "is not SIP" in trace[1].event.text
     assert "frame 4" in trace[2].event.text
-    only_sip_ports = read_pcap(path, ports=[5060], skip_non_sip=True)
+    only_sip_ports = read_pcap(path, ports=[5060])
     assert len(only_sip_ports) == 2  # the DNS datagram is left out, the HTTP one noted
 
 
@@ -112,3 +113,69 @@ def test_not_a_capture_file(tmp_path) -> None:
     path.write_text("hello")
     with pytest.raises(CaptureError, match="not a readable pcap"):
         read_pcap(path)
+
+
+def _v4_fragments(ident: int = 7) -> list:
+    big = PUBLISH.with_header("Content-Length", "3000")
+    payload = serialise(Request(big.method, big.uri, big.headers, b"z" * 3000))
+    pkt = IP(src="127.0.0.1", dst="127.0.0.2", id=ident) / UDP(sport=5070, dport=5060) / Raw(payload)
+    return fragment(pkt, fragsize=1000)
+
+
+def test_overlapping_fragments_are_reported_and_left_out(tmp_path) -> None:
+    frags = _v4_fragments()
+    # a forged second fragment: starts inside the first and carries other bytes
+    evil = frags[1].copy()
+    evil.frag = frags[1].frag - 10
+    evil[IP].remove_payload()
+    evil = IP(src=evil.src, dst=evil.dst, id=evil.id, flags="MF", frag=evil.frag, proto=17) / Raw(b"E" * 1000)
+    path = tmp_path / "overlap.pcap"
+    wrpcap(str(path), [Ether() / f for f in [frags[0], evil, *frags[1:]]])
+    trace = read_pcap(path)
+    assert [type(r.event) for r in trace] == [Note]
+    text = trace[0].event.text
+    assert "overlap" in text and "frame 2" in text and "left out" in text
+    assert f"frame {len(frags) + 1}:" in text  # reported at the frame that completed the datagram
+
+
+def test_overlapping_ipv6_fragments_are_reported(tmp_path) -> None:
+    payload = serialise(Request(PUBLISH.method, PUBLISH.uri, PUBLISH.headers, b"w" * 3000))
+    v6 = IPv6(src="::1", dst="::2") / IPv6ExtHdrFragment(id=4) / UDP(sport=5070, dport=5060) / Raw(payload)
+    frags = fragment6(v6, 1280)
+    second = IPv6(bytes(frags[1]))
+    fh = second[IPv6ExtHdrFragment]
+    forged = IPv6(src="::1", dst="::2") / IPv6ExtHdrFragment(id=4, m=1, offset=fh.offset - 2, nh=fh.nh) / Raw(b"E" * 64)
+    path = tmp_path / "overlap6.pcap"
+    wrpcap(str(path), [Ether() / f for f in [frags[0], forged, *frags[1:]]])
+    trace = read_pcap(path)
+    assert [type(r.event) for r in trace] == [Note]
+    assert "IPv6 id 4" in trace[0].event.text and "overlap" in trace[0].event.text
+
+
+def test_a_duplicated_fragment_is_not_an_overlap(tmp_path) -> None:
+    frags = _v4_fragments()
+    path = tmp_path / "dup.pcap"
+    wrpcap(str(path), [Ether() / f for f in [frags[0], frags[0], *frags[1:]]])
+    trace = read_pcap(path)
+    assert [type(r.event) for r in trace] == [MessageSent]
+    assert trace[0].event.message.body == b"z" * 3000
+
+
+@pytest.mark.parametrize("fmt", ["pcap", "pcapng"])
+@pytest.mark.parametrize("cut", [1, 10, 200])
+def test_a_truncated_capture_is_an_error(tmp_path, fmt, cut) -> None:
+    from puasim.capture import export_pcap
+    from puasim.trace.trace import Trace
+
+    trace = Trace({"epoch": 1_700_000_000})
+    for i in range(3):
+        trace.add(i * 1000, "pua", MessageSent(("127.0.0.1", 5070), ("127.0.0.1", 5060), PUBLISH, False))
+    whole = tmp_path / f"whole.{fmt}"
+    export_pcap(trace, whole, fmt=fmt)
+    assert len(read_pcap(whole)) == 3
+    data = whole.read_bytes()
+    short = tmp_path / f"short.{fmt}"
+    short.write_bytes(data[:-cut])
+    with pytest.raises(CaptureError, match=rf"truncated {fmt}: .*(record|block) \d+ at byte \d+") as info:
+        read_pcap(short)
+    assert info.value.frame is not None

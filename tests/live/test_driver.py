@@ -84,7 +84,9 @@ expect:
     result = asyncio.run(_with_sim_server(scn, grace=0.1))
     errors = [r.event for r in result.trace if type(r.event) is RunError]
     assert errors and "192.0.2.9:5060 is not a loopback address" in errors[0].error
-    assert result.passed
+    assert not result.passed  # a refused hop is recorded and is not a pass
+    assert [f.kind for f in result.failures] == ["run"]
+    assert "192.0.2.9:5060 is not a loopback address" in result.failures[0].message
 
 
 def test_the_message_budget_stops_a_run() -> None:
@@ -106,3 +108,34 @@ def test_the_message_budget_stops_a_run() -> None:
 
     result = asyncio.run(go())
     assert not result.passed and "message budget of 1" in (result.error or "")
+
+
+def test_a_run_against_a_silent_port_says_no_answer() -> None:
+    import socket
+
+    scn = load_scenario(HERE / "scenarios" / "publish_modify_remove.yaml")
+    # a bound socket that never answers: no ICMP, nothing comes back
+    silent = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    silent.bind(("127.0.0.1", 0))
+    port = silent.getsockname()[1]
+    try:
+        result = run_live(scn, silent.getsockname(), grace=0.1)
+    finally:
+        silent.close()
+    assert not result.passed
+    first = result.failures[0]
+    assert first.kind == "no-answer", result.failures
+    assert first.message.startswith(f"no answer from 127.0.0.1:{port}:"), first.message
+
+
+def test_a_run_against_a_closed_port_names_the_refusal() -> None:
+    import socket
+
+    scn = load_scenario(HERE / "scenarios" / "publish_modify_remove.yaml")
+    probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    probe.bind(("127.0.0.1", 0))
+    addr = probe.getsockname()
+    probe.close()  # nothing listens there now: the kernel answers with ICMP port unreachable
+    result = run_live(scn, addr, grace=0.1)
+    assert not result.passed
+    assert result.failures[0].message.startswith(f"no answer from 127.0.0.1:{addr[1]}")
