@@ -7,6 +7,11 @@
 ``puasim pcap TRACE OUT``   a trace as a pcap file for Wireshark/tshark
 ``puasim check CAPTURE``    a capture of a real PUA checked against the model
 ``puasim live SCENARIO``    a scenario (or a captured flow) against a real SIP server on loopback
+``puasim lab presence``     a real Kamailio presence server on loopback, for ``puasim live``
+
+Arguments are checked as they are parsed (:mod:`puasim.cliargs`): a bad value
+or an output path that cannot be written ends the command with a one-line
+error and exit status 2 before any work starts.
 """
 
 from __future__ import annotations
@@ -15,9 +20,23 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from puasim import __version__
+from puasim import cliargs as A
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with errors on one line: ``puasim check: error: argument --pua: ... (see --help)``."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _fail(command: str, exc: BaseException | str) -> int:
+    """One line on stderr, exit status 2."""
+    print(f"puasim {command}: {exc}", file=sys.stderr)
+    return 2
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
@@ -32,17 +51,21 @@ def _cmd_run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     traces = out / "traces"
     if not args.no_write:
-        traces.mkdir(parents=True, exist_ok=True)
+        try:
+            traces.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            return _fail("run", exc)
+    table = sys.stderr if args.json else sys.stdout
     rows: list[dict[str, Any]] = []
     failed = 0
     width = max(len(f.stem) for f in files)
-    print(f"{'scenario':<{width}}  {'result':<6}  {'virtual s':>10}  {'msgs':>5}  {'wall s':>7}")
+    print(f"{'scenario':<{width}}  {'result':<6}  {'virtual s':>10}  {'msgs':>5}  {'wall s':>7}", file=table)
     for f in files:
         try:
             scn = load_scenario(f)
         except ScenarioError as exc:
             failed += 1
-            print(f"{f.stem:<{width}}  {'ERROR':<6}  {exc}")
+            print(f"{f.stem:<{width}}  {'ERROR':<6}  {exc}", file=table)
             rows.append({"scenario": f.stem, "file": str(f), "result": "invalid", "error": str(exc)})
             continue
         result = run_scenario(scn)
@@ -51,13 +74,13 @@ def _cmd_run(args: argparse.Namespace) -> int:
         print(
             f"{result.name:<{width}}  {result.verdict:<6}  {result.virtual_time / 1e6:>10.1f}  "
             f"{result.messages:>5}  {result.wall_time:>7.3f}",
-            flush=True,
+            flush=True, file=table,
         )
         for fail in result.failures:
             where = f"{f}:{fail.line}" if fail.line else str(f)
-            print(f"    {where}: {fail.kind}: {fail.message}")
+            print(f"    {where}: {fail.kind}: {fail.message}", file=table)
             if args.verbose and fail.context:
-                print("\n".join("        " + line for line in fail.context.splitlines()))
+                print("\n".join("        " + line for line in fail.context.splitlines()), file=table)
         row = {
             "scenario": result.name, "file": str(f), "result": "pass" if result.passed else "fail",
             "virtual_time_s": result.virtual_time / 1e6, "messages": result.messages,
@@ -65,24 +88,37 @@ def _cmd_run(args: argparse.Namespace) -> int:
             "refs": result.refs, "failures": [f"{x.kind}: {x.message}" for x in result.failures],
         }
         rows.append(row)
-        if not args.no_write:
-            write_jsonl(result.trace, traces / f"{result.name}.jsonl")
-        if args.report and not args.no_write:
-            try:
-                from puasim.report.html import write_report
-            except ImportError as exc:
-                print(f"    (no report: {exc})")
-            else:
-                report = write_report(result.trace, out / result.name, title=result.name, verdict=row)
-                print(f"    report: {report}")
+        try:
+            if not args.no_write:
+                write_jsonl(result.trace, traces / f"{result.name}.jsonl")
+            if args.report and not args.no_write:
+                try:
+                    from puasim.report.html import write_report
+                except ImportError as exc:
+                    print(f"    (no report: reports need pip install 'puasim[report]': {exc})", file=table)
+                else:
+                    report = write_report(result.trace, out / result.name, title=result.name, verdict=row)
+                    print(f"    report: {report}", file=table)
+        except OSError as exc:
+            return _fail("run", exc)
     total = len(rows)
-    print(f"\n{total - failed} passed, {failed} failed")
-    if not args.no_write:
-        out.mkdir(parents=True, exist_ok=True)
-        (out / "summary.json").write_text(json.dumps(rows, indent=2) + "\n")
-        lines = [f"{r['result']:<7} {r['scenario']}" for r in rows]
-        (out / "summary.txt").write_text("\n".join(lines) + f"\n\n{total - failed} passed, {failed} failed\n")
-        print(f"summary written to {out / 'summary.txt'} and {out / 'summary.json'}; traces in {traces}")
+    print(f"\n{total - failed} passed, {failed} failed", file=table)
+    summary = json.dumps(rows, indent=2) + "\n"
+    try:
+        if args.summary:
+            Path(args.summary).parent.mkdir(parents=True, exist_ok=True)
+            Path(args.summary).write_text(summary)
+            print(f"summary written to {args.summary}", file=table)
+        if not args.no_write:
+            out.mkdir(parents=True, exist_ok=True)
+            (out / "summary.json").write_text(summary)
+            lines = [f"{r['result']:<7} {r['scenario']}" for r in rows]
+            (out / "summary.txt").write_text("\n".join(lines) + f"\n\n{total - failed} passed, {failed} failed\n")
+            print(f"summary written to {out / 'summary.txt'} and {out / 'summary.json'}; traces in {traces}", file=table)
+    except OSError as exc:
+        return _fail("run", exc)
+    if args.json:
+        sys.stdout.write(summary)
     return 1 if failed else 0
 
 
@@ -90,8 +126,11 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     from puasim.scenario.loader import ScenarioError
     from puasim.scenario.runner import discover, load_scenario
 
+    files = discover(args.paths)
+    if not files:
+        return _fail("validate", f"no scenario files under {' '.join(map(str, args.paths))}")
     bad = 0
-    for f in discover(args.paths):
+    for f in files:
         try:
             load_scenario(f)
         except ScenarioError as exc:
@@ -99,6 +138,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
             print(exc)
         else:
             print(f"ok  {f}")
+    print(f"{len(files) - bad} valid, {bad} invalid")
     return 1 if bad else 0
 
 
@@ -124,8 +164,15 @@ def _cmd_pcap(args: argparse.Namespace) -> int:
     except (OSError, TraceFormatError) as exc:
         print(f"puasim: {exc}", file=sys.stderr)
         return 2
-    export_pcap(trace, args.out, fmt="pcapng" if args.out.endswith(".pcapng") else "pcap", drops=args.drops)
-    print(f"wrote {args.out}")
+    fmt = "pcapng" if args.out.endswith(".pcapng") else "pcap"
+    if args.drops == "mark" and fmt != "pcapng":
+        return _fail("pcap", "--drops mark writes packet comments, which need a .pcapng output file")
+    try:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        frames = export_pcap(trace, args.out, fmt=fmt, drops=args.drops)
+    except (OSError, ValueError) as exc:
+        return _fail("pcap", exc)
+    print(f"wrote {args.out} ({frames} frames)")
     return 0
 
 
@@ -139,14 +186,9 @@ def _cmd_report(args: argparse.Namespace) -> int:
         entries = write_reports(
             args.run, args.out, ladder_page_limit=args.pages, write_data=not args.no_data, progress=print
         )
-    except FileNotFoundError as exc:
-        print(f"puasim: {exc}", file=sys.stderr)
-        return 2
+    except OSError as exc:
+        return _fail("report", exc)
     return 1 if any(e.get("error") for e in entries) else 0
-
-
-def _param_value(text: str) -> object:
-    return int(text) if text.lstrip("-").isdigit() else text
 
 
 def _cmd_check(args: argparse.Namespace) -> int:
@@ -154,66 +196,51 @@ def _cmd_check(args: argparse.Namespace) -> int:
     from puasim.capture import CaptureError
     from puasim.capture.check import CheckError, check_capture
     from puasim.pua.config import PuaStartupError
-    from puasim.pua.constants import Source
 
-    params: dict[str, object] = {}
-    for item in args.params or []:
-        key, sep, value = item.partition("=")
-        if not sep:
-            print(f"puasim check: --params wants name=value, got {item!r}", file=sys.stderr)
-            return 2
-        params[key.strip()] = _param_value(value.strip())
-    ids: dict[str, str] = {}
-    for item in args.id or []:
-        uri, sep, value = item.rpartition("=")
-        if not sep:
-            print(f"puasim check: --id wants URI=ID, got {item!r}", file=sys.stderr)
-            return 2
-        ids[uri] = value
-    pua_address = None
-    if args.pua:
-        host, _, port = args.pua.rpartition(":")
-        pua_address = (host.strip("[]"), int(port))
-    try:
-        source = int(Source[args.source])
-    except KeyError:
-        print(f"puasim check: unknown source flag {args.source!r}", file=sys.stderr)
-        return 2
     try:
         report = check_capture(
-            args.capture, pua_port=args.pua_port, pua_address=pua_address, params=params, source_flag=source,
-            tolerance=args.tolerance, until=args.until, restarts=args.restart_at or (),
-            phase=args.phase if args.phase == "auto" else float(args.phase), ids=ids, db_quirks=args.db_quirks,
+            args.capture, pua_port=args.pua_port, pua_address=args.pua, params=dict(args.params or ()),
+            source_flag=args.source, tolerance=args.tolerance, until=args.until, restarts=args.restart_at or (),
+            phase=args.phase, ids=dict(args.id or ()), db_quirks=args.db_quirks, strict_sip=args.strict_sip,
         )
     except (OSError, CaptureError, CheckError, PuaStartupError, ValueError) as exc:
-        print(f"puasim check: {exc}", file=sys.stderr)
-        return 2
+        return _fail("check", exc)
     print(report.format())
     if args.model_trace:
         from puasim.trace.codec import write_jsonl
 
-        write_jsonl(report.model_trace, args.model_trace)  # type: ignore[arg-type]
+        try:
+            Path(args.model_trace).parent.mkdir(parents=True, exist_ok=True)
+            write_jsonl(report.model_trace, args.model_trace)  # type: ignore[arg-type]
+        except OSError as exc:
+            return _fail("check", exc)
         print(f"model trace written to {args.model_trace}")
     return 0 if report.ok else 1
 
 
 def _add_check_parser(sub: argparse._SubParsersAction) -> None:
+    from puasim.pua.constants import Source
+
     c = sub.add_parser("check", help="check a capture of a real PUA against the model (exit 1 on differences)")
-    c.add_argument("capture", help="pcap/pcapng of a real PUA talking to a presence server")
-    c.add_argument("--pua-port", type=int, default=5070, help="UDP port of the real PUA (default 5070)")
-    c.add_argument("--pua", help="host:port of the real PUA (instead of --pua-port)")
-    c.add_argument("--params", nargs="*", action="extend", metavar="NAME=VALUE",
+    c.add_argument("capture", type=A.input_file, help="pcap/pcapng of a real PUA talking to a presence server")
+    c.add_argument("--pua-port", type=A.port, default=5070, help="UDP port of the real PUA (default 5070)")
+    c.add_argument("--pua", type=A.server_address, metavar="HOST:PORT",
+                   help="address of the real PUA, IPv6 as [addr]:port (instead of --pua-port)")
+    c.add_argument("--params", type=A.name_value, nargs="*", action="extend", metavar="NAME=VALUE",
                    help="pua module parameters the real PUA ran with, e.g. update_period=10")
-    c.add_argument("--until", type=float, help="seconds the capture ran after its first packet")
-    c.add_argument("--restart-at", type=float, action="append", metavar="SECONDS",
+    c.add_argument("--until", type=A.seconds, help="seconds the capture ran after its first packet")
+    c.add_argument("--restart-at", type=A.seconds, action="append", metavar="SECONDS",
                    help="the real PUA restarted then (seconds after the first packet); repeatable")
-    c.add_argument("--tolerance", type=float, default=1.0, help="timing tolerance of refreshes in seconds")
-    c.add_argument("--phase", default="auto", help="'auto' or the time (s) of one sweep tick of the real PUA")
-    c.add_argument("--id", action="append", metavar="URI=ID", help="publication id used for a presentity")
-    c.add_argument("--source", default="RPC_ASYN_PUBLISH", help="source flag of the inferred API calls")
+    c.add_argument("--tolerance", type=A.seconds, default=1.0, help="timing tolerance of refreshes in seconds")
+    c.add_argument("--phase", type=A.phase, default="auto", help="'auto' or the time (s) of one sweep tick of the real PUA")
+    c.add_argument("--id", type=A.uri_id, action="append", metavar="URI=ID", help="publication id used for a presentity")
+    c.add_argument("--source", type=A.source_flag, default=int(Source.RPC_ASYN_PUBLISH), metavar="FLAG",
+                   help="source flag of the inferred API calls (default RPC_ASYN_PUBLISH)")
     c.add_argument("--db-quirks", default="db_sqlite-5.6", choices=("db_sqlite-5.6", "generic"),
                    help="DB driver behind the real PUA's pua table (default: Debian's db_sqlite 5.6)")
-    c.add_argument("--model-trace", metavar="FILE", help="write the model's trace (JSON lines)")
+    c.add_argument("--strict-sip", action="store_true",
+                   help="a UDP datagram that is not SIP is an error (default: left out with a note)")
+    c.add_argument("--model-trace", type=A.output_file, metavar="FILE", help="write the model's trace (JSON lines)")
     c.set_defaults(func=_cmd_check)
 
 
@@ -224,13 +251,7 @@ def _cmd_live(args: argparse.Namespace) -> int:
     from puasim.scenario.loader import ScenarioError
     from puasim.trace.codec import write_jsonl
 
-    host, _, port = args.server.rpartition(":")
-    if not port.isdigit() or not host:
-        print(f"puasim live: --server wants host:port, got {args.server!r}", file=sys.stderr)
-        return 2
-    server = (host.strip("[]"), int(port))
-    bind_host, _, bind_port = args.bind.rpartition(":")
-    bind = (bind_host.strip("[]"), int(bind_port or 0))
+    server, bind = args.server, args.bind
     target = Path(args.target)
     try:
         if target.suffix in (".pcap", ".pcapng", ".cap"):
@@ -263,59 +284,108 @@ def _cmd_live(args: argparse.Namespace) -> int:
         return 2
     if not args.no_write:
         out = Path(args.trace) if args.trace else Path(args.out) / "live" / f"{target.stem}.jsonl"
-        out.parent.mkdir(parents=True, exist_ok=True)
-        write_jsonl(trace, out)
+        try:
+            out.parent.mkdir(parents=True, exist_ok=True)
+            write_jsonl(trace, out)
+        except OSError as exc:
+            return _fail("live", exc)
         print(f"trace written to {out}")
     return 0 if ok else 1
 
 
 def _add_live_parser(sub: argparse._SubParsersAction) -> None:
     lv = sub.add_parser("live", help="run a scenario (or replay a capture) against a real SIP server")
-    lv.add_argument("target", help="a scenario file, or a pcap whose PUA side is replayed")
-    lv.add_argument("--server", required=True, help="host:port of the real presence server (loopback only)")
-    lv.add_argument("--bind", default="127.0.0.1:0", help="local host:port of puasim's socket (default any port)")
-    lv.add_argument("--capture", metavar="PCAP", help="capture the run on lo into this file (needs root)")
-    lv.add_argument("--trace", metavar="FILE", help="where the live trace goes (default OUT/live/NAME.jsonl)")
-    lv.add_argument("--out", default="reports", help="folder of the default trace file (default: reports)")
+    lv.add_argument("target", type=A.input_file, help="a scenario file, or a pcap whose PUA side is replayed")
+    lv.add_argument("--server", type=A.server_address, required=True, metavar="HOST:PORT",
+                    help="address of the real presence server, IPv6 as [addr]:port (loopback only; "
+                         "'puasim lab presence' starts one)")
+    lv.add_argument("--bind", type=A.bind_address, default=("127.0.0.1", 0), metavar="HOST[:PORT]",
+                    help="local address of puasim's socket (default 127.0.0.1, any free port)")
+    lv.add_argument("--capture", type=A.output_file, metavar="PCAP", help="capture the run on lo into this file (needs root)")
+    lv.add_argument("--trace", type=A.output_file, metavar="FILE",
+                    help="where the live trace goes (default OUT/live/NAME.jsonl)")
+    lv.add_argument("--out", type=A.output_dir, default="reports", help="folder of the default trace file (default: reports)")
     lv.add_argument("--no-write", action="store_true", help="write no trace file")
-    lv.add_argument("--speed", type=float, default=1.0, help="replay: play the capture this many times faster")
-    lv.add_argument("--pua-port", type=int, default=5070, help="replay: UDP port of the PUA in the capture")
+    lv.add_argument("--speed", type=A.positive_seconds, default=1.0, help="replay: play the capture this many times faster")
+    lv.add_argument("--pua-port", type=A.port, default=5070, help="replay: UDP port of the PUA in the capture")
     lv.add_argument("--allow-remote", action="store_true", help="allow non-loopback addresses (off by default)")
     lv.add_argument("-v", "--verbose", action="store_true", help="show the trace around each failure")
     lv.set_defaults(func=_cmd_live)
 
 
+def _cmd_lab(args: argparse.Namespace) -> int:
+    """``puasim lab presence``: a real Kamailio presence server on loopback (puasim.live.lab)."""
+    import signal
+
+    from puasim.live.driver import LiveSafetyError
+    from puasim.live.lab import LabError, serve_presence
+
+    def _terminate(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, _terminate)
+    try:
+        return serve_presence(args.listen[0], args.listen[1], duration=args.duration, rundir=args.dir,
+                              max_expires=args.max_expires, say=lambda text: print(text, flush=True))
+    except (LabError, LiveSafetyError, OSError) as exc:
+        return _fail("lab", exc)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _add_lab_parser(sub: argparse._SubParsersAction) -> None:
+    lab = sub.add_parser("lab", help="start real SIP servers on loopback for 'puasim live' (needs Debian's kamailio)")
+    kinds = lab.add_subparsers(dest="lab", required=True, metavar="SERVER")
+    pr = kinds.add_parser("presence", help="a Kamailio presence server with puasim's shipped config")
+    pr.add_argument("--listen", type=A.bind_address, default=("127.0.0.1", 5060), metavar="HOST[:PORT]",
+                    help="loopback address to serve on (default 127.0.0.1:5060; port 0 = any free port)")
+    pr.add_argument("--duration", type=A.positive_seconds, metavar="SECONDS",
+                    help="stop after this many seconds (default: run until Ctrl-C)")
+    pr.add_argument("--dir", type=A.output_dir, metavar="FOLDER",
+                    help="keep the config defines, SQLite DB and log here (default: a temporary folder)")
+    pr.add_argument("--max-expires", type=A.count, default=3600, help="presence max_expires (default 3600)")
+    pr.set_defaults(func=_cmd_lab)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="puasim", description="Simulate and test SIP presence user agents (Kamailio pua).")
+    p = _Parser(prog="puasim", description="Simulate and test SIP presence user agents (Kamailio pua).")
     p.add_argument("--version", action="version", version=f"puasim {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
     r = sub.add_parser("run", help="run scenario files or folders")
-    r.add_argument("paths", nargs="+", help="scenario files or folders")
-    r.add_argument("--out", default="reports", help="where summaries and traces go (default: reports)")
-    r.add_argument("--report", action="store_true", help="also write an HTML report per scenario")
-    r.add_argument("--no-write", action="store_true", help="write nothing, just print")
+    r.add_argument("paths", type=A.input_path, nargs="+", help="scenario files or folders")
+    r.add_argument("--out", type=A.output_dir, default="reports", help="where summaries and traces go (default: reports)")
+    r.add_argument("--report", action="store_true", help="also write an HTML report per scenario (needs puasim[report])")
+    r.add_argument("--no-write", action="store_true", help="write nothing to OUT, just print")
+    r.add_argument("--json", action="store_true",
+                   help="print the per-scenario results as JSON on stdout (the table goes to stderr)")
+    r.add_argument("--summary", type=A.output_file, metavar="FILE",
+                   help="also write the JSON summary to FILE (written even with --no-write)")
     r.add_argument("-v", "--verbose", action="store_true", help="show the trace around each failure")
     r.set_defaults(func=_cmd_run)
     v = sub.add_parser("validate", help="check scenario files without running them")
-    v.add_argument("paths", nargs="+")
+    v.add_argument("paths", type=A.input_path, nargs="+", help="scenario files or folders")
     v.set_defaults(func=_cmd_validate)
     s = sub.add_parser("show", help="print a JSON-lines trace as text")
-    s.add_argument("trace")
+    s.add_argument("trace", type=A.input_file, help="a JSON-lines trace (reports/traces/*.jsonl)")
     s.add_argument("--timers", action="store_true", help="include timer firings")
     s.set_defaults(func=_cmd_show)
     pc = sub.add_parser("pcap", help="write a trace as a pcap (or .pcapng) file")
-    pc.add_argument("trace", help="a JSON-lines trace (reports/traces/*.jsonl)")
-    pc.add_argument("out", help="the pcap file to write (.pcapng for comments on drops)")
-    pc.add_argument("--drops", choices=("keep", "omit", "mark"), default="keep", help="what to do with lost messages")
+    pc.add_argument("trace", type=A.input_file, help="a JSON-lines trace (reports/traces/*.jsonl)")
+    pc.add_argument("out", type=A.output_file, help="the pcap file to write (.pcapng for comments on drops)")
+    pc.add_argument("--drops", choices=("keep", "omit", "mark"), default="keep",
+                    help="lost messages: keep them (the sender's view), omit them (the receiver's view) "
+                         "or mark them with a packet comment (.pcapng only)")
     pc.set_defaults(func=_cmd_pcap)
     rp = sub.add_parser("report", help="write HTML timing reports of a trace file or a folder of traces")
-    rp.add_argument("run", help="a JSON-lines trace, or a folder of them (e.g. reports/traces)")
-    rp.add_argument("--out", default="reports", help="where reports go: OUT/<scenario>/report.html (default: reports)")
-    rp.add_argument("--pages", type=int, default=3, help="ladder pages per report (60 rows each; default 3)")
+    rp.add_argument("run", type=A.input_path, help="a JSON-lines trace, or a folder of them (e.g. reports/traces)")
+    rp.add_argument("--out", type=A.output_dir, default="reports",
+                    help="where reports go: OUT/<scenario>/report.html (default: reports)")
+    rp.add_argument("--pages", type=A.count, default=3, help="ladder pages per report (60 rows each; default 3)")
     rp.add_argument("--no-data", action="store_true", help="do not write the frames as CSV/Parquet")
     rp.set_defaults(func=_cmd_report)
     _add_check_parser(sub)
     _add_live_parser(sub)
+    _add_lab_parser(sub)
     return p
 
 

@@ -38,7 +38,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import IO, Any
 
-from puasim.trace.events import MessageDropped, MessageSent
+from puasim.trace.events import MessageDelivered, MessageDropped, MessageDuplicated, MessageSent
 from puasim.trace.trace import Record, Trace
 
 __all__ = ["PcapWriter", "export_pcap", "udp_frame", "inet_checksum"]
@@ -198,17 +198,35 @@ def _wire_bytes(message: Any) -> bytes:
 
 
 def _drop_reasons(records: list[Record]) -> dict[int, str]:
-    """Index of the send record → reason, for every MessageDropped matched to its send."""
+    """Index of the send record → reason, for every MessageDropped matched to its send.
+
+    A drop is matched to the earliest unmatched send of an equal message
+    between the same two addresses.  Equal, not identical: a trace read back
+    from JSON lines holds a fresh message object in every record, so object
+    identity would match nothing there.  Equal messages between the same
+    addresses are copies of one another (retransmissions); a delivery
+    (``MessageDelivered``) closes the earliest open copy as a drop does, so a
+    retransmission lost after its original arrived is the one marked.  A
+    network duplicate (``MessageDuplicated``) opens one more copy of the send.
+    """
+    if not any(type(rec.event) is MessageDropped for rec in records):
+        return {}
     open_sends: dict[tuple, list[int]] = {}
     reasons: dict[int, str] = {}
     for i, rec in enumerate(records):
         ev = rec.event
         cls = type(ev)
         if cls is MessageSent:
-            open_sends.setdefault((id(ev.message), ev.src, ev.dst), []).append(i)
-        elif cls is MessageDropped:
-            pending = open_sends.get((id(ev.message), ev.src, ev.dst))
-            if pending:
+            open_sends.setdefault((ev.message, ev.src, ev.dst), []).append(i)
+        elif cls is MessageDropped or cls is MessageDelivered or cls is MessageDuplicated:
+            pending = open_sends.get((ev.message, ev.src, ev.dst))
+            if not pending:
+                continue
+            if cls is MessageDuplicated:
+                pending.append(pending[-1])
+            elif cls is MessageDelivered:
+                pending.pop(0)
+            else:
                 reasons[pending.pop(0)] = ev.reason
     return reasons
 

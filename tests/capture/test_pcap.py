@@ -151,3 +151,52 @@ def test_drops_keep_omit_and_mark(tmp_path, tshark) -> None:
     assert "retransmission" in rows[1][0] and "dropped" not in rows[1][0]
     back = read_pcap(tmp_path / "mark.pcapng")
     assert [r.event.retransmission for r in back] == [False, True]
+
+
+def test_drops_survive_a_json_lines_round_trip(tmp_path) -> None:
+    """Drops used to be matched by object identity, which a trace read from a file lacks."""
+    from puasim.cli import main
+    from puasim.trace.codec import read_jsonl, write_jsonl
+
+    result = run_scenario(REPO / "scenarios" / "publish" / "timeout_408_keeps_record.yaml")
+    sent = sum(1 for r in result.trace if type(r.event) is MessageSent)
+    dropped = sum(1 for r in result.trace if type(r.event) is MessageDropped)
+    assert sent == 12 and dropped == 10
+    path = tmp_path / "t.jsonl"
+    write_jsonl(result.trace, path)
+    back = read_jsonl(path)
+    for trace in (result.trace, back):
+        assert export_pcap(trace, tmp_path / "keep.pcap") == sent
+        assert export_pcap(trace, tmp_path / "omit.pcap", drops="omit") == sent - dropped
+        export_pcap(trace, tmp_path / "mark.pcapng", fmt="pcapng", drops="mark")
+        marked = (tmp_path / "mark.pcapng").read_bytes().count(b"dropped: crashed")
+        assert marked == dropped
+    assert main(["pcap", str(path), str(tmp_path / "cli.pcap"), "--drops", "omit"]) == 0
+    assert len(read_pcap(tmp_path / "cli.pcap")) == sent - dropped
+
+
+def test_a_drop_after_delivery_marks_the_lost_copy() -> None:
+    from puasim.capture.pcap import _drop_reasons
+    from puasim.trace.events import MessageDelivered
+
+    a, b = ("127.0.0.1", 5070), ("127.0.0.1", 5060)
+    trace = Trace()
+    trace.add(0, "pua", MessageSent(a, b, PUBLISH))
+    trace.add(1, "server", MessageDelivered(a, b, PUBLISH))
+    trace.add(500, "pua", MessageSent(a, b, PUBLISH, retransmission=True))
+    trace.add(501, "server", MessageDropped(a, b, PUBLISH, "crashed"))
+    assert _drop_reasons(list(trace)) == {2: "crashed"}
+
+
+def test_cli_drops_mark_needs_pcapng(tmp_path, capsys) -> None:
+    from puasim.cli import main
+    from puasim.trace.codec import write_jsonl
+
+    trace = Trace({"epoch": 1_700_000_000})
+    trace.add(0, "pua", MessageSent(("127.0.0.1", 5070), ("127.0.0.1", 5060), PUBLISH))
+    path = tmp_path / "t.jsonl"
+    write_jsonl(trace, path)
+    assert main(["pcap", str(path), str(tmp_path / "x.pcap"), "--drops", "mark"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "need a .pcapng output file" in err
+    assert not (tmp_path / "x.pcap").exists()

@@ -1,0 +1,196 @@
+"""The command line: argument checking, python -m, run --json/--summary, validate, missing extras."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from puasim.cli import build_parser, main
+
+REPO = Path(__file__).resolve().parents[2]
+SCENARIO = REPO / "scenarios" / "publish" / "initial_publish.yaml"
+LIVE_SCENARIO = REPO / "tests" / "live" / "scenarios" / "publish_modify_remove.yaml"
+
+
+@pytest.fixture
+def files(tmp_path: Path) -> dict[str, str]:
+    from puasim.capture import export_pcap
+    from puasim.scenario.runner import run_scenario
+    from puasim.trace.codec import write_jsonl
+
+    result = run_scenario(SCENARIO)
+    trace = tmp_path / "t.jsonl"
+    write_jsonl(result.trace, trace)
+    pcap = tmp_path / "t.pcap"
+    export_pcap(result.trace, pcap)
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    return {"trace": str(trace), "pcap": str(pcap), "file": str(blocker), "tmp": str(tmp_path)}
+
+
+#: (argv with {placeholders}, the argument the error must name)
+BAD = [
+    ("run {tmp}/nothing-here", "paths"),
+    ("run {scenario} --out {file}", "--out"),
+    ("run {scenario} --no-write --summary {file}/s.json", "--summary"),
+    ("validate {tmp}/nothing-here", "paths"),
+    ("show {tmp}/missing.jsonl", "trace"),
+    ("pcap {trace} {file}/x.pcap", "out"),
+    ("pcap {trace} {tmp}", "out"),
+    ("pcap {tmp}/missing.jsonl {tmp}/x.pcap", "trace"),
+    ("pcap {trace} {tmp}/x.pcap --drops lose", "--drops"),
+    ("report {tmp}/missing --out {tmp}/r", "run"),
+    ("report {trace} --out {file}", "--out"),
+    ("report {trace} --pages 0", "--pages"),
+    ("check {tmp}/missing.pcap", "capture"),
+    ("check {pcap} --pua 127.0.0.1", "--pua"),
+    ("check {pcap} --pua [::1", "--pua"),
+    ("check {pcap} --pua-port 70000", "--pua-port"),
+    ("check {pcap} --pua-port x", "--pua-port"),
+    ("check {pcap} --params update_period", "--params"),
+    ("check {pcap} --until -1", "--until"),
+    ("check {pcap} --restart-at soon", "--restart-at"),
+    ("check {pcap} --tolerance nan", "--tolerance"),
+    ("check {pcap} --phase later", "--phase"),
+    ("check {pcap} --id sip:a@h", "--id"),
+    ("check {pcap} --source NOPE", "--source"),
+    ("check {pcap} --db-quirks mysql", "--db-quirks"),
+    ("check {pcap} --model-trace {file}/m.jsonl", "--model-trace"),
+    ("live {live} --server 127.0.0.1", "--server"),
+    ("live {live} --server 127.0.0.1:0", "--server"),
+    ("live {live} --server 127.0.0.1:x", "--server"),
+    ("live {live} --server 127.0.0.1:5060 --bind 127.0.0.1:x", "--bind"),
+    ("live {live} --server 127.0.0.1:5060 --capture {file}/c.pcap", "--capture"),
+    ("live {live} --server 127.0.0.1:5060 --trace {tmp}", "--trace"),
+    ("live {live} --server 127.0.0.1:5060 --out {file}", "--out"),
+    ("live {live} --server 127.0.0.1:5060 --speed 0", "--speed"),
+    ("live {live} --server 127.0.0.1:5060 --pua-port 0", "--pua-port"),
+    ("live {tmp}/missing.yaml --server 127.0.0.1:5060", "target"),
+    ("lab presence --listen 127.0.0.1:99999", "--listen"),
+    ("lab presence --duration -3", "--duration"),
+    ("lab presence --dir {file}", "--dir"),
+    ("lab presence --max-expires x", "--max-expires"),
+    ("lab", "SERVER"),
+]
+
+
+@pytest.mark.parametrize(("argv", "names"), BAD, ids=[a for a, _ in BAD])
+def test_a_bad_argument_is_one_line_and_exit_2(argv: str, names: str, files: dict[str, str],
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    args = argv.format(scenario=SCENARIO, live=LIVE_SCENARIO, **files).split()
+    with pytest.raises(SystemExit) as info:
+        main(args)
+    assert info.value.code == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.count("\n") == 1, captured.err
+    assert names in captured.err and "error:" in captured.err
+
+
+def test_every_argument_of_every_command_has_help() -> None:
+    def walk(parser: argparse.ArgumentParser, where: str) -> list[str]:
+        missing = []
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for name, child in action.choices.items():
+                    missing += walk(child, f"{where} {name}")
+            elif not isinstance(action, argparse._HelpAction | argparse._VersionAction) and not action.help:
+                missing.append(f"{where}: {action.dest}")
+        return missing
+
+    assert walk(build_parser(), "puasim") == []
+
+
+def test_python_dash_m_puasim() -> None:
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    out = subprocess.run([sys.executable, "-m", "puasim", "--version"], capture_output=True, text=True,
+                         env=env, cwd=REPO, timeout=120)
+    assert out.returncode == 0 and out.stdout.startswith("puasim ")
+    bad = subprocess.run([sys.executable, "-m", "puasim", "run"], capture_output=True, text=True,
+                         env=env, cwd=REPO, timeout=120)
+    assert bad.returncode == 2 and bad.stderr.count("\n") == 1
+
+
+def test_run_json_prints_the_results(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    unpublish = SCENARIO.with_name("unpublish.yaml")
+    assert main(["run", "--json", "--no-write", str(SCENARIO), str(unpublish)]) == 0
+    captured = capsys.readouterr()
+    rows = json.loads(captured.out)
+    assert [r["scenario"] for r in rows] == ["initial_publish", "unpublish"]
+    assert all(r["result"] == "pass" and len(r["digest"]) == 64 for r in rows)
+    assert "2 passed, 0 failed" in captured.err  # the table goes to stderr
+
+
+def test_summary_by_path_is_written_with_no_write(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "reports"
+    summary = tmp_path / "deep" / "summary.json"
+    assert main(["run", "--no-write", "--out", str(out), "--summary", str(summary), str(SCENARIO)]) == 0
+    assert json.loads(summary.read_text())[0]["scenario"] == "initial_publish"
+    assert not out.exists()
+
+
+def test_validate_says_when_there_is_nothing_to_validate(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["validate", str(tmp_path)]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and f"no scenario files under {tmp_path}" in captured.err
+    assert main(["validate", str(SCENARIO)]) == 0
+    assert "1 valid, 0 invalid" in capsys.readouterr().out
+
+
+def test_check_without_scapy_names_the_extra(files: dict[str, str]) -> None:
+    code = (
+        "import sys; sys.modules['scapy'] = None\n"
+        "from puasim.cli import main\n"
+        f"sys.exit(main(['check', {files['pcap']!r}]))\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    assert out.returncode == 2, out.stderr
+    assert out.stderr.count("\n") == 1 and "pip install 'puasim[capture]'" in out.stderr
+    assert "Traceback" not in out.stderr
+
+
+def test_check_strict_sip_makes_a_stray_datagram_fatal(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from scapy.layers.inet import IP, UDP
+    from scapy.layers.l2 import Ether
+    from scapy.packet import Raw
+    from scapy.utils import rdpcap, wrpcap
+
+    from puasim.capture import export_pcap
+    from puasim.scenario.runner import run_scenario
+
+    clean = tmp_path / "clean.pcap"
+    export_pcap(run_scenario(SCENARIO).trace, clean)
+    packets = list(rdpcap(str(clean)))
+    stray = Ether(dst="02:00:00:00:00:02", src="02:00:00:00:00:01") / IP(src="127.0.0.1", dst="127.0.0.1") \
+        / UDP(sport=5070, dport=5060) / Raw(b"hello, not SIP")
+    stray.time = packets[0].time
+    mixed = tmp_path / "mixed.pcap"
+    wrpcap(str(mixed), [packets[0], stray, *packets[1:]])
+    assert main(["check", str(mixed)]) == 0
+    out = capsys.readouterr().out
+    assert "note: capture: " in out and "frame 2" in out and "is not SIP" in out
+    assert main(["check", str(mixed), "--strict-sip"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "frame 2" in err
+
+
+def test_an_unwritable_output_found_while_writing_is_one_line(files: dict[str, str], tmp_path: Path,
+                                                              capsys: pytest.CaptureFixture[str],
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    from puasim.capture import pcap
+
+    def refuse(*args: object, **kw: object) -> int:
+        raise PermissionError(13, "Permission denied", str(tmp_path / "x.pcap"))
+
+    monkeypatch.setattr(pcap, "export_pcap", refuse)
+    monkeypatch.setattr("puasim.capture.export_pcap", refuse)
+    assert main(["pcap", files["trace"], str(tmp_path / "x.pcap")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Permission denied" in err
