@@ -67,7 +67,7 @@ def serve_presence(
         raise LabError(f"UDP port {format_hostport(host, port)} is taken (another SIP server?): pick another with --port")
     tmp = None
     if rundir is None:
-        tmp = tempfile.TemporaryDirectory(prefix="puasim-lab-")
+        tmp = tempfile.TemporaryDirectory(prefix="puasim-lab-", ignore_cleanup_errors=True)
         rundir = tmp.name
     try:
         try:

@@ -194,3 +194,12 @@ def test_an_unwritable_output_found_while_writing_is_one_line(files: dict[str, s
     assert main(["pcap", files["trace"], str(tmp_path / "x.pcap")]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "Permission denied" in err
+
+
+def test_lab_without_kamailio_names_the_debian_packages(tmp_path: Path) -> None:
+    env = {**os.environ, "PYTHONPATH": str(REPO), "PUASIM_KAMAILIO": str(tmp_path / "no-kamailio")}
+    out = subprocess.run([sys.executable, "-m", "puasim", "lab", "presence", "--duration", "1"],
+                         capture_output=True, text=True, env=env, cwd=REPO, timeout=120)
+    assert out.returncode == 2
+    assert out.stderr.count("\n") == 1
+    assert "apt-get install kamailio kamailio-presence-modules kamailio-sqlite-modules" in out.stderr
