@@ -75,14 +75,14 @@ def serve_presence(
         except KamailioError as exc:
             raise LabError(str(exc)) from None
         address = format_hostport(*srv.sip)
-        say(f"Kamailio presence server (pid {srv.pid}) listening on udp:{address}; log in {srv.log}")
-        say(f"try: puasim live tests/live/scenarios/publish_modify_remove.yaml --server {address}")
-        say("stop with Ctrl-C" + (f" (stops by itself after {duration:g} s)" if duration is not None else ""))
-        if started is not None:
-            started(srv)
-        deadline = None if duration is None else time.monotonic() + duration
         code = 0
-        try:
+        try:  # from here on, Ctrl-C at any point stops the server
+            say(f"Kamailio presence server (pid {srv.pid}) listening on udp:{address}; log in {srv.log}")
+            say(f"try: puasim live tests/live/scenarios/publish_modify_remove.yaml --server {address}")
+            say("stop with Ctrl-C" + (f" (stops by itself after {duration:g} s)" if duration is not None else ""))
+            if started is not None:
+                started(srv)
+            deadline = None if duration is None else time.monotonic() + duration
             while deadline is None or time.monotonic() < deadline:
                 if not srv.alive():
                     say(f"Kamailio exited by itself (code {srv.proc.returncode}):\n{srv.log_tail()}")

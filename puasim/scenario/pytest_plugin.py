@@ -1,8 +1,20 @@
 """pytest plugin (entry point ``pytest11``): scenario files are tests.
 
-Any ``*.yaml`` file under a folder named ``scenarios`` is collected as one
-test item.  A failure shows each expectation that failed, its line in the
-file, and the slice of the trace around it.
+A scenario file is collected as one test item when it is
+
+* a ``*.yaml``/``*.yml`` file inside a folder named in the ini option
+  ``puasim_scenario_dirs`` (default: ``scenarios``), at any depth.  An entry
+  without ``/`` is a folder name matched anywhere in the path; an entry with
+  ``/`` is a folder relative to pytest's rootdir (``tests/live/flows``); or
+* a file named ``*.scenario.yaml`` or ``*.scenario.yml``, wherever it is.
+
+For example, in ``pyproject.toml``::
+
+    [tool.pytest.ini_options]
+    puasim_scenario_dirs = ["scenarios", "conformance"]
+
+A failure shows each expectation that failed, its line in the file, and the
+slice of the trace around it.
 """
 
 from __future__ import annotations
@@ -12,13 +24,48 @@ from typing import Any
 
 import pytest
 
+#: collected wherever they are
+SUFFIXES = (".scenario.yaml", ".scenario.yml")
+INI_DIRS = "puasim_scenario_dirs"
 
-def _is_scenario(path: Path) -> bool:
-    return path.suffix in (".yaml", ".yml") and "scenarios" in path.parts
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addini(
+        INI_DIRS,
+        type="linelist",
+        default=["scenarios"],
+        help="folders whose *.yaml/*.yml files are puasim scenario tests: names matched anywhere in the "
+             "path, or paths relative to the rootdir (default: scenarios); *.scenario.yaml files are "
+             "collected anywhere",
+    )
+
+
+def _is_scenario(path: Path, dirs: list[str], rootdir: Path) -> bool:
+    name = path.name
+    if name.endswith(SUFFIXES):
+        return True
+    if path.suffix not in (".yaml", ".yml"):
+        return False
+    folders = path.parent.parts
+    try:
+        relative = path.parent.relative_to(rootdir).parts
+    except ValueError:
+        relative = None
+    for entry in dirs:
+        entry = entry.strip().strip("/")
+        if not entry:
+            continue
+        if "/" not in entry:
+            if entry in folders:
+                return True
+        elif relative is not None and relative[: len(Path(entry).parts)] == Path(entry).parts:
+            return True
+    return False
 
 
 def pytest_collect_file(file_path: Path, parent: Any) -> Any:
-    if _is_scenario(file_path):
+    config = parent.config
+    if _is_scenario(file_path, config.getini(INI_DIRS), Path(config.rootpath)):
         return ScenarioFile.from_parent(parent, path=file_path)
     return None
 
@@ -29,7 +76,12 @@ class ScenarioFailed(Exception):
 
 class ScenarioFile(pytest.File):
     def collect(self) -> Any:
-        yield ScenarioItem.from_parent(self, name=self.path.stem)
+        name = self.path.name
+        for suffix in (*SUFFIXES, ".yaml", ".yml"):
+            if name.endswith(suffix):
+                name = name[: -len(suffix)]
+                break
+        yield ScenarioItem.from_parent(self, name=name)
 
 
 class ScenarioItem(pytest.Item):
