@@ -270,7 +270,8 @@ def _cmd_live(args: argparse.Namespace) -> int:
                 print(f"note: {text}")
             print(f"{result.name}: {result.verdict} ({result.messages} messages, {result.wall_time:.1f} s)")
             for fail in result.failures:
-                print(f"    {target}:{fail.line or ''}: {fail.kind}: {fail.message}")
+                where = f"{target}:{fail.line}" if fail.line else str(target)
+                print(f"    {where}: {fail.kind}: {fail.message}")
                 if args.verbose and fail.context:
                     print("\n".join("        " + line for line in fail.context.splitlines()))
             if result.capture:

@@ -203,3 +203,18 @@ def test_lab_without_kamailio_names_the_debian_packages(tmp_path: Path) -> None:
     assert out.returncode == 2
     assert out.stderr.count("\n") == 1
     assert "apt-get install kamailio kamailio-presence-modules kamailio-sqlite-modules" in out.stderr
+
+
+def test_live_against_a_silent_port_says_no_answer(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import socket
+
+    silent = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    silent.bind(("127.0.0.1", 0))
+    port = silent.getsockname()[1]
+    try:
+        code = main(["live", str(LIVE_SCENARIO), "--server", f"127.0.0.1:{port}", "--no-write"])
+    finally:
+        silent.close()
+    assert code == 1
+    out = capsys.readouterr().out
+    assert f"{LIVE_SCENARIO}: no-answer: no answer from 127.0.0.1:{port}" in out
