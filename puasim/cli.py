@@ -252,6 +252,8 @@ def _cmd_live(args: argparse.Namespace) -> int:
     from puasim.trace.codec import write_jsonl
 
     server, bind = args.server, args.bind
+    if bind is None:  # the server's family: an IPv4 socket cannot reach [::1]
+        bind = ("::1", 0) if ":" in server[0] else ("127.0.0.1", 0)
     target = Path(args.target)
     try:
         if target.suffix in (".pcap", ".pcapng", ".cap"):
@@ -300,8 +302,9 @@ def _add_live_parser(sub: argparse._SubParsersAction) -> None:
     lv.add_argument("--server", type=A.server_address, required=True, metavar="HOST:PORT",
                     help="address of the real presence server, IPv6 as [addr]:port (loopback only; "
                          "'puasim lab presence' starts one)")
-    lv.add_argument("--bind", type=A.bind_address, default=("127.0.0.1", 0), metavar="HOST[:PORT]",
-                    help="local address of puasim's socket (default 127.0.0.1, any free port)")
+    lv.add_argument("--bind", type=A.bind_address, metavar="HOST[:PORT]",
+                    help="local address of puasim's socket (default 127.0.0.1, or ::1 for an IPv6 server; "
+                         "any free port)")
     lv.add_argument("--capture", type=A.output_file, metavar="PCAP", help="capture the run on lo into this file (needs root)")
     lv.add_argument("--trace", type=A.output_file, metavar="FILE",
                     help="where the live trace goes (default OUT/live/NAME.jsonl)")

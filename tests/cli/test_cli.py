@@ -218,3 +218,24 @@ def test_live_against_a_silent_port_says_no_answer(tmp_path: Path, capsys: pytes
     assert code == 1
     out = capsys.readouterr().out
     assert f"{LIVE_SCENARIO}: no-answer: no answer from 127.0.0.1:{port}" in out
+
+
+def test_live_against_an_ipv6_server_binds_ipv6(capsys: pytest.CaptureFixture[str]) -> None:
+    import socket
+
+    silent = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+    try:
+        silent.bind(("::1", 0))
+    except OSError:
+        silent.close()
+        pytest.skip("no IPv6 loopback here")
+    port = silent.getsockname()[1]
+    try:
+        code = main(["live", str(LIVE_SCENARIO), "--server", f"[::1]:{port}", "--no-write"])
+        silent.settimeout(0.5)
+        first = silent.recv(65535)  # the PUBLISH reached the IPv6 server
+    finally:
+        silent.close()
+    assert code == 1
+    assert first.startswith(b"PUBLISH sip:alice@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP [::1]:")
+    assert f"no answer from [::1]:{port}" in capsys.readouterr().out
