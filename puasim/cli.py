@@ -394,7 +394,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    """Run one command; its exit status (2 for a bad argument, after the one-line error)."""
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exc:  # argparse: --help, --version, or a bad argument (already reported)
+        return exc.code if isinstance(exc.code, int) else 0 if exc.code is None else 2
     return int(args.func(args))
 
 
