@@ -242,13 +242,17 @@ def _start(
     kp = KamailioProcess(name, proc, sip, rundir, log, db, rpc, dict(defines))
     (rundir / "kamailio.pid").write_text(f"{proc.pid}\n")
     deadline = time.monotonic() + ready_timeout
-    for _ in range(int(ready_timeout / 0.05) + 1):
-        if proc.poll() is not None:
-            raise KamailioError(f"{name} exited at start-up (code {proc.returncode}):\n{kp.log_tail()}")
-        if sip_ping(sip, 0.05) is not None:
-            return kp
-        if time.monotonic() > deadline:
-            break
+    try:
+        for _ in range(int(ready_timeout / 0.05) + 1):
+            if proc.poll() is not None:
+                raise KamailioError(f"{name} exited at start-up (code {proc.returncode}):\n{kp.log_tail()}")
+            if sip_ping(sip, 0.05) is not None:
+                return kp
+            if time.monotonic() > deadline:
+                break
+    except KeyboardInterrupt:  # Ctrl-C while it starts: stop it, leave no orphan behind
+        kp.stop()
+        raise
     kp.stop()
     raise KamailioError(f"{name} did not answer OPTIONS on {sip[0]}:{sip[1]} within {ready_timeout} s:\n{kp.log_tail()}")
 
