@@ -8,14 +8,14 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-#: the shared folder sits beside the repository (../shared)
-LAB_CAPTURES = REPO.parent / "shared" / "lab" / "kamailio" / "captures"
+#: captures of a real Kamailio 5.6 lab run, copied into the repository so a plain clone tests them
+LAB_CAPTURES = REPO / "tests" / "data" / "lab" / "kamailio"
 
 
 @pytest.fixture(scope="session")
 def lab() -> Path:
     if not LAB_CAPTURES.is_dir():
-        pytest.skip(f"the lab captures are not there ({LAB_CAPTURES}: the shared folder beside the repository is absent)")
+        raise FileNotFoundError(f"the lab captures are missing from the repository: {LAB_CAPTURES}")
     return LAB_CAPTURES
 
 

@@ -18,7 +18,7 @@ from puasim.live.kamailio import KamailioProcess, kamailio_binary, start_presenc
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
-LAB_CAPTURES = REPO.parent / "shared" / "lab" / "kamailio" / "captures"
+LAB_CAPTURES = REPO / "tests" / "data" / "lab" / "kamailio"
 
 
 @pytest.fixture(scope="session")
@@ -49,5 +49,5 @@ def can_capture() -> None:
 @pytest.fixture(scope="session")
 def lab() -> Path:
     if not LAB_CAPTURES.is_dir():
-        pytest.skip(f"the lab captures are not there ({LAB_CAPTURES}: the shared folder beside the repository is absent)")
+        raise FileNotFoundError(f"the lab captures are missing from the repository: {LAB_CAPTURES}")
     return LAB_CAPTURES
