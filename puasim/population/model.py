@@ -1,0 +1,180 @@
+"""What a population is: N users and the seeded behaviour of each (frozen values).
+
+A population knows no protocol (DESIGN.md, layers): it says *when* a user
+publishes, changes state, watches other users, leaves, comes back or dies,
+and *through which door* (``api``: pua's ``send_publish``/``send_subscribe``;
+``rpc``: the pua_rpc commands).  The scenario layer turns those actions
+into pua calls; :mod:`puasim.population.schedule` generates them lazily.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from puasim.population.distributions import Choice, Distribution, DistributionError, Fixed, Normal
+
+#: the doors a user's requests can come in by
+VIA = ("api", "rpc")
+
+
+class PopulationError(ValueError):
+    """A population spec is invalid; ``path`` names the field (relative to the spec)."""
+
+    def __init__(self, path: tuple, problem: str) -> None:
+        self.path = path
+        self.problem = problem
+        where = ".".join(str(p) for p in path)
+        super().__init__(f"{where}: {problem}" if where else problem)
+
+
+def _mix(value: str | dict[str, float] | tuple[tuple[str, float], ...], path: tuple) -> tuple[tuple[str, float], ...]:
+    """``api``, ``{api: 3, rpc: 1}`` or pairs -> ((door, weight), ...) in a stable order."""
+    if isinstance(value, str):
+        pairs: list[tuple[str, float]] = [(value, 1.0)]
+    elif isinstance(value, dict):
+        pairs = list(value.items())
+    else:
+        pairs = [tuple(p) for p in value]  # type: ignore[misc]
+    for name, weight in pairs:
+        if name not in VIA:
+            raise PopulationError((*path, name) if len(pairs) > 1 else path, f"unknown door {name!r} (one of: {', '.join(VIA)})")
+        if isinstance(weight, bool) or not isinstance(weight, int | float) or weight < 0:
+            raise PopulationError((*path, name), f"weight must be a number >= 0, got {weight!r}")
+    if not pairs or sum(w for _, w in pairs) <= 0:
+        raise PopulationError(path, "give at least one door with a positive weight")
+    return tuple(sorted((n, float(w)) for n, w in pairs))
+
+
+def _positive(dist: Distribution | None, path: tuple) -> None:
+    """Times between events: never negative, and not 0 for a fixed value or a choice
+    (continuous draws that land on 0 are moved to 1 ms by the schedule)."""
+    if dist is None:
+        return
+    if dist.low < 0 or (dist.low == 0 and isinstance(dist, Fixed | Choice)):
+        hint = " (give normal a min)" if isinstance(dist, Normal) else ""
+        raise PopulationError(path, f"must be > 0 seconds, got a distribution reaching {dist.low:g}{hint}")
+
+
+def _at_least(dist: Distribution | None, low: float, path: tuple) -> None:
+    if dist is not None and dist.low < low:
+        raise PopulationError(path, f"must be >= {low:g} (got a distribution reaching {dist.low:g})")
+
+
+@dataclass(frozen=True, slots=True)
+class PublishBehaviour:
+    """How each user publishes its presence (pua-reference §3.1 publ_info, §9.1.1 pua.publish).
+
+    ``expires``: seconds asked for (each draw rounded, at least 1);
+    ``modify``: time between state changes (a PUBLISH with a new body, §3.3 modify) or None;
+    ``republish``: time between re-sends of the same state by the user (the way pua_usrloc
+    re-publishes on every re-registration) or None: then pua alone keeps the
+    publication alive until its desired expiry (§5.3).
+    ``via``: the door, or weights per door (drawn once per user);
+    ``source``: the source flag of direct API calls (§7.3).
+    """
+
+    expires: Distribution = Fixed(3600)
+    modify: Distribution | None = None
+    republish: Distribution | None = None
+    via: tuple[tuple[str, float], ...] = (("api", 1.0),)
+    event: str = "presence"
+    source: str = "RPC_PUBLISH"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "via", _mix(self.via, ("via",)))
+        _at_least(self.expires, 0, ("expires",))
+        _positive(self.modify, ("modify",))
+        _positive(self.republish, ("republish",))
+
+
+@dataclass(frozen=True, slots=True)
+class WatchBehaviour:
+    """Each user watches ``count`` other users of its group (its buddy list / BLF keys),
+    subscribing when it joins and unsubscribing when it leaves (§4.1 subs_info, §9.1.2).
+
+    ``count`` is drawn once per user and rounded; the number of watchers a user
+    has then averages the same.  ``expires`` as for publishing.
+    """
+
+    count: Distribution = Fixed(1)
+    expires: Distribution = Fixed(600)
+    via: tuple[tuple[str, float], ...] = (("api", 1.0),)
+    event: str = "presence"
+    source: str = "RPC_SUBSCRIBE"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "via", _mix(self.via, ("via",)))
+        _at_least(self.count, 0, ("count",))
+        _at_least(self.expires, 0, ("expires",))
+
+
+@dataclass(frozen=True, slots=True)
+class ChurnBehaviour:
+    """Users leave cleanly after ``session`` (unpublish and unsubscribe, expires 0) and
+    come back after ``away`` (None: they stay away)."""
+
+    session: Distribution
+    away: Distribution | None = None
+
+    def __post_init__(self) -> None:
+        _positive(self.session, ("session",))
+        _positive(self.away, ("away",))
+
+
+@dataclass(frozen=True, slots=True)
+class CrashBehaviour:
+    """Users die after ``after``: they stop sending anything (no unpublish, no re-publish);
+    pua keeps what it holds until the desired expiry (§5.3).  They come back after
+    ``recover`` (None: never)."""
+
+    after: Distribution
+    recover: Distribution | None = None
+
+    def __post_init__(self) -> None:
+        _positive(self.after, ("after",))
+        _positive(self.recover, ("recover",))
+
+
+@dataclass(frozen=True, slots=True)
+class Population:
+    """``users`` users named ``{name}{i}`` (i from 1, zero-padded), arriving at times drawn
+    from ``arrival`` (seconds), each behaving as the behaviours say.
+
+    ``domain``: host of the users' presentity URIs (default: the presence server's
+    address as the scenario gives it).  Usable from Python as from a scenario
+    file: ``dataclasses.replace(scenario, populations=[Population(...)])``.
+    """
+
+    users: int
+    name: str = "user"
+    arrival: Distribution = Fixed(0)
+    publish: PublishBehaviour | None = field(default_factory=PublishBehaviour)
+    watch: WatchBehaviour | None = None
+    churn: ChurnBehaviour | None = None
+    crash: CrashBehaviour | None = None
+    domain: str | None = None
+
+    def __post_init__(self) -> None:
+        if isinstance(self.users, bool) or not isinstance(self.users, int) or self.users < 1:
+            raise PopulationError(("users",), f"users must be an integer >= 1, got {self.users!r}")
+        if not self.name or not self.name.replace("_", "").replace("-", "").replace(".", "").isalnum():
+            raise PopulationError(("name",), f"name must be letters, digits, '_', '-' or '.', got {self.name!r}")
+        _at_least(self.arrival, 0, ("arrival",))
+        if self.publish is None and self.watch is None:
+            raise PopulationError((), "a population needs publish or watch (else it does nothing)")
+
+    def user(self, index: int) -> str:
+        """The user part of user ``index`` (0-based), e.g. ``user007`` of 100 users."""
+        return f"{self.name}{index + 1:0{len(str(self.users))}d}"
+
+
+__all__ = [
+    "VIA",
+    "ChurnBehaviour",
+    "CrashBehaviour",
+    "DistributionError",
+    "Population",
+    "PopulationError",
+    "PublishBehaviour",
+    "WatchBehaviour",
+]

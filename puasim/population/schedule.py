@@ -1,0 +1,160 @@
+"""A population's actions, generated lazily in time order.
+
+:func:`actions` is a generator: it keeps one small heap of each user's
+*next* events (arrival, state change, re-publish, leave, crash) and yields
+:class:`Action` values one at a time, so a run of 100 000 users holds a few
+entries per user, never a precomputed list of every step.  The schedule is
+open loop: it depends on the population, the seed and the horizon only,
+never on what the PUA or the server answer.
+
+Draws come from one stream per group and aspect (``population/<name>/<aspect>``
+of the run's :class:`~puasim.sim.rng.Streams`), taken in the heap's
+deterministic order, so the same seed gives the same actions in every
+process, whatever ``PYTHONHASHSEED`` is.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from heapq import heappop, heappush
+
+from puasim.population.distributions import Distribution
+from puasim.population.model import Population
+
+SECOND = 1_000_000
+#: shortest time between two events of one user (a draw of 0 would loop at one instant)
+MIN_GAP = 1_000
+
+# what a heap entry stands for
+JOIN, MODIFY, REPUBLISH, LEAVE, CRASH = range(5)
+
+
+@dataclass(frozen=True, slots=True)
+class Action:
+    """One thing a user does at virtual time ``at`` (µs).
+
+    ``kind``: ``join``, ``leave``, ``crash`` (markers, no request), ``publish``
+    (``state`` ``open``/``closed``; ``why`` ``initial``, ``modify`` or
+    ``republish``), ``unpublish``, ``subscribe`` and ``unsubscribe`` (of
+    ``target``, another user's name).  ``expires`` in seconds (0 for the
+    removals); ``via`` ``api`` or ``rpc``.
+    """
+
+    at: int
+    kind: str
+    group: str
+    user: str
+    via: str = ""
+    expires: int = 0
+    state: str = ""
+    target: str = ""
+    why: str = ""
+
+
+def _delay(dist: Distribution, rng: random.Random) -> int:
+    return max(MIN_GAP, round(dist.draw(rng) * SECOND))
+
+
+def _expires(dist: Distribution, rng: random.Random) -> int:
+    return max(1, round(dist.draw(rng)))
+
+
+def actions(pop: Population, streams: Callable[[str], random.Random], horizon: int) -> Iterator[Action]:
+    """Every action of ``pop`` at or before ``horizon`` (µs), in time order (ties: by scheduling order)."""
+    rng = {
+        aspect: streams(f"population/{pop.name}/{aspect}")
+        for aspect in ("arrival", "publish", "watch", "churn", "crash")
+    }
+    n = pop.users
+    names = [pop.user(i) for i in range(n)] if n <= 100_000 else None
+    session = [0] * n
+    open_state = bytearray(n)
+    pub_via: dict[int, str] = {}
+    watches: dict[int, tuple[int, ...]] = {}
+    watch_via: dict[int, str] = {}
+    heap: list[tuple[int, int, int, int, int]] = []
+    seq = 0
+
+    def push(at: int, user: int, what: int) -> None:
+        nonlocal seq
+        if at <= horizon:
+            heappush(heap, (at, seq, user, session[user], what))
+            seq += 1
+
+    def name(user: int) -> str:
+        return names[user] if names is not None else pop.user(user)
+
+    def door(mix: tuple[tuple[str, float], ...], r: random.Random) -> str:
+        if len(mix) == 1:
+            return mix[0][0]
+        return r.choices([m[0] for m in mix], [m[1] for m in mix])[0]
+
+    for u in range(n):
+        push(round(pop.arrival.draw(rng["arrival"]) * SECOND), u, JOIN)
+
+    publish, watch, churn, crash = pop.publish, pop.watch, pop.churn, pop.crash
+    group = pop.name
+    while heap:
+        at, _, u, sess, what = heappop(heap)
+        if sess != session[u]:
+            continue  # an event of a session that already ended
+        me = name(u)
+        if what == JOIN:
+            session[u] += 1
+            yield Action(at, "join", group, me)
+            if publish is not None:
+                r = rng["publish"]
+                if u not in pub_via:
+                    pub_via[u] = door(publish.via, r)
+                open_state[u] = 1
+                yield Action(at, "publish", group, me, pub_via[u], _expires(publish.expires, r), "open", why="initial")
+                if publish.modify is not None:
+                    push(at + _delay(publish.modify, r), u, MODIFY)
+                if publish.republish is not None:
+                    push(at + _delay(publish.republish, r), u, REPUBLISH)
+            if watch is not None:
+                r = rng["watch"]
+                if u not in watches:
+                    k = min(n - 1, max(0, round(watch.count.draw(r))))
+                    watches[u] = tuple(v if v < u else v + 1 for v in r.sample(range(n - 1), k))
+                    watch_via[u] = door(watch.via, r)
+                for v in watches[u]:
+                    yield Action(at, "subscribe", group, me, watch_via[u], _expires(watch.expires, r), target=name(v))
+            if churn is not None:
+                push(at + _delay(churn.session, rng["churn"]), u, LEAVE)
+            if crash is not None:
+                push(at + _delay(crash.after, rng["crash"]), u, CRASH)
+        elif what == MODIFY:
+            assert publish is not None and publish.modify is not None
+            r = rng["publish"]
+            open_state[u] ^= 1
+            state = "open" if open_state[u] else "closed"
+            yield Action(at, "publish", group, me, pub_via[u], _expires(publish.expires, r), state, why="modify")
+            push(at + _delay(publish.modify, r), u, MODIFY)
+        elif what == REPUBLISH:
+            assert publish is not None and publish.republish is not None
+            r = rng["publish"]
+            state = "open" if open_state[u] else "closed"
+            yield Action(at, "publish", group, me, pub_via[u], _expires(publish.expires, r), state, why="republish")
+            push(at + _delay(publish.republish, r), u, REPUBLISH)
+        elif what == LEAVE:
+            assert churn is not None
+            session[u] += 1
+            yield Action(at, "leave", group, me)
+            if publish is not None:
+                yield Action(at, "unpublish", group, me, pub_via[u])
+            for v in watches.get(u, ()):
+                yield Action(at, "unsubscribe", group, me, watch_via[u], target=name(v))
+            if churn.away is not None:
+                push(at + _delay(churn.away, rng["churn"]), u, JOIN)
+        else:  # CRASH: silence, no removal (the requests simply stop)
+            assert crash is not None
+            session[u] += 1
+            yield Action(at, "crash", group, me)
+            if crash.recover is not None:
+                push(at + _delay(crash.recover, rng["crash"]), u, JOIN)
+
+
+__all__ = ["Action", "actions"]
