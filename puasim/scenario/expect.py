@@ -126,6 +126,10 @@ def validate_expectation(kind: str, spec: Any, doc: Doc, path: tuple, n_steps: i
         _validate_count(spec, doc, path)
     elif kind == "error":
         _check_keys(spec, {"contains"}, doc, path)
+    elif kind == "stat":
+        from puasim.scenario.stats import validate_stat
+
+        validate_stat(spec, doc, path)
     elif kind == "server_state":
         spec = _check_keys(spec, {"at", "presentity", "event", "what", *COUNT_KEYS}, doc, path)
         if spec.get("what", "publications") not in ("publications", "subscriptions"):
@@ -148,6 +152,9 @@ class RunContext:
     step_results: dict[int, Any] = field(default_factory=dict)
     probes: dict[int, Any] = field(default_factory=dict)
     vars: dict[str, str] = field(default_factory=dict)
+    #: run length in seconds (``stat`` rates) and values computed once per run (report frames)
+    duration_s: float = 0.0
+    cache: dict[str, Any] = field(default_factory=dict)
 
 
 def _num(text: str | None) -> float | None:
@@ -392,6 +399,11 @@ def evaluate(kind: str, spec: Any, ctx: RunContext, index: int, line: int | None
         why = _count_ok(value, spec)
         what = spec.get("what", "publications")
         return fail(f"server at {spec['at']} s holds {value} {what} of {spec['presentity']}: {why}") if why else None
+    if kind == "stat":
+        from puasim.scenario.stats import check_stat
+
+        why = check_stat(spec, ctx, ctx.duration_s)
+        return fail(why) if why else None
     raise AssertionError(kind)
 
 

@@ -60,6 +60,7 @@ class ScenarioRun:
         self.database = database if database is not None else self._open_database()
         self.step_results: dict[int, Any] = {}
         self.probes: dict[int, Any] = {}
+        self.feeds: list[Any] = []
         self._build()
 
     # -- topology --------------------------------------------------------------------
@@ -103,8 +104,13 @@ class ScenarioRun:
 
     # -- steps -------------------------------------------------------------------------
     def schedule(self) -> None:
+        from puasim.scenario.feed import PopulationFeed
+
         for step in self.scn.steps:
             self.sim.kernel.call_at(step.at, self._do, step)
+        self.feeds = [PopulationFeed(self, pop) for pop in self.scn.populations]
+        for feed in self.feeds:
+            feed.start()
         for i, (kind, spec, _path, _line) in enumerate(self.scn.expectations):
             if kind in ("record", "server_state"):
                 at = seconds_to_us(spec["at"], self.scn.doc, ("expect", i, kind, "at"))
@@ -220,7 +226,7 @@ class ScenarioRun:
             self.database.close()
         wall = time.perf_counter() - started
         names = {n.address: n.name for n in self.sim.nodes.values()}
-        ctx = RunContext(self.sim.trace, names, self.scn.epoch, self.step_results, self.probes)
+        ctx = RunContext(self.sim.trace, names, self.scn.epoch, self.step_results, self.probes, duration_s=self.scn.duration / SECOND)
         failures: list[Failure] = []
         expects_error = any(kind == "error" for kind, *_ in self.scn.expectations)
         if error and not expects_error:

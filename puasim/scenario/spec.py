@@ -16,7 +16,9 @@ from puasim.pua.constants import INSERT_TYPE, UPDATE_TYPE, Source, event_from_na
 from puasim.scenario.loader import Source as Doc
 from puasim.sim.network import LinkProfile
 
-TOP_KEYS = {"name", "description", "refs", "seed", "epoch", "duration", "pua", "server", "network", "steps", "expect"}
+TOP_KEYS = {
+    "name", "description", "refs", "seed", "epoch", "duration", "pua", "server", "network", "population", "steps", "expect",
+}
 STEP_ACTIONS = {
     "publish": "call pua's send_publish (fields of publ_info, §3.1)",
     "subscribe": "call pua's send_subscribe (fields of subs_info, §4.1)",
@@ -37,7 +39,7 @@ STEP_ACTIONS = {
     "db.heal": "the database answers again",
     "mark": "write a note into the trace",
 }
-EXPECT_KINDS = {"sequence", "count", "absent", "record", "rc", "rpc", "event", "error", "server_state"}
+EXPECT_KINDS = {"sequence", "count", "absent", "record", "rc", "rpc", "event", "error", "server_state", "stat"}
 
 
 def parse_address(text: Any, doc: Doc, path: tuple) -> tuple[str, int]:
@@ -88,6 +90,8 @@ class Scenario:
     steps: list[Step]
     expectations: list[tuple[str, Any, tuple, int | None]]
     doc: Doc = field(repr=False)
+    #: population groups (puasim.population.Population) fed into the run
+    populations: list[Any] = field(default_factory=list)
 
 
 def _mapping(value: Any, doc: Doc, path: tuple, keys: set[str] | None = None) -> dict:
@@ -302,6 +306,9 @@ def build(doc: Doc) -> Scenario:
     if not isinstance(steps_raw, list):
         raise doc.error(("steps",), "steps must be a list")
     steps = [_step(doc, i, s, cfg, duration) for i, s in enumerate(steps_raw)]
+    from puasim.scenario.population_block import read_populations
+
+    populations = read_populations(doc, raw, cfg)
     expect_raw = raw.get("expect") or []
     if not isinstance(expect_raw, list) or not expect_raw:
         raise doc.error(("expect",), "expect must be a non-empty list (a scenario that checks nothing cannot fail)")
@@ -339,4 +346,5 @@ def build(doc: Doc) -> Scenario:
         steps=steps,
         expectations=expectations,
         doc=doc,
+        populations=populations,
     )

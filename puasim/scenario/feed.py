@@ -1,0 +1,136 @@
+"""Feeding a population's actions into a scenario run, one kernel event at a time.
+
+:class:`PopulationFeed` pulls the next :class:`~puasim.population.schedule.Action`
+from the population's generator only when the previous one has been carried
+out, so the kernel holds one pending event per population group, whatever
+the number of users.  Actions become pua calls exactly as the matching
+scenario steps do: ``api`` is ``send_publish``/``send_subscribe`` (pua-reference
+§3.1, §4.1), ``rpc`` is pua_rpc's ``pua.publish``/``pua.subscribe`` (§9.1.1,
+§9.1.2).  ``join``, ``leave`` and ``crash`` leave a ``population`` note in the
+trace.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+from puasim.bodies.pidf import Basic, Pidf, Tuple, build_pidf
+from puasim.pua.constants import Source, event_from_name
+from puasim.pua.info import PublInfo, SubsInfo
+from puasim.trace.events import Note
+
+if TYPE_CHECKING:
+    from puasim.population.model import Population
+    from puasim.population.schedule import Action
+    from puasim.scenario.runner import ScenarioRun
+
+PIDF_TYPE = "application/pidf+xml"
+
+
+def host_part(address: tuple[str, int]) -> str:
+    """``host`` or ``host:port`` (5060 is left out), IPv6 in brackets."""
+    host = f"[{address[0]}]" if ":" in address[0] else address[0]
+    return host if address[1] == 5060 else f"{host}:{address[1]}"
+
+
+class PopulationFeed:
+    """Carries out one population group's actions in a :class:`ScenarioRun`."""
+
+    def __init__(self, run: ScenarioRun, pop: Population) -> None:
+        from puasim.population.schedule import actions
+
+        self.run = run
+        self.pop = pop
+        scn = run.scn
+        self.domain = pop.domain or host_part(scn.server_address)
+        self.watcher_host = host_part(scn.pua_address)
+        master = scn.pua_config.is_master
+        self.pub_event = event_from_name(pop.publish.event, master) if pop.publish else 0
+        self.pub_source = int(Source[pop.publish.source]) if pop.publish else 0
+        self.sub_event = event_from_name(pop.watch.event, master) if pop.watch else 0
+        self.sub_source = int(Source[pop.watch.source]) if pop.watch else 0
+        self.actions: Iterator[Action] = actions(pop, run.sim.streams, scn.duration)
+        self.done = 0
+        self.skipped = 0
+        self._down_noted = False
+
+    def start(self) -> None:
+        self._pull()
+
+    def _pull(self) -> None:
+        action = next(self.actions, None)
+        if action is not None:
+            self.run.sim.kernel.call_at(action.at, self._do, action)
+
+    def uri(self, user: str) -> str:
+        return f"sip:{user}@{self.domain}"
+
+    def watcher(self, user: str) -> str:
+        return f"sip:{user}@{self.watcher_host}"
+
+    def _do(self, a: Action) -> None:
+        try:
+            self._carry_out(a)
+        finally:
+            self._pull()
+
+    def _carry_out(self, a: Action) -> None:
+        run = self.run
+        sim = run.sim
+        now = sim.kernel.now
+        if a.kind in ("join", "leave", "crash"):
+            sim.trace.add(now, "population", Note("population", f"{a.group}: {a.user} {a.kind}"))
+            return
+        node = run.pua_node
+        if not node.up:
+            self.skipped += 1
+            if not self._down_noted:
+                sim.trace.add(now, "population", Note("warning", f"{a.group}: the PUA is down, actions not done"))
+                self._down_noted = True
+            return
+        self._down_noted = False
+        self.done += 1
+        pua = run.pua
+        if a.kind in ("publish", "unpublish"):
+            uri = self.uri(a.user)
+            body = self._body(uri, a.user, a.state) if a.kind == "publish" else None
+            if a.via == "rpc":
+                rpc = run.rpc
+                assert rpc is not None
+                args = [uri, str(a.expires), self._event_name(), PIDF_TYPE if body else ".", ".", ".", ".", "."]
+                if body is not None:
+                    args.append(body.decode())
+                node.call("rpc.publish", rpc.publish, args, now, True)
+            else:
+                publ = PublInfo(
+                    pres_uri=uri, event=self.pub_event, source_flag=self.pub_source, expires=a.expires,
+                    body=body, content_type=PIDF_TYPE if body else "", cb_param=f"{a.group}:{a.user}",
+                )
+                node.call("publish", pua.send_publish, publ, now, "worker")
+        else:
+            pres, watcher = self.uri(a.target), self.watcher(a.user)
+            assert self.pop.watch is not None
+            if a.via == "rpc":
+                rpc = run.rpc
+                assert rpc is not None
+                node.call("rpc.subscribe", rpc.subscribe, [pres, watcher, self.pop.watch.event, str(a.expires)], now)
+            else:
+                subs = SubsInfo(
+                    pres_uri=pres, watcher_uri=watcher, contact=watcher, event=self.sub_event,
+                    source_flag=self.sub_source, expires=a.expires, cb_param=f"{a.group}:{a.user}",
+                )
+                node.call("subscribe", pua.send_subscribe, subs, now, "worker")
+
+    def _event_name(self) -> str:
+        assert self.pop.publish is not None
+        return self.pop.publish.event
+
+    @staticmethod
+    def _body(uri: str, user: str, state: str) -> bytes:
+        """A one-tuple PIDF document (RFC 3863 §4.1) for the user's basic status."""
+        basic: Basic = "open" if state == "open" else "closed"
+        return build_pidf(Pidf(uri, (Tuple(f"t-{user}", basic, note=state),)))
+
+
+__all__ = ["PopulationFeed", "host_part"]

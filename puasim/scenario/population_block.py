@@ -1,0 +1,45 @@
+"""The ``population:`` block of a scenario file: file:line:field errors around
+:func:`puasim.population.spec.populations_from_data`, plus the checks that
+need the pua (event names, source flags)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from puasim.population.model import Population, PopulationError
+from puasim.population.spec import populations_from_data
+from puasim.pua.config import PuaConfig
+from puasim.pua.constants import Source, event_from_name
+from puasim.scenario.loader import Source as Doc
+
+
+def check_population(pop: Population, cfg: PuaConfig, report: Any) -> None:
+    """Event names the pua knows (§2 event table) and source flags (§7.3); ``report(path, problem)`` raises."""
+    for part, behaviour in (("publish", pop.publish), ("watch", pop.watch)):
+        if behaviour is None:
+            continue
+        if event_from_name(behaviour.event, cfg.is_master) < 0:
+            report((part, "event"), f"unknown event {behaviour.event!r}")
+        if behaviour.source not in Source.__members__:
+            report((part, "source"), f"unknown source flag {behaviour.source!r} (e.g. RPC_PUBLISH, UL_PUBLISH, RPC_SUBSCRIBE)")
+
+
+def read_populations(doc: Doc, raw: dict, cfg: PuaConfig) -> list[Population]:
+    """The groups of ``raw['population']`` (none when absent)."""
+    base: tuple = ("population",)
+    try:
+        groups = populations_from_data(raw.get("population"))
+    except PopulationError as exc:
+        raise doc.error((*base, *exc.path), exc.problem) from None
+    many = isinstance(raw.get("population"), list)
+    for i, pop in enumerate(groups):
+        where = (*base, i) if many else base
+
+        def report(path: tuple, problem: str, where: tuple = where) -> None:
+            raise doc.error((*where, *path), problem)
+
+        check_population(pop, cfg, report)
+    return groups
+
+
+__all__ = ["check_population", "read_populations"]
