@@ -40,7 +40,7 @@ SERIES = {
     "lead_s": "refresh lead times (record expiry - send time), s",
     "gap_s": "presence gap durations, s",
     "recovery_s": "412 round recovery times, s",
-    "rate": "requests per second in 1 s bins (the load curve)",
+    "rate": "requests per second in 1 s bins from 0 to the scenario's duration (the load curve)",
 }
 AGGS = ("mean", "median", "min", "max", "count")
 STAT_KEYS = {"metric", "method", "from", "status", "state", "percentile", "agg", "per_second", "equals", "min", "max", "between", "why"}
@@ -119,7 +119,7 @@ def _summary(ctx: Any) -> dict[str, Any]:
     return value
 
 
-def _series(metric: str, spec: dict, ctx: Any) -> Any:
+def _series(metric: str, spec: dict, ctx: Any, duration_s: float) -> Any:
     from puasim.report.metrics import load_curve, refresh_lead_times, rounds_412
 
     data = _data(ctx)
@@ -143,7 +143,7 @@ def _series(metric: str, spec: dict, ctx: Any) -> Any:
         return gaps["duration"]
     if metric == "recovery_s":
         return rounds_412(data)["recovery"].dropna()
-    curve = load_curve(data, by="method" if "method" in spec else None)
+    curve = load_curve(data, by="method" if "method" in spec else None, start=0.0, end=duration_s or None)
     if "method" in spec:
         curve = curve[curve["series"] == spec["method"]]
     return curve["rate"]
@@ -153,7 +153,7 @@ def stat_value(spec: dict, ctx: Any, duration_s: float) -> tuple[float, str]:
     """The measured value and a short description of what was measured."""
     metric = spec["metric"]
     if metric in SERIES:
-        values = _series(metric, spec, ctx)
+        values = _series(metric, spec, ctx, duration_s)
         if "percentile" in spec:
             import numpy as np
 

@@ -1,0 +1,91 @@
+"""The population: block and stat: expectations fail before the run, naming file, line and field."""
+
+from __future__ import annotations
+
+import pytest
+
+from puasim.population import Exponential, Fixed, Population, PublishBehaviour, WatchBehaviour
+from puasim.scenario import ScenarioError, scenario_from_text
+
+GOOD = """\
+name: t
+refs: ["§3.3"]
+duration: 60
+population:
+  users: 5
+  arrival: {uniform: [0, 10]}
+  publish: {expires: 600, modify: {exponential: 30}, via: {api: 1, rpc: 1}}
+  watch: {count: 1, via: rpc}
+expect:
+  - stat: {metric: publish_requests, min: 5}
+"""
+
+
+def error_for(text: str) -> ScenarioError:
+    with pytest.raises(ScenarioError) as info:
+        scenario_from_text(text, "f.yaml")
+    return info.value
+
+
+def test_good_block_becomes_a_population():
+    scn = scenario_from_text(GOOD, "f.yaml")
+    assert scn.populations == [
+        Population(
+            users=5,
+            arrival=scn.populations[0].arrival,
+            publish=PublishBehaviour(expires=Fixed(600), modify=Exponential(30), via={"api": 1, "rpc": 1}),  # type: ignore[arg-type]
+            watch=WatchBehaviour(via="rpc"),  # type: ignore[arg-type]
+        )
+    ]
+
+
+@pytest.mark.parametrize(
+    "old, new, line, field, words",
+    [
+        ("users: 5", "users: many", 5, "population.users", "integer >= 1"),
+        ("users: 5", "users: 5\n  registration: {interval: 3600}", 6, "population.registration", "registrations (usrloc"),
+        ("users: 5", "users: 5\n  calls: {rate: 1}", 6, "population.calls", "calls (dialog"),
+        ("expires: 600,", "expires: 600, call_rate: 2,", 7, "population.publish.call_rate", "calls (dialog"),
+        ("users: 5", "users: 5\n  registration_interval: 600", 6, "population.registration_interval", "not model yet"),
+        ("users: 5", "usres: 5", 5, "population.usres", "unknown field"),
+        ("{uniform: [0, 10]}", "{uniform: [0, x]}", 6, "population.arrival.uniform[1]", "finite number"),
+        ("{exponential: 30}", "{exponential: -30}", 7, "population.publish.modify.exponential", "mean > 0"),
+        ("modify: {exponential: 30}", "modify: 0", 7, "population.publish.modify", "must be > 0"),
+        ("{api: 1, rpc: 1}", "{api: 1, sms: 1}", 7, "population.publish.via.sms", "unknown door"),
+        ("via: rpc", "via: rpc, event: presense", 8, "population.watch.event", "unknown event"),
+        ("via: rpc", "via: rpc, source: NOPE", 8, "population.watch.source", "unknown source flag"),
+        ("  watch: {count: 1, via: rpc}\n", "  churn: {rate_per_hour: 0}\n", 8, "population.churn.rate_per_hour", "> 0"),
+        ("  watch: {count: 1, via: rpc}\n", "  crash: {recover: 5}\n", 8, "population.crash", "missing after"),
+        ("metric: publish_requests,", "metric: publish_requets,", 10, "expect[0].stat.metric", "unknown metric"),
+        ("min: 5}", "between: [5, 1]}", 10, "expect[0].stat.between", "low <= high"),
+        ("min: 5}", "percentile: 50, min: 5}", 10, "expect[0].stat.percentile", "one number, not a series"),
+        ("metric: publish_requests, min: 5", "metric: latency_ms, min: 5", 10, "expect[0].stat", "percentile"),
+        ("metric: publish_requests, min: 5", "metric: latency_ms, agg: mode, min: 5", 10, "expect[0].stat.agg", "agg must be"),
+        ("min: 5}", "state: none, min: 5}", 10, "expect[0].stat.state", "takes no state filter"),
+        ("min: 5}", "per_second: true}", 10, "expect[0].stat", "give equals, min, max or between"),
+        ("metric: publish_requests, min: 5", "metric: lead_s, percentile: 5, per_second: true, min: 5", 10,
+         "expect[0].stat.per_second", "not a count"),
+    ],
+)
+def test_errors_name_file_line_and_field(old, new, line, field, words):
+    assert old in GOOD
+    err = error_for(GOOD.replace(old, new, 1))
+    assert (err.file, err.line, err.field) == ("f.yaml", line, field), str(err)
+    assert words in err.problem, err.problem
+
+
+def test_groups_need_distinct_names():
+    text = """\
+name: t
+refs: ["§3.3"]
+duration: 60
+population:
+  - {users: 2, publish: {}}
+  - {users: 2, name: desk, publish: {}}
+  - {users: 2, publish: {}}
+expect:
+  - stat: {metric: publish_requests, min: 5}
+"""
+    err = error_for(text)
+    assert (err.line, err.field) == (7, "population[2].name") and "already used by group 0" in err.problem
+    assert len(scenario_from_text(text.replace("  - {users: 2, publish: {}}\nexpect", "expect"), "f.yaml").populations) == 2
