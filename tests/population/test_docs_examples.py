@@ -1,0 +1,23 @@
+"""The population and stat examples of docs/scenarios.md load, and the population one runs."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from puasim.scenario import run_scenario, scenario_from_text
+
+DOC = (Path(__file__).resolve().parents[2] / "docs" / "scenarios.md").read_text()
+SECTION = DOC[DOC.index("## Populations") :]
+YAML_BLOCKS = re.findall(r"```yaml\n(.*?)```", SECTION, re.S)
+
+
+def test_the_documented_population_block_runs():
+    population, expect = YAML_BLOCKS[0], YAML_BLOCKS[1]
+    assert population.startswith("population:") and expect.startswith("expect:")
+    text = f"name: doc\nrefs: [docs]\nduration: 120\n{population}{expect}"
+    scn = scenario_from_text(text, "doc.yaml")
+    (pop,) = scn.populations
+    assert (pop.name, pop.users, pop.publish.via) == ("desk", 40, (("api", 3.0), ("rpc", 1.0)))  # type: ignore[union-attr]
+    result = run_scenario(scn)
+    assert result.error is None and result.messages > 40
