@@ -64,7 +64,8 @@ def _at_least(dist: Distribution | None, low: float, path: tuple) -> None:
 class PublishBehaviour:
     """How each user publishes its presence (pua-reference §3.1 publ_info, §9.1.1 pua.publish).
 
-    ``expires``: seconds asked for (each draw rounded, at least 1);
+    ``expires``: seconds asked for (each draw rounded, at least 1), or a fixed -1:
+    pua's ``default_expires``, an indefinite publication (§3.1, §5.3);
     ``modify``: time between state changes (a PUBLISH with a new body, §3.3 modify) or None;
     ``republish``: time between re-sends of the same state by the user (the way pua_usrloc
     re-publishes on every re-registration) or None: then pua alone keeps the
@@ -82,7 +83,8 @@ class PublishBehaviour:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "via", _mix(self.via, ("via",)))
-        _at_least(self.expires, 0, ("expires",))
+        if self.expires != Fixed(-1):
+            _at_least(self.expires, 0, ("expires",))
         _positive(self.modify, ("modify",))
         _positive(self.republish, ("republish",))
 

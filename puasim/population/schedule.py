@@ -20,12 +20,15 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from heapq import heappop, heappush
 
-from puasim.population.distributions import Distribution
+from puasim.population.distributions import Distribution, Fixed
 from puasim.population.model import Population
 
 SECOND = 1_000_000
 #: shortest time between two events of one user (a draw of 0 would loop at one instant)
 MIN_GAP = 1_000
+
+#: ``expires: -1``: pua's default_expires, an indefinite publication (pua-reference §3.1)
+INDEFINITE = Fixed(-1)
 
 # what a heap entry stands for
 JOIN, MODIFY, REPUBLISH, LEAVE, CRASH = range(5)
@@ -58,6 +61,8 @@ def _delay(dist: Distribution, rng: random.Random) -> int:
 
 
 def _expires(dist: Distribution, rng: random.Random) -> int:
+    if dist == INDEFINITE:
+        return -1
     return max(1, round(dist.draw(rng)))
 
 

@@ -110,6 +110,13 @@ def test_expires_draws_are_whole_seconds_at_least_one():
     assert {a.expires for a in run(pop, horizon_s=1) if a.kind == "publish"} <= {1, 2}
 
 
+def test_fixed_minus_one_asks_for_an_indefinite_publication():
+    pop = Population(users=2, publish=PublishBehaviour(expires=Fixed(-1), republish=Fixed(5)))
+    assert {a.expires for a in run(pop, horizon_s=12) if a.kind == "publish"} == {-1}
+    with pytest.raises(PopulationError):
+        PublishBehaviour(expires=Fixed(-2))
+
+
 def test_the_generator_is_lazy_for_a_large_population():
     pop = Population(users=200_000, arrival=Uniform(0, 3600), publish=PublishBehaviour(modify=Exponential(60)))
     started = time.perf_counter()
