@@ -26,6 +26,8 @@ if TYPE_CHECKING:
     from puasim.scenario.runner import ScenarioRun
 
 PIDF_TYPE = "application/pidf+xml"
+#: stands for the user name in a body template (never a valid population user name)
+USER_MARK = "@USER@"
 
 
 def host_part(address: tuple[str, int]) -> str:
@@ -54,6 +56,7 @@ class PopulationFeed:
         self.done = 0
         self.skipped = 0
         self._down_noted = False
+        self._templates: dict[str, bytes] = {}
 
     def start(self) -> None:
         self._pull()
@@ -94,7 +97,7 @@ class PopulationFeed:
         pua = run.pua
         if a.kind in ("publish", "unpublish"):
             uri = self.uri(a.user)
-            body = self._body(uri, a.user, a.state) if a.kind == "publish" else None
+            body = self._body(a.user, a.state) if a.kind == "publish" else None
             if a.via == "rpc":
                 rpc = run.rpc
                 assert rpc is not None
@@ -126,11 +129,19 @@ class PopulationFeed:
         assert self.pop.publish is not None
         return self.pop.publish.event
 
-    @staticmethod
-    def _body(uri: str, user: str, state: str) -> bytes:
-        """A one-tuple PIDF document (RFC 3863 §4.1) for the user's basic status."""
-        basic: Basic = "open" if state == "open" else "closed"
-        return build_pidf(Pidf(uri, (Tuple(f"t-{user}", basic, note=state),)))
+    def _body(self, user: str, state: str) -> bytes:
+        """A one-tuple PIDF document (RFC 3863 §4.1) for the user's basic status.
+
+        Built once per status with a marker for the user, then filled in: user
+        names are letters, digits, ``_``, ``-`` and ``.`` (checked by
+        :class:`~puasim.population.model.Population`), which XML needs no escaping for.
+        """
+        template = self._templates.get(state)
+        if template is None:
+            basic: Basic = "open" if state == "open" else "closed"
+            entity = self.uri(USER_MARK)
+            template = self._templates[state] = build_pidf(Pidf(entity, (Tuple(f"t-{USER_MARK}", basic, note=state),)))
+        return template.replace(USER_MARK.encode(), user.encode())
 
 
 __all__ = ["PopulationFeed", "host_part"]
