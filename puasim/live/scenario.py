@@ -11,7 +11,8 @@ What runs live and what does not:
   ``rpc.subscribe``, ``pua.cleanup``, ``pua.restart``/``pua.crash``/
   ``pua.start`` (the model only) and ``mark`` run;
 * ``server.*`` and ``network.*`` steps need the simulated server or network:
-  they are skipped with a note in the trace and in the result;
+  they are skipped with a note in the trace and in the result; so is a
+  ``population`` block (it is fed by the simulator's kernel);
 * expectations are evaluated on the live trace with
   :func:`puasim.scenario.expect.evaluate`, except ``server_state`` (the real
   server's state is not visible); exact ``at`` times in message matchers
@@ -213,6 +214,10 @@ class _LiveScenario:
             driver.start(self.node)
             for step in scn.steps:
                 loop.call_at(driver.clock.loop_time(step.at), self._do, step)
+            if scn.populations:
+                text = f"population ({len(scn.populations)} group(s)): runs in the simulator only: skipped live"
+                self.skipped.append(text)
+                self._note("skipped", text)
             for i, (kind, spec, _path, _line) in enumerate(scn.expectations):
                 if kind == "record":
                     at = seconds_to_us(spec["at"], scn.doc, ("expect", i, kind, "at"))
@@ -225,7 +230,7 @@ class _LiveScenario:
                 sniffer.write(capture)  # type: ignore[arg-type]
         trace = driver.trace
         names = dict(driver.names)
-        ctx = RunContext(trace, names, int(driver.epoch), self.step_results, self.probes)
+        ctx = RunContext(trace, names, int(driver.epoch), self.step_results, self.probes, duration_s=scn.duration / SECOND)
         failures: list[Failure] = []
         error = None if driver.error is None else f"{type(driver.error).__name__}: {driver.error}"
         expects_error = any(kind == "error" for kind, *_ in scn.expectations)

@@ -4,6 +4,7 @@ own simulated presence server, both on real sockets in real time."""
 from __future__ import annotations
 
 import asyncio
+import json
 import random
 
 import pytest
@@ -139,3 +140,16 @@ def test_a_run_against_a_closed_port_names_the_refusal() -> None:
     result = run_live(scn, addr, grace=0.1)
     assert not result.passed
     assert result.failures[0].message.startswith(f"no answer from 127.0.0.1:{addr[1]}")
+
+
+def test_a_population_is_skipped_live_with_a_note_and_stat_rates_use_the_duration() -> None:
+    body = (HERE.parents[1] / "scenarios" / "bodies" / "pidf-open.xml").read_text()
+    scn = scenario_from_text(json.dumps({
+        "name": "p", "refs": ["x"], "duration": 1,
+        "steps": [{"at": 0, "do": "rpc.publish", "args": ["sip:alice@127.0.0.1", "60", "presence", ".", ".", ".", ".", ".", body]}],
+        "population": {"users": 3, "publish": {}},
+        "expect": [{"stat": {"metric": "publish_requests", "per_second": True, "equals": 1}}],
+    }))
+    result = asyncio.run(_with_sim_server(scn, grace=0.2))
+    assert result.skipped_steps == ["population (1 group(s)): runs in the simulator only: skipped live"]
+    assert result.passed, [f.message for f in result.failures]
