@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import subprocess
 import sys
@@ -22,8 +23,9 @@ from puasim.population import (
 )
 from puasim.scenario import run_scenario, scenario_from_text
 from puasim.scenario.runner import ScenarioRun
+from puasim.server.profiles import PROFILES
 from puasim.sim.rng import Streams
-from puasim.trace.events import ApiCalled, MessageSent, Note
+from puasim.trace.events import ApiCalled, FaultInjected, MessageSent, Note
 
 ROOT = Path(__file__).resolve().parents[2]
 FILES = sorted((ROOT / "scenarios" / "population").glob("*.yaml"))
@@ -127,6 +129,34 @@ def test_crashed_users_stop_and_their_publications_lapse():
     assert len(pubs) == 10 and max(r.time for r in pubs) == 20 * 1_000_000, "initial + one re-send, then silence"
     removals = [r for r in result.trace.records if type(r.event) is MessageSent and r.event.message.get("Expires") == "0"]
     assert removals == [], "a crash sends no unpublish"
+
+
+@pytest.mark.parametrize("profile", sorted(PROFILES))
+@pytest.mark.parametrize(
+    "fault",
+    [{"kind": "respond", "status": 503, "method": "PUBLISH", "count": 3}, {"kind": "drop", "method": "SUBSCRIBE", "count": 2},
+     {"kind": "grant-expires", "seconds": 20}, {"kind": "drop-notify", "count": 2}],
+    ids=lambda f: f["kind"],
+)
+def test_populations_run_with_every_server_profile_and_fault(profile, fault):
+    doc = {
+        "name": "p", "refs": ["x"], "duration": 60, "server": {"profile": profile},
+        "population": {"users": 4, "arrival": {"uniform": [0, 10]}, "publish": {"modify": 8},
+                       "watch": {"count": 1}, "churn": {"session": 30, "away": 5}},
+        "steps": [{"at": 5, "do": "server.fault", "with": fault}],
+        "expect": [{"stat": {"metric": "publish_requests", "min": 4}}, {"stat": {"metric": "subscribe_requests", "min": 4}}],
+    }
+    result = run_scenario(scenario_from_text(json.dumps(doc)))
+    assert result.error is None and result.passed, [f.message for f in result.failures]
+    sent = [r.event for r in result.trace.records if type(r.event) is MessageSent and r.node == "server"]
+    effect = {
+        "respond": lambda: sum(getattr(m.message, "status", 0) == 503 for m in sent) == 3,
+        "drop": lambda: any(r.event.retransmission and getattr(r.event.message, "method", "") == "SUBSCRIBE"
+                            for r in result.trace.records if type(r.event) is MessageSent),
+        "grant-expires": lambda: any(getattr(m.message, "status", 0) == 200 and m.message.get("Expires") == "20" for m in sent),
+        "drop-notify": lambda: sum(type(r.event) is FaultInjected for r in result.trace.records) == 2,
+    }
+    assert effect[fault["kind"]](), f"the {fault['kind']} fault left no mark on the population's traffic"
 
 
 def test_populations_run_on_other_server_profiles_with_faults():
