@@ -9,10 +9,13 @@ into pua calls; :mod:`puasim.population.schedule` generates them lazily.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from puasim.population.distributions import Choice, Distribution, DistributionError, Fixed, Normal
 
+#: a group name: the user part of its users' URIs (RFC 3261 §25.1 unreserved characters)
+_NAME = re.compile(r"[A-Za-z0-9_.-]+")
 #: the doors a user's requests can come in by
 VIA = ("api", "rpc")
 
@@ -159,7 +162,7 @@ class Population:
     def __post_init__(self) -> None:
         if isinstance(self.users, bool) or not isinstance(self.users, int) or self.users < 1:
             raise PopulationError(("users",), f"users must be an integer >= 1, got {self.users!r}")
-        if not self.name or not self.name.replace("_", "").replace("-", "").replace(".", "").isalnum():
+        if not isinstance(self.name, str) or not _NAME.fullmatch(self.name):
             raise PopulationError(("name",), f"name must be letters, digits, '_', '-' or '.', got {self.name!r}")
         _at_least(self.arrival, 0, ("arrival",))
         if self.publish is None and self.watch is None:

@@ -11,10 +11,16 @@ from puasim.population.spec import populations_from_data
 from puasim.pua.config import PuaConfig
 from puasim.pua.constants import Source, event_from_name
 from puasim.scenario.loader import Source as Doc
+from puasim.sip.uri import parse_uri
 
 
 def check_population(pop: Population, cfg: PuaConfig, report: Any) -> None:
-    """Event names the pua knows (§2 event table) and source flags (§7.3); ``report(path, problem)`` raises."""
+    """Event names the pua knows (§2.7), source flags (§7.3) and the users' URIs; ``report(path, problem)`` raises."""
+    if pop.domain is not None:
+        try:
+            parse_uri(f"sip:{pop.user(0)}@{pop.domain}")
+        except ValueError as exc:
+            report(("domain",), f"sip:{pop.user(0)}@{pop.domain} is not a SIP URI: {exc}")
     for part, behaviour in (("publish", pop.publish), ("watch", pop.watch)):
         if behaviour is None:
             continue

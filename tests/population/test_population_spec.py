@@ -48,6 +48,8 @@ def test_good_block_becomes_a_population():
         ("expires: 600,", "expires: 600, call_rate: 2,", 7, "population.publish.call_rate", "calls (dialog"),
         ("users: 5", "users: 5\n  registration_interval: 600", 6, "population.registration_interval", "not model yet"),
         ("users: 5", "usres: 5", 5, "population.usres", "unknown field"),
+        ("users: 5", "users: 5\n  name: bé", 6, "population.name", "letters, digits"),
+        ("users: 5", "users: 5\n  domain: 'a b'", 6, "population.domain", "not a SIP URI"),
         ("{uniform: [0, 10]}", "{uniform: [0, x]}", 6, "population.arrival.uniform[1]", "finite number"),
         ("{exponential: 30}", "{exponential: -30}", 7, "population.publish.modify.exponential", "mean > 0"),
         ("modify: {exponential: 30}", "modify: 0", 7, "population.publish.modify", "must be > 0"),
