@@ -115,14 +115,14 @@ class WatchBehaviour:
 
 @dataclass(frozen=True, slots=True)
 class ChurnBehaviour:
-    """Users leave cleanly after ``session`` (unpublish and unsubscribe, expires 0) and
+    """Users leave cleanly after ``online`` (unpublish and unsubscribe, expires 0) and
     come back after ``away`` (None: they stay away)."""
 
-    session: Distribution
+    online: Distribution
     away: Distribution | None = None
 
     def __post_init__(self) -> None:
-        _positive(self.session, ("session",))
+        _positive(self.online, ("online",))
         _positive(self.away, ("away",))
 
 

@@ -74,7 +74,7 @@ def actions(pop: Population, streams: Callable[[str], random.Random], horizon: i
     }
     n = pop.users
     names = [pop.user(i) for i in range(n)] if n <= 100_000 else None
-    session = [0] * n
+    stint = [0] * n
     open_state = bytearray(n)
     pub_via: dict[int, str] = {}
     watches: dict[int, tuple[int, ...]] = {}
@@ -85,7 +85,7 @@ def actions(pop: Population, streams: Callable[[str], random.Random], horizon: i
     def push(at: int, user: int, what: int) -> None:
         nonlocal seq
         if at <= horizon:
-            heappush(heap, (at, seq, user, session[user], what))
+            heappush(heap, (at, seq, user, stint[user], what))
             seq += 1
 
     def name(user: int) -> str:
@@ -102,12 +102,12 @@ def actions(pop: Population, streams: Callable[[str], random.Random], horizon: i
     publish, watch, churn, crash = pop.publish, pop.watch, pop.churn, pop.crash
     group = pop.name
     while heap:
-        at, _, u, sess, what = heappop(heap)
-        if sess != session[u]:
-            continue  # an event of a session that already ended
+        at, _, u, mark, what = heappop(heap)
+        if mark != stint[u]:
+            continue  # an event of a stint online that already ended
         me = name(u)
         if what == JOIN:
-            session[u] += 1
+            stint[u] += 1
             yield Action(at, "join", group, me)
             if publish is not None:
                 r = rng["publish"]
@@ -128,7 +128,7 @@ def actions(pop: Population, streams: Callable[[str], random.Random], horizon: i
                 for v in watches[u]:
                     yield Action(at, "subscribe", group, me, watch_via[u], _expires(watch.expires, r), target=name(v))
             if churn is not None:
-                push(at + _delay(churn.session, rng["churn"]), u, LEAVE)
+                push(at + _delay(churn.online, rng["churn"]), u, LEAVE)
             if crash is not None:
                 push(at + _delay(crash.after, rng["crash"]), u, CRASH)
         elif what == MODIFY:
@@ -146,7 +146,7 @@ def actions(pop: Population, streams: Callable[[str], random.Random], horizon: i
             push(at + _delay(publish.republish, r), u, REPUBLISH)
         elif what == LEAVE:
             assert churn is not None
-            session[u] += 1
+            stint[u] += 1
             yield Action(at, "leave", group, me)
             if publish is not None:
                 yield Action(at, "unpublish", group, me, pub_via[u])
@@ -156,7 +156,7 @@ def actions(pop: Population, streams: Callable[[str], random.Random], horizon: i
                 push(at + _delay(churn.away, rng["churn"]), u, JOIN)
         else:  # CRASH: silence, no removal (the requests simply stop)
             assert crash is not None
-            session[u] += 1
+            stint[u] += 1
             yield Action(at, "crash", group, me)
             if crash.recover is not None:
                 push(at + _delay(crash.recover, rng["crash"]), u, JOIN)

@@ -23,7 +23,7 @@ from puasim.population.model import (
 GROUP_KEYS = {"name", "users", "arrival", "domain", "publish", "watch", "churn", "crash"}
 PUBLISH_KEYS = {"expires", "modify", "republish", "via", "event", "source"}
 WATCH_KEYS = {"count", "expires", "via", "event", "source"}
-CHURN_KEYS = {"session", "away", "rate_per_hour"}
+CHURN_KEYS = {"online", "away", "rate_per_hour"}
 CRASH_KEYS = {"after", "recover", "rate_per_hour"}
 #: fields of the issue that need features not built yet: rejected, never ignored
 NOT_YET = {
@@ -121,7 +121,7 @@ def population_from_data(raw: Any, path: tuple = ()) -> Population:
     if "churn" in spec:
         c, cp = _mapping(spec["churn"], (*path, "churn"), CHURN_KEYS), (*path, "churn")
         away = _dist(c["away"], (*cp, "away")) if "away" in c else None
-        kwargs["churn"] = _build(ChurnBehaviour, cp, session=_rate_or(c, "session", cp), away=away)
+        kwargs["churn"] = _build(ChurnBehaviour, cp, online=_rate_or(c, "online", cp), away=away)
     if "crash" in spec:
         c, cp = _mapping(spec["crash"], (*path, "crash"), CRASH_KEYS), (*path, "crash")
         recover = _dist(c["recover"], (*cp, "recover")) if "recover" in c else None

@@ -142,7 +142,7 @@ def test_populations_run_with_every_server_profile_and_fault(profile, fault):
     doc = {
         "name": "p", "refs": ["x"], "duration": 60, "server": {"profile": profile},
         "population": {"users": 4, "arrival": {"uniform": [0, 10]}, "publish": {"modify": 8},
-                       "watch": {"count": 1}, "churn": {"session": 30, "away": 5}},
+                       "watch": {"count": 1}, "churn": {"online": 30, "away": 5}},
         "steps": [{"at": 5, "do": "server.fault", "with": fault}],
         "expect": [{"stat": {"metric": "publish_requests", "min": 4}}, {"stat": {"metric": "subscribe_requests", "min": 4}}],
     }

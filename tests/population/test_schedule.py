@@ -34,7 +34,7 @@ BUSY = Population(
     arrival=Uniform(0, 60),
     publish=PublishBehaviour(expires=Fixed(300), modify=Exponential(40), republish=Fixed(100), via=(("api", 1), ("rpc", 1))),
     watch=WatchBehaviour(count=Uniform(0, 4)),
-    churn=ChurnBehaviour(session=Exponential(120), away=Exponential(30)),
+    churn=ChurnBehaviour(online=Exponential(120), away=Exponential(30)),
     crash=CrashBehaviour(after=Exponential(900), recover=Fixed(60)),
 )
 
@@ -152,4 +152,4 @@ def test_bad_behaviours_name_their_field():
     assert info.value.path == ("modify",)
     with pytest.raises(PopulationError) as info:
         ChurnBehaviour(Fixed(0))
-    assert info.value.path == ("session",)
+    assert info.value.path == ("online",)
