@@ -10,6 +10,7 @@ into pua calls; :mod:`puasim.population.schedule` generates them lazily.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from puasim.population.distributions import Choice, Distribution, DistributionError, Fixed, Normal
@@ -30,11 +31,16 @@ class PopulationError(ValueError):
         super().__init__(f"{where}: {problem}" if where else problem)
 
 
-def _mix(value: str | dict[str, float] | tuple[tuple[str, float], ...], path: tuple) -> tuple[tuple[str, float], ...]:
+Doors = tuple[tuple[str, float], ...]
+#: how a door is given: ``"api"``, ``{"api": 3, "rpc": 1}`` or ``(("api", 3), ("rpc", 1))``
+DoorSpec = str | Mapping[str, float] | Doors
+
+
+def _mix(value: DoorSpec, path: tuple) -> Doors:
     """``api``, ``{api: 3, rpc: 1}`` or pairs -> ((door, weight), ...) in a stable order."""
     if isinstance(value, str):
         pairs: list[tuple[str, float]] = [(value, 1.0)]
-    elif isinstance(value, dict):
+    elif isinstance(value, Mapping):
         pairs = list(value.items())
     else:
         pairs = [tuple(p) for p in value]  # type: ignore[misc]
@@ -80,7 +86,7 @@ class PublishBehaviour:
     expires: Distribution = Fixed(3600)
     modify: Distribution | None = None
     republish: Distribution | None = None
-    via: tuple[tuple[str, float], ...] = (("api", 1.0),)
+    via: DoorSpec = (("api", 1.0),)
     event: str = "presence"
     source: str = "RPC_PUBLISH"
 
@@ -90,6 +96,11 @@ class PublishBehaviour:
             _at_least(self.expires, 0, ("expires",))
         _positive(self.modify, ("modify",))
         _positive(self.republish, ("republish",))
+
+    @property
+    def doors(self) -> Doors:
+        """``via`` as ((door, weight), ...), sorted by door (how it is stored)."""
+        return self.via  # type: ignore[return-value]
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,7 +114,7 @@ class WatchBehaviour:
 
     count: Distribution = Fixed(1)
     expires: Distribution = Fixed(600)
-    via: tuple[tuple[str, float], ...] = (("api", 1.0),)
+    via: DoorSpec = (("api", 1.0),)
     event: str = "presence"
     source: str = "RPC_SUBSCRIBE"
 
@@ -111,6 +122,11 @@ class WatchBehaviour:
         object.__setattr__(self, "via", _mix(self.via, ("via",)))
         _at_least(self.count, 0, ("count",))
         _at_least(self.expires, 0, ("expires",))
+
+    @property
+    def doors(self) -> Doors:
+        """``via`` as ((door, weight), ...), sorted by door (how it is stored)."""
+        return self.via  # type: ignore[return-value]
 
 
 @dataclass(frozen=True, slots=True)

@@ -112,7 +112,7 @@ def actions(pop: Population, streams: Callable[[str], random.Random], horizon: i
             if publish is not None:
                 r = rng["publish"]
                 if u not in pub_via:
-                    pub_via[u] = door(publish.via, r)
+                    pub_via[u] = door(publish.doors, r)
                 open_state[u] = 1
                 yield Action(at, "publish", group, me, pub_via[u], _expires(publish.expires, r), "open", why="initial")
                 if publish.modify is not None:
@@ -124,7 +124,7 @@ def actions(pop: Population, streams: Callable[[str], random.Random], horizon: i
                 if u not in watches:
                     k = min(n - 1, max(0, round(watch.count.draw(r))))
                     watches[u] = tuple(v if v < u else v + 1 for v in r.sample(range(n - 1), k))
-                    watch_via[u] = door(watch.via, r)
+                    watch_via[u] = door(watch.doors, r)
                 for v in watches[u]:
                     yield Action(at, "subscribe", group, me, watch_via[u], _expires(watch.expires, r), target=name(v))
             if churn is not None:

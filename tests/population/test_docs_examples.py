@@ -21,3 +21,12 @@ def test_the_documented_population_block_runs():
     assert (pop.name, pop.users, pop.publish.via) == ("desk", 40, (("api", 3.0), ("rpc", 1.0)))  # type: ignore[union-attr]
     result = run_scenario(scn)
     assert result.error is None and result.messages > 40
+
+
+def test_the_documented_python_door_runs(tmp_path, monkeypatch):
+    (snippet,) = re.findall(r"```python\n(.*?)```", SECTION, re.S)
+    (tmp_path / "my.yaml").write_text("name: my\nrefs: [docs]\nduration: 30\nexpect:\n  - stat: {metric: publish_requests, min: 1}\n")
+    monkeypatch.chdir(tmp_path)
+    scope: dict = {}
+    exec(compile(snippet, "docs/scenarios.md", "exec"), scope)
+    assert scope["result"].passed and len(scope["scn"].populations) == 1

@@ -33,8 +33,8 @@ def test_good_block_becomes_a_population():
         Population(
             users=5,
             arrival=scn.populations[0].arrival,
-            publish=PublishBehaviour(expires=Fixed(600), modify=Exponential(30), via={"api": 1, "rpc": 1}),  # type: ignore[arg-type]
-            watch=WatchBehaviour(via="rpc"),  # type: ignore[arg-type]
+            publish=PublishBehaviour(expires=Fixed(600), modify=Exponential(30), via={"api": 1, "rpc": 1}),
+            watch=WatchBehaviour(via="rpc"),
         )
     ]
 
