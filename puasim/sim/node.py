@@ -11,9 +11,11 @@ from __future__ import annotations
 from collections.abc import Callable, Hashable
 from typing import TYPE_CHECKING, Any, Protocol
 
+from puasim.bodies.errors import BodyError
 from puasim.effects import Address, CancelTimer, Emit, Outbox, Send, SetTimer
 from puasim.sim.kernel import Handle
-from puasim.trace.events import NodeCrashed, NodeRestarted, RunError, TimerFired
+from puasim.sip.errors import SipParseError
+from puasim.trace.events import MessageRejected, NodeCrashed, NodeRestarted, RunError, TimerFired
 
 if TYPE_CHECKING:
     from puasim.sim.simulation import Simulation
@@ -29,6 +31,10 @@ class Endpoint(Protocol):
     def receive(self, message: Any, src: Address, now: int) -> None: ...
 
     def timer(self, key: Hashable, now: int) -> None: ...
+
+
+#: what a peer's bad message raises: it costs that message, never the run
+PEER_ERRORS = (SipParseError, BodyError)
 
 
 def timer_name(key: Hashable) -> str:
@@ -82,7 +88,14 @@ class Node:
 
     # -- inputs ---------------------------------------------------------------------
     def deliver(self, message: Any, src: Address) -> None:
-        self._call("receive", self.endpoint.receive, message, src, self.sim.kernel.now)
+        """Hand ``message`` to the endpoint: the receive boundary of the driver.
+
+        A parse error that escapes the endpoint (one without a guard of its
+        own) costs this message only: it is recorded as
+        :class:`~puasim.trace.events.MessageRejected` and the run goes on.
+        Any other exception is a model fault and ends the run (:meth:`_call`).
+        """
+        self._call("receive", self.endpoint.receive, message, src, self.sim.kernel.now, peer=(message, src))
 
     def _fire(self, key: Hashable) -> None:
         self._timers.pop(key, None)
@@ -96,11 +109,16 @@ class Node:
         """Call an API method of the endpoint and carry out its effects; returns its value."""
         return self._call(what, fn, *args)
 
-    def _call(self, what: str, fn: Callable[..., Any], *args: Any) -> Any:
+    def _call(self, what: str, fn: Callable[..., Any], *args: Any, peer: tuple[Any, Address] | None = None) -> Any:
         sim = self.sim
         try:
             result = fn(*args)
         except Exception as exc:  # the fault is recorded, the trace so far is kept
+            if peer is not None and isinstance(exc, PEER_ERRORS):  # the message's fault, not the model's
+                sim.trace.add(sim.kernel.now, self.name, MessageRejected(peer[1], peer[0], f"escaped the endpoint: {exc}"))
+                if self.endpoint is not None:
+                    self.apply(self.endpoint.outbox.take())
+                return None
             sim.trace.add(sim.kernel.now, self.name, RunError(f"{self.name}: {what}", f"{type(exc).__name__}: {exc}"))
             if self.endpoint is not None:
                 self.apply(self.endpoint.outbox.take())

@@ -55,6 +55,32 @@ class MessageDuplicated:
 
 
 @dataclass(frozen=True, slots=True)
+class MessageRejected:
+    """A node could not handle a message it received; that message alone paid for it.
+
+    ``reason`` says what was wrong (the parse error, with header and offset);
+    ``status`` is the reply the node sent instead of handling it (400, 505),
+    or 0 when it dropped the message without a reply.
+    """
+
+    src: Address
+    message: Any
+    reason: str
+    status: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class NodeStartFailed:
+    """A node did not come up (module initialisation failed); it stays down.
+
+    ``reason`` is what Kamailio logs for the failure (e.g. the database
+    connection that mod_init or child_init could not open).
+    """
+
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
 class TimerFired:
     """A timer of a model fired (``name`` is a readable form of its key)."""
 
@@ -191,6 +217,7 @@ EVENT_TYPES: dict[str, type] = {
         MessageDelivered,
         MessageDropped,
         MessageDuplicated,
+        MessageRejected,
         TimerFired,
         ApiCalled,
         CallbackFired,
@@ -201,6 +228,7 @@ EVENT_TYPES: dict[str, type] = {
         FaultInjected,
         NodeCrashed,
         NodeRestarted,
+        NodeStartFailed,
         RunError,
         Note,
     )

@@ -15,8 +15,9 @@ from puasim.effects import Address, Outbox
 from puasim.sip import headers as H
 from puasim.sip.errors import SipParseError
 from puasim.sip.message import Request, Response
+from puasim.sip.syntax import find_param
 from puasim.sip.uri import format_hostport
-from puasim.trace.events import Note
+from puasim.trace.events import MessageRejected
 from puasim.txn.timers import RFC3261, TimerConfig
 
 if TYPE_CHECKING:
@@ -90,19 +91,42 @@ class TransactionLayer:
         return (branch, sent_by, method)
 
     def response_address(self, request: Request, source: Address) -> Address:
-        """Where a response goes (RFC 3261 §18.2.2 with RFC 3581 rport)."""
+        """Where a response goes (RFC 3261 §18.2.2 with RFC 3581 rport).
+
+        An ``rport`` parameter in the top Via sends the reply to the source
+        port whatever value it carries: a local reply never reads the value,
+        as Kamailio's core does (``update_sock_struct_from_ip``), so
+        ``rport=abc`` is no reason to fail.
+        """
         vias = H.via_list(request)
         if not vias:
             return source
         top = vias[0]
         port = top.port or 5060
-        if top.rport is not None and top.rport is not False:
+        if find_param(top.params, "rport")[0]:
             return (source[0], source[1])
         if top.received:
             return (top.received, port)
         if top.host != source[0]:
             return (source[0], port)
         return (top.host, port)
+
+    @staticmethod
+    def check_answerable(request: Request) -> None:
+        """Raise :class:`SipParseError` unless a reply to ``request`` can be built.
+
+        A reply copies Via, From, To, Call-ID and CSeq (RFC 3261 §8.2.6.2) and
+        goes back along the top Via (§18.2.2): those must be present and
+        parse.  Kamailio's core drops a request without them before any
+        script runs (``receive_msg``: "no via found", "required headers not
+        found").
+        """
+        vias = H.via_list(request)
+        if not vias:
+            raise SipParseError("no Via header", 0, "Via")
+        for name, read in (("From", H.from_), ("To", H.to), ("Call-ID", H.call_id), ("CSeq", H.cseq)):
+            if read(request) is None:
+                raise SipParseError(f"no {name} header", 0, name)
 
     def _forget_server(self, txn: ServerTransaction) -> None:
         self.servers.pop(txn.key, None)
@@ -120,7 +144,7 @@ class TransactionLayer:
                 vias = H.via_list(message)
                 cs = H.cseq(message)
             except SipParseError as exc:  # a reply no transaction can own: dropped, as tm does
-                self.outbox.emit(Note("warning", f"response dropped: {exc}"))
+                self.outbox.emit(MessageRejected(source, message, f"{message.status} reply: {exc}"))
                 return None
             if not vias or cs is None:
                 return None
@@ -133,7 +157,7 @@ class TransactionLayer:
         try:
             key = self.server_key(message)
         except SipParseError as exc:  # a request without a usable Via cannot be answered
-            self.outbox.emit(Note("warning", f"request dropped: {exc}"))
+            self.outbox.emit(MessageRejected(source, message, f"{message.method}: {exc}"))
             return None
         existing = self.servers.get(key)
         if existing is not None:

@@ -187,3 +187,30 @@ def test_run_for_and_unix_time():
     assert sim.unix_time() == 1_700_000_002
     assert sim.unix_time(10 * SECOND - 1) == 1_700_000_009
     assert sim.snapshot() == {"now": 2_500_000, "events": 0, "records": 0}
+
+
+class RaisesParseErrorOnReceive(Probe):
+    def receive(self, message, src, now):
+        from puasim.sip.errors import SipParseError
+
+        self.got.append((now, message, src))
+        if message == "bad":
+            self.outbox.emit(Note("info", "read the start"))
+            raise SipParseError("bad header", 4, "CSeq")
+
+
+def test_a_parse_error_escaping_an_endpoint_costs_that_message_only():
+    from puasim.trace.events import MessageRejected
+
+    sim = Simulation()
+    a = sim.add_node("a", A, Probe)
+    b = sim.add_node("b", B, RaisesParseErrorOnReceive)
+    send_at(sim, SECOND, a, "bad", B)
+    send_at(sim, 2 * SECOND, a, "good", B)
+    sim.run()
+    assert [m for _, m, _ in b.endpoint.got] == ["bad", "good"]
+    (rej,) = sim.trace.of(MessageRejected)
+    assert (rej.node, rej.event.src, rej.event.message, rej.event.status) == ("b", A, "bad", 0)
+    assert rej.event.reason == "escaped the endpoint: bad header (CSeq header, offset 4)"
+    assert sim.trace.of(RunError) == [] and sim.error is None
+    assert [r.event.text for r in sim.trace.of(Note)] == ["read the start"]  # effects before the fault kept

@@ -145,7 +145,7 @@ def test_a_request_without_via_is_answered_to_its_source():
     assert d.layer.response_address(req, PEER) == PEER
 
 
-def test_malformed_via_or_cseq_is_dropped_with_a_note_not_raised():
+def test_malformed_via_or_cseq_is_dropped_with_a_record_not_raised():
     import random
 
     from puasim.effects import Emit, Outbox
@@ -158,6 +158,9 @@ def test_malformed_via_or_cseq_is_dropped_with_a_note_not_raised():
     bad_resp = Response(200, "OK", (("Via", "SIP/2.0/UDP h;branch=z9hG4bKx"), ("CSeq", "one PUBLISH")))
     assert layer.receive(bad_req, ("127.0.0.1", 5070), 0) is None
     assert layer.receive(bad_resp, ("127.0.0.1", 5070), 0) is None
-    notes = [e.event.text for e in out.take() if isinstance(e, Emit)]
-    assert any(n.startswith("request dropped") for n in notes)
-    assert any(n.startswith("response dropped") for n in notes)
+    from puasim.trace.events import MessageRejected
+
+    rejected = [e.event for e in out.take() if isinstance(e, Emit) and isinstance(e.event, MessageRejected)]
+    assert [(r.message, r.status) for r in rejected] == [(bad_req, 0), (bad_resp, 0)]
+    assert rejected[0].reason.startswith("PUBLISH: ") and "Via" in rejected[0].reason
+    assert rejected[1].reason.startswith("200 reply: ") and "CSeq" in rejected[1].reason
