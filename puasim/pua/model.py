@@ -20,6 +20,7 @@ from collections.abc import Callable, Hashable
 from dataclasses import asdict, is_dataclass
 from typing import Any
 
+from puasim.bodies.errors import BodyError
 from puasim.effects import SECOND, Address, Outbox
 from puasim.pua import publish, subscribe
 from puasim.pua.config import PuaConfig, PuaStartupError, load_config
@@ -28,10 +29,12 @@ from puasim.pua.errors import StoreError
 from puasim.pua.events import builtin_registry
 from puasim.pua.info import Hentity, PublInfo, SubsInfo
 from puasim.pua.tm import NextHopError, Tm, split_header_block
+from puasim.sip.errors import SipParseError
 from puasim.sip.message import Request, Response
+from puasim.sip.version import kamailio_core_accepts
 from puasim.store.memory import MemoryStore
 from puasim.store.record import PuaRecord
-from puasim.trace.events import ApiCalled, CallbackFired, Note, RecordChanged
+from puasim.trace.events import ApiCalled, CallbackFired, MessageRejected, Note, RecordChanged
 from puasim.txn.layer import TransactionLayer
 from puasim.txn.timers import KAMAILIO_TM, TimerConfig
 
@@ -118,9 +121,28 @@ class Pua:
             self.outbox.set_timer(DB_SYNC_TIMER, now + self.cfg.update_period * SECOND)
 
     def receive(self, message: Request | Response, src: Address, now: int) -> None:
-        txn = self.layer.receive(message, src, now)
-        if txn is not None:
-            subscribe.answer_request(self, txn, now)
+        """The receive boundary of the pua node: one bad message costs that message only.
+
+        Kamailio's core drops, without a reply, a message its first-line
+        parser does not take as SIP/2.0 (:func:`~puasim.sip.version.kamailio_core_accepts`)
+        and a request lacking Via, From, To, Call-ID or CSeq (``receive_msg``);
+        any parse error met later while the message is handled drops the
+        rest of its handling.  Each leaves a
+        :class:`~puasim.trace.events.MessageRejected` record.
+        """
+        label = message.method if isinstance(message, Request) else f"{message.status} reply"
+        if not kamailio_core_accepts(message):
+            reason = f"{message.version}: not SIP to Kamailio's core parser, dropped"
+            self.outbox.emit(MessageRejected(src, message, reason))
+            return
+        try:
+            if isinstance(message, Request):
+                TransactionLayer.check_answerable(message)
+            txn = self.layer.receive(message, src, now)
+            if txn is not None:
+                subscribe.answer_request(self, txn, now)
+        except (SipParseError, BodyError) as exc:
+            self.outbox.emit(MessageRejected(src, message, f"{label}: {exc}"))
 
     def timer(self, key: Hashable, now: int) -> None:
         if isinstance(key, tuple) and self.layer.timer(key, now):

@@ -32,6 +32,7 @@ import random
 from collections.abc import Callable, Hashable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from puasim.bodies.errors import BodyError
 from puasim.effects import SECOND, Address, Outbox
 from puasim.server.compositor import EventStateCompositor, Publication, PublishRequest
 from puasim.server.faults import (
@@ -48,7 +49,8 @@ from puasim.sip import headers as H
 from puasim.sip.errors import SipParseError
 from puasim.sip.message import Request, Response
 from puasim.sip.uri import parse_uri
-from puasim.trace.events import FaultInjected, Note, ServerStateChanged
+from puasim.sip.version import is_sip_2_0, kamailio_core_accepts
+from puasim.trace.events import FaultInjected, MessageRejected, ServerStateChanged
 from puasim.txn import RFC3261, ServerTransaction, TimerConfig, TransactionLayer
 
 if TYPE_CHECKING:
@@ -219,16 +221,58 @@ class PresenceServer:
             self._arm_contact_change(index, fault, now)
 
     def receive(self, message: Any, src: Address, now: int) -> None:
+        """The receive boundary: whatever one message does wrong costs that message only.
+
+        A parse error raised anywhere while the message is handled (the
+        transaction layer, a handler reading a header lazily) is caught
+        here: a request that can still be answered (:meth:`TransactionLayer.check_answerable`)
+        gets 400, anything else is dropped; both leave a
+        :class:`~puasim.trace.events.MessageRejected` record.  Another
+        SIP-Version is met first (``version_check`` of the profile).
+        """
+        if not self._version_ok(message, src, now):
+            return
+        txn: ServerTransaction | None = None
         try:
             txn = self.layer.receive(message, src, now)
-        except SipParseError as exc:
-            self.outbox.emit(
-                Note("warning", f"server: dropped unparsable message from {src}: {exc}")
-            )
-            return
-        if txn is not None and txn.request.method != "ACK":
-            self._dispatch(txn, now)
+            if txn is not None and txn.request.method != "ACK":
+                self._dispatch(txn, now)
+        except (SipParseError, BodyError) as exc:
+            self._reject(message, src, txn, f"{message_label(message)}: {exc}", now)
         self._settle(now)
+
+    def _version_ok(self, message: Any, src: Address, now: int) -> bool:
+        """False (and the message answered 505 or dropped) for another SIP-Version."""
+        if self.profile.version_check == "kamailio":
+            if kamailio_core_accepts(message):
+                return True
+            reason = f"{message.version}: not SIP to Kamailio's core parser, dropped"
+            self.outbox.emit(MessageRejected(src, message, reason, 0))
+            return False
+        if is_sip_2_0(message):
+            return True
+        reason = f"{message.version}: version not supported"
+        status = 0
+        if isinstance(message, Request) and message.method != "ACK" and _answerable(message):
+            status = 505
+            reply = self.make_response(message, status, self.profile.reason(status))
+            self.outbox.send(reply, self.layer.response_address(message, src))
+        self.outbox.emit(MessageRejected(src, message, reason, status))
+        return False
+
+    def _reject(self, message: Any, src: Address, txn: ServerTransaction | None, reason: str, now: int) -> None:
+        """Answer 400 if ``message`` is a request still unanswered and answerable, else drop it."""
+        status = 0
+        if isinstance(message, Request) and message.method != "ACK" and _answerable(message):
+            status = 400
+            reply = self.make_response(message, status, self.profile.reason(status))
+            if txn is not None and txn.last_response is None:
+                txn.respond(reply, now)  # retransmissions of the request get the 400 too
+            elif txn is None:
+                self.outbox.send(reply, self.layer.response_address(message, src))
+            else:
+                status = 0  # already answered before the fault: nothing more to say
+        self.outbox.emit(MessageRejected(src, message, reason, status))
 
     def timer(self, key: Hashable, now: int) -> None:
         if isinstance(key, tuple) and self.layer.timer(key, now):
@@ -430,6 +474,20 @@ class PresenceServer:
         else:
             self.outbox.set_timer(EXPIRE_TIMER, at)
         self._expiry_at = at
+
+
+def _answerable(request: Request) -> bool:
+    try:
+        TransactionLayer.check_answerable(request)
+        TransactionLayer.server_key(request)
+    except SipParseError:
+        return False
+    return True
+
+
+def message_label(message: Request | Response) -> str:
+    """``PUBLISH`` or ``200 reply``: which message a rejection is about."""
+    return message.method if isinstance(message, Request) else f"{message.status} reply"
 
 
 def _has_tag(value: str) -> bool:

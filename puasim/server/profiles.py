@@ -50,6 +50,8 @@ from puasim.effects import SECOND
 ETAG_KAMAILIO = "kamailio"
 ETAG_RANDOM = "random"
 ETAG_STYLES = (ETAG_KAMAILIO, ETAG_RANDOM)
+#: values of the ``version_check`` knob
+VERSION_CHECKS = ("rfc3261", "kamailio")
 #: values of the ``initial_state`` knob (RFC 6665 §4.2.1.2)
 SUBSCRIPTION_STATES = ("active", "pending")
 
@@ -139,6 +141,13 @@ class ServerProfile:
         "Keepalive").
     ``server_header``
         Value of a ``Server`` header in every reply, or ``None``.
+    ``version_check``
+        What a request or reply with another SIP-Version than ``SIP/2.0``
+        meets (:mod:`puasim.sip.version`).  ``"rfc3261"``: a request gets
+        505 "Version Not Supported" (RFC 3261 §21.5.6), a reply is
+        discarded.  ``"kamailio"``: Kamailio's core parser decides, and what
+        it does not take as SIP is dropped without a reply (``receive_msg``
+        runs no script for a non-SIP request).
     ``reasons``
         ``((status, phrase), ...)`` overriding the RFC 3261 reason phrases
         (Kamailio's 412 is "Conditional request failed").
@@ -232,6 +241,7 @@ class ServerProfile:
     clean_period: int = 0
     options_reason: str = "OK"
     server_header: str | None = None
+    version_check: str = "rfc3261"
     reasons: tuple[tuple[int, str], ...] = field(default=())
     subscribe_events: tuple[str, ...] = ("presence",)
     subs_min_expires: int = 0
@@ -268,6 +278,8 @@ class ServerProfile:
             raise ValueError("subscribe_status must be 200 or 202")
         if self.initial_state not in SUBSCRIPTION_STATES:
             raise ValueError(f"initial_state must be one of {SUBSCRIPTION_STATES}")
+        if self.version_check not in VERSION_CHECKS:
+            raise ValueError(f"version_check must be one of {VERSION_CHECKS}")
         if self.notify_cseq_start < 1:
             raise ValueError("notify_cseq_start must be >= 1")
 
@@ -317,6 +329,7 @@ REASON_PHRASES: dict[int, str] = {
     501: "Not Implemented",
     503: "Service Unavailable",
     504: "Server Time-out",
+    505: "Version Not Supported",
     603: "Decline",
 }
 
@@ -346,6 +359,7 @@ KAMAILIO = ServerProfile(
     expires_offset=0,
     remove_reply_etag=True,
     options_reason="Keepalive",
+    version_check="kamailio",
     reasons=(
         (400, "Bad request"),
         (412, "Conditional request failed"),

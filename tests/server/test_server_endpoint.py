@@ -26,7 +26,7 @@ from puasim.server import PresenceServer, event_key, get_profile, presentity_aor
 from puasim.server.endpoint import EXPIRE_TIMER
 from puasim.sip import headers as H
 from puasim.sip.message import Request
-from puasim.trace.events import Note, ServerStateChanged
+from puasim.trace.events import MessageRejected, ServerStateChanged
 
 TO_TAG = re.compile(r"[0-9a-f]{32}-[0-9a-f]{8}")
 
@@ -146,12 +146,14 @@ def test_ack_and_responses_are_absorbed():
     assert sent(srv.outbox.take()) == []
 
 
-def test_garbage_is_noted_not_raised():
+def test_garbage_is_recorded_not_raised():
     srv = make_server()
     bad = Request("PUBLISH", "sip:alice@127.0.0.1", (("Via", "nonsense"),), b"")
     reply, effects = exchange(srv, bad)
     assert reply is None
-    assert "dropped" in events(effects, Note)[0].text
+    (rejected,) = events(effects, MessageRejected)
+    assert (rejected.message, rejected.status) == (bad, 0)
+    assert "Via" in rejected.reason
 
 
 def test_handlers_are_the_extension_point():
