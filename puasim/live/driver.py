@@ -13,8 +13,16 @@ UNIX second before t = 0, so a model's whole-second arithmetic
 Safety: every address the driver binds or sends to must be loopback
 (127.0.0.0/8 or ::1) unless ``allow_remote=True``; anything else raises
 :class:`LiveSafetyError` at set-up, or is refused and recorded at run time.
-Every loop is bounded: ``max_messages`` datagrams in and out, ``max_timers``
-timer firings, and :meth:`LiveDriver.run_for` never waits longer than asked.
+Every loop is bounded by the run's own work: ``max_sent`` datagrams sent and
+``max_timers`` timer firings (exhausting either ends the run as a runaway),
+and :meth:`LiveDriver.run_for` never waits longer than asked.  What others
+send never ends a run: a datagram from a source outside ``peers`` (when
+given), beyond ``max_rate`` per second (a token bucket holding one second's
+worth), or beyond ``max_handled`` handled messages is counted and dropped
+unread; :meth:`LiveDriver.drop_report` sums the drops up and
+:meth:`LiveDriver.close` writes that sum into the trace as a ``Note``.
+A parse error a message causes at an endpoint costs that message only: it
+is recorded as ``MessageRejected`` and the run goes on.
 
 Trace records: a message an endpoint sends is ``MessageSent`` from its node;
 a datagram received is ``MessageSent`` from the sender (node name from
@@ -29,18 +37,35 @@ import asyncio
 import ipaddress
 import socket
 import time
-from collections.abc import Callable, Hashable
+from collections import Counter
+from collections.abc import Callable, Hashable, Iterable
 from typing import Any
 
+from puasim.bodies.errors import BodyError
 from puasim.capture.reader import txn_key
 from puasim.effects import SECOND, CancelTimer, Emit, Send, SetTimer
 from puasim.sip import SipParseError, format_hostport, parse, serialise
-from puasim.trace.events import MessageDelivered, MessageSent, Note, RunError, TimerFired
+from puasim.trace.events import (
+    MessageDelivered,
+    MessageRejected,
+    MessageSent,
+    Note,
+    RunError,
+    TimerFired,
+)
 from puasim.trace.trace import Trace
 
 __all__ = ["LiveDriver", "LiveNode", "LiveSafetyError", "WallClock", "check_target", "is_loopback"]
 
 Address = tuple[str, int]
+
+
+#: what a peer's bad message raises: it costs that message, never the run
+PEER_ERRORS = (SipParseError, BodyError)
+
+
+def _norm(addr: Address) -> Address:
+    return (str(addr[0]).strip("[]"), int(addr[1]))
 
 
 class LiveSafetyError(ValueError):
@@ -112,14 +137,23 @@ class LiveNode(asyncio.DatagramProtocol):
         self.driver.trace.add(self.driver.clock.now(), self.name, Note("warning", f"socket error: {exc}"))
 
     # -- endpoint calls -------------------------------------------------------------------
-    def call(self, what: str, fn: Callable[..., Any], *args: Any) -> Any:
-        """Call the endpoint (an API method, receive or timer) and carry out its effects."""
+    def call(self, what: str, fn: Callable[..., Any], *args: Any, peer: tuple[Any, Address] | None = None) -> Any:
+        """Call the endpoint (an API method, receive or timer) and carry out its effects.
+
+        ``peer`` = (message, source) marks a receive: a parse error escaping
+        the endpoint is then the message's fault, recorded as
+        ``MessageRejected``, and the run goes on."""
         driver = self.driver
         if driver.error is not None:
             return None
         try:
             result = fn(*args)
         except Exception as exc:  # the fault is recorded, the trace so far is kept
+            if peer is not None and isinstance(exc, PEER_ERRORS):
+                driver.trace.add(driver.clock.now(), self.name, MessageRejected(peer[1], peer[0], f"escaped the endpoint: {exc}"))
+                if self.endpoint is not None:
+                    self.apply(self.endpoint.outbox.take())
+                return None
             driver.trace.add(driver.clock.now(), self.name, RunError(f"{self.name}: {what}", f"{type(exc).__name__}: {exc}"))
             if self.endpoint is not None:
                 self.apply(self.endpoint.outbox.take())
@@ -185,7 +219,10 @@ class LiveDriver:
         *,
         names: dict[Address, str] | None = None,
         allow_remote: bool = False,
-        max_messages: int = 10_000,
+        max_sent: int = 10_000,
+        max_handled: int = 10_000,
+        max_rate: float = 500.0,
+        peers: Iterable[Address] | None = None,
         max_timers: int = 100_000,
         align_second: bool = True,
         trace_timers: bool = False,
@@ -196,10 +233,23 @@ class LiveDriver:
         self.trace = Trace({"epoch": self.clock.epoch, "driver": "live", **(meta or {})})
         self.names: dict[Address, str] = dict(names or {})
         self.allow_remote = allow_remote
-        self.max_messages = max_messages
+        self.max_sent = max_sent
+        self.max_handled = max_handled
+        self.max_rate = max_rate
+        #: sources whose datagrams are read; ``None``: any (the driver's own nodes always)
+        self.peers: set[Address] | None = None if peers is None else {_norm(a) for a in peers}
         self.max_timers = max_timers
         self.trace_timers = trace_timers
-        self.messages = 0
+        self.sent = 0
+        self.handled = 0
+        self.received = 0
+        #: reason ("stranger", "rate", "budget") -> datagrams dropped unread
+        self.dropped: Counter[str] = Counter()
+        #: datagrams dropped per source outside ``peers``
+        self.strangers: Counter[Address] = Counter()
+        self._tokens = max_rate
+        self._refilled = 0
+        self._reported = False
         self.timer_fires = 0
         self.nodes: dict[str, LiveNode] = {}
         self.error: BaseException | None = None
@@ -267,28 +317,49 @@ class LiveDriver:
         self.start(node)
 
     # -- I/O ------------------------------------------------------------------------------
-    def _count(self) -> bool:
-        self.messages += 1
-        if self.messages > self.max_messages:
-            self.fail(RuntimeError(f"message budget of {self.max_messages} datagrams exhausted"))
-            return False
-        return True
-
     def _send(self, node: LiveNode, eff: Send, now: int) -> None:
         try:
             check_target(eff.dest, self.allow_remote, "destination")
         except LiveSafetyError as exc:
             self.trace.add(now, node.name, RunError(f"{node.name}: send", str(exc)))
             return
-        if not self._count() or node.transport is None:
+        self.sent += 1
+        if self.sent > self.max_sent:  # the run's own runaway: that ends it
+            self.fail(RuntimeError(f"send budget of {self.max_sent} datagrams exhausted"))
+            return
+        if node.transport is None:
             return
         data = serialise(eff.message)
         self.trace.add(now, node.name, MessageSent(node.address, eff.dest, eff.message, eff.retransmission))
         node.transport.sendto(data, (eff.dest[0].strip("[]"), eff.dest[1]))
 
+    def _admit(self, src: Address, now: int) -> bool:
+        """Count a received datagram; False (and counted as dropped) when it is not to be read."""
+        self.received += 1
+        if self.peers is not None and src not in self.peers and src not in self.names_of_nodes():
+            self.dropped["stranger"] += 1
+            self.strangers[src] += 1
+            return False
+        # token bucket: max_rate datagrams a second, at most one second's worth saved up
+        elapsed = now - self._refilled
+        self._refilled = now
+        self._tokens = min(self.max_rate, self._tokens + elapsed * self.max_rate / SECOND)
+        if self._tokens < 1:
+            self.dropped["rate"] += 1
+            return False
+        self._tokens -= 1
+        if self.handled >= self.max_handled:
+            self.dropped["budget"] += 1
+            return False
+        self.handled += 1
+        return True
+
+    def names_of_nodes(self) -> set[Address]:
+        return {n.address for n in self.nodes.values()}
+
     def _datagram(self, node: LiveNode, data: bytes, src: Address) -> None:
         now = self.clock.now()
-        if self.error is not None or not node.up or not self._count():
+        if self.error is not None or not node.up or not self._admit(src, now):
             return
         if not data.strip(b"\r\n"):
             return  # keep-alive
@@ -303,7 +374,21 @@ class LiveDriver:
             self._seen.add(key)
         self.trace.add(now, self.name_of(src), MessageSent(src, node.address, msg, retrans))
         self.trace.add(now, node.name, MessageDelivered(src, node.address, msg))
-        node.call("receive", node.endpoint.receive, msg, src, now)
+        node.call("receive", node.endpoint.receive, msg, src, now, peer=(msg, src))
+
+    def drop_report(self) -> str:
+        """One line on the received datagrams dropped unread ("" when none were)."""
+        if not self.dropped:
+            return ""
+        parts = []
+        if self.dropped["stranger"]:
+            top = ", ".join(f"{self.name_of(a)} x{n}" for a, n in self.strangers.most_common(3))
+            parts.append(f"{self.dropped['stranger']} from unexpected sources ({top})")
+        if self.dropped["rate"]:
+            parts.append(f"{self.dropped['rate']} over the rate limit of {self.max_rate:g}/s")
+        if self.dropped["budget"]:
+            parts.append(f"{self.dropped['budget']} after the budget of {self.max_handled} handled messages")
+        return f"received datagrams dropped unread: {'; '.join(parts)} (of {self.received} received)"
 
     # -- running --------------------------------------------------------------------------
     def fail(self, exc: BaseException) -> None:
@@ -334,5 +419,10 @@ class LiveDriver:
         await self.run_until(self.clock.now() + int(seconds * SECOND))
 
     def close(self) -> None:
+        """Close every socket; the drop report (if any) goes into the trace once."""
         for node in self.nodes.values():
             node.stop()
+        report = self.drop_report()
+        if report and not self._reported:
+            self._reported = True
+            self.trace.add(self.clock.now(), "driver", Note("warning", report))

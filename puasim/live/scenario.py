@@ -101,7 +101,8 @@ class _LiveScenario:
         self.step_results: dict[int, Any] = {}
         self.probes: dict[int, Any] = {}
         self.skipped: list[str] = []
-        self.driver = LiveDriver(names={server: "server"}, allow_remote=allow_remote,
+        # only the server's datagrams are read: anything else on the socket is counted and dropped
+        self.driver = LiveDriver(names={server: "server"}, allow_remote=allow_remote, peers=[server],
                                  meta={"scenario": scn.name, "file": scn.file, "server": _hostport(server)})
         self.node: LiveNode | None = None
 
@@ -229,6 +230,8 @@ class _LiveScenario:
                 sniffer.stop()
                 sniffer.write(capture)  # type: ignore[arg-type]
         trace = driver.trace
+        if driver.drop_report():
+            notes.append(driver.drop_report())
         names = dict(driver.names)
         ctx = RunContext(trace, names, int(driver.epoch), self.step_results, self.probes, duration_s=scn.duration / SECOND)
         failures: list[Failure] = []

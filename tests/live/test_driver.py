@@ -90,7 +90,7 @@ expect:
     assert "192.0.2.9:5060 is not a loopback address" in result.failures[0].message
 
 
-def test_the_message_budget_stops_a_run() -> None:
+def test_the_send_budget_stops_a_run() -> None:
     scn = load_scenario(HERE / "scenarios" / "publish_modify_remove.yaml")
 
     async def go():
@@ -101,14 +101,14 @@ def test_the_message_budget_stops_a_run() -> None:
         from puasim.live import scenario as live_scenario
 
         run = live_scenario._LiveScenario(scn, node.address, ("127.0.0.1", 0), False, None)
-        run.driver.max_messages = 1
+        run.driver.max_sent = 1
         try:
             return await run.run(None, 0.5, 0.2)
         finally:
             srv.close()
 
     result = asyncio.run(go())
-    assert not result.passed and "message budget of 1" in (result.error or "")
+    assert not result.passed and "send budget of 1 datagrams exhausted" in (result.error or "")
 
 
 def test_a_run_against_a_silent_port_says_no_answer() -> None:
@@ -153,3 +153,35 @@ def test_a_population_is_skipped_live_with_a_note_and_stat_rates_use_the_duratio
     result = asyncio.run(_with_sim_server(scn, grace=0.2))
     assert result.skipped_steps == ["population (1 group(s)): runs in the simulator only: skipped live"]
     assert result.passed, [f.message for f in result.failures]
+
+
+def test_a_parse_error_escaping_an_endpoint_costs_that_datagram_only() -> None:
+    import socket
+
+    from puasim.effects import Outbox
+    from puasim.sip.errors import SipParseError
+    from puasim.trace.events import MessageRejected
+
+    class Picky:
+        outbox = Outbox()
+
+        def receive(self, message, src, now):
+            if message.method == "INFO":
+                raise SipParseError("bad Expires", 0, "Expires")
+
+    async def go():
+        drv = LiveDriver()
+        drv.begin()
+        node = await drv.open("pua", ("127.0.0.1", 0), lambda a: Picky())
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            for method in ("INFO", "OPTIONS"):
+                s.sendto(f"{method} sip:a@127.0.0.1 SIP/2.0\r\nCSeq: 1 {method}\r\n\r\n".encode(), node.address)
+            await drv.run_for(0.3)
+        drv.close()
+        return drv
+
+    drv = asyncio.run(go())
+    assert drv.error is None
+    (rej,) = [r.event for r in drv.trace if type(r.event) is MessageRejected]
+    assert rej.message.method == "INFO" and "bad Expires" in rej.reason
+    assert drv.handled == 2
