@@ -118,7 +118,7 @@ class PuaRpc:
         if call is None:
             return
         if reply.status == 200 and not faked:
-            call.ok({"SIP-ETag": H.sip_etag(reply) or "", "Expires": H.expires_or_none(reply) or 0}, now)
+            call.ok({"SIP-ETag": H.sip_etag_raw(reply) or "", "Expires": H.expires_or_none(reply) or 0}, now)
         else:
             call.ok({}, now)
         self._done(call)

@@ -167,7 +167,7 @@ def on_publish_reply(pua: Pua, h: Hentity, reply: Response, faked: bool, now_us:
     if lexpire is None:  # row 4
         pua.log("error", "2xx to PUBLISH without a usable Expires: reply ignored")
         return
-    etag = H.sip_etag(reply)
+    etag = H.sip_etag_raw(reply)  # the raw header body, token or not, as publ_cback_func takes it
     if etag is None:  # row 5
         pua.log("error", "2xx to PUBLISH without SIP-ETag: reply ignored")
         return

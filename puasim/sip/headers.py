@@ -77,6 +77,7 @@ __all__ = [
     "record_route_list",
     "route_list",
     "sip_etag",
+    "sip_etag_raw",
     "sip_if_match",
     "subscription_state",
     "to",
@@ -194,6 +195,17 @@ def sip_etag(msg: Message) -> str | None:
     """``SIP-ETag`` entity-tag (RFC 3903 §11.3.1)."""
     value = msg.get("sip-etag")
     return None if value is None else parse_token(value, "SIP-ETag")
+
+
+def sip_etag_raw(msg: Message) -> str | None:
+    """The first ``SIP-ETag`` field value as Kamailio's pua and pua_rpc take it.
+
+    Kamailio stores the header body (``hdr->body``, surrounding LWS trimmed by
+    the parser, as :func:`puasim.sip.parse` trims it) without checking that it
+    is an entity-tag token: a quoted, empty or spaced value is kept verbatim
+    and sent back in SIP-If-Match.  :func:`sip_etag` is the RFC 3903 reading.
+    """
+    return msg.get("sip-etag")
 
 
 def sip_if_match(msg: Message) -> str | None:

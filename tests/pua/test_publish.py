@@ -220,3 +220,38 @@ def test_callbacks_run_for_api_requests_only():
     h.advance(3520)
     h.ok_publish(h.last(), 3600, "e2")  # timer refresh: REQ_ME, no callback
     assert seen == [200]
+
+
+# -- issue 16 item 2: a SIP-ETag that is not a token is stored raw, as publ_cback_func does ---
+import pytest  # noqa: E402
+
+RAW_ETAGS = ['"quoted-tag"', "", "two words", "a.1.2;x=\"y z\""]
+
+
+@pytest.mark.parametrize("etag", RAW_ETAGS, ids=["quoted", "empty", "space", "params"])
+def test_a_non_token_sip_etag_is_stored_raw_and_sent_back_verbatim(etag):
+    h = Harness.make()
+    assert h.publish(expires=3600, body=PIDF) == 0
+    h.ok_publish(h.last("PUBLISH"), 3600, etag)
+    (rec,) = h.records()
+    assert rec.etag == etag
+    assert h.publish(expires=3600, body=PIDF) == 0  # modify: the stored tag goes into SIP-If-Match
+    assert h.last("PUBLISH").get("SIP-If-Match") == etag
+    from puasim.sip.parser import parse, serialise
+
+    assert parse(serialise(h.last("PUBLISH"))).get("SIP-If-Match") == etag  # and survives the wire
+
+
+def test_the_etag_is_the_header_body_trimmed_by_the_parser():
+    from puasim.sip.message import Response
+    from puasim.sip.parser import parse, serialise
+
+    h = Harness.make()
+    h.publish(expires=3600, body=PIDF)
+    req = h.last("PUBLISH")
+    keep = tuple((n, v) for n, v in req.headers if n.lower() in ("via", "from", "to", "call-id", "cseq"))
+    wire = serialise(Response(200, "OK", (*keep, ("Expires", "3600"), ("Content-Length", "0")), b""))
+    wire = wire.replace(b"Content-Length", b'SIP-ETag:   "x y"  \t\r\nContent-Length')
+    h.pua.receive(parse(wire), ("127.0.0.1", 5060), h.now)
+    h.collect()
+    assert [r.etag for r in h.records()] == ['"x y"']

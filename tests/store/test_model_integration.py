@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import random
 
+import pytest
+
 from puasim.pua.config import load_config
 from puasim.pua.model import Pua
 from puasim.store import make_store
@@ -100,3 +102,16 @@ def test_db_mode_2_subscription_rows(open_db):
     call_id = h.last("SUBSCRIBE").get("call-id")
     from_tag = rows(db, "from_tag")[0][0]
     assert h.pua.is_dialog(pres_uri=ALICE, watcher_uri="x", call_id=call_id, to_tag="srv1", from_tag=from_tag) == 0
+
+
+@pytest.mark.parametrize("mode", [0, 2])
+def test_a_non_token_etag_is_kept_by_the_sql_stores(open_db, mode):
+    """Issue 16 item 2: the raw SIP-ETag goes into the pua table and back into SIP-If-Match."""
+    db = open_db()
+    h = _harness(db, db_mode=mode)
+    assert h.publish(body=PIDF, expires=-1) == 0
+    h.ok_publish(h.last("PUBLISH"), 3600, '"quoted tag"')
+    h.advance(100)  # db_mode 0: the sync writes the row
+    assert rows(db, "pres_uri, etag") == [(ALICE, '"quoted tag"')]
+    assert h.publish(body=PIDF, expires=-1) == 0
+    assert h.last("PUBLISH").get("SIP-If-Match") == '"quoted tag"'
