@@ -55,6 +55,15 @@ class Emit:
 Effect = Send | SetTimer | CancelTimer | Emit
 
 
+class StartupError(Exception):
+    """An endpoint could not start (a module's initialisation failed).
+
+    Raised by an endpoint's factory or its ``start``; the driver keeps the
+    node down and records the failure (``str()`` is the reason the real
+    software logs) instead of ending the run.
+    """
+
+
 class Outbox:
     """Collects effects produced while one input is handled."""
 

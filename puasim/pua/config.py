@@ -10,12 +10,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
+from puasim.effects import StartupError
+
 PROFILES = ("kamailio-5.6", "kamailio-master")
 DEFAULT_PROFILE = "kamailio-5.6"
 
 
-class PuaStartupError(ValueError):
-    """pua would refuse to start with these parameters (mod_init failed)."""
+class PuaStartupError(StartupError, ValueError):
+    """pua would refuse to start (mod_init or child_init failed): bad parameters, no database."""
 
 
 @dataclass(frozen=True, slots=True)

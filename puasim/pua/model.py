@@ -112,7 +112,7 @@ class Pua:
             try:
                 restored = self.store.restore(self.seconds(now), self.cfg.fetch_rows)
             except StoreError as exc:
-                raise PuaStartupError(f"db_restore failed: {exc}") from exc
+                raise PuaStartupError(f"mod_init: while restoring hash_table: db_restore failed: {exc}") from exc
             for rec in restored:
                 self.record_changed("restored", rec, now)
         if self.cfg.clean_period:

@@ -15,6 +15,7 @@ from typing import Any
 
 from puasim.companions.rpc import PuaRpc
 from puasim.effects import SECOND
+from puasim.pua.config import PuaStartupError
 from puasim.pua.info import PublInfo, SubsInfo
 from puasim.pua.model import Pua
 from puasim.pua.subscribe import NotifyPolicy
@@ -23,7 +24,7 @@ from puasim.scenario.loader import load_file, load_text
 from puasim.scenario.spec import Scenario, Step, build, seconds_to_us
 from puasim.sim.network import Partition
 from puasim.sim.simulation import Simulation, SimulationError
-from puasim.store import Database, make_store
+from puasim.store import Database, StoreError, make_store
 from puasim.trace.events import FaultInjected, MessageSent, Note, RunError
 from puasim.trace.trace import Trace
 
@@ -84,15 +85,26 @@ class ScenarioRun:
         return Database(scn.pua_config.db_url, base_dir=base, quirks=scn.db.get("driver", "generic"))
 
     def _make_pua(self, node: Any) -> Pua:
+        """A new pua node; a database it cannot open keeps it down (pua-reference §1.2 step 3).
+
+        mod_init connects to the database and checks the table version before
+        anything else; when that fails Kamailio logs "while connecting
+        database" and does not start.  The node then stays down with a
+        ``NodeStartFailed`` record (:meth:`Node.start`) and the run goes on.
+        """
         scn = self.scn
         self.pua_starts += 1
+        try:
+            store = make_store(scn.pua_config, self.database)
+        except StoreError as exc:
+            raise PuaStartupError(f"mod_init: while connecting database: {exc}") from exc
         pua = Pua(
             scn.pua_config,
             host=scn.pua_address[0],
             port=scn.pua_address[1],
             rng=self.sim.streams(f"pua#{self.pua_starts}"),
             epoch=scn.epoch,
-            store=make_store(scn.pua_config, self.database),
+            store=store,
         )
         pua.notify_policy = NotifyPolicy(**scn.notify) if scn.notify else NotifyPolicy()
         self.rpc = PuaRpc(pua)

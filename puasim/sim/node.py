@@ -12,10 +12,17 @@ from collections.abc import Callable, Hashable
 from typing import TYPE_CHECKING, Any, Protocol
 
 from puasim.bodies.errors import BodyError
-from puasim.effects import Address, CancelTimer, Emit, Outbox, Send, SetTimer
+from puasim.effects import Address, CancelTimer, Emit, Outbox, Send, SetTimer, StartupError
 from puasim.sim.kernel import Handle
 from puasim.sip.errors import SipParseError
-from puasim.trace.events import MessageRejected, NodeCrashed, NodeRestarted, RunError, TimerFired
+from puasim.trace.events import (
+    MessageRejected,
+    NodeCrashed,
+    NodeRestarted,
+    NodeStartFailed,
+    RunError,
+    TimerFired,
+)
 
 if TYPE_CHECKING:
     from puasim.sim.simulation import Simulation
@@ -66,10 +73,41 @@ class Node:
         self.trace_timers = trace_timers
 
     # -- life cycle -----------------------------------------------------------------
-    def start(self) -> None:
-        self.endpoint = self.factory(self)
+    def start(self) -> bool:
+        """Build the endpoint and start it; False when it failed to start.
+
+        A :class:`~puasim.effects.StartupError` from the factory or from the
+        endpoint's ``start`` is a modelled outcome, not a fault of the run:
+        the node stays down (no endpoint, no timers, the effects of the
+        failed start discarded) and a :class:`~puasim.trace.events.NodeStartFailed`
+        record says why.  A later :meth:`restart` tries again.
+        """
+        now = self.sim.kernel.now
+        try:
+            endpoint = self.factory(self)
+        except StartupError as exc:
+            return self._start_failed(exc)
+        self.endpoint = endpoint
         self.up = True
-        self._call("start", self.endpoint.start, self.sim.kernel.now)
+        failed: list[StartupError] = []
+
+        def start(now: int) -> None:
+            try:
+                endpoint.start(now)
+            except StartupError as exc:
+                endpoint.outbox.take()  # a failed start has no effects: no timers, no records
+                failed.append(exc)
+
+        self._call("start", start, now)
+        if failed:
+            return self._start_failed(failed[0])
+        return self.up
+
+    def _start_failed(self, exc: StartupError) -> bool:
+        self.endpoint = None
+        self.up = False
+        self.sim.trace.add(self.sim.kernel.now, self.name, NodeStartFailed(str(exc)))
+        return False
 
     def crash(self, reason: str = "crash") -> None:
         """Lose all in-memory state: the endpoint and every armed timer."""
@@ -80,11 +118,12 @@ class Node:
         self.up = False
         self.sim.trace.add(self.sim.kernel.now, self.name, NodeCrashed(reason))
 
-    def restart(self, detail: str = "") -> None:
+    def restart(self, detail: str = "") -> bool:
+        """Crash (if up) and start again; False when the start failed (see :meth:`start`)."""
         if self.up:
             self.crash("restart")
         self.sim.trace.add(self.sim.kernel.now, self.name, NodeRestarted(detail))
-        self.start()
+        return self.start()
 
     # -- inputs ---------------------------------------------------------------------
     def deliver(self, message: Any, src: Address) -> None:

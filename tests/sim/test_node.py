@@ -214,3 +214,51 @@ def test_a_parse_error_escaping_an_endpoint_costs_that_message_only():
     assert rej.event.reason == "escaped the endpoint: bad header (CSeq header, offset 4)"
     assert sim.trace.of(RunError) == [] and sim.error is None
     assert [r.event.text for r in sim.trace.of(Note)] == ["read the start"]  # effects before the fault kept
+
+
+class StartGate(Probe):
+    """Fails to start while ``gate["open"]`` is false: in the factory or in ``start``."""
+
+    gate = {"open": False, "where": "start"}
+
+    def __init__(self, node):
+        from puasim.effects import StartupError
+
+        if not self.gate["open"] and self.gate["where"] == "factory":
+            raise StartupError("mod_init: while connecting database")
+        super().__init__(node)
+
+    def start(self, now):
+        from puasim.effects import StartupError
+
+        self.outbox.set_timer("tick", now + SECOND)
+        self.outbox.emit(Note("info", "half started"))
+        if not self.gate["open"] and self.gate["where"] == "start":
+            raise StartupError("mod_init: while restoring hash_table")
+        super().start(now)
+
+
+@pytest.mark.parametrize("where", ["factory", "start"])
+def test_a_start_up_failure_keeps_the_node_down_and_the_run_going(where, monkeypatch):
+    from puasim.trace.events import MessageDropped, NodeStartFailed
+
+    monkeypatch.setattr(StartGate, "gate", {"open": True, "where": where})
+    sim = Simulation()
+    a = sim.add_node("a", A, Probe)
+    b = sim.add_node("b", B, StartGate)
+    StartGate.gate["open"] = False
+    sim.kernel.call_at(SECOND, lambda: b.restart("step"))
+    send_at(sim, 2 * SECOND, a, "while down", B)
+    sim.kernel.call_at(3 * SECOND, lambda: StartGate.gate.update(open=True))
+    sim.kernel.call_at(4 * SECOND, lambda: b.restart("step"))
+    send_at(sim, 5 * SECOND, a, "while up", B)
+    sim.run(until=10 * SECOND)
+    assert sim.error is None and sim.trace.of(RunError) == []
+    (failed,) = sim.trace.of(NodeStartFailed)
+    assert (failed.time, failed.node) == (SECOND, "b")
+    assert failed.event.reason == ("mod_init: while connecting database" if where == "factory" else "mod_init: while restoring hash_table")
+    assert [r.event.message for r in sim.trace.of(MessageDropped)] == ["while down"]
+    assert [m for _, m, _ in b.endpoint.got] == ["while up"]
+    # the failed start armed no timer and recorded nothing: only the good starts' ticks fire
+    assert [r.time for r in sim.trace.of(TimerFired)] == [SECOND, 5 * SECOND]
+    assert [r.event.text for r in sim.trace.of(Note)].count("half started") == 2
