@@ -37,7 +37,15 @@ from puasim.report.records import (
     server_frames,
 )
 from puasim.report.source import Reader, TraceSource, open_trace
-from puasim.trace.events import FaultInjected, NodeCrashed, NodeRestarted, Note, RunError
+from puasim.trace.events import (
+    FaultInjected,
+    MessageRejected,
+    NodeCrashed,
+    NodeRestarted,
+    NodeStartFailed,
+    Note,
+    RunError,
+)
 from puasim.trace.trace import Trace
 
 #: frame name -> {column: meaning}
@@ -53,7 +61,7 @@ COLUMNS: dict[str, dict[str, str]] = {
         "seq": "trace sequence number",
         "time": "seconds of virtual time",
         "node": "node concerned",
-        "type": "FaultInjected, NodeCrashed, NodeRestarted, RunError or a step Note",
+        "type": "FaultInjected, NodeCrashed, NodeRestarted, NodeStartFailed, MessageRejected, RunError or a step Note",
         "text": "kind and detail",
     },
 }
@@ -135,6 +143,10 @@ def _incidents(trace: Trace) -> pd.DataFrame:
             text = f"crashed ({ev.reason})"
         elif isinstance(ev, NodeRestarted):
             text = f"restarted {ev.detail}".strip()
+        elif isinstance(ev, NodeStartFailed):
+            text = f"did not start: {ev.reason}"
+        elif isinstance(ev, MessageRejected):
+            text = f"{'answered ' + str(ev.status) if ev.status else 'dropped'}: {ev.reason}"
         elif isinstance(ev, RunError):
             text = f"{ev.where}: {ev.error}"
         elif isinstance(ev, Note) and ev.level in ("step", "mark"):
