@@ -90,6 +90,8 @@ class FuzzStats:
     crashes: int = 0  #: modelled Kamailio crashes (KamailioCrash): an outcome, not an escape
     rejected: int = 0  #: inputs a model turned away with a MessageRejected record (dropped or 400/505)
     escapes: list[Escape] = field(default_factory=list)
+    #: runs a fuzzed input ended later (a RunError from a timer or an API call the input set up)
+    run_errors: list[str] = field(default_factory=list)
     runs: int = 0
     seconds: float = 0.0
 
@@ -101,7 +103,7 @@ class FuzzStats:
         return (f"receive fuzz: {self.inputs} inputs in {self.seconds:.2f} s ({self.rate:.0f}/s) over "
                 f"{self.runs} runs; {self.fed} fed to receive, {self.not_sip} refused by parse, "
                 f"{self.rejected} rejected by the models, {self.crashes} modelled crashes, "
-                f"{len(self.escapes)} escapes")
+                f"{len(self.escapes)} escapes, {len(self.run_errors)} runs ended by a later fault")
 
 
 # -- mutations -------------------------------------------------------------------------------------
@@ -279,7 +281,9 @@ def run_fuzz(seed: int, *, seconds: float, limit: int, per_delivery: int = 3) ->
                 break
             run = ScenarioRun(scn)
             fuzzer.install(run)
-            run.run()
+            result = run.run()
             stats.runs += 1
+            if result.error is not None:  # the corpus runs cleanly unfuzzed (checked by a test)
+                stats.run_errors.append(f"{scn.name}: {result.error}")
     stats.seconds = time.monotonic() - started
     return stats

@@ -18,10 +18,18 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from puasim.scenario.runner import load_scenario, run_scenario
 from puasim.server.endpoint import PresenceServer
 from puasim.sip.message import Request
 from tests.pua.harness import ALICE, PIDF, Harness
-from tests.reliability.fuzz import BAD_VALUES, VERSIONS, VIA_PARAMS, run_fuzz
+from tests.reliability.fuzz import (
+    BAD_VALUES,
+    CORPUS_SCENARIOS,
+    SCENARIOS,
+    VERSIONS,
+    VIA_PARAMS,
+    run_fuzz,
+)
 
 CI_SECONDS = 4.0
 CI_INPUTS = 4_000
@@ -46,8 +54,18 @@ def test_mutated_real_traffic_never_escapes_receive(request: pytest.FixtureReque
         print(f"\n{stats.line()}")
         for esc in stats.escapes[:20]:
             print(f"  escape at {esc.node}: {esc.error}\n    {esc.data!r}")
+        for err in stats.run_errors[:20]:
+            print(f"  run ended: {err}")
     assert stats.fed > 0 and stats.runs > 0
     assert stats.escapes == []
+    assert stats.run_errors == []
+
+
+def test_the_corpus_runs_cleanly_without_mutations() -> None:
+    """So that a run error under the fuzzer is the fuzzer's finding, not the scenario's."""
+    for name in CORPUS_SCENARIOS:
+        result = run_scenario(load_scenario(SCENARIOS / name))
+        assert result.error is None, (name, result.error)
 
 
 # -- hypothesis: bad header values in an otherwise good message, into both models -------------
