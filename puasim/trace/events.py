@@ -147,6 +147,24 @@ class RecordChanged:
 
 
 @dataclass(frozen=True, slots=True)
+class ContactChanged:
+    """A usrloc contact callback fired (``event``: insert, update, delete, expire).
+
+    ``expires`` is the contact's absolute epoch second (0 = permanent), as
+    usrloc stores it; the fields are the contact as the callback saw it.
+    """
+
+    event: str
+    domain: str
+    aor: str
+    uri: str
+    call_id: str
+    cseq: int
+    expires: int
+    cflags: int = 0
+
+
+@dataclass(frozen=True, slots=True)
 class StoreWrite:
     """The record store wrote to SQL: ``op`` (insert, update, delete, ...), ``rows`` touched."""
 
@@ -223,6 +241,7 @@ EVENT_TYPES: dict[str, type] = {
         CallbackFired,
         TransactionFinished,
         RecordChanged,
+        ContactChanged,
         StoreWrite,
         ServerStateChanged,
         FaultInjected,

@@ -1,0 +1,164 @@
+"""The edge node: one Kamailio instance with usrloc, registrar, pua and companions.
+
+:class:`EdgeProxy` is the sans-IO endpoint a simulation node hosts.  It shares
+pua's transaction layer and outbox, so the REGISTERs of the phones, their
+replies and pua's PUBLISHes all leave from one address, as on the lab's edge
+proxy (udp 127.0.0.1:5080).  A REGISTER runs the script's ``register`` route
+(:mod:`puasim.edge.script`) in the worker process; the companions' PUBLISHes
+leave synchronously while that REGISTER is handled, before its reply (lab
+README, finding 12: 01 #2 PUBLISH before #3 200).  Other requests go to
+pua's NOTIFY handling, as the other pua nodes of puasim do.  Callbacks fired
+by usrloc's timer run in the ``timer`` process (its own Call-ID counter, lab
+03 #33).
+
+Every other attribute is pua's (``records()``, ``send_publish``, ...), so the
+scenario runner and pua_rpc work on the edge node as on a bare pua node.
+
+Timer keys: pua's, the transaction layer's, and ``("usrloc", "timer")``.
+"""
+
+from __future__ import annotations
+
+import binascii
+import hashlib
+from collections.abc import Hashable
+from dataclasses import dataclass, field
+from typing import Any
+
+from puasim.companions.usrloc import PuaUsrloc, PuaUsrlocConfig
+from puasim.edge.script import Script
+from puasim.effects import SECOND, Address
+from puasim.node.registrar import RegistrarConfig, save
+from puasim.node.usrloc import Usrloc, UsrlocConfig
+from puasim.pua import subscribe
+from puasim.pua.model import Pua
+from puasim.sip import headers as H
+from puasim.sip.errors import SipParseError
+from puasim.sip.message import Request, Response
+from puasim.sip.uri import parse_uri
+from puasim.trace.events import Note
+from puasim.txn.transactions import ServerTransaction
+
+USRLOC_TIMER = ("usrloc", "timer")
+
+
+@dataclass(frozen=True, slots=True)
+class NodeConfig:
+    """The node modules around pua and their parameters (validated at load time)."""
+
+    usrloc: UsrlocConfig = field(default_factory=UsrlocConfig)
+    registrar: RegistrarConfig = field(default_factory=RegistrarConfig)
+    pua_usrloc: PuaUsrlocConfig | None = None
+    server_header: str = ""
+
+    @property
+    def modules(self) -> set[str]:
+        loaded = {"usrloc", "registrar", "pua"}
+        if self.pua_usrloc is not None:
+            loaded.add("pua_usrloc")
+        return loaded
+
+
+class EdgeProxy:
+    """usrloc + registrar + pua + companions behind one address (see module docstring)."""
+
+    def __init__(self, pua: Pua, cfg: NodeConfig, script: Script) -> None:
+        self.pua = pua
+        self.cfg = cfg
+        self.script = script
+        self.outbox = pua.outbox
+        self.layer = pua.layer
+        self.usrloc = Usrloc(cfg.usrloc, epoch=pua.epoch, emit=pua.outbox.emit)
+        self.usrloc.register_domain("location")
+        self.pua_usrloc = PuaUsrloc(pua, self.usrloc, cfg.pua_usrloc) if cfg.pua_usrloc is not None else None
+        self._tag_base = hashlib.md5(f"edge-{pua.host}-{pua.port}".encode()).hexdigest()
+
+    def __getattr__(self, name: str) -> Any:
+        # only reached for names EdgeProxy lacks: the node is a pua node too
+        if name == "pua":
+            raise AttributeError(name)
+        return getattr(self.pua, name)
+
+    # -- endpoint interface ------------------------------------------------------------
+    def start(self, now: int) -> None:
+        self.pua.start(now)
+        if self.cfg.usrloc.timer_interval > 0:
+            self.outbox.set_timer(USRLOC_TIMER, now + self.cfg.usrloc.timer_interval * SECOND)
+
+    def receive(self, message: Request | Response, src: Address, now: int) -> None:
+        txn = self.layer.receive(message, src, now)
+        if txn is None:
+            return
+        if txn.request.method == "REGISTER":
+            self.route_register(txn, now)
+        else:
+            subscribe.answer_request(self.pua, txn, now)
+
+    def timer(self, key: Hashable, now: int) -> None:
+        if key == USRLOC_TIMER:
+            self.outbox.set_timer(USRLOC_TIMER, now + self.cfg.usrloc.timer_interval * SECOND)
+            self._in_process("timer", self.usrloc.timer, now)
+            return
+        self.pua.timer(key, now)
+
+    def shutdown(self, now: int, fixed: bool = False) -> None:
+        """Module destroy: usrloc (db_mode 0) loses its contacts without callbacks; then pua's."""
+        self.usrloc.shutdown()
+        self.pua.shutdown(now, fixed)
+
+    # -- the script --------------------------------------------------------------------
+    def _in_process(self, process: str, fn: Any, *args: Any) -> None:
+        if self.pua_usrloc is not None:
+            self.pua_usrloc.process = process
+        try:
+            fn(*args)
+        finally:
+            if self.pua_usrloc is not None:
+                self.pua_usrloc.process = "worker"
+
+    def route_register(self, txn: ServerTransaction, now: int) -> None:
+        """The REGISTER route: the script's calls in order, then the post-script callbacks."""
+        req = txn.request
+        try:
+            f = H.from_(req)
+            user = (parse_uri(f.uri).user or "") if f is not None else ""
+        except (SipParseError, ValueError):
+            user = ""
+        bflags = 0
+        replied = False
+        try:
+            for call in self.script.register:
+                if not call.applies(user):
+                    continue
+                if call.function == "pua_set_publish" and self.pua_usrloc is not None:
+                    _rc, flags = self.pua_usrloc.pua_set_publish()
+                    bflags |= flags
+                    self.pua.log("info", f"script: pua_set_publish() for {user}")
+                elif call.function == "save":
+                    result = save(self.usrloc, call.args[0], req, now, self.cfg.registrar, cflags=bflags)
+                    self.pua.log("info", f"script: save({call.args[0]!r}) returned {result.rc}")
+                    txn.respond(self.make_reply(req, result.status, result.reason, result.headers), now)
+                    replied = True
+                    break  # the lab's route ends after save(): exit
+        finally:
+            if self.pua_usrloc is not None:
+                self.pua_usrloc.post_script()
+        if not replied:
+            self.outbox.emit(Note("warning", "script: the REGISTER route sent no reply"))
+
+    def make_reply(self, req: Request, status: int, reason: str, headers: tuple[tuple[str, str], ...]) -> Response:
+        """A stateless reply as sl sends it: copied fields, sl's To-tag, the reply's fields, Server."""
+        out: list[tuple[str, str]] = []
+        top = H.top_via(req)
+        branch = top.branch if top is not None and top.branch else ""
+        tag = f"{self._tag_base}.{binascii.crc32(branch.encode()):08x}"
+        for key, name in (("via", "Via"), ("from", "From"), ("to", "To"), ("call-id", "Call-ID"), ("cseq", "CSeq")):
+            for value in req.get_all(key):
+                if key == "to" and ";tag=" not in value:
+                    value = f"{value};tag={tag}"
+                out.append((name, value))
+        out.extend(headers)
+        if self.cfg.server_header:
+            out.append(("Server", self.cfg.server_header))
+        out.append(("Content-Length", "0"))
+        return Response(status, reason, tuple(out))

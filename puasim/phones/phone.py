@@ -1,0 +1,234 @@
+"""A simulated SIP phone that registers (RFC 3261 §10), sans-IO.
+
+The phone sends REGISTERs through its own :class:`~puasim.txn.TransactionLayer`
+(so retransmissions and timeouts are RFC 3261's), keeps one Call-ID across
+refreshes (§10.2.4) unless told to take a new one, counts CSeq up (§10.2), and
+refreshes before the granted lifetime runs out by its refresh policy:
+
+* ``fraction``: the next REGISTER leaves at ``fraction × granted`` seconds;
+* ``lead``: it leaves ``lead`` seconds before the grant ends (at least 1 s
+  after the 200).
+
+The granted lifetime is read from the 200's ``Contact`` entries for the
+phone's own contacts (§10.2.4: the ``expires`` parameter), the smallest one,
+else from the 200's ``Expires``.  A 423 makes the phone retry at once with the
+``Min-Expires`` value (§10.2.8).  Other failures stop the refreshing (a note in
+the trace says so).  Requests the phone receives (NOTIFY, OPTIONS) get 200,
+others 405.
+
+Inputs besides the endpoint interface are the API calls :meth:`Phone.register`,
+:meth:`Phone.unregister` and :meth:`Phone.change_contact`.  A crash of the
+phone is a crash of its node: its timers go, so it stops refreshing and its
+contacts expire at the registrar.
+
+Timer keys: ``("txn", ...)`` for the transaction layer, ``("phone",
+"refresh")`` for the next refresh.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Hashable
+from dataclasses import dataclass, field
+
+from puasim.effects import SECOND, Address, Outbox
+from puasim.sip import headers as H
+from puasim.sip.errors import SipParseError
+from puasim.sip.message import Request, Response
+from puasim.sip.uri import parse_uri
+from puasim.trace.events import Note
+from puasim.txn import RFC3261, TimerConfig, TransactionLayer
+
+REFRESH_TIMER = ("phone", "refresh")
+
+
+@dataclass(frozen=True, slots=True)
+class PhoneConfig:
+    """One phone: its AOR, address, contacts, registrar and refresh policy."""
+
+    name: str
+    aor: str
+    address: Address
+    registrar: Address
+    contacts: tuple[str, ...]
+    expires: int = 3600
+    #: ("fraction", 0.5) or ("lead", seconds)
+    refresh: tuple[str, float] = ("fraction", 0.5)
+    user_agent: str = ""
+    register_at_start: bool = False
+    #: send the Expires header (True) or an ``expires`` parameter on each contact (False)
+    expires_header: bool = True
+    extra_headers: tuple[tuple[str, str], ...] = field(default=())
+
+    def registrar_uri(self) -> str:
+        """The Request-URI of a REGISTER: the AOR's domain (§10.2)."""
+        uri = parse_uri(self.aor)
+        return f"{uri.scheme}:{uri.host}" + (f":{uri.port}" if uri.port else "")
+
+
+class Phone:
+    """A registering user agent (see the module docstring)."""
+
+    def __init__(self, cfg: PhoneConfig, rng: random.Random, timers: TimerConfig = RFC3261) -> None:
+        self.cfg = cfg
+        self.rng = rng
+        self.outbox = Outbox()
+        self.layer = TransactionLayer(self.outbox, cfg.address[0], cfg.address[1], random.Random(rng.getrandbits(64)), timers)
+        self.call_id = self._new_call_id()
+        self.cseq = 0
+        self.contacts = list(cfg.contacts)
+        self.expires = cfg.expires
+        self.granted: int | None = None
+        self.registered = False
+        self.last_status: int | None = None
+
+    # -- endpoint interface ------------------------------------------------------------
+    def start(self, now: int) -> None:
+        if self.cfg.register_at_start:
+            self.register(now)
+
+    def receive(self, message: Request | Response, src: Address, now: int) -> None:
+        txn = self.layer.receive(message, src, now)
+        if txn is None:
+            return
+        req = txn.request
+        if req.method == "ACK":
+            return
+        status, reason = (200, "OK") if req.method in ("NOTIFY", "OPTIONS") else (405, "Method Not Allowed")
+        headers = []
+        for name, value in req.headers:
+            low = name.lower()
+            if low in ("via", "from", "call-id", "cseq"):
+                headers.append((name, value))
+            elif low == "to":
+                headers.append((name, value if ";tag=" in value else f"{value};tag={self.rng.getrandbits(32):08x}"))
+        headers.append(("Content-Length", "0"))
+        txn.respond(Response(status, reason, tuple(headers)), now)
+
+    def timer(self, key: Hashable, now: int) -> None:
+        if isinstance(key, tuple) and self.layer.timer(key, now):
+            return
+        if key == REFRESH_TIMER:
+            self.send_register(now, self.contacts, self.expires)
+            return
+        raise KeyError(f"unknown phone timer {key!r}")
+
+    # -- API ---------------------------------------------------------------------------
+    def register(self, now: int, expires: int | None = None, new_call_id: bool = False) -> None:
+        """(Re-)REGISTER the current contacts; ``expires`` changes the lifetime asked for."""
+        if expires is not None:
+            self.expires = expires
+        if new_call_id:
+            self.call_id = self._new_call_id()
+        self.send_register(now, self.contacts, self.expires)
+
+    def unregister(self, now: int, contacts: list[str] | None = None, star: bool = False) -> None:
+        """REGISTER with expires 0 for ``contacts`` (default all), or ``Contact: *`` (§10.2.2)."""
+        self.outbox.cancel_timer(REFRESH_TIMER)
+        if star:
+            self.contacts = []
+            self.send_register(now, ["*"], 0)
+            return
+        gone = list(contacts) if contacts else list(self.contacts)
+        self.contacts = [c for c in self.contacts if c not in gone]
+        self.send_register(now, gone, 0)
+        if self.contacts:  # the rest keep refreshing on their own schedule
+            self.registered = True
+
+    def change_contact(self, now: int, new: list[str], remove_old: bool = False) -> None:
+        """Register ``new`` contacts instead of the current ones (e.g. a new IP address).
+
+        ``remove_old`` puts the old ones in the same REGISTER with ``expires=0``;
+        otherwise they are left to expire at the registrar.
+        """
+        old = [c for c in self.contacts if c not in new]
+        self.contacts = list(new)
+        entries = [f"<{c}>" for c in new]
+        if remove_old:
+            entries += [f"<{c}>;expires=0" for c in old]
+        self._send(now, ", ".join(entries), self.expires)
+
+    # -- requests ----------------------------------------------------------------------
+    def _new_call_id(self) -> str:
+        return f"{self.rng.getrandbits(48):012x}-{self.cfg.name}@{self.cfg.address[0]}"
+
+    def send_register(self, now: int, contacts: list[str], expires: int) -> None:
+        if contacts == ["*"]:
+            value = "*"
+        elif self.cfg.expires_header:
+            value = ", ".join(f"<{c}>" for c in contacts)
+        else:
+            value = ", ".join(f"<{c}>;expires={expires}" for c in contacts)
+        self._send(now, value, expires if (self.cfg.expires_header or value == "*") else None)
+
+    def _send(self, now: int, contact_value: str, expires: int | None) -> None:
+        self.cseq += 1
+        tag = f"{self.rng.getrandbits(32):08x}"
+        headers: list[tuple[str, str]] = [
+            ("Max-Forwards", "70"),
+            ("From", f"<{self.cfg.aor}>;tag={tag}"),
+            ("To", f"<{self.cfg.aor}>"),
+            ("Call-ID", self.call_id),
+            ("CSeq", f"{self.cseq} REGISTER"),
+        ]
+        if contact_value:
+            headers.append(("Contact", contact_value))
+        if expires is not None:
+            headers.append(("Expires", str(expires)))
+        if self.cfg.user_agent:
+            headers.append(("User-Agent", self.cfg.user_agent))
+        headers.extend(self.cfg.extra_headers)
+        headers.append(("Content-Length", "0"))
+        request = Request("REGISTER", self.cfg.registrar_uri(), tuple(headers))
+        self.outbox.cancel_timer(REFRESH_TIMER)
+        self.layer.send_request(request, self.cfg.registrar, now, self._on_final, expires)
+
+    # -- replies -----------------------------------------------------------------------
+    def _on_final(self, reply: Response, faked: bool, txn: object, now: int) -> None:
+        asked = getattr(txn, "context", None)
+        self.last_status = reply.status
+        if reply.status == 423:
+            try:
+                minimum = H.min_expires(reply)
+            except SipParseError:
+                minimum = None
+            if minimum is None:
+                self.outbox.emit(Note("warning", f"{self.cfg.name}: 423 without Min-Expires, not retried"))
+                return
+            self.expires = minimum
+            self.send_register(now, self.contacts, self.expires)
+            return
+        if not 200 <= reply.status < 300:
+            self.registered = False
+            why = "timeout" if faked else f"{reply.status} {reply.reason}"
+            self.outbox.emit(Note("warning", f"{self.cfg.name}: REGISTER failed ({why}), refreshing stops"))
+            return
+        granted = self._granted(reply)
+        if asked == 0 and not self.contacts or granted is None:
+            self.registered = False
+            self.granted = None
+            return
+        self.registered = True
+        self.granted = granted
+        kind, value = self.cfg.refresh
+        delay = granted * value if kind == "fraction" else max(granted - value, 1)
+        self.outbox.set_timer(REFRESH_TIMER, now + int(delay * SECOND))
+
+    def _granted(self, reply: Response) -> int | None:
+        """The smallest ``expires`` the 200 lists for our contacts, else its Expires header."""
+        mine: list[int] = []
+        try:
+            for na in H.contact_list(reply):
+                value = na.expires
+                if na.uri in self.contacts and value is not None:
+                    mine.append(value)
+        except SipParseError:
+            mine = []
+        if mine:
+            return min(mine)
+        if not self.contacts:
+            return None
+        try:
+            return H.expires_or_none(reply)
+        except SipParseError:
+            return None
