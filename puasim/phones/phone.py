@@ -52,7 +52,7 @@ class PhoneConfig:
     registrar: Address
     contacts: tuple[str, ...]
     expires: int = 3600
-    #: ("fraction", 0.5) or ("lead", seconds)
+    #: ("fraction", 0.5), ("lead", seconds) or ("none", 0): no automatic refresh
     refresh: tuple[str, float] = ("fraction", 0.5)
     user_agent: str = ""
     register_at_start: bool = False
@@ -211,6 +211,8 @@ class Phone:
         self.registered = True
         self.granted = granted
         kind, value = self.cfg.refresh
+        if kind == "none":  # refreshed only by explicit register() calls
+            return
         delay = granted * value if kind == "fraction" else max(granted - value, 1)
         self.outbox.set_timer(REFRESH_TIMER, now + int(delay * SECOND))
 

@@ -19,6 +19,7 @@ from puasim.pua.config import PuaStartupError
 from puasim.pua.info import PublInfo, SubsInfo
 from puasim.pua.model import Pua
 from puasim.pua.subscribe import NotifyPolicy
+from puasim.scenario import registrations
 from puasim.scenario.expect import Failure, RunContext, evaluate
 from puasim.scenario.loader import load_file, load_text
 from puasim.scenario.spec import Scenario, Step, build, seconds_to_us
@@ -62,6 +63,8 @@ class ScenarioRun:
         self.step_results: dict[int, Any] = {}
         self.probes: dict[int, Any] = {}
         self.feeds: list[Any] = []
+
+        self.phone_nodes: dict[str, Any] = {}
         self._build()
 
     # -- topology --------------------------------------------------------------------
@@ -73,6 +76,8 @@ class ScenarioRun:
             self.sim, "server", scn.server_address, profile=scn.server_profile, **scn.server_knobs
         )
         self.pua_node = self.sim.add_node("pua", scn.pua_address, self._make_pua)
+        if scn.registrations is not None:
+            registrations.add_phones(self, scn.registrations)
         for start, end in scn.partitions:
             self.sim.network.partitions.append(Partition(start, end, frozenset({"pua"}), frozenset({"server"})))
 
@@ -108,6 +113,8 @@ class ScenarioRun:
         )
         pua.notify_policy = NotifyPolicy(**scn.notify) if scn.notify else NotifyPolicy()
         self.rpc = PuaRpc(pua)
+        if scn.registrations is not None:  # the edge node: usrloc, registrar, companions around pua
+            return registrations.make_edge(scn.registrations, pua)  # type: ignore[return-value]
         return pua
 
     @property
@@ -221,6 +228,8 @@ class ScenarioRun:
             sim.trace.add(now, "pua", FaultInjected(action, repr(args)))
         elif action == "mark":
             sim.trace.add(now, "scenario", Note("mark", str(args)))
+        elif action.startswith("phone."):
+            registrations.do_step(self, step)
 
     # -- run and judge ---------------------------------------------------------------------
     def run(self) -> ScenarioResult:

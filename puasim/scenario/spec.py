@@ -13,12 +13,14 @@ from typing import Any
 from puasim.effects import MILLISECOND, SECOND
 from puasim.pua.config import PuaConfig, PuaStartupError, load_config
 from puasim.pua.constants import INSERT_TYPE, UPDATE_TYPE, Source, event_from_name
+from puasim.scenario import registrations
 from puasim.scenario.loader import Source as Doc
 from puasim.sim.network import LinkProfile
 
 TOP_KEYS = {
     "name", "description", "refs", "seed", "epoch", "duration", "pua", "server", "network", "population", "steps", "expect",
 }
+TOP_KEYS |= registrations.TOP_KEYS
 STEP_ACTIONS = {
     "publish": "call pua's send_publish (fields of publ_info, §3.1)",
     "subscribe": "call pua's send_subscribe (fields of subs_info, §4.1)",
@@ -38,6 +40,7 @@ STEP_ACTIONS = {
     "db.fail_after": "the database fails after N more statements (with: {ops: N})",
     "db.heal": "the database answers again",
     "mark": "write a note into the trace",
+    **registrations.PHONE_ACTIONS,
 }
 EXPECT_KINDS = {"sequence", "count", "absent", "record", "rc", "rpc", "event", "error", "server_state", "stat"}
 
@@ -92,6 +95,9 @@ class Scenario:
     doc: Doc = field(repr=False)
     #: population groups (puasim.population.Population) fed into the run
     populations: list[Any] = field(default_factory=list)
+
+    #: the edge node, its script and the phones (None: a bare pua node)
+    registrations: registrations.Registrations | None = None
 
 
 def _mapping(value: Any, doc: Doc, path: tuple, keys: set[str] | None = None) -> dict:
@@ -305,10 +311,13 @@ def build(doc: Doc) -> Scenario:
     steps_raw = raw.get("steps") or []
     if not isinstance(steps_raw, list):
         raise doc.error(("steps",), "steps must be a list")
+    regs = registrations.parse(doc, raw, pua_addr, server_addr)
     steps = [_step(doc, i, s, cfg, duration) for i, s in enumerate(steps_raw)]
     from puasim.scenario.population_block import read_populations
 
     populations = read_populations(doc, raw, cfg)
+
+    registrations.check_steps(doc, steps, regs)
     expect_raw = raw.get("expect") or []
     if not isinstance(expect_raw, list) or not expect_raw:
         raise doc.error(("expect",), "expect must be a non-empty list (a scenario that checks nothing cannot fail)")
@@ -347,4 +356,6 @@ def build(doc: Doc) -> Scenario:
         expectations=expectations,
         doc=doc,
         populations=populations,
+
+        registrations=regs,
     )

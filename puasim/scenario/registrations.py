@@ -1,0 +1,266 @@
+"""Scenario blocks of the registration side: ``node:``, ``script:``, ``phones:`` and phone steps.
+
+With a ``node:`` block the scenario's ``pua`` node is an edge node
+(:class:`~puasim.edge.EdgeProxy`): usrloc, registrar and the companions named
+in ``node.modules`` around pua, running ``script:``.  ``phones:`` adds one
+simulated phone per entry (:class:`~puasim.phones.Phone`), a node of its own
+named after the phone.  Everything is checked before the run; errors name
+file, line and field (a companion's missing mandatory parameter gives
+Kamailio's start-up reason).  ``docs/scenarios.md`` documents the fields.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from puasim.companions.usrloc import CompanionStartupError, PuaUsrlocConfig
+from puasim.edge.proxy import EdgeProxy, NodeConfig
+from puasim.edge.script import ROUTES, Script, ScriptError, default_script, parse_call
+from puasim.node.registrar import RegistrarConfig, RegistrarError
+from puasim.node.usrloc import UsrlocConfig, UsrlocError
+from puasim.phones.phone import Phone, PhoneConfig
+from puasim.scenario.loader import Source as Doc
+from puasim.sip.uri import parse_uri
+from puasim.trace.events import Note
+
+if TYPE_CHECKING:
+    from puasim.pua.model import Pua
+    from puasim.scenario.runner import ScenarioRun
+    from puasim.scenario.spec import Step
+
+TOP_KEYS = {"node", "phones", "script"}
+MODULES = {"usrloc", "registrar", "pua_usrloc"}
+PHONE_KEYS = {"name", "aor", "address", "contacts", "expires", "refresh", "registrar", "user_agent", "expires_param"}
+RESERVED_NAMES = {"pua", "server", "scenario"}
+
+PHONE_ACTIONS = {
+    "phone.register": "a phone (re-)REGISTERs its contacts (with: phone, expires, new_call_id)",
+    "phone.unregister": "a phone de-registers contacts with expires 0, or all with '*' (with: phone, contacts, star)",
+    "phone.change_contact": "a phone registers new contacts (with: phone, contacts, remove_old)",
+    "phone.crash": "a phone dies: it stops refreshing, its contacts expire at the registrar (with: phone)",
+    "phone.start": "start a crashed phone again, unregistered (with: phone)",
+}
+_STEP_FIELDS = {
+    "phone.register": {"phone", "expires", "new_call_id"},
+    "phone.unregister": {"phone", "contacts", "star"},
+    "phone.change_contact": {"phone", "contacts", "remove_old"},
+    "phone.crash": {"phone"},
+    "phone.start": {"phone"},
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Registrations:
+    """The parsed ``node:``/``script:``/``phones:`` blocks."""
+
+    node: NodeConfig
+    script: Script
+    phones: tuple[PhoneConfig, ...]
+
+
+def _mapping(value: Any, doc: Doc, path: tuple, keys: set[str] | None = None) -> dict:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise doc.error(path, f"expected a mapping, got {type(value).__name__}")
+    for key in value:
+        if keys is not None and key not in keys:
+            raise doc.error((*path, key), f"unknown field (allowed: {', '.join(sorted(keys))})")
+    return value
+
+
+def _module_error(doc: Doc, path: tuple, params: dict, exc: Exception) -> Exception:
+    bad = next((k for k in params if repr(k) in str(exc) or f" {k} " in f" {exc} "), None)
+    return doc.error((*path, bad) if bad else path, f"the node would not start: {exc}")
+
+
+def _node(doc: Doc, raw: dict) -> NodeConfig:
+    spec = _mapping(raw.get("node"), doc, ("node",), {"modules", "server_header"})
+    modules = _mapping(spec.get("modules"), doc, ("node", "modules"), MODULES)
+    for name, params in modules.items():
+        _mapping(params, doc, ("node", "modules", name))
+    path = ("node", "modules")
+    try:
+        usrloc = UsrlocConfig.from_params(dict(modules.get("usrloc") or {}))
+    except (UsrlocError, TypeError) as exc:
+        raise _module_error(doc, (*path, "usrloc"), dict(modules.get("usrloc") or {}), exc) from None
+    try:
+        registrar = RegistrarConfig.from_params(dict(modules.get("registrar") or {}))
+    except (RegistrarError, TypeError) as exc:
+        raise _module_error(doc, (*path, "registrar"), dict(modules.get("registrar") or {}), exc) from None
+    pua_usrloc = None
+    if "pua_usrloc" in modules:
+        params = dict(modules.get("pua_usrloc") or {})
+        try:
+            pua_usrloc = PuaUsrlocConfig.from_params(params)
+        except CompanionStartupError as exc:
+            raise _module_error(doc, (*path, "pua_usrloc"), params, exc) from None
+    header = spec.get("server_header", "")
+    if not isinstance(header, str):
+        raise doc.error(("node", "server_header"), "server_header must be text")
+    return NodeConfig(usrloc, registrar, pua_usrloc, header)
+
+
+def _script(doc: Doc, raw: dict, node: NodeConfig) -> Script:
+    if "script" not in raw:
+        return default_script(node.modules)
+    spec = _mapping(raw.get("script"), doc, ("script",), set(ROUTES))
+    calls = []
+    entries = spec.get("register") or []
+    if not isinstance(entries, list):
+        raise doc.error(("script", "register"), "a route is a list of calls")
+    for i, entry in enumerate(entries):
+        path = ("script", "register", i)
+        cond: dict = {}
+        text = entry
+        if isinstance(entry, dict):
+            cond = _mapping(entry, doc, path, {"call", "if_user", "unless_user"})
+            text = cond.get("call")
+        if not isinstance(text, str):
+            raise doc.error(path, "expected a call such as save(\"location\"), or {call: ..., if_user/unless_user: regex}")
+        try:
+            call = parse_call(text, "register", node.modules)
+        except ScriptError as exc:
+            raise doc.error(path if not cond else (*path, "call"), str(exc)) from None
+        for key in ("if_user", "unless_user"):
+            if key in cond:
+                try:
+                    re.compile(str(cond[key]))
+                except re.error as exc:
+                    raise doc.error((*path, key), f"not a regular expression: {exc}") from None
+        calls.append(type(call)(call.function, call.args, str(cond.get("if_user", "")), str(cond.get("unless_user", ""))))
+    if not any(c.function == "save" for c in calls):
+        raise doc.error(("script", "register"), "the register route must call save(...): without it no REGISTER is answered")
+    return Script(tuple(calls))
+
+
+def _refresh(value: Any, doc: Doc, path: tuple) -> tuple[str, float]:
+    if value in (None, "none"):
+        return ("none", 0.0) if value == "none" else ("fraction", 0.5)
+    spec = _mapping(value, doc, path, {"fraction", "lead"})
+    if len(spec) != 1:
+        raise doc.error(path, "give one of fraction (0 < f < 1) or lead (seconds), or the word none")
+    kind, amount = next(iter(spec.items()))
+    if isinstance(amount, bool) or not isinstance(amount, int | float):
+        raise doc.error((*path, kind), "expected a number")
+    if kind == "fraction" and not 0 < amount < 1:
+        raise doc.error((*path, kind), f"fraction must be between 0 and 1, got {amount}")
+    if kind == "lead" and amount < 0:
+        raise doc.error((*path, kind), f"lead must be >= 0 seconds, got {amount}")
+    return (kind, float(amount))
+
+
+def _phones(doc: Doc, raw: dict, pua_addr: tuple[str, int], taken: set[tuple[str, int]]) -> tuple[PhoneConfig, ...]:
+    from puasim.scenario.spec import parse_address
+
+    entries = raw.get("phones") or []
+    if not isinstance(entries, list):
+        raise doc.error(("phones",), "phones must be a list")
+    out: list[PhoneConfig] = []
+    names: set[str] = set()
+    for i, entry in enumerate(entries):
+        path = ("phones", i)
+        spec = _mapping(entry, doc, path, PHONE_KEYS)
+        for need in ("name", "aor", "address"):
+            if need not in spec:
+                raise doc.error(path, f"a phone needs {need}")
+        name = spec["name"]
+        if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z][A-Za-z0-9_-]*", name):
+            raise doc.error((*path, "name"), "a phone name is a word (letters, digits, - and _)")
+        if name in RESERVED_NAMES or name in names:
+            raise doc.error((*path, "name"), f"node name {name!r} is already used")
+        names.add(name)
+        try:
+            parse_uri(str(spec["aor"]))
+        except ValueError as exc:
+            raise doc.error((*path, "aor"), f"not a SIP URI: {exc}") from None
+        addr = parse_address(spec["address"], doc, (*path, "address"))
+        if addr in taken:
+            raise doc.error((*path, "address"), f"address {addr[0]}:{addr[1]} is used by another node")
+        taken.add(addr)
+        contacts = spec.get("contacts", [f"sip:{parse_uri(str(spec['aor'])).user}@{addr[0]}:{addr[1]}"])
+        if not isinstance(contacts, list) or not contacts or not all(isinstance(c, str) for c in contacts):
+            raise doc.error((*path, "contacts"), "contacts must be a non-empty list of URIs")
+        expires = spec.get("expires", 3600)
+        if isinstance(expires, bool) or not isinstance(expires, int) or not 0 <= expires <= 2**32 - 1:
+            raise doc.error((*path, "expires"), f"expires must be an integer of seconds >= 0, got {expires!r}")
+        registrar = parse_address(spec["registrar"], doc, (*path, "registrar")) if "registrar" in spec else pua_addr
+        out.append(PhoneConfig(
+            name=name, aor=str(spec["aor"]), address=addr, registrar=registrar, contacts=tuple(contacts),
+            expires=expires, refresh=_refresh(spec.get("refresh"), doc, (*path, "refresh")),
+            user_agent=str(spec.get("user_agent", "")), expires_header=not bool(spec.get("expires_param", False)),
+        ))
+    return tuple(out)
+
+
+def parse(doc: Doc, raw: dict, pua_addr: tuple[str, int], server_addr: tuple[str, int]) -> Registrations | None:
+    """The registration blocks, or None when the scenario has none (a bare pua node)."""
+    if not any(k in raw for k in TOP_KEYS):
+        return None
+    if "node" not in raw:
+        key = next(k for k in ("phones", "script") if k in raw)
+        raise doc.error((key,), "phones and script need a node: block (the edge node that registers them)")
+    node = _node(doc, raw)
+    return Registrations(node, _script(doc, raw, node), _phones(doc, raw, pua_addr, {pua_addr, server_addr}))
+
+
+def check_steps(doc: Doc, steps: list[Step], regs: Registrations | None) -> None:
+    """Phone steps name a phone of ``phones:`` and only their own fields."""
+    names = {p.name for p in regs.phones} if regs is not None else set()
+    for step in steps:
+        if not step.action.startswith("phone."):
+            continue
+        path = (*step.path, "with")
+        spec = _mapping(step.args, doc, path, _STEP_FIELDS[step.action])
+        if spec.get("phone") not in names:
+            raise doc.error((*path, "phone"), f"no phone named {spec.get('phone')!r} (phones: {', '.join(sorted(names)) or 'none'})")
+        if "expires" in spec and (isinstance(spec["expires"], bool) or not isinstance(spec["expires"], int) or spec["expires"] < 0):
+            raise doc.error((*path, "expires"), "expires must be an integer >= 0")
+        if "contacts" in spec and (not isinstance(spec["contacts"], list) or not all(isinstance(c, str) for c in spec["contacts"])):
+            raise doc.error((*path, "contacts"), "contacts must be a list of URIs")
+        if step.action == "phone.change_contact" and not spec.get("contacts"):
+            raise doc.error((*path, "contacts"), "change_contact needs the new contacts")
+
+
+# -- running ----------------------------------------------------------------------------
+
+
+def make_edge(regs: Registrations, pua: Pua) -> EdgeProxy:
+    return EdgeProxy(pua, regs.node, regs.script)
+
+
+def add_phones(run: ScenarioRun, regs: Registrations) -> None:
+    sim = run.sim
+    for cfg in regs.phones:
+        starts = {"n": 0}
+
+        def factory(node: Any, cfg: PhoneConfig = cfg, starts: dict = starts) -> Phone:
+            starts["n"] += 1
+            return Phone(cfg, sim.streams(f"phone:{cfg.name}#{starts['n']}"))
+
+        run.phone_nodes[cfg.name] = sim.add_node(cfg.name, cfg.address, factory)
+
+
+def do_step(run: ScenarioRun, step: Step) -> None:
+    args = step.args
+    node = run.phone_nodes[args["phone"]]
+    now = run.sim.kernel.now
+    if step.action == "phone.crash":
+        node.crash("scenario step")
+        return
+    if step.action == "phone.start":
+        if not node.up:
+            node.restart("scenario step")
+        return
+    if not node.up:
+        run.sim.trace.add(now, "scenario", Note("warning", f"step {step.index}: phone {args['phone']} is down"))
+        return
+    phone: Phone = node.endpoint
+    if step.action == "phone.register":
+        node.call(step.action, phone.register, now, args.get("expires"), bool(args.get("new_call_id", False)))
+    elif step.action == "phone.unregister":
+        node.call(step.action, phone.unregister, now, args.get("contacts"), bool(args.get("star", False)))
+    elif step.action == "phone.change_contact":
+        node.call(step.action, phone.change_contact, now, list(args["contacts"]), bool(args.get("remove_old", False)))

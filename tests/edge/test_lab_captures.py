@@ -1,0 +1,76 @@
+"""The model's edge node against the real Kamailio 5.6.3 edge proxy of the companions lab.
+
+Each test replays the phones' REGISTERs of one lab capture into the model
+(configured as ``proxy.cfg`` was for that experiment) and compares what the
+edge node sent — PUBLISHes to the presence server and replies to the phones —
+message by message with the capture (see ``lab_replay.normalised`` for the
+fields left out and why).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from puasim.companions.usrloc import PuaUsrlocConfig
+from puasim.effects import SECOND
+from puasim.node.usrloc import UsrlocConfig
+from tests.edge.lab_replay import model_side, normalised, real_side
+
+CAPTURE_01 = "01_usrloc_setpublish_register_refresh_deregister.pcap"
+CAPTURE_03 = "03_usrloc_branchflag_register_refresh_expiry.pcap"
+
+
+def _compare(real: list[dict], model: list[dict]) -> None:
+    assert len(model) == len(real), f"{len(model)} messages from the model, {len(real)} in the capture"
+    for i, (want, got) in enumerate(zip(real, model, strict=True)):
+        assert got == want, f"message {i} differs"
+
+
+def test_flag_mode_register_refresh_new_call_id_two_contacts_deregister() -> None:
+    """Experiment 01: pua_set_publish() flag mode (§9.2; README findings 4 and 5)."""
+    real, registers = real_side(CAPTURE_01)
+    model, _sim = model_side(registers, pua_params={}, usrloc=UsrlocConfig(), pua_usrloc=PuaUsrlocConfig("127.0.0.1"))
+    a, b = normalised(real), normalised(model)
+    _compare(a, b)
+    publishes = [m for m in b if m.get("method") == "PUBLISH"]
+    # initial with PIDF, body-less refresh, a new initial after the Call-ID change, carol once, two removals
+    assert [(p["expires"], p["if_match_of"], bool(p["body"])) for p in publishes] == [
+        ("61", None, True), ("61", 0, False), ("61", None, True), ("61", None, True), ("0", 2, False), ("0", 3, False),
+    ]
+
+
+@pytest.mark.parametrize("shift_ms", [0, 1700, 4200])
+def test_branch_flag_mode_two_contacts_and_timer_expiry(shift_ms: int) -> None:
+    """Experiment 03: branch_flag 3, usrloc timer_interval 5 (§9.2; README findings 5 and 6).
+
+    Whatever the phase of usrloc's timer, the same PUBLISHes leave; the
+    expiry removal comes from the timer process within one timer interval
+    after the contact's expiry second.
+    """
+    real, registers = real_side(CAPTURE_03)
+    model, sim = model_side(
+        registers, pua_params={"update_period": 10}, usrloc=UsrlocConfig(timer_interval=5),
+        pua_usrloc=PuaUsrlocConfig("127.0.0.1", branch_flag=3), shift=shift_ms * 1000,
+    )
+    a, b = normalised(real), normalised(model)
+    _compare(a, b)
+    publishes = [m for m in b if m.get("method") == "PUBLISH"]
+    carol = [p for p in publishes if p["ruri"] == "sip:carol@127.0.0.1"]
+    assert [(p["expires"], p["if_match_of"]) for p in carol] == [("61", None), ("61", None), ("0", 3), ("0", 3)]
+    last = publishes[-1]
+    assert (last["ruri"], last["expires"], last["process"]) == ("sip:alice@127.0.0.1", "0", "other")
+    # alice's last REGISTER (CSeq 2, Expires 20) was at registers[1]; the removal follows her expiry
+    refresh_at = registers[1][0] + shift_ms * 1000
+    sent_at = [t for t, m in model.sent if getattr(m, "method", "") == "PUBLISH"][-1]
+    expiry = (refresh_at // SECOND + 20) * SECOND
+    assert expiry <= sent_at < expiry + 5 * SECOND + SECOND
+
+
+def test_the_comparison_sees_a_difference() -> None:
+    """Guard: a model configured unlike the lab (flag mode for experiment 03) does not pass."""
+    real, registers = real_side(CAPTURE_03)
+    model, _ = model_side(
+        registers, pua_params={"update_period": 10}, usrloc=UsrlocConfig(timer_interval=5),
+        pua_usrloc=PuaUsrlocConfig("127.0.0.1"),
+    )
+    assert normalised(model) != normalised(real)
