@@ -49,7 +49,10 @@ class NodeConfig:
     usrloc: UsrlocConfig = field(default_factory=UsrlocConfig)
     registrar: RegistrarConfig = field(default_factory=RegistrarConfig)
     pua_usrloc: PuaUsrlocConfig | None = None
+    #: core ``server_header``: the Server value of the node's replies
     server_header: str = ""
+    #: core ``user_agent_header``: the User-Agent value of requests the node makes (pua's)
+    user_agent_header: str = ""
 
     @property
     def modules(self) -> set[str]:
@@ -66,6 +69,8 @@ class EdgeProxy:
         self.pua = pua
         self.cfg = cfg
         self.script = script
+        if cfg.user_agent_header:
+            pua.tm.server_signature = cfg.user_agent_header
         self.outbox = pua.outbox
         self.layer = pua.layer
         self.usrloc = Usrloc(cfg.usrloc, epoch=pua.epoch, emit=pua.outbox.emit)

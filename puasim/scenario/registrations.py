@@ -77,7 +77,7 @@ def _module_error(doc: Doc, path: tuple, params: dict, exc: Exception) -> Except
 
 
 def _node(doc: Doc, raw: dict) -> NodeConfig:
-    spec = _mapping(raw.get("node"), doc, ("node",), {"modules", "server_header"})
+    spec = _mapping(raw.get("node"), doc, ("node",), {"modules", "server_header", "user_agent_header"})
     modules = _mapping(spec.get("modules"), doc, ("node", "modules"), MODULES)
     for name, params in modules.items():
         _mapping(params, doc, ("node", "modules", name))
@@ -97,10 +97,10 @@ def _node(doc: Doc, raw: dict) -> NodeConfig:
             pua_usrloc = PuaUsrlocConfig.from_params(params)
         except CompanionStartupError as exc:
             raise _module_error(doc, (*path, "pua_usrloc"), params, exc) from None
-    header = spec.get("server_header", "")
-    if not isinstance(header, str):
-        raise doc.error(("node", "server_header"), "server_header must be text")
-    return NodeConfig(usrloc, registrar, pua_usrloc, header)
+    for key in ("server_header", "user_agent_header"):
+        if not isinstance(spec.get(key, ""), str):
+            raise doc.error(("node", key), f"{key} must be text")
+    return NodeConfig(usrloc, registrar, pua_usrloc, spec.get("server_header", ""), spec.get("user_agent_header", ""))
 
 
 def _script(doc: Doc, raw: dict, node: NodeConfig) -> Script:

@@ -96,7 +96,9 @@ def model_side(
     sim = Simulation(seed=3)
     add_server(sim, "server", SERVER)
     cfg = load_config({"outbound_proxy": "sip:127.0.0.1:5060", **pua_params})
-    node = NodeConfig(usrloc, RegistrarConfig(min_expires=0), pua_usrloc, "edge")
+    # proxy.cfg: server_header / user_agent_header
+    lab = "puasim-lab edge proxy (kamailio 5.6)"
+    node = NodeConfig(usrloc, RegistrarConfig(min_expires=0), pua_usrloc, lab, lab)
     # the lab's REGISTER route: pua_set_publish() except for users nopub*, then save("location")
     script = Script((Call("pua_set_publish", (), "", "^nopub"), Call("save", ("location",))))
 
@@ -123,7 +125,7 @@ def model_side(
 def normalised(side: Side) -> list[dict[str, Any]]:
     """What must agree, message by message: everything but values each side makes up itself.
 
-    Left out: Call-ID, tags, Via branch, ETag values and tuple ids.  ETags are
+    Left out: the values of Call-ID, tags, Via branch, ETags and tuple ids.  ETags are
     compared by origin ("the ETag the server gave PUBLISH k"), Call-IDs by the
     process that sent them (the first PUBLISH's process = worker).
     """
@@ -133,7 +135,8 @@ def normalised(side: Side) -> list[dict[str, Any]]:
     publishes = 0
     for _t, msg in side.sent:
         if isinstance(msg, Response):
-            out.append({"reply": msg.status, "cseq": msg.get("cseq"), "contact": msg.get("contact")})
+            out.append({"reply": msg.status, "cseq": msg.get("cseq"), "contact": msg.get("contact"),
+                        "server": msg.get("server"), "header_order": [n for n, _ in msg.headers]})
             continue
         call_id = msg.get("call-id") or ""
         pid = call_id.partition("-")[2].partition("@")[0]
@@ -156,7 +159,8 @@ def normalised(side: Side) -> list[dict[str, Any]]:
             "if_match_of": None if if_match is None else etag_origin.get(if_match, "unknown"),
             "body": body,
             "process": "worker" if pid == worker_pid else "other",
-            "header_order": [n for n, _ in msg.headers if n.lower() not in ("user-agent",)],
+            "user_agent": msg.get("user-agent"),
+            "header_order": [n for n, _ in msg.headers],
         })
         reply = side.publish_replies.get(call_id)
         etag = reply.get("sip-etag") if reply is not None else None
