@@ -6,8 +6,10 @@ replies and pua's PUBLISHes all leave from one address, as on the lab's edge
 proxy (udp 127.0.0.1:5080).  A REGISTER runs the script's ``register`` route
 (:mod:`puasim.edge.script`) in the worker process; the companions' PUBLISHes
 leave synchronously while that REGISTER is handled, before its reply (lab
-README, finding 12: 01 #2 PUBLISH before #3 200).  Other requests go to
-pua's NOTIFY handling, as the other pua nodes of puasim do.  Callbacks fired
+README, finding 12: 01 #2 PUBLISH before #3 200).  A NOTIFY of the
+``reg`` event runs the script's ``notify`` route (``reginfo_handle_notify()``)
+and gets the script's reply.  Other requests go to pua's NOTIFY handling, as
+the other pua nodes of puasim do.  Callbacks fired
 by usrloc's timer run in the ``timer`` process (its own Call-ID counter, lab
 03 #33).
 
@@ -25,8 +27,9 @@ from collections.abc import Hashable
 from dataclasses import dataclass, field
 from typing import Any
 
+from puasim.companions.reginfo import PuaReginfo, PuaReginfoConfig
 from puasim.companions.usrloc import PuaUsrloc, PuaUsrlocConfig
-from puasim.edge.script import Script
+from puasim.edge.script import Call, Script, substitute
 from puasim.effects import SECOND, Address
 from puasim.node.registrar import RegistrarConfig, save
 from puasim.node.usrloc import Usrloc, UsrlocConfig
@@ -34,7 +37,7 @@ from puasim.pua import subscribe
 from puasim.pua.model import Pua
 from puasim.sip import headers as H
 from puasim.sip.errors import SipParseError
-from puasim.sip.message import Request, Response
+from puasim.sip.message import Request, Response, header_key
 from puasim.sip.uri import parse_uri
 from puasim.trace.events import Note
 from puasim.txn.transactions import ServerTransaction
@@ -49,6 +52,7 @@ class NodeConfig:
     usrloc: UsrlocConfig = field(default_factory=UsrlocConfig)
     registrar: RegistrarConfig = field(default_factory=RegistrarConfig)
     pua_usrloc: PuaUsrlocConfig | None = None
+    pua_reginfo: PuaReginfoConfig | None = None
     #: core ``server_header``: the Server value of the node's replies
     server_header: str = ""
     #: core ``user_agent_header``: the User-Agent value of requests the node makes (pua's)
@@ -59,6 +63,8 @@ class NodeConfig:
         loaded = {"usrloc", "registrar", "pua"}
         if self.pua_usrloc is not None:
             loaded.add("pua_usrloc")
+        if self.pua_reginfo is not None:
+            loaded.add("pua_reginfo")
         return loaded
 
 
@@ -75,7 +81,10 @@ class EdgeProxy:
         self.layer = pua.layer
         self.usrloc = Usrloc(cfg.usrloc, epoch=pua.epoch, emit=pua.outbox.emit)
         self.usrloc.register_domain("location")
+        # mod_init order of the lab's proxy.cfg: pua_usrloc, then pua_reginfo, whose usrloc
+        # callbacks therefore run first (usrloc prepends callbacks)
         self.pua_usrloc = PuaUsrloc(pua, self.usrloc, cfg.pua_usrloc) if cfg.pua_usrloc is not None else None
+        self.pua_reginfo = PuaReginfo(pua, self.usrloc, cfg.pua_reginfo) if cfg.pua_reginfo is not None else None
         self._tag_base = hashlib.md5(f"edge-{pua.host}-{pua.port}".encode()).hexdigest()
 
     def __getattr__(self, name: str) -> Any:
@@ -94,8 +103,11 @@ class EdgeProxy:
         txn = self.layer.receive(message, src, now)
         if txn is None:
             return
-        if txn.request.method == "REGISTER":
+        req = txn.request
+        if req.method == "REGISTER":
             self.route_register(txn, now)
+        elif req.method == "NOTIFY" and self.script.notify and (req.get("event") or "").strip() == "reg":
+            self.route_notify(txn, now)
         else:
             subscribe.answer_request(self.pua, txn, now)
 
@@ -113,13 +125,34 @@ class EdgeProxy:
 
     # -- the script --------------------------------------------------------------------
     def _in_process(self, process: str, fn: Any, *args: Any) -> None:
-        if self.pua_usrloc is not None:
-            self.pua_usrloc.process = process
+        companions = [c for c in (self.pua_usrloc, self.pua_reginfo) if c is not None]
+        for companion in companions:
+            companion.process = process
         try:
             fn(*args)
         finally:
-            if self.pua_usrloc is not None:
-                self.pua_usrloc.process = "worker"
+            for companion in companions:
+                companion.process = "worker"
+
+    def run_call(self, call: Call, req: Request | None, now: int) -> int:
+        """Run one script function that needs no reply handling; returns its value."""
+        if call.function == "reginfo_subscribe" and self.pua_reginfo is not None:
+            uri = substitute(call.args[0], req)
+            expires = int(call.args[1]) if len(call.args) > 1 else 3600
+            rc = self.pua_reginfo.reginfo_subscribe(uri, expires, now)
+        elif call.function == "reginfo_handle_notify" and self.pua_reginfo is not None and req is not None:
+            rc = self.pua_reginfo.reginfo_handle_notify(req, call.args[0], now)
+        else:
+            raise ValueError(f"script: {call.function}() cannot run here")
+        self.pua.log("info", f"script: {call.text()} returned {rc}")
+        return rc
+
+    def route_notify(self, txn: ServerTransaction, now: int) -> None:
+        """The NOTIFY route for ``Event: reg``: the calls, then the script's reply."""
+        for call in self.script.notify:
+            self.run_call(call, txn.request, now)
+        status, reason = self.script.notify_reply
+        txn.respond(self.make_reply(txn.request, status, reason, ()), now)
 
     def route_register(self, txn: ServerTransaction, now: int) -> None:
         """The REGISTER route: the script's calls in order, then the post-script callbacks."""
@@ -144,7 +177,8 @@ class EdgeProxy:
                     self.pua.log("info", f"script: save({call.args[0]!r}) returned {result.rc}")
                     txn.respond(self.make_reply(req, result.status, result.reason, result.headers), now)
                     replied = True
-                    break  # the lab's route ends after save(): exit
+                else:
+                    self.run_call(call, req, now)
         finally:
             if self.pua_usrloc is not None:
                 self.pua_usrloc.post_script()
@@ -152,16 +186,20 @@ class EdgeProxy:
             self.outbox.emit(Note("warning", "script: the REGISTER route sent no reply"))
 
     def make_reply(self, req: Request, status: int, reason: str, headers: tuple[tuple[str, str], ...]) -> Response:
-        """A stateless reply as sl sends it: copied fields, sl's To-tag, the reply's fields, Server."""
+        """A stateless reply as sl sends it: Via, From, To (with sl's To-tag), Call-ID and CSeq
+        copied in the request's order, the reply's fields, Server, Content-Length."""
         out: list[tuple[str, str]] = []
         top = H.top_via(req)
         branch = top.branch if top is not None and top.branch else ""
         tag = f"{self._tag_base}.{binascii.crc32(branch.encode()):08x}"
-        for key, name in (("via", "Via"), ("from", "From"), ("to", "To"), ("call-id", "Call-ID"), ("cseq", "CSeq")):
-            for value in req.get_all(key):
-                if key == "to" and ";tag=" not in value:
-                    value = f"{value};tag={tag}"
-                out.append((name, value))
+        names = {"via": "Via", "from": "From", "to": "To", "call-id": "Call-ID", "cseq": "CSeq"}
+        for name, value in req.headers:
+            key = header_key(name)
+            if key not in names:
+                continue
+            if key == "to" and ";tag=" not in value:
+                value = f"{value};tag={tag}"
+            out.append((names[key], value))
         out.extend(headers)
         if self.cfg.server_header:
             out.append(("Server", self.cfg.server_header))

@@ -5,6 +5,11 @@ calls module functions in order, e.g. (pua_usrloc's documented example)::
 
     if (is_method("REGISTER")) { pua_set_publish(); save("location"); }
 
+Routes modelled: ``register`` (REGISTER requests), ``notify`` (in-dialog
+NOTIFYs of the ``reg`` event, answered with ``notify_reply`` after the calls,
+as the lab's ``sl_send_reply("200", "OK")``) and ``request``: calls a scenario
+step makes the script run for a trigger request (the lab's OPTIONS triggers).
+
 Here a route is a list of :class:`Call`: a function with its arguments and an
 optional condition on the From user (``if_user`` / ``unless_user``, regular
 expressions searched in the user part, as the lab script's ``$fU =~ "^nopub"``).
@@ -18,18 +23,22 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from puasim.sip.message import Request
 
 #: function -> (module, routes it is allowed in, min args, max args, modelled)
 FUNCTIONS: dict[str, tuple[str, frozenset[str], int, int, bool]] = {
     "save": ("registrar", frozenset({"register"}), 1, 3, True),
     "pua_set_publish": ("pua_usrloc", frozenset({"register"}), 0, 0, True),
     "bla_set_flag": ("pua_bla", frozenset({"register"}), 0, 0, False),
-    "reginfo_subscribe": ("pua_reginfo", frozenset({"register", "notify"}), 1, 2, False),
-    "reginfo_handle_notify": ("pua_reginfo", frozenset({"notify"}), 1, 1, False),
+    "reginfo_subscribe": ("pua_reginfo", frozenset({"register", "notify", "request"}), 1, 2, True),
+    "reginfo_handle_notify": ("pua_reginfo", frozenset({"notify"}), 1, 1, True),
     "bla_handle_notify": ("pua_bla", frozenset({"notify"}), 0, 0, False),
 }
 
-ROUTES = ("register",)
+ROUTES = ("register", "notify", "notify_reply")
 
 _CALL = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*\((.*)\)\s*;?\s*$")
 
@@ -61,6 +70,8 @@ class Script:
     """The routes of the edge node's script."""
 
     register: tuple[Call, ...]
+    notify: tuple[Call, ...] = ()
+    notify_reply: tuple[int, str] = (200, "OK")
 
 
 def _split_args(text: str) -> tuple[str, ...]:
@@ -90,6 +101,8 @@ def parse_call(text: str, route: str, modules: set[str]) -> Call:
         raise ScriptError(f"{name}() cannot be called from the {route} route")
     if not lo <= len(args) <= hi:
         raise ScriptError(f"{name}() takes {lo}..{hi} arguments, got {len(args)}")
+    if name == "reginfo_subscribe" and len(args) == 2 and not args[1].isdigit():
+        raise ScriptError(f"reginfo_subscribe() expires must be a number of seconds, got {args[1]!r}")
     if module not in modules:
         raise ScriptError(f"{name}() is exported by {module}, which the node does not load (node.modules)")
     if not modelled:
@@ -98,9 +111,26 @@ def parse_call(text: str, route: str, modules: set[str]) -> Call:
 
 
 def default_script(modules: set[str]) -> Script:
-    """The module docs' example: ``pua_set_publish()`` (when pua_usrloc is loaded), then ``save("location")``."""
+    """The module docs' examples: ``pua_set_publish()`` (when pua_usrloc is loaded), then
+    ``save("location")``; NOTIFYs of ``reg`` go to ``reginfo_handle_notify("location")`` when
+    pua_reginfo is loaded."""
     calls = []
     if "pua_usrloc" in modules:
         calls.append(Call("pua_set_publish"))
     calls.append(Call("save", ("location",)))
-    return Script(tuple(calls))
+    notify = (Call("reginfo_handle_notify", ("location",)),) if "pua_reginfo" in modules else ()
+    return Script(tuple(calls), notify)
+
+
+def substitute(arg: str, request: Request | None) -> str:
+    """The pseudo-variables a script argument may use: ``$ru``, ``$tu``, ``$fu`` (else as written)."""
+    if request is None or not arg.startswith("$"):
+        return arg
+    from puasim.sip import headers as H
+
+    if arg == "$ru":
+        return request.uri
+    if arg in ("$tu", "$fu"):
+        na = H.to(request) if arg == "$tu" else H.from_(request)
+        return na.uri if na is not None else ""
+    return arg

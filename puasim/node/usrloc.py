@@ -133,6 +133,8 @@ class Record:
     domain: str
     aor: str
     contacts: list[Contact] = field(default_factory=list)
+    #: a number per record life, standing in for its pointer value
+    serial: int = 0
 
 
 class Usrloc:
@@ -193,7 +195,8 @@ class Usrloc:
         table = self.register_domain(domain)
         rec = table.get(aor)
         if rec is None:
-            rec = table[aor] = Record(domain, aor)
+            self._serial += 1
+            rec = table[aor] = Record(domain, aor, serial=self._serial)
         return rec
 
     def insert_ucontact(self, rec: Record, uri: str, ci: ContactInfo, now_us: int) -> Contact:

@@ -15,9 +15,10 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from puasim.companions.reginfo import PuaReginfoConfig
 from puasim.companions.usrloc import CompanionStartupError, PuaUsrlocConfig
 from puasim.edge.proxy import EdgeProxy, NodeConfig
-from puasim.edge.script import ROUTES, Script, ScriptError, default_script, parse_call
+from puasim.edge.script import ROUTES, Call, Script, ScriptError, default_script, parse_call
 from puasim.node.registrar import RegistrarConfig, RegistrarError
 from puasim.node.usrloc import UsrlocConfig, UsrlocError
 from puasim.phones.phone import Phone, PhoneConfig
@@ -31,7 +32,7 @@ if TYPE_CHECKING:
     from puasim.scenario.spec import Step
 
 TOP_KEYS = {"node", "phones", "script"}
-MODULES = {"usrloc", "registrar", "pua_usrloc"}
+MODULES = {"usrloc", "registrar", "pua_usrloc", "pua_reginfo"}
 PHONE_KEYS = {"name", "aor", "address", "contacts", "expires", "refresh", "registrar", "user_agent", "expires_param"}
 RESERVED_NAMES = {"pua", "server", "scenario"}
 
@@ -41,6 +42,7 @@ PHONE_ACTIONS = {
     "phone.change_contact": "a phone registers new contacts (with: phone, contacts, remove_old)",
     "phone.crash": "a phone dies: it stops refreshing, its contacts expire at the registrar (with: phone)",
     "phone.start": "start a crashed phone again, unregistered (with: phone)",
+    "node.call": "the edge node's script calls a function for a trigger request (with: call)",
 }
 _STEP_FIELDS = {
     "phone.register": {"phone", "expires", "new_call_id"},
@@ -48,6 +50,7 @@ _STEP_FIELDS = {
     "phone.change_contact": {"phone", "contacts", "remove_old"},
     "phone.crash": {"phone"},
     "phone.start": {"phone"},
+    "node.call": {"call"},
 }
 
 
@@ -97,22 +100,26 @@ def _node(doc: Doc, raw: dict) -> NodeConfig:
             pua_usrloc = PuaUsrlocConfig.from_params(params)
         except CompanionStartupError as exc:
             raise _module_error(doc, (*path, "pua_usrloc"), params, exc) from None
+    pua_reginfo = None
+    if "pua_reginfo" in modules:
+        params = dict(modules.get("pua_reginfo") or {})
+        try:
+            pua_reginfo = PuaReginfoConfig.from_params(params)
+        except CompanionStartupError as exc:
+            raise _module_error(doc, (*path, "pua_reginfo"), params, exc) from None
     for key in ("server_header", "user_agent_header"):
         if not isinstance(spec.get(key, ""), str):
             raise doc.error(("node", key), f"{key} must be text")
-    return NodeConfig(usrloc, registrar, pua_usrloc, spec.get("server_header", ""), spec.get("user_agent_header", ""))
+    return NodeConfig(usrloc, registrar, pua_usrloc, pua_reginfo, spec.get("server_header", ""),
+                      spec.get("user_agent_header", ""))
 
 
-def _script(doc: Doc, raw: dict, node: NodeConfig) -> Script:
-    if "script" not in raw:
-        return default_script(node.modules)
-    spec = _mapping(raw.get("script"), doc, ("script",), set(ROUTES))
-    calls = []
-    entries = spec.get("register") or []
+def _calls(doc: Doc, entries: Any, route: str, node: NodeConfig) -> list[Call]:
     if not isinstance(entries, list):
-        raise doc.error(("script", "register"), "a route is a list of calls")
+        raise doc.error(("script", route), "a route is a list of calls")
+    calls = []
     for i, entry in enumerate(entries):
-        path = ("script", "register", i)
+        path = ("script", route, i)
         cond: dict = {}
         text = entry
         if isinstance(entry, dict):
@@ -121,7 +128,7 @@ def _script(doc: Doc, raw: dict, node: NodeConfig) -> Script:
         if not isinstance(text, str):
             raise doc.error(path, "expected a call such as save(\"location\"), or {call: ..., if_user/unless_user: regex}")
         try:
-            call = parse_call(text, "register", node.modules)
+            call = parse_call(text, route, node.modules)
         except ScriptError as exc:
             raise doc.error(path if not cond else (*path, "call"), str(exc)) from None
         for key in ("if_user", "unless_user"):
@@ -130,10 +137,24 @@ def _script(doc: Doc, raw: dict, node: NodeConfig) -> Script:
                     re.compile(str(cond[key]))
                 except re.error as exc:
                     raise doc.error((*path, key), f"not a regular expression: {exc}") from None
-        calls.append(type(call)(call.function, call.args, str(cond.get("if_user", "")), str(cond.get("unless_user", ""))))
-    if not any(c.function == "save" for c in calls):
+        calls.append(Call(call.function, call.args, str(cond.get("if_user", "")), str(cond.get("unless_user", ""))))
+    return calls
+
+
+def _script(doc: Doc, raw: dict, node: NodeConfig) -> Script:
+    default = default_script(node.modules)
+    if "script" not in raw:
+        return default
+    spec = _mapping(raw.get("script"), doc, ("script",), set(ROUTES))
+    register = _calls(doc, spec["register"], "register", node) if "register" in spec else list(default.register)
+    if not any(c.function == "save" for c in register):
         raise doc.error(("script", "register"), "the register route must call save(...): without it no REGISTER is answered")
-    return Script(tuple(calls))
+    notify = _calls(doc, spec["notify"], "notify", node) if "notify" in spec else list(default.notify)
+    reply = spec.get("notify_reply", "200 OK")
+    code, _, reason = str(reply).partition(" ")
+    if not code.isdigit() or not 200 <= int(code) <= 699 or not reason:
+        raise doc.error(("script", "notify_reply"), f"expected a final reply such as \"200 OK\", got {reply!r}")
+    return Script(tuple(register), tuple(notify), (int(code), reason))
 
 
 def _refresh(value: Any, doc: Doc, path: tuple) -> tuple[str, float]:
@@ -210,6 +231,16 @@ def check_steps(doc: Doc, steps: list[Step], regs: Registrations | None) -> None
     """Phone steps name a phone of ``phones:`` and only their own fields."""
     names = {p.name for p in regs.phones} if regs is not None else set()
     for step in steps:
+        if step.action == "node.call":
+            path = (*step.path, "with")
+            spec = _mapping(step.args, doc, path, _STEP_FIELDS[step.action])
+            if regs is None:
+                raise doc.error(step.path, "node.call needs a node: block")
+            try:
+                parse_call(str(spec.get("call", "")), "request", regs.node.modules)
+            except ScriptError as exc:
+                raise doc.error((*path, "call"), str(exc)) from None
+            continue
         if not step.action.startswith("phone."):
             continue
         path = (*step.path, "with")
@@ -245,6 +276,15 @@ def add_phones(run: ScenarioRun, regs: Registrations) -> None:
 
 def do_step(run: ScenarioRun, step: Step) -> None:
     args = step.args
+    if step.action == "node.call":
+        edge = run.pua_node
+        if not edge.up:
+            run.sim.trace.add(run.sim.kernel.now, "scenario", Note("warning", f"step {step.index}: the node is down"))
+            return
+        modules = edge.endpoint.cfg.modules
+        run.step_results[step.index] = edge.call(
+            step.action, edge.endpoint.run_call, parse_call(args["call"], "request", modules), None, run.sim.kernel.now)
+        return
     node = run.phone_nodes[args["phone"]]
     now = run.sim.kernel.now
     if step.action == "phone.crash":

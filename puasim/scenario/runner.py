@@ -228,7 +228,7 @@ class ScenarioRun:
             sim.trace.add(now, "pua", FaultInjected(action, repr(args)))
         elif action == "mark":
             sim.trace.add(now, "scenario", Note("mark", str(args)))
-        elif action.startswith("phone."):
+        elif action.startswith("phone.") or action == "node.call":
             registrations.do_step(self, step)
 
     # -- run and judge ---------------------------------------------------------------------

@@ -11,10 +11,13 @@ from __future__ import annotations
 
 import pytest
 
+from puasim.capture.reader import read_pcap
+from puasim.companions.reginfo import PuaReginfoConfig
 from puasim.companions.usrloc import PuaUsrlocConfig
+from puasim.edge.script import Call, Script
 from puasim.effects import SECOND
 from puasim.node.usrloc import UsrlocConfig
-from tests.edge.lab_replay import model_side, normalised, real_side
+from tests.edge.lab_replay import DATA, model_side, normalised, real_side
 
 CAPTURE_01 = "01_usrloc_setpublish_register_refresh_deregister.pcap"
 CAPTURE_03 = "03_usrloc_branchflag_register_refresh_expiry.pcap"
@@ -74,3 +77,41 @@ def test_the_comparison_sees_a_difference() -> None:
         pua_usrloc=PuaUsrlocConfig("127.0.0.1"),
     )
     assert normalised(model) != normalised(real)
+
+
+CAPTURE_04 = "04_reginfo_register_refresh_unregister_expire.pcap"
+CAPTURE_06 = "06_reginfo_subscribe_handle_notify.pcap"
+REGINFO = PuaReginfoConfig(default_domain="127.0.0.1", server_address="sip:reginfo@127.0.0.1:5080")
+
+
+def test_reginfo_register_refresh_unregister_expire() -> None:
+    """Experiment 04: pua_reginfo publishes every usrloc change, Expires 3601, version 0 (§9.5.1, §11.2)."""
+    real, registers = real_side(CAPTURE_04)
+    model, _sim = model_side(
+        registers, pua_params={"update_period": 10}, usrloc=UsrlocConfig(timer_interval=5),
+        pua_usrloc=PuaUsrlocConfig("127.0.0.1"), pua_reginfo=REGINFO, script=Script((Call("save", ("location",)),)),
+    )
+    a, b = normalised(real), normalised(model)
+    _compare(a, b)
+    publishes = [m for m in b if m.get("method") == "PUBLISH"]
+    assert [p["expires"] for p in publishes] == ["3601"] * 5
+    assert [p["if_match_of"] for p in publishes] == [None, 0, 1, 2, 3]
+    assert 'state="terminated"/>' in publishes[-1]["body"] and publishes[-1]["process"] == "other"
+
+
+def test_reginfo_subscribe_and_handle_notify() -> None:
+    """Experiment 06: reginfo_subscribe() then reginfo_handle_notify(); afterwards the worker publishes nothing."""
+    real, registers = real_side(CAPTURE_06)
+    trigger = next(r.time for r in read_pcap(DATA / CAPTURE_06).records
+                   if getattr(r.event.message, "method", "") == "OPTIONS")
+    script = Script((Call("save", ("location",)),), (Call("reginfo_handle_notify", ("location",)),))
+    model, sim = model_side(
+        registers, pua_params={"update_period": 10}, usrloc=UsrlocConfig(timer_interval=5),
+        pua_usrloc=PuaUsrlocConfig("127.0.0.1"), pua_reginfo=REGINFO, script=script,
+        triggers=((trigger, Call("reginfo_subscribe", ("sip:alice@127.0.0.1", "120"))),),
+    )
+    a, b = normalised(real), normalised(model)
+    _compare(a, b)
+    assert [m.get("method") or m["reply"] for m in b] == ["PUBLISH", 200, "SUBSCRIBE", 200, 200, 200]
+    edge = sim.nodes["pua"].endpoint
+    assert sorted(r.aor for r in edge.usrloc.records()) == ["alice", "alice@127.0.0.1", "bob"]

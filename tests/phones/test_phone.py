@@ -22,7 +22,8 @@ def build(registrar: RegistrarConfig | None = None, **phone: object) -> tuple[Si
     sim = Simulation(seed=5)
     add_server(sim, "server", ("127.0.0.1", 5060))
     cfg = load_config({"outbound_proxy": "sip:127.0.0.1:5060"})
-    node = NodeConfig(UsrlocConfig(timer_interval=5), registrar or RegistrarConfig(min_expires=0), PuaUsrlocConfig("127.0.0.1"))
+    node = NodeConfig(UsrlocConfig(timer_interval=5), registrar or RegistrarConfig(min_expires=0),
+                      pua_usrloc=PuaUsrlocConfig("127.0.0.1"))
     edge = sim.add_node("pua", EDGE, lambda _n: EdgeProxy(
         Pua(cfg, host=EDGE[0], port=EDGE[1], rng=sim.streams("pua"), epoch=sim.epoch), node, default_script(node.modules)))
     settings: dict = {"name": "alice", "aor": "sip:alice@127.0.0.1", "address": ("127.0.0.1", 5090), "registrar": EDGE,
