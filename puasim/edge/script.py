@@ -91,7 +91,8 @@ def parse_call(text: str, route: str, modules: set[str]) -> Call:
     """``name(args)`` → :class:`Call`, checked against :data:`FUNCTIONS` and the loaded modules."""
     m = _CALL.match(text)
     if not m:
-        raise ScriptError(f"not a function call: {text!r} (write e.g. save(\"location\"))")
+        hint = " (a call with several arguments inside a YAML [...] list must be quoted)" if text.count("(") != text.count(")") else ""
+        raise ScriptError(f"not a function call: {text!r}, write e.g. save(\"location\"){hint}")
     name, args = m.group(1), _split_args(m.group(2))
     known = FUNCTIONS.get(name)
     if known is None:

@@ -61,6 +61,18 @@ def test_good_document_loads_and_runs() -> None:
         ("registrar: {min_expires: 0}", "usrloc: {db_mode: 2}", 9, "node.modules.usrloc.db_mode", "not modelled"),
         ('save("location")]', 'save("location"), bla_set_flag()]', 12, "script.register[2]",
          "exported by pua_bla, which the node does not load"),
+        ("    pua_usrloc: {default_domain: 127.0.0.1}\n",
+         "    pua_usrloc: {default_domain: 127.0.0.1}\n    pua_reginfo: {default_domain: 127.0.0.1}\n", 11,
+         "node.modules.pua_reginfo", "pua_reginfo: server_address parameter not set"),
+        ('save("location")]', 'save("location"), reginfo_subscribe("$tu", 60)]', 12, "script.register[2]",
+         "must be quoted"),
+        ('save("location")]', 'save("location"), \'reginfo_subscribe("$tu", soon)\']', 12, "script.register[2]",
+         "expires must be a number of seconds"),
+        ('save("location")]', 'save("location"), \'reginfo_subscribe("$tu", 60)\']', 12, "script.register[2]",
+         "exported by pua_reginfo, which the node does not load"),
+        ("script:\n", "script:\n  notify: [reginfo_handle_notify()]\n", 12, "script.notify[0]", "takes 1..1 arguments"),
+        ("{phone: alice}}", "{phone: alice}}\n  - {at: 1, do: node.call, with: {call: save(\"location\")}}", 17,
+         "steps[1].with.call", "cannot be called from the request route"),
     ],
 )
 def test_bad_field(old: str, new: str, line: int, field: str, words: str) -> None:
