@@ -35,9 +35,10 @@ empty here), ``xavp_cfg``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, fields
 
-from puasim.node.usrloc import Q_UNSPECIFIED, ContactInfo, Usrloc
+from puasim.node.usrloc import Q_UNSPECIFIED, ContactInfo, Record, Usrloc
 from puasim.sip import headers as H
 from puasim.sip.errors import SipParseError
 from puasim.sip.fields import NameAddr, parse_name_addr_list
@@ -212,7 +213,14 @@ def save(
     return SaveResult(rc, 200, "OK", contact_header(usrloc, domain, aor, now_s), aor)
 
 
-def _insert_contacts(usrloc, domain, aor, contacts, header_expires, cfg, now_us, now_s, info) -> None:  # type: ignore[no-untyped-def]
+InfoOf = Callable[[NameAddr, int], ContactInfo]
+
+
+def _insert_contacts(
+    usrloc: Usrloc, domain: str, aor: str, contacts: list[NameAddr], header_expires: int | None,
+    cfg: RegistrarConfig, now_us: int, now_s: int, info: InfoOf,
+) -> None:
+    """``insert_contacts``: a new record gets every contact with a non-zero expiry."""
     rec = None
     num = 0
     try:
@@ -244,7 +252,11 @@ def _insert_contacts(usrloc, domain, aor, contacts, header_expires, cfg, now_us,
         usrloc.release_urecord(rec)
 
 
-def _update_contacts(usrloc, rec, contacts, header_expires, cfg, now_us, now_s, info, call_id, cseq) -> int:  # type: ignore[no-untyped-def]
+def _update_contacts(
+    usrloc: Usrloc, rec: Record, contacts: list[NameAddr], header_expires: int | None, cfg: RegistrarConfig,
+    now_us: int, now_s: int, info: InfoOf, call_id: str, cseq: int,
+) -> int:
+    """``update_contacts`` (mode 0): insert, update or delete each contact of an existing record."""
     if cfg.max_contacts:
         num = sum(1 for c in rec.contacts if c.valid(now_s))
         for na in contacts:

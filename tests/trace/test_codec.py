@@ -16,6 +16,7 @@ from puasim.trace import EVENT_TYPES, Trace, TraceFormatError, digest, read_json
 from puasim.trace.events import (
     ApiCalled,
     CallbackFired,
+    ContactChanged,
     FaultInjected,
     MessageDelivered,
     MessageDropped,
@@ -56,6 +57,7 @@ def one_of_each() -> Trace:
         RecordChanged("created", "publication", "sip:alice@example.org", "id1", 1, 1, "a.1.2",
                       1_700_003_600, 1_700_003_600, 1, reason="new"),
         StoreWrite("insert", "pua", 1, "db_mode 2"),
+        ContactChanged("insert", "location", "alice", "sip:alice@10.0.0.1:5060", "c-1", 1, 1_700_000_060, 8),
         ServerStateChanged("created", "sip:alice@example.org", "presence", "a.1.2", 3_600_000_000),
         FaultInjected("partition", "a|b for 5 s"),
         NodeCrashed("power"),
