@@ -34,8 +34,12 @@ PUBLISH for bob's REGISTER nor alice's re-REGISTER).  Returns 1 when a
 contact is still valid, 2 when none is, −1 on errors (also for a terminated
 registration unknown to usrloc).
 
-Not modelled: ``reginfo_disable_publish()`` (master only), ``unknown-param``
-children of a NOTIFY's contacts beyond appending them to the URI.
+``reginfo_disable_publish()`` (master only, §9.5.1): the next callback of
+that process is not published, and the flag is consumed by it whenever it
+comes.
+
+Not modelled: ``unknown-param`` children of a NOTIFY's contacts beyond
+appending them to the URI.
 """
 
 from __future__ import annotations
@@ -106,6 +110,8 @@ class PuaReginfo:
         self.cfg = cfg
         #: the "own operation" flag of each process (§9.5.3)
         self.self_op: dict[str, bool] = {}
+        #: reginfo_disable_publish()'s flag of each process (master, §9.5.1)
+        self.disabled: dict[str, bool] = {}
         self.process = "worker"
         if cfg.publish_reginfo == 1:
             for event in (UlEvent.INSERT, UlEvent.EXPIRE, UlEvent.UPDATE, UlEvent.DELETE):
@@ -160,6 +166,10 @@ class PuaReginfo:
         if self.self_op.get(self.process):
             self.pua.log("debug", f"pua_reginfo: own operation, no publish for {c.aor} (type {int(event)})")
             return
+        if self.disabled.get(self.process):
+            self.disabled[self.process] = False
+            self.pua.log("debug", f"pua_reginfo: not publishing due to reginfo_disable_publish for {c.aor}")
+            return
         rec = self.usrloc.get_urecord(c.domain, c.aor)
         if rec is None:
             self.pua.log("error", f"pua_reginfo: '{c.aor} ({c.domain})' not found in usrloc")
@@ -184,6 +194,11 @@ class PuaReginfo:
         )
         if self.pua.send_publish(publ, now_us, process=self.process) < 0:
             self.pua.log("error", "pua_reginfo: error while sending publish")
+
+    def reginfo_disable_publish(self) -> int:
+        """master's ``reginfo_disable_publish()``: skip the next usrloc callback of this process."""
+        self.disabled[self.process] = True
+        return 1
 
     # -- reginfo_subscribe ---------------------------------------------------------------
     def reginfo_subscribe(self, uri: str, expires: int, now_us: int) -> int:

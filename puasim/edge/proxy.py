@@ -57,6 +57,8 @@ class NodeConfig:
     server_header: str = ""
     #: core ``user_agent_header``: the User-Agent value of requests the node makes (pua's)
     user_agent_header: str = ""
+    #: the Kamailio version the script is written for (pua's profile)
+    profile: str = "kamailio-5.6"
 
     @property
     def modules(self) -> set[str]:
@@ -142,6 +144,8 @@ class EdgeProxy:
             rc = self.pua_reginfo.reginfo_subscribe(uri, expires, now)
         elif call.function == "reginfo_handle_notify" and self.pua_reginfo is not None and req is not None:
             rc = self.pua_reginfo.reginfo_handle_notify(req, call.args[0], now)
+        elif call.function == "reginfo_disable_publish" and self.pua_reginfo is not None:
+            rc = self.pua_reginfo.reginfo_disable_publish()
         else:
             raise ValueError(f"script: {call.function}() cannot run here")
         self.pua.log("info", f"script: {call.text()} returned {rc}")

@@ -35,10 +35,13 @@ FUNCTIONS: dict[str, tuple[str, frozenset[str], int, int, bool]] = {
     "bla_set_flag": ("pua_bla", frozenset({"register"}), 0, 0, False),
     "reginfo_subscribe": ("pua_reginfo", frozenset({"register", "notify", "request"}), 1, 2, True),
     "reginfo_handle_notify": ("pua_reginfo", frozenset({"notify"}), 1, 1, True),
+    "reginfo_disable_publish": ("pua_reginfo", frozenset({"register", "notify", "request"}), 0, 0, True),
     "bla_handle_notify": ("pua_bla", frozenset({"notify"}), 0, 0, False),
 }
 
 ROUTES = ("register", "notify", "notify_reply")
+#: functions that exist only in the kamailio-master profile (pua-reference §11.2)
+MASTER_ONLY = {"reginfo_disable_publish": "708dd17534"}
 
 _CALL = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*\((.*)\)\s*;?\s*$")
 
@@ -87,7 +90,7 @@ def _split_args(text: str) -> tuple[str, ...]:
     return tuple(out)
 
 
-def parse_call(text: str, route: str, modules: set[str]) -> Call:
+def parse_call(text: str, route: str, modules: set[str], profile: str = "kamailio-5.6") -> Call:
     """``name(args)`` → :class:`Call`, checked against :data:`FUNCTIONS` and the loaded modules."""
     m = _CALL.match(text)
     if not m:
@@ -98,6 +101,8 @@ def parse_call(text: str, route: str, modules: set[str]) -> Call:
     if known is None:
         raise ScriptError(f"unknown script function {name!r} (known: {', '.join(sorted(FUNCTIONS))})")
     module, routes, lo, hi, modelled = known
+    if name in MASTER_ONLY and profile != "kamailio-master":
+        raise ScriptError(f"{name}() is not exported by {module} in {profile} (added in master, {MASTER_ONLY[name]})")
     if route not in routes:
         raise ScriptError(f"{name}() cannot be called from the {route} route")
     if not lo <= len(args) <= hi:

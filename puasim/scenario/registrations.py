@@ -12,7 +12,7 @@ Kamailio's start-up reason).  ``docs/scenarios.md`` documents the fields.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from puasim.companions.reginfo import PuaReginfoConfig
@@ -128,7 +128,7 @@ def _calls(doc: Doc, entries: Any, route: str, node: NodeConfig) -> list[Call]:
         if not isinstance(text, str):
             raise doc.error(path, "expected a call such as save(\"location\"), or {call: ..., if_user/unless_user: regex}")
         try:
-            call = parse_call(text, route, node.modules)
+            call = parse_call(text, route, node.modules, node.profile)
         except ScriptError as exc:
             raise doc.error(path if not cond else (*path, "call"), str(exc)) from None
         for key in ("if_user", "unless_user"):
@@ -216,14 +216,16 @@ def _phones(doc: Doc, raw: dict, pua_addr: tuple[str, int], taken: set[tuple[str
     return tuple(out)
 
 
-def parse(doc: Doc, raw: dict, pua_addr: tuple[str, int], server_addr: tuple[str, int]) -> Registrations | None:
+def parse(
+    doc: Doc, raw: dict, pua_addr: tuple[str, int], server_addr: tuple[str, int], profile: str = "kamailio-5.6",
+) -> Registrations | None:
     """The registration blocks, or None when the scenario has none (a bare pua node)."""
     if not any(k in raw for k in TOP_KEYS):
         return None
     if "node" not in raw:
         key = next(k for k in ("phones", "script") if k in raw)
         raise doc.error((key,), "phones and script need a node: block (the edge node that registers them)")
-    node = _node(doc, raw)
+    node = replace(_node(doc, raw), profile=profile)
     return Registrations(node, _script(doc, raw, node), _phones(doc, raw, pua_addr, {pua_addr, server_addr}))
 
 
@@ -237,7 +239,7 @@ def check_steps(doc: Doc, steps: list[Step], regs: Registrations | None) -> None
             if regs is None:
                 raise doc.error(step.path, "node.call needs a node: block")
             try:
-                parse_call(str(spec.get("call", "")), "request", regs.node.modules)
+                parse_call(str(spec.get("call", "")), "request", regs.node.modules, regs.node.profile)
             except ScriptError as exc:
                 raise doc.error((*path, "call"), str(exc)) from None
             continue
@@ -281,9 +283,9 @@ def do_step(run: ScenarioRun, step: Step) -> None:
         if not edge.up:
             run.sim.trace.add(run.sim.kernel.now, "scenario", Note("warning", f"step {step.index}: the node is down"))
             return
-        modules = edge.endpoint.cfg.modules
-        run.step_results[step.index] = edge.call(
-            step.action, edge.endpoint.run_call, parse_call(args["call"], "request", modules), None, run.sim.kernel.now)
+        node_cfg = edge.endpoint.cfg
+        call = parse_call(args["call"], "request", node_cfg.modules, node_cfg.profile)
+        run.step_results[step.index] = edge.call(step.action, edge.endpoint.run_call, call, None, run.sim.kernel.now)
         return
     node = run.phone_nodes[args["phone"]]
     now = run.sim.kernel.now

@@ -311,7 +311,7 @@ def build(doc: Doc) -> Scenario:
     steps_raw = raw.get("steps") or []
     if not isinstance(steps_raw, list):
         raise doc.error(("steps",), "steps must be a list")
-    regs = registrations.parse(doc, raw, pua_addr, server_addr)
+    regs = registrations.parse(doc, raw, pua_addr, server_addr, cfg.profile)
     steps = [_step(doc, i, s, cfg, duration) for i, s in enumerate(steps_raw)]
     from puasim.scenario.population_block import read_populations
 

@@ -162,3 +162,19 @@ def test_publish_reginfo_0_registers_no_callbacks() -> None:
     ul = Usrloc(epoch=EPOCH)
     PuaReginfo(pua, ul, PuaReginfoConfig(server_address="sip:r@h", publish_reginfo=0))
     assert ul.callbacks == []
+
+
+def test_disable_publish_skips_the_next_callback_of_its_process_only() -> None:
+    """master's reginfo_disable_publish() (§9.5.1, §11.2): consumed by the first callback it suppresses."""
+    pua, ul, ri = make("kamailio-master")
+    assert ri.reginfo_disable_publish() == 1
+    rec = ul.insert_urecord("location", "alice")
+    c = ul.insert_ucontact(rec, "sip:a@1", ContactInfo(EPOCH + 60, "c1", 1), 0)
+    assert sent(pua) == []
+    ul.update_ucontact(rec, c, ContactInfo(EPOCH + 60, "c1", 2), SECOND)
+    assert len(sent(pua)) == 1
+    ri.process = "timer"
+    ri.reginfo_disable_publish()
+    ri.process = "worker"
+    ul.update_ucontact(rec, c, ContactInfo(EPOCH + 60, "c1", 3), 2 * SECOND)
+    assert len(sent(pua)) == 1, "the timer process's flag does not touch the worker"

@@ -82,6 +82,15 @@ def test_bad_field(old: str, new: str, line: int, field: str, words: str) -> Non
     assert words in err.problem, str(err)
 
 
+def test_disable_publish_exists_in_master() -> None:
+    text = GOOD.replace("    pua_usrloc: {default_domain: 127.0.0.1}\n",
+                        "    pua_usrloc: {default_domain: 127.0.0.1}\n    pua_reginfo: {default_domain: d, server_address: \"sip:r@h\"}\n")
+    text = text.replace("register: [pua_set_publish()", "register: [reginfo_disable_publish(), pua_set_publish()")
+    assert "not exported" in error_for(text).problem
+    scn = scenario_from_text(text.replace("pua:\n", "pua:\n  profile: kamailio-master\n"), "f.yaml")
+    assert scn.registrations is not None and scn.registrations.script.register[0].function == "reginfo_disable_publish"
+
+
 def test_phones_need_a_node() -> None:
     text = GOOD.replace("node:\n  modules:\n    registrar: {min_expires: 0}\n    pua_usrloc: {default_domain: 127.0.0.1}\n", "")
     err = error_for(text.replace("script:\n  register: [pua_set_publish(), save(\"location\")]\n", ""))
