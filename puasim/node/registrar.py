@@ -130,8 +130,16 @@ def contact_expires(na: NameAddr | None, header_expires: int | None, cfg: Regist
 
 
 def _q(na: NameAddr) -> int:
-    q = na.q
-    return Q_UNSPECIFIED if q is None else int(round(q * 1000))
+    """``calc_contact_q``: the q parameter in thousandths; a bad one refuses the REGISTER."""
+    try:
+        q = na.q
+    except SipParseError:
+        q = -1.0
+    if q is None:
+        return Q_UNSPECIFIED
+    if not 0 <= q <= 1:
+        raise _Refused(400, "Bad Request", "Invalid q param in contact")
+    return int(round(q * 1000))
 
 
 def _param(na: NameAddr, name: str) -> str:
@@ -164,18 +172,38 @@ def save(
     """``save(domain)`` for one REGISTER (see the module docstring for the rules)."""
     now_s = usrloc.seconds(now_us)
     usrloc.register_domain(domain)
+    def refuse(text: str) -> SaveResult:
+        return SaveResult(-1, 400, "Bad Request", (("P-Registrar-Error", text),))
+
+    # parse_message(): each header's own error text (reply.c error_info)
     try:
         to = H.to(request)
-        if to is None:
-            raise _Refused(400, "Bad Request", "Error while parsing headers")
+    except SipParseError:
+        return refuse("Message parse error")
+    if to is None:
+        return refuse("To header not found")
+    try:
         aor = extract_aor(to.uri, usrloc.cfg.use_domain)
+    except ValueError:
+        return refuse("Error while parsing AOR")
+    try:
         contacts = request_contacts(request)
+    except SipParseError:
+        return refuse("Contact parse error")
+    try:
         header_expires = H.expires_or_none(request)
-        call_id = H.call_id(request) or ""
+    except SipParseError:
+        return refuse("Expires parse error")
+    try:
+        call_id = H.call_id(request)
         cs = H.cseq(request)
-    except (SipParseError, ValueError):
-        return SaveResult(-1, 400, "Bad Request", (("P-Registrar-Error", "Error while parsing headers"),))
-    cseq = cs.seq if cs is not None else 0
+    except SipParseError:
+        return refuse("Message parse error")
+    if call_id is None:
+        return refuse("Call-ID header not found")
+    if cs is None:
+        return refuse("CSeq header not found")
+    cseq = cs.seq
     star = any(c.is_wildcard for c in contacts)
     try:
         if star:  # check_contacts, then star()

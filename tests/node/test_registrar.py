@@ -133,3 +133,28 @@ def test_bad_parameters_are_refused() -> None:
         RegistrarConfig.from_params({"min_expire": 1})
     with pytest.raises(RegistrarError, match=">= 0"):
         RegistrarConfig.from_params({"min_expires": -1})
+
+
+def test_bad_requests_get_400_with_registrar_error_texts_and_touch_nothing() -> None:
+    ul, rec = make_usrloc()
+    no_to = register(["<sip:a@h:1>"])
+    no_to = type(no_to)(no_to.method, no_to.uri, tuple(h for h in no_to.headers if h[0] != "To"))
+    bad_q = register("<sip:a@h:1>;q=7, <sip:a@h:2>")
+    cases = [
+        (no_to, "To header not found"),
+        (register("garbage<<"), "Contact parse error"),
+        (bad_q, "Invalid q param in contact"),
+    ]
+    for req, text in cases:
+        res = save(ul, "location", req, at(0), CFG)
+        assert (res.status, res.headers[-1]) == (400, ("P-Registrar-Error", text))
+    # the q error came after <sip:a@h:2> was inserted (last first): insert_contacts rolls it back
+    assert rec.events() == [("insert", "sip:a@h:2"), ("delete", "sip:a@h:2")]
+    assert ul.records() == []
+
+
+def test_a_bad_expires_parameter_means_default_expires() -> None:
+    """calc_contact_expires: str2int fails -> default_expires."""
+    ul, _ = make_usrloc()
+    res = save(ul, "location", register("<sip:a@h:1>;expires=soon", expires=60), at(0), RegistrarConfig(min_expires=0, default_expires=90))
+    assert res.headers == (("Contact", "<sip:a@h:1>;expires=90"),)
