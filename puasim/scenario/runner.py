@@ -63,7 +63,6 @@ class ScenarioRun:
         self.step_results: dict[int, Any] = {}
         self.probes: dict[int, Any] = {}
         self.feeds: list[Any] = []
-
         self.phone_nodes: dict[str, Any] = {}
         self._build()
 

@@ -1,6 +1,6 @@
 """Replay the phones' REGISTERs of a lab capture into the model's edge node.
 
-The captures in ``tests/data/lab_companions/`` come from the real Kamailio 5.6.3
+The captures in ``tests/data/lab/kamailio-companions/`` come from the real Kamailio 5.6.3
 edge proxy of the companions lab (udp 127.0.0.1:5080, presence server 5060,
 SIPp phones sending from 5098).  :func:`replay` sends the same REGISTERs, byte
 for byte as parsed, at the same offsets into an :class:`~puasim.edge.EdgeProxy`
@@ -33,7 +33,7 @@ from puasim.sip import headers as H
 from puasim.sip.message import Request, Response
 from puasim.trace.events import MessageSent
 
-DATA = Path(__file__).resolve().parents[1] / "data" / "lab_companions"
+DATA = Path(__file__).resolve().parents[1] / "data" / "lab" / "kamailio-companions"
 EDGE: Address = ("127.0.0.1", 5080)
 SERVER: Address = ("127.0.0.1", 5060)
 PHONES: Address = ("127.0.0.1", 5098)
