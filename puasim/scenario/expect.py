@@ -280,6 +280,8 @@ def _count_ok(n: int, spec: dict) -> str | None:
 
 
 def _slice(ctx: RunContext, around: int | None, width: int = 12) -> str:
+    if getattr(ctx.trace, "level", "full") == "metrics":
+        return "(no trace context: the run kept trace level 'metrics')"
     msgs = [r for r in ctx.trace.records if type(r.event) is MessageSent or type(r.event).__name__ in ("MessageDropped", "RecordChanged", "RunError")]
     if around is None:
         chosen = msgs[:width]

@@ -24,9 +24,10 @@ from puasim.scenario.expect import Failure, RunContext, evaluate
 from puasim.scenario.loader import load_file, load_text
 from puasim.scenario.spec import Scenario, Step, build, seconds_to_us
 from puasim.sim.network import Partition
-from puasim.sim.simulation import Simulation, SimulationError
+from puasim.sim.simulation import ProgressHook, Simulation, SimulationError
 from puasim.store import Database, StoreError, make_store
 from puasim.trace.events import FaultInjected, MessageSent, Note, RunError
+from puasim.trace.levels import LEVELS, MetricsTrace
 from puasim.trace.trace import Trace
 
 
@@ -48,14 +49,56 @@ class ScenarioResult:
         return "pass" if self.passed else "FAIL"
 
 
+#: expectation kinds that read the trace's records (the others read probes and step results)
+TRACE_KINDS = frozenset({"sequence", "count", "absent", "event", "error"})
+
+
+def check_trace_level(scn: Scenario, level: str) -> None:
+    """Refuse, before the run, expectations the trace level cannot judge.
+
+    At ``metrics`` no record is kept, so an expectation that reads the trace
+    fails here naming its file, line and kind.  ``full`` and ``stream`` judge
+    every kind (a streamed trace is read back from its file).
+    """
+    if level not in LEVELS:
+        raise ValueError(f"unknown trace level {level!r} (known: {', '.join(LEVELS)})")
+    if level != "metrics":
+        return
+    for kind, _spec, path, _line in scn.expectations:
+        if kind in TRACE_KINDS:
+            raise scn.doc.error(
+                path, f"a {kind!r} expectation reads the trace: it needs trace level 'full' or 'stream', not 'metrics'"
+            )
+
+
 class ScenarioRun:
     """Builds the simulation for one :class:`Scenario` and carries out its steps."""
 
-    def __init__(self, scn: Scenario, database: Database | None = None) -> None:
+    def __init__(
+        self,
+        scn: Scenario,
+        database: Database | None = None,
+        trace_level: str = "full",
+        trace_path: str | Path | None = None,
+    ) -> None:
         """``database``: the PUA's database for this run instead of the one ``db_url`` names
-        (tests use it to run the same scenario on PostgreSQL); it must start empty."""
+        (tests use it to run the same scenario on PostgreSQL); it must start empty.
+
+        ``trace_level``: ``full`` (in memory), ``stream`` (JSON lines written to
+        ``trace_path`` as the run goes) or ``metrics`` (only the report's
+        summary metrics, :class:`puasim.report.running.RunningMetrics`).
+        """
+        check_trace_level(scn, trace_level)
         self.scn = scn
-        self.sim = Simulation(seed=scn.seed, epoch=scn.epoch, link=scn.link)
+        observer = None
+        if trace_level == "metrics":
+            from puasim.report.running import RunningMetrics
+
+            observer = RunningMetrics(scn.epoch)
+        self.sim = Simulation(
+            seed=scn.seed, epoch=scn.epoch, link=scn.link,
+            trace_level=trace_level, trace_path=trace_path, observer=observer,
+        )
         self.sim.trace.meta.update({"scenario": scn.name, "file": scn.file, "duration_us": scn.duration})
         self.rpc: PuaRpc | None = None
         self.pua_starts = 0
@@ -231,17 +274,20 @@ class ScenarioRun:
             registrations.do_step(self, step)
 
     # -- run and judge ---------------------------------------------------------------------
-    def run(self) -> ScenarioResult:
+    def run(self, progress: ProgressHook | None = None) -> ScenarioResult:
+        """Run and judge; ``progress(now_us, events)`` is called every so many events."""
         started = time.perf_counter()
         error = None
         try:
             self.schedule()
-            self.sim.run(until=self.scn.duration)
+            self.sim.run(until=self.scn.duration, progress=progress)
         except SimulationError as exc:
             error = str(exc)
         except Exception as exc:  # a bug outside the models: keep the trace, record the fault
             self.sim.trace.add(self.sim.kernel.now, "scenario", RunError("runner", f"{type(exc).__name__}: {exc}"))
             error = f"{type(exc).__name__}: {exc}"
+        finally:
+            self.sim.trace.close()
         if self.database is not None:
             self.database.close()
         wall = time.perf_counter() - started
@@ -255,7 +301,11 @@ class ScenarioRun:
             failure = evaluate(kind, spec, ctx, i, line)
             if failure is not None:
                 failures.append(failure)
-        messages = sum(1 for r in self.sim.trace.records if type(r.event) is MessageSent)
+        trace = self.sim.trace
+        if isinstance(trace, MetricsTrace) and trace.observer is not None:
+            messages = int(trace.observer.summary()["messages"])  # type: ignore[attr-defined]
+        else:
+            messages = sum(1 for r in trace.records if type(r.event) is MessageSent)
         return ScenarioResult(
             name=self.scn.name, file=self.scn.file, passed=not failures, failures=failures,
             virtual_time=self.sim.kernel.now, messages=messages, wall_time=wall, trace=self.sim.trace,
@@ -271,11 +321,21 @@ def scenario_from_text(text: str, file: str = "<string>") -> Scenario:
     return build(load_text(text, file))
 
 
-def run_scenario(scn: Scenario | str | Path, database: Database | None = None) -> ScenarioResult:
-    """Run one scenario (a :class:`Scenario` or a file) in the simulator and judge it."""
+def run_scenario(
+    scn: Scenario | str | Path,
+    database: Database | None = None,
+    trace_level: str = "full",
+    trace_path: str | Path | None = None,
+    progress: ProgressHook | None = None,
+) -> ScenarioResult:
+    """Run one scenario (a :class:`Scenario` or a file) in the simulator and judge it.
+
+    ``trace_level``/``trace_path``: see :class:`ScenarioRun`; ``progress``: see
+    :meth:`puasim.sim.simulation.Simulation.run`.
+    """
     if not isinstance(scn, Scenario):
         scn = load_scenario(scn)
-    return ScenarioRun(scn, database).run()
+    return ScenarioRun(scn, database, trace_level, trace_path).run(progress)
 
 
 def discover(paths: list[str | Path]) -> list[Path]:
@@ -289,4 +349,4 @@ def discover(paths: list[str | Path]) -> list[Path]:
     return found
 
 
-__all__ = ["ScenarioResult", "ScenarioRun", "discover", "load_scenario", "run_scenario", "scenario_from_text", "SECOND"]
+__all__ = ["TRACE_KINDS", "ScenarioResult", "ScenarioRun", "check_trace_level", "discover", "load_scenario", "run_scenario", "scenario_from_text", "SECOND"]

@@ -152,6 +152,35 @@ class Kernel:
             self.now = until
         return count
 
+    @property
+    def stopped(self) -> bool:
+        """True when the last :meth:`run` ended because :meth:`stop` was called."""
+        return self._stopped
+
+    def run_with_progress(
+        self,
+        hook: Callable[[int, int], None],
+        every: int,
+        until: int | None = None,
+        max_events: int | None = None,
+    ) -> int:
+        """:meth:`run`, calling ``hook(now, events so far)`` every ``every`` events and at the end.
+
+        The run is cut into slices of ``every`` events; events run in exactly
+        the order one :meth:`run` call would run them, so the hook (which
+        runs between slices) cannot change the outcome.
+        """
+        if every < 1:
+            raise ValueError(f"progress interval must be at least 1 event, got {every}")
+        count = 0
+        while True:
+            budget = every if max_events is None else min(every, max_events - count)
+            n = self.run(until=until, max_events=budget)
+            count += n
+            hook(self.now, count)
+            if self._stopped or n < budget or (max_events is not None and count >= max_events):
+                return count
+
     def run_until_quiet(self, max_events: int) -> int:
         """Run until no event is left; raise :class:`EventBudgetExceeded` past ``max_events``."""
         count = self.run(max_events=max_events)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from puasim.effects import SECOND, Address
@@ -10,7 +11,10 @@ from puasim.sim.kernel import Kernel
 from puasim.sim.network import LinkProfile, Network
 from puasim.sim.node import Endpoint, Node
 from puasim.sim.rng import Streams
-from puasim.trace.trace import Trace
+from puasim.trace.levels import Observer, make_trace
+
+#: a progress hook: called with (virtual time now in µs, events run so far in this call)
+ProgressHook = Callable[[int, int], None]
 
 
 class SimulationError(RuntimeError):
@@ -23,14 +27,27 @@ class Simulation:
     ``epoch`` is the UNIX time (whole seconds) that virtual time 0 stands for;
     models that compute Kamailio's absolute expiry times and the pcap exporter
     use it.
+
+    ``trace_level`` says where the records go (:mod:`puasim.trace.levels`):
+    ``full`` keeps them in memory, ``stream`` writes them to ``trace_path``
+    (JSON lines) as they happen, ``metrics`` keeps only the digest and what
+    ``observer`` aggregates.  The digest is the same at every level.
     """
 
-    def __init__(self, seed: int | str = 0, epoch: int = 1_700_000_000, link: LinkProfile | None = None) -> None:
+    def __init__(
+        self,
+        seed: int | str = 0,
+        epoch: int = 1_700_000_000,
+        link: LinkProfile | None = None,
+        trace_level: str = "full",
+        trace_path: str | Path | None = None,
+        observer: Observer | None = None,
+    ) -> None:
         self.seed = seed
         self.epoch = epoch
         self.kernel = Kernel()
         self.streams = Streams(seed)
-        self.trace = Trace({"seed": seed, "epoch": epoch})
+        self.trace = make_trace(trace_level, {"seed": seed, "epoch": epoch}, trace_path, observer)
         self.network = Network(self, default=link or LinkProfile())
         self.nodes: dict[str, Node] = {}
         self._by_addr: dict[Address, Node] = {}
@@ -61,11 +78,30 @@ class Simulation:
             self.error = exc
             self.kernel.stop()
 
-    def run(self, until: int | None = None, max_events: int | None = None) -> int:
-        """Run the kernel; stops at the first model error and raises :class:`SimulationError`."""
+    def run(
+        self,
+        until: int | None = None,
+        max_events: int | None = None,
+        progress: ProgressHook | None = None,
+        progress_every: int = 20_000,
+    ) -> int:
+        """Run the kernel; stops at the first model error and raises :class:`SimulationError`.
+
+        ``progress`` is called every ``progress_every`` events (and once at
+        the end) with the virtual time and the events run; it runs between
+        events, so it cannot change the trace.  Whatever way the run stops
+        (end, fault, exception), the trace is flushed so a streamed file
+        holds every record up to that point.
+        """
         if self.error is not None:
             raise SimulationError(f"run already failed: {self.error}") from self.error
-        count = self.kernel.run(until=until, max_events=max_events)
+        try:
+            if progress is None:
+                count = self.kernel.run(until=until, max_events=max_events)
+            else:
+                count = self.kernel.run_with_progress(progress, progress_every, until=until, max_events=max_events)
+        finally:
+            self.trace.flush()
         if self.error is not None:
             raise SimulationError(str(self.error)) from self.error
         return count

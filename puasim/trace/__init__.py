@@ -3,10 +3,24 @@
 from puasim.trace.codec import TraceFormatError, digest, read_jsonl, write_jsonl
 from puasim.trace.events import *  # noqa: F403
 from puasim.trace.events import EVENT_TYPES, MESSAGE_EVENTS
+from puasim.trace.levels import (
+    LEVELS,
+    MetricsTrace,
+    StreamTrace,
+    TraceFile,
+    TraceLevelError,
+    make_trace,
+)
 from puasim.trace.trace import Record, Trace
 
 __all__ = [
     "EVENT_TYPES",
+    "LEVELS",
+    "MetricsTrace",
+    "StreamTrace",
+    "TraceFile",
+    "TraceLevelError",
+    "make_trace",
     "MESSAGE_EVENTS",
     "Record",
     "Trace",

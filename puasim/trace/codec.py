@@ -15,7 +15,8 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from itertools import islice
 from pathlib import Path
 from typing import IO, Any
 
@@ -102,7 +103,7 @@ def write_jsonl(trace: Trace, dest: str | Path | IO[str]) -> None:
         with open(dest, "w", encoding="utf-8") as fh:
             write_jsonl(trace, fh)
         return
-    dest.write(json.dumps({"puasim-trace": FORMAT_VERSION, "meta": _encode_value(trace.meta)}) + "\n")
+    dest.write(header_line(trace.meta) + "\n")
     for rec in trace:
         dest.write(canonical_line(rec) + "\n")
 
@@ -140,5 +141,82 @@ def read_jsonl(src: str | Path | IO[str]) -> Trace:
             raise TraceFormatError(f"line {lineno}: {exc}") from None
         except (KeyError, ValueError, TypeError, AttributeError) as exc:
             raise TraceFormatError(f"line {lineno}: bad record ({exc})") from None
-        trace.records.append(Record(len(trace.records), rec.time, rec.node, rec.event))
+        trace.add(rec.time, rec.node, rec.event)
     return trace
+
+
+def header_line(meta: dict[str, Any]) -> str:
+    """The first line of a trace file: format version and run metadata."""
+    return json.dumps({"puasim-trace": FORMAT_VERSION, "meta": _encode_value(meta)})
+
+
+def _parse_line(line: str, lineno: int) -> dict[str, Any] | None:
+    """One JSON-lines entry as a dict (``None`` for a blank line); errors name the line."""
+    line = line.strip()
+    if not line:
+        return None
+    try:
+        data = json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise TraceFormatError(f"line {lineno}: not JSON ({exc.msg})") from None
+    if not isinstance(data, dict):
+        raise TraceFormatError(f"line {lineno}: expected an object")
+    return data
+
+
+def read_meta(path: str | Path) -> dict[str, Any]:
+    """The ``meta`` of a trace file's header line, without reading the records."""
+    with open(path, encoding="utf-8") as fh:
+        for lineno, line in enumerate(fh, start=1):
+            data = _parse_line(line, lineno)
+            if data is None:
+                continue
+            if "puasim-trace" not in data:
+                return {}
+            if data["puasim-trace"] != FORMAT_VERSION:
+                raise TraceFormatError(f"{path}: line {lineno}: unsupported trace format {data['puasim-trace']}")
+            meta = data.get("meta") or {}
+            if not isinstance(meta, dict):
+                raise TraceFormatError(f"{path}: line {lineno}: header meta is not an object")
+            return meta
+    return {}
+
+
+#: lines decoded per chunk when a trace file is read lazily
+CHUNK_LINES = 10_000
+
+
+def iter_jsonl(path: str | Path, chunk_lines: int = CHUNK_LINES) -> Iterator[Record]:
+    """The records of a JSON-lines trace file, read ``chunk_lines`` lines at a time.
+
+    Only one chunk of text is held at once, so a trace larger than memory can
+    be walked.  Sequence numbers are renumbered from 0 as :func:`read_jsonl`
+    does; errors name the file and line.
+    """
+    seq = 0
+    lineno = 0
+    with open(path, encoding="utf-8") as fh:
+        while True:
+            chunk = list(islice(fh, chunk_lines))
+            if not chunk:
+                return
+            for line in chunk:
+                lineno += 1
+                try:
+                    data = _parse_line(line, lineno)
+                    if data is None:
+                        continue
+                    if "puasim-trace" in data:
+                        if data["puasim-trace"] != FORMAT_VERSION:
+                            raise TraceFormatError(f"line {lineno}: unsupported trace format {data['puasim-trace']}")
+                        continue
+                    try:
+                        rec = record_from_dict(data)
+                    except TraceFormatError as exc:
+                        raise TraceFormatError(f"line {lineno}: {exc}") from None
+                    except (KeyError, ValueError, TypeError, AttributeError) as exc:
+                        raise TraceFormatError(f"line {lineno}: bad record ({exc})") from None
+                except TraceFormatError as exc:
+                    raise TraceFormatError(f"{path}: {exc}") from None
+                yield Record(seq, rec.time, rec.node, rec.event)
+                seq += 1

@@ -1,8 +1,14 @@
-"""The trace: the one ordered record of what happened in a run."""
+"""The trace: the one ordered record of what happened in a run.
+
+:class:`Trace` is the ``full`` trace level: every record kept in memory.
+The other levels (``stream``, ``metrics``; :mod:`puasim.trace.levels`) are
+subclasses with the same ``add``/``digest``/``meta`` interface, so a driver
+never knows where its records go.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,17 +29,24 @@ class Trace:
     Iterate it, index it, or filter by event type with :meth:`of`.  The
     ``meta`` dictionary carries run metadata (seed, scenario name, epoch) and
     takes part in JSON export but not in the digest.
+
+    ``records`` is a sequence: a list here, a view that reads the file back
+    for a streamed trace.
     """
 
-    __slots__ = ("records", "meta")
+    __slots__ = ("records", "meta", "_list")
+
+    #: the trace level this class implements (``full``, ``stream`` or ``metrics``)
+    level = "full"
 
     def __init__(self, meta: dict[str, Any] | None = None) -> None:
-        self.records: list[Record] = []
+        self._list: list[Record] = []
+        self.records: Sequence[Record] = self._list
         self.meta: dict[str, Any] = dict(meta or {})
 
     def add(self, time: int, node: str, event: Any) -> Record:
-        rec = Record(len(self.records), time, node, event)
-        self.records.append(rec)
+        rec = Record(len(self._list), time, node, event)
+        self._list.append(rec)
         return rec
 
     def __iter__(self) -> Iterator[Record]:
@@ -53,8 +66,18 @@ class Trace:
             if isinstance(r.event, types) and (node is None or r.node == node)
         ]
 
+    def last_time(self) -> int:
+        """Time (µs) of the last record, 0 when there is none."""
+        return self._list[-1].time if self._list else 0
+
     def digest(self) -> str:
         """sha256 of the canonical encoding of every record (see :mod:`puasim.trace.codec`)."""
         from puasim.trace.codec import digest
 
         return digest(self)
+
+    def flush(self) -> None:
+        """Push buffered records to where they go (nothing to do in memory)."""
+
+    def close(self) -> None:
+        """No more records will come (nothing to do in memory)."""

@@ -1,0 +1,312 @@
+"""Where a run's records go: the three trace levels.
+
+``full``
+    :class:`~puasim.trace.trace.Trace`: every record kept in memory.
+``stream``
+    :class:`StreamTrace`: each record is encoded with the canonical JSON-lines
+    codec the moment it is added and written (buffered) to a file; nothing is
+    kept in memory.  A running sha256 over the same canonical lines makes
+    :meth:`~StreamTrace.digest` equal to the ``full`` digest of the same run.
+    Reading it back (``records``, iteration, :meth:`~Trace.of`) flushes and
+    walks the file in chunks.
+``metrics``
+    :class:`MetricsTrace`: keeps only the running digest, the record count,
+    the last time and whatever an *observer* aggregates (the report's metrics:
+    :class:`puasim.report.running.RunningMetrics`).  It has no records to read.
+
+All three share ``add(time, node, event)``, ``digest()``, ``meta``,
+``flush()`` and ``close()``; pick one with :func:`make_trace`.
+
+JSON lines, not Parquet, is the streamed format: it is the format every
+reader of the project already takes (``puasim show``, ``pcap``, ``report``),
+its lines are the very bytes the digest hashes, and it can be appended one
+record at a time and read back up to the last complete line after a crash.
+A Parquet file needs whole row groups and a footer written at the end, so a
+run killed half-way would leave an unreadable file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterator, Sequence
+from itertools import islice
+from pathlib import Path
+from typing import Any, Protocol, overload
+
+from puasim.trace.codec import canonical_line, digest, header_line, iter_jsonl, read_meta
+from puasim.trace.trace import Record, Trace
+
+LEVELS = ("full", "stream", "metrics")
+
+#: bytes buffered before a streamed trace writes to its file
+STREAM_BUFFER = 1 << 20
+
+
+class TraceLevelError(RuntimeError):
+    """The trace level in use does not keep what was asked for (e.g. records at ``metrics``)."""
+
+
+class Observer(Protocol):
+    """Something fed every record as it is added (the ``metrics`` level's aggregates)."""
+
+    def observe(self, rec: Record) -> None: ...
+
+
+class RecordFile(Sequence[Record]):
+    """The records of a JSON-lines trace file as a sequence read lazily, chunk by chunk.
+
+    Iterating reads the file again each time; indexing walks up to the index
+    (``[-1]`` and ``len`` need one pass unless the count is known).
+    """
+
+    __slots__ = ("path", "_before", "_count")
+
+    def __init__(
+        self,
+        path: str | Path,
+        before_read: Callable[[], None] | None = None,
+        count: Callable[[], int] | None = None,
+    ) -> None:
+        self.path = Path(path)
+        self._before = before_read
+        self._count = count
+
+    def __iter__(self) -> Iterator[Record]:
+        if self._before is not None:
+            self._before()
+        return iter_jsonl(self.path)
+
+    def __len__(self) -> int:
+        if self._count is not None:
+            return self._count()
+        return sum(1 for _ in self._lines())
+
+    def _lines(self) -> Iterator[str]:
+        if self._before is not None:
+            self._before()
+        with open(self.path, encoding="utf-8") as fh:
+            for line in fh:
+                if line.strip() and not line.startswith('{"puasim-trace"'):
+                    yield line
+
+    @overload
+    def __getitem__(self, index: int) -> Record: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[Record]: ...
+
+    def __getitem__(self, index: int | slice) -> Record | Sequence[Record]:
+        if isinstance(index, slice):
+            wanted = range(len(self))[index]
+            if wanted.step == 1 or len(wanted) <= 1:
+                return list(islice(iter(self), wanted.start, wanted.stop)) if len(wanted) else []
+            picked = set(wanted)
+            rows = [r for r in self if r.seq in picked]
+            return rows if wanted.step > 0 else rows[::-1]
+        n = len(self)
+        i = index + n if index < 0 else index
+        if not 0 <= i < n:
+            raise IndexError(f"trace record {index} out of range ({n} records)")
+        return next(islice(iter(self), i, None))
+
+    def __bool__(self) -> bool:
+        return len(self) > 0
+
+    def __repr__(self) -> str:
+        return f"<RecordFile {self.path}>"
+
+
+class TraceFile(Trace):
+    """A JSON-lines trace file opened without loading it: records are read back on demand.
+
+    Everything that takes a :class:`Trace` and only iterates it (the report
+    frames, ``digest``, ``of``) works on it in bounded memory.
+    """
+
+    __slots__ = ("path",)
+
+    def __init__(self, path: str | Path) -> None:
+        super().__init__(read_meta(path))
+        self.path = Path(path)
+        self.records = RecordFile(self.path)
+
+    def add(self, time: int, node: str, event: Any) -> Record:
+        raise TraceLevelError(f"{self.path}: a trace file opened for reading takes no records")
+
+    def last_time(self) -> int:
+        time = 0
+        for rec in self.records:
+            time = rec.time
+        return time
+
+    def digest(self) -> str:
+        return digest(self.records)
+
+
+class _RunningDigest:
+    """The canonical lines' sha256, the record count and the last time, kept as records come."""
+
+    __slots__ = ("hash", "count", "last")
+
+    def __init__(self) -> None:
+        self.hash = hashlib.sha256()
+        self.count = 0
+        self.last = 0
+
+    def line(self, time: int, node: str, event: Any) -> tuple[Record, str]:
+        rec = Record(self.count, time, node, event)
+        text = canonical_line(rec)
+        self.hash.update(text.encode("ascii"))
+        self.hash.update(b"\n")
+        self.count += 1
+        self.last = time
+        return rec, text
+
+
+class StreamTrace(Trace):
+    """The ``stream`` level: every record written to ``path`` as JSON lines as it happens.
+
+    The header line (format and ``meta``) is written with the first record
+    or at the first flush, so metadata set right after construction (as the
+    scenario runner does) is in the file.  :meth:`flush` pushes the buffer to
+    the file (the simulation does so when a run stops, fault or not);
+    :meth:`close` ends the file.  Reading ``records`` flushes first.
+    """
+
+    __slots__ = ("path", "_fh", "_run", "_header")
+
+    level = "stream"
+
+    def __init__(self, path: str | Path, meta: dict[str, Any] | None = None, buffer: int = STREAM_BUFFER) -> None:
+        super().__init__(meta)
+        self.path = Path(path)
+        self._fh = open(self.path, "w", encoding="utf-8", buffering=buffer)
+        self._run = _RunningDigest()
+        self._header = False
+        self.records = RecordFile(self.path, before_read=self.flush, count=lambda: self._run.count)
+
+    def _write_header(self) -> None:
+        self._header = True
+        self._fh.write(header_line(self.meta) + "\n")
+
+    def add(self, time: int, node: str, event: Any) -> Record:
+        if not self._header:
+            self._write_header()
+        rec, text = self._run.line(time, node, event)
+        self._fh.write(text + "\n")
+        return rec
+
+    def __len__(self) -> int:
+        return self._run.count
+
+    def last_time(self) -> int:
+        return self._run.last
+
+    def digest(self) -> str:
+        return self._run.hash.hexdigest()
+
+    def flush(self) -> None:
+        if self._fh.closed:
+            return
+        if not self._header:
+            self._write_header()
+        self._fh.flush()
+
+    def close(self) -> None:
+        if not self._fh.closed:
+            self.flush()
+            self._fh.close()
+
+    def __enter__(self) -> StreamTrace:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class _NoRecords(Sequence[Record]):
+    """What ``records`` is at the ``metrics`` level: any read names the level to use instead."""
+
+    __slots__ = ()
+
+    def _refuse(self) -> TraceLevelError:
+        return TraceLevelError(
+            "the 'metrics' trace level keeps no records: run with trace level 'full' or 'stream' to read them"
+        )
+
+    def __iter__(self) -> Iterator[Record]:
+        raise self._refuse()
+
+    def __len__(self) -> int:
+        raise self._refuse()
+
+    def __getitem__(self, index: Any) -> Any:
+        raise self._refuse()
+
+
+class MetricsTrace(Trace):
+    """The ``metrics`` level: the running digest plus what ``observer`` aggregates.
+
+    ``len()``, :meth:`digest` and :meth:`last_time` work; ``records`` refuses
+    with :class:`TraceLevelError`.  ``observer.observe(record)`` sees every
+    record as it is added and must not keep it.
+    """
+
+    __slots__ = ("observer", "_run")
+
+    level = "metrics"
+
+    def __init__(self, meta: dict[str, Any] | None = None, observer: Observer | None = None) -> None:
+        super().__init__(meta)
+        self.observer = observer
+        self._run = _RunningDigest()
+        self.records = _NoRecords()
+
+    def add(self, time: int, node: str, event: Any) -> Record:
+        rec, _ = self._run.line(time, node, event)
+        if self.observer is not None:
+            self.observer.observe(rec)
+        return rec
+
+    def __len__(self) -> int:
+        return self._run.count
+
+    def last_time(self) -> int:
+        return self._run.last
+
+    def digest(self) -> str:
+        return self._run.hash.hexdigest()
+
+
+def make_trace(
+    level: str = "full",
+    meta: dict[str, Any] | None = None,
+    path: str | Path | None = None,
+    observer: Observer | None = None,
+) -> Trace:
+    """A trace of ``level`` (``full``, ``stream`` or ``metrics``).
+
+    ``stream`` needs ``path`` (the JSON-lines file to write); ``observer``
+    is fed every record at the ``metrics`` level.
+    """
+    if level == "full":
+        return Trace(meta)
+    if level == "stream":
+        if path is None:
+            raise ValueError("trace level 'stream' needs a file path to write the records to")
+        return StreamTrace(path, meta)
+    if level == "metrics":
+        return MetricsTrace(meta, observer)
+    raise ValueError(f"unknown trace level {level!r} (known: {', '.join(LEVELS)})")
+
+
+__all__ = [
+    "LEVELS",
+    "MetricsTrace",
+    "Observer",
+    "RecordFile",
+    "StreamTrace",
+    "TraceFile",
+    "TraceLevelError",
+    "make_trace",
+]
