@@ -40,6 +40,9 @@ def _fail(command: str, exc: BaseException | str) -> int:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
+    import tempfile
+
+    from puasim.progress import RunProgress, wanted
     from puasim.scenario.loader import ScenarioError
     from puasim.scenario.runner import discover, load_scenario, run_scenario
     from puasim.trace.codec import write_jsonl
@@ -48,14 +51,20 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if not files:
         print(f"puasim: no scenario files under {' '.join(map(str, args.paths))}", file=sys.stderr)
         return 2
+    level = args.trace_level
     out = Path(args.out)
     traces = out / "traces"
+    scratch = None
     if not args.no_write:
         try:
             traces.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             return _fail("run", exc)
+    elif level == "stream":  # the streamed file is needed to judge the run, then thrown away
+        scratch = tempfile.TemporaryDirectory(prefix="puasim-")
+        traces = Path(scratch.name)
     table = sys.stderr if args.json else sys.stdout
+    show_progress = wanted(args.quiet)
     rows: list[dict[str, Any]] = []
     failed = 0
     width = max(len(f.stem) for f in files)
@@ -63,12 +72,14 @@ def _cmd_run(args: argparse.Namespace) -> int:
     for f in files:
         try:
             scn = load_scenario(f)
+            trace_path = traces / f"{scn.name}.jsonl" if level == "stream" else None
+            with RunProgress(scn.duration, scn.name, enabled=show_progress) as bar:
+                result = run_scenario(scn, trace_level=level, trace_path=trace_path, progress=bar)
         except ScenarioError as exc:
             failed += 1
             print(f"{f.stem:<{width}}  {'ERROR':<6}  {exc}", file=table)
             rows.append({"scenario": f.stem, "file": str(f), "result": "invalid", "error": str(exc)})
             continue
-        result = run_scenario(scn)
         if not result.passed:
             failed += 1
         print(
@@ -86,21 +97,32 @@ def _cmd_run(args: argparse.Namespace) -> int:
             "virtual_time_s": result.virtual_time / 1e6, "messages": result.messages,
             "wall_time_s": round(result.wall_time, 4), "digest": result.trace.digest(),
             "refs": result.refs, "failures": [f"{x.kind}: {x.message}" for x in result.failures],
+            "trace_level": level,
         }
+        observer = getattr(result.trace, "observer", None)
+        if observer is not None:
+            row["metrics"] = observer.summary()
         rows.append(row)
         try:
-            if not args.no_write:
+            if not args.no_write and level == "full":
                 write_jsonl(result.trace, traces / f"{result.name}.jsonl")
             if args.report and not args.no_write:
+                if level == "metrics":
+                    print("    (no report: trace level 'metrics' keeps no records; the summary has the metrics)",
+                          file=table)
+                    continue
                 try:
                     from puasim.report.html import write_report
                 except ImportError as exc:
                     print(f"    (no report: reports need pip install 'puasim[report]': {exc})", file=table)
                 else:
-                    report = write_report(result.trace, out / result.name, title=result.name, verdict=row)
+                    source = traces / f"{result.name}.jsonl"
+                    report = write_report(source, out / result.name, title=result.name, verdict=row)
                     print(f"    report: {report}", file=table)
         except OSError as exc:
             return _fail("run", exc)
+    if scratch is not None:
+        scratch.cleanup()
     total = len(rows)
     print(f"\n{total - failed} passed, {failed} failed", file=table)
     summary = json.dumps(rows, indent=2) + "\n"
@@ -114,7 +136,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
             (out / "summary.json").write_text(summary)
             lines = [f"{r['result']:<7} {r['scenario']}" for r in rows]
             (out / "summary.txt").write_text("\n".join(lines) + f"\n\n{total - failed} passed, {failed} failed\n")
-            print(f"summary written to {out / 'summary.txt'} and {out / 'summary.json'}; traces in {traces}", file=table)
+            where = f"; traces in {traces}" if level != "metrics" else ""
+            print(f"summary written to {out / 'summary.txt'} and {out / 'summary.json'}{where}", file=table)
     except OSError as exc:
         return _fail("run", exc)
     if args.json:
@@ -365,6 +388,12 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--summary", type=A.output_file, metavar="FILE",
                    help="also write the JSON summary to FILE (written even with --no-write)")
     r.add_argument("-v", "--verbose", action="store_true", help="show the trace around each failure")
+    r.add_argument(
+        "--trace-level", choices=("full", "stream", "metrics"), default="full",
+        help="full: records in memory, written at the end; stream: written to OUT/traces/NAME.jsonl "
+        "as they happen; metrics: only the summary metrics (in summary.json) and the digest",
+    )
+    r.add_argument("-q", "--quiet", action="store_true", help="no progress bar (it shows only on a terminal anyway)")
     r.set_defaults(func=_cmd_run)
     v = sub.add_parser("validate", help="check scenario files without running them")
     v.add_argument("paths", type=A.input_path, nargs="+", help="scenario files or folders")

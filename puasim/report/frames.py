@@ -167,7 +167,7 @@ def _incidents(trace: Trace) -> pd.DataFrame:
 
 def from_trace(trace: Trace, end_time: float | None = None) -> ReportData:
     """Build every frame of ``trace``; ``end_time`` (s) defaults to the last record's time."""
-    last = trace.records[-1].time / SECOND if len(trace) else 0.0
+    last = trace.last_time() / SECOND
     end = last if end_time is None else max(end_time, 0.0)
     names = node_names(trace)
     messages = messages_frame(trace, names)

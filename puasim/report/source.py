@@ -15,14 +15,16 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import MappingProxyType
 
-from puasim.trace.codec import read_jsonl
+from puasim.trace.levels import TraceFile
 from puasim.trace.trace import Trace
 
 Reader = Callable[[Path], Trace]
 
 
 def _read_jsonl(path: Path) -> Trace:
-    return read_jsonl(path)
+    """A JSON-lines trace opened lazily: every pass over it reads the file in chunks,
+    so a streamed trace larger than memory can be reported on."""
+    return TraceFile(path)
 
 
 def _read_pcap(path: Path) -> Trace:

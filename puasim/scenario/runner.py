@@ -275,7 +275,7 @@ class ScenarioRun:
 
     # -- run and judge ---------------------------------------------------------------------
     def run(self, progress: ProgressHook | None = None) -> ScenarioResult:
-        """Run and judge; ``progress(now_us, events)`` is called every so many events."""
+        """Run and judge; ``progress(sim)`` is called every so many events (see ``Simulation.run``)."""
         started = time.perf_counter()
         error = None
         try:

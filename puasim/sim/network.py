@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from puasim.effects import MILLISECOND, Address
+from puasim.sip.message import Request
 from puasim.trace.events import MessageDelivered, MessageDropped, MessageDuplicated, MessageSent
 
 if TYPE_CHECKING:
@@ -72,6 +73,8 @@ class Network:
         self.partitions: list[Partition] = []
         self.drop_next: dict[tuple[str, str], int] = {}
         self._rng = sim.streams("network")
+        #: requests handed to the network so far, retransmissions included (progress display)
+        self.requests_sent = 0
 
     def profile(self, src: str, dst: str) -> LinkProfile:
         return self.links.get((src, dst)) or self.links.get((src, "*")) or self.links.get(("*", dst)) or self.default
@@ -88,6 +91,8 @@ class Network:
         now = sim.kernel.now
         trace_add = sim.trace.add
         trace_add(now, src_node, MessageSent(src, dst, message, retransmission))
+        if isinstance(message, Request):
+            self.requests_sent += 1
         dst_node = sim.node_at(dst)
         dst_name = dst_node.name if dst_node is not None else f"{dst[0]}:{dst[1]}"
         for part in self.partitions:

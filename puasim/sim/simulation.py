@@ -13,8 +13,8 @@ from puasim.sim.node import Endpoint, Node
 from puasim.sim.rng import Streams
 from puasim.trace.levels import Observer, make_trace
 
-#: a progress hook: called with (virtual time now in µs, events run so far in this call)
-ProgressHook = Callable[[int, int], None]
+#: a progress hook: called with the simulation between events (it must not schedule or trace)
+ProgressHook = Callable[["Simulation"], None]
 
 
 class SimulationError(RuntimeError):
@@ -87,9 +87,10 @@ class Simulation:
     ) -> int:
         """Run the kernel; stops at the first model error and raises :class:`SimulationError`.
 
-        ``progress`` is called every ``progress_every`` events (and once at
-        the end) with the virtual time and the events run; it runs between
-        events, so it cannot change the trace.  Whatever way the run stops
+        ``progress(sim)`` is called every ``progress_every`` events (and once
+        at the end); it runs between events and only reads (``now``,
+        ``kernel.events_run``, ``network.requests_sent``), so it cannot change
+        the trace.  Wall-clock reading belongs in the hook, never in a model.  Whatever way the run stops
         (end, fault, exception), the trace is flushed so a streamed file
         holds every record up to that point.
         """
@@ -99,7 +100,10 @@ class Simulation:
             if progress is None:
                 count = self.kernel.run(until=until, max_events=max_events)
             else:
-                count = self.kernel.run_with_progress(progress, progress_every, until=until, max_events=max_events)
+                hook = progress
+                count = self.kernel.run_with_progress(
+                    lambda _now, _n: hook(self), progress_every, until=until, max_events=max_events
+                )
         finally:
             self.trace.flush()
         if self.error is not None:

@@ -186,13 +186,15 @@ def read_meta(path: str | Path) -> dict[str, Any]:
 CHUNK_LINES = 10_000
 
 
-def iter_jsonl(path: str | Path, chunk_lines: int = CHUNK_LINES) -> Iterator[Record]:
-    """The records of a JSON-lines trace file, read ``chunk_lines`` lines at a time.
+def iter_jsonl(path: str | Path, chunk_lines: int | None = None) -> Iterator[Record]:
+    """The records of a JSON-lines trace file, read ``chunk_lines`` lines at a time
+    (default :data:`CHUNK_LINES`).
 
     Only one chunk of text is held at once, so a trace larger than memory can
     be walked.  Sequence numbers are renumbered from 0 as :func:`read_jsonl`
     does; errors name the file and line.
     """
+    chunk_lines = CHUNK_LINES if chunk_lines is None else chunk_lines
     seq = 0
     lineno = 0
     with open(path, encoding="utf-8") as fh:
