@@ -274,13 +274,13 @@ class ScenarioRun:
             registrations.do_step(self, step)
 
     # -- run and judge ---------------------------------------------------------------------
-    def run(self, progress: ProgressHook | None = None) -> ScenarioResult:
+    def run(self, progress: ProgressHook | None = None, progress_every: int = 20_000) -> ScenarioResult:
         """Run and judge; ``progress(sim)`` is called every so many events (see ``Simulation.run``)."""
         started = time.perf_counter()
         error = None
         try:
             self.schedule()
-            self.sim.run(until=self.scn.duration, progress=progress)
+            self.sim.run(until=self.scn.duration, progress=progress, progress_every=progress_every)
         except SimulationError as exc:
             error = str(exc)
         except Exception as exc:  # a bug outside the models: keep the trace, record the fault

@@ -1,0 +1,249 @@
+"""Trace levels: where records go (full, stream, metrics) and that the digest never moves."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from pathlib import Path
+
+import pytest
+
+from puasim.effects import MILLISECOND, SECOND
+from puasim.scenario.loader import ScenarioError
+from puasim.scenario.runner import (
+    TRACE_KINDS,
+    ScenarioRun,
+    load_scenario,
+    run_scenario,
+    scenario_from_text,
+)
+from puasim.sim import LinkProfile, Simulation, SimulationError
+from puasim.trace.codec import iter_jsonl, read_jsonl
+from puasim.trace.events import MessageSent, Note, RunError
+from puasim.trace.levels import (
+    MetricsTrace,
+    RecordFile,
+    StreamTrace,
+    TraceFile,
+    TraceLevelError,
+    make_trace,
+)
+from tests.scenario.pin_digests import PINS, ROOT, scenario_files
+from tests.sim.probe import A, B, Probe, send_at
+from tests.sim.test_node import Faulty
+
+PINNED: dict[str, str] = json.loads(PINS.read_text())
+FILES = {p.relative_to(ROOT).as_posix(): p for p in scenario_files()}
+
+
+@pytest.mark.parametrize("name", sorted(FILES))
+def test_stream_digest_equals_the_full_digest_on_every_scenario_file(name, tmp_path):
+    path = tmp_path / "trace.jsonl"
+    full = run_scenario(str(FILES[name]))
+    streamed = run_scenario(str(FILES[name]), trace_level="stream", trace_path=path)
+    assert isinstance(streamed.trace, StreamTrace)
+    assert streamed.trace.digest() == full.trace.digest() == PINNED[name]
+    assert streamed.passed == full.passed and streamed.messages == full.messages
+    # the file holds the same records: read back, its digest is the run's
+    back = read_jsonl(path)
+    assert back.digest() == PINNED[name]
+    assert back.meta["scenario"] == full.trace.meta["scenario"]
+    assert len(streamed.trace) == len(full.trace) == len(back)
+
+
+@pytest.mark.parametrize("name", sorted(FILES))
+def test_metrics_level_gives_the_summary_of_a_full_trace_on_every_scenario_file(name):
+    from puasim.report.frames import from_trace
+    from puasim.report.metrics import summary
+    from puasim.report.running import RUNNING_KEYS
+
+    full = run_scenario(str(FILES[name]))
+    scn = load_scenario(FILES[name])
+    # the metrics level refuses expectations that read records; judge the rest
+    scn = dataclasses.replace(scn, expectations=[e for e in scn.expectations if e[0] not in TRACE_KINDS])
+    result = ScenarioRun(scn, trace_level="metrics").run()
+    trace = result.trace
+    assert isinstance(trace, MetricsTrace)
+    assert trace.digest() == PINNED[name]
+    assert len(trace) == len(full.trace)
+    got = trace.observer.summary()
+    want = summary(from_trace(full.trace))
+    for key in RUNNING_KEYS:
+        a, b = got[key], want[key]
+        assert a == b or (math.isnan(a) and math.isnan(b)), (key, a, b)
+    assert result.messages == full.messages
+
+
+def _faulty_sim(**kw) -> Simulation:
+    sim = Simulation(link=LinkProfile(latency=MILLISECOND), **kw)
+    a = sim.add_node("a", A, Probe)
+    sim.add_node("b", B, Faulty)
+    send_at(sim, 1 * SECOND, a, "ok", B)
+    send_at(sim, 2 * SECOND, a, "boom", B)
+    send_at(sim, 3 * SECOND, a, "never", B)
+    return sim
+
+
+def test_a_model_fault_leaves_the_streamed_file_complete_up_to_the_fault(tmp_path):
+    full = _faulty_sim()
+    with pytest.raises(SimulationError):
+        full.run()
+    path = tmp_path / "t.jsonl"
+    sim = _faulty_sim(trace_level="stream", trace_path=path)
+    with pytest.raises(SimulationError, match="no such record"):
+        sim.run()
+    # read the file itself, not through the trace object (which would flush first)
+    back = list(iter_jsonl(path))
+    assert [type(r.event) for r in back] == [type(r.event) for r in full.trace]
+    assert type(back[-2].event) is RunError and back[-1].event == Note("info", "about to fail")
+    assert sim.trace.digest() == full.trace.digest()
+
+
+def test_an_exception_outside_the_models_still_flushes_the_stream(tmp_path):
+    path = tmp_path / "t.jsonl"
+    sim = _faulty_sim(trace_level="stream", trace_path=path)
+
+    def bug() -> None:
+        raise RuntimeError("driver bug")
+
+    sim.kernel.call_at(1 * SECOND + 2 * MILLISECOND, bug)
+    with pytest.raises(RuntimeError, match="driver bug"):
+        sim.run()
+    back = list(iter_jsonl(path))
+    assert [type(r.event) for r in back] == [MessageSent, type(back[1].event), Note]
+    assert back[-1].event.text == "got ok"
+
+
+def test_a_runner_bug_is_recorded_and_kept_in_the_streamed_file(tmp_path, monkeypatch):
+    scn = scenario_from_text(SCENARIO, TINY)
+    path = tmp_path / "t.jsonl"
+    run = ScenarioRun(scn, trace_level="stream", trace_path=path)
+
+    def broken(step):
+        raise ZeroDivisionError("step handler")
+
+    monkeypatch.setattr(run, "_do", broken)
+    result = run.run()
+    assert result.error == "ZeroDivisionError: step handler" and not result.passed
+    back = read_jsonl(path)
+    assert type(back.records[-1].event) is RunError
+    assert back.digest() == result.trace.digest()
+
+
+#: where the text scenario pretends to live (its body_file is relative to it)
+TINY = str(ROOT / "scenarios" / "publish" / "tiny.yaml")
+
+SCENARIO = """
+name: tiny
+refs: ["RFC 3903 §4.1"]
+duration: 40
+pua:
+  params: {outbound_proxy: "sip:127.0.0.1:5060"}
+steps:
+  - {at: 1, do: publish, with: {pres_uri: "sip:alice@127.0.0.1", expires: 30, source: UL_PUBLISH, body_file: ../bodies/pidf-open.xml}}
+expect:
+  - record: {at: 2, match: {pres_uri: "sip:alice@127.0.0.1"}, count: 1}
+  - sequence:
+      - {from: pua, method: PUBLISH}
+"""
+
+
+def test_metrics_level_refuses_an_expectation_that_reads_the_trace_before_the_run():
+    scn = scenario_from_text(SCENARIO, TINY)
+    with pytest.raises(ScenarioError) as info:
+        ScenarioRun(scn, trace_level="metrics")
+    text = str(info.value)
+    assert text.startswith(f"{TINY}:11:") and "'sequence'" in text and "'full' or 'stream'" in text
+
+
+def test_metrics_level_judges_probe_expectations():
+    scn = scenario_from_text(SCENARIO.split("  - sequence:")[0], TINY)
+    result = run_scenario(scn, trace_level="metrics")
+    assert result.passed, result.failures
+    assert result.messages == run_scenario(scn).messages > 0
+
+
+def test_the_metrics_trace_keeps_no_records_and_says_so():
+    trace = MetricsTrace({"seed": 1})
+    rec = trace.add(5, "pua", Note("info", "x"))
+    assert rec.seq == 0 and len(trace) == 1 and trace.last_time() == 5
+    with pytest.raises(TraceLevelError, match="'full' or 'stream'"):
+        list(trace)
+    with pytest.raises(TraceLevelError):
+        trace.of(Note)
+
+
+def test_levels_are_checked():
+    with pytest.raises(ValueError, match="needs a file path"):
+        make_trace("stream")
+    with pytest.raises(ValueError, match="unknown trace level 'fast'"):
+        Simulation(trace_level="fast")
+    with pytest.raises(ValueError, match="unknown trace level"):
+        ScenarioRun(scenario_from_text(SCENARIO, TINY), trace_level="everything")
+
+
+def test_a_streamed_trace_reads_back_as_a_lazy_sequence(tmp_path):
+    path = tmp_path / "t.jsonl"
+    trace = StreamTrace(path, {"seed": 3})
+    for i in range(25):
+        trace.add(i * 10, "pua", Note("info", f"n{i}"))
+    assert len(trace) == 25 and trace.last_time() == 240
+    assert isinstance(trace.records, RecordFile)
+    assert [r.event.text for r in trace.records[3:6]] == ["n3", "n4", "n5"]  # reading flushes first
+    assert trace.records[-1].event.text == "n24" and trace[0].seq == 0
+    assert [r.seq for r in trace.records[::10]] == [0, 10, 20]
+    trace.add(250, "pua", Note("info", "late"))
+    trace.close()
+    chunked = list(iter_jsonl(path, chunk_lines=4))  # many chunks
+    assert [r.event.text for r in chunked][-2:] == ["n24", "late"] and len(chunked) == 26
+    opened = TraceFile(path)
+    assert opened.meta == {"seed": 3} and len(opened) == 26 and opened.last_time() == 250
+    assert opened.digest() == trace.digest()
+    with pytest.raises(TraceLevelError):
+        opened.add(0, "x", Note("info", "no"))
+
+
+def test_progress_hook_runs_between_events_and_changes_nothing():
+    name = "scenarios/publish/412_recovery_usrloc.yaml"
+    scn = load_scenario(ROOT / name)
+    seen: list[tuple[int, int]] = []
+    result = ScenarioRun(scn).run(
+        progress=lambda sim: seen.append((sim.now, sim.network.requests_sent)), progress_every=3
+    )
+    assert result.trace.digest() == PINNED[name]
+    assert len(seen) > 3
+    assert [t for t, _ in seen] == sorted(t for t, _ in seen) and seen[-1][0] == scn.duration
+    sent = sum(1 for r in result.trace if type(r.event) is MessageSent and hasattr(r.event.message, "method"))
+    assert seen[-1][1] == sent
+
+
+def test_kernel_progress_slices_run_the_same_events():
+    from puasim.sim.kernel import Kernel
+
+    def build() -> tuple[Kernel, list]:
+        k, out = Kernel(), []
+        for i in range(20):
+            k.call_at(i // 3, out.append, i)
+        return k, out
+
+    k1, out1 = build()
+    k1.run(until=100)
+    k2, out2 = build()
+    calls = []
+    assert k2.run_with_progress(lambda now, n: calls.append(n), 4, until=100) == 20
+    assert out1 == out2 and k1.now == k2.now == 100
+    assert calls == [4, 8, 12, 16, 20, 20]
+    k3, _ = build()
+    assert k3.run_with_progress(lambda now, n: None, 4, max_events=10) == 10 and k3.now == 3
+    with pytest.raises(ValueError):
+        k3.run_with_progress(lambda now, n: None, 0)
+
+
+def test_stream_meta_set_after_construction_is_in_the_header(tmp_path):
+    path = Path(tmp_path) / "t.jsonl"
+    trace = StreamTrace(path, {"seed": 1})
+    trace.meta["scenario"] = "late"
+    trace.add(0, "a", Note("info", "x"))
+    trace.close()
+    assert read_jsonl(path).meta == {"seed": 1, "scenario": "late"}
