@@ -34,7 +34,9 @@ class RunProgress:
     """A progress bar over ``total_us`` of virtual time, fed by ``Simulation.run``.
 
     The bar shows virtual seconds done of the total, the simulated requests
-    per wall second and tqdm's ETA.  ``enabled=False`` makes every call a
+    per wall second and tqdm's ETA; it appears once the run has lasted
+    ``delay`` wall seconds (default :data:`DELAY`) and is redrawn at most
+    every ``min_interval`` seconds.  ``enabled=False`` makes every call a
     no-op (the bar is never created).
     """
 
@@ -43,8 +45,9 @@ class RunProgress:
         total_us: int,
         label: str = "",
         enabled: bool = True,
-        delay: float = DELAY,
+        delay: float | None = None,
         stream: IO[str] | None = None,
+        min_interval: float = 0.5,
     ) -> None:
         self.total_s = max(total_us, 0) / SECOND
         self.enabled = enabled
@@ -55,7 +58,7 @@ class RunProgress:
 
             self.bar = tqdm(
                 total=round(self.total_s, 3), desc=label, unit="s", unit_scale=False, leave=False,
-                delay=delay, file=sys.stderr if stream is None else stream, dynamic_ncols=True,
+                delay=DELAY if delay is None else delay, file=sys.stderr if stream is None else stream, dynamic_ncols=True, mininterval=min_interval,
                 bar_format="{desc} {percentage:3.0f}%|{bar}| {n:.0f}/{total:.0f} virtual s "
                 "[{elapsed}<{remaining}{postfix}]",
             )
