@@ -77,8 +77,8 @@ def coverage_frame(
     items += [(r.seq, "publish", r) for r in sent.itertuples(index=False)]
     items += [
         (rec.seq, "crash", rec)
-        for rec in trace.records
-        if isinstance(rec.event, NodeCrashed) and rec.node in pua_nodes
+        for rec in trace.iter_of(NodeCrashed)
+        if rec.node in pua_nodes
     ]
     items.sort(key=lambda x: x[0])
 

@@ -135,7 +135,7 @@ class ReportData:
 
 def _incidents(trace: Trace) -> pd.DataFrame:
     rows = []
-    for rec in trace.records:
+    for rec in trace.iter_of(FaultInjected, NodeCrashed, NodeRestarted, RunError, Note):
         ev = rec.event
         if isinstance(ev, FaultInjected):
             text = f"{ev.kind}: {ev.detail}"

@@ -82,7 +82,7 @@ def _note_rows(data: ReportData) -> list[dict[str, Any]]:
         exp = f" exp {r.expires:.3f}" if r.expires == r.expires else ""
         text = f"state {r.action} {_user(r.presentity)} {short_etag(r.etag)}{exp}"
         rows.append({"seq": r.seq, "time": r.time, "kind": "note", "node": r.node, "text": text})
-    for rec in data.trace.records:
+    for rec in data.trace.iter_of(TransactionFinished):
         ev = rec.event
         if isinstance(ev, TransactionFinished) and ev.faked:
             text = f"{ev.method} timed out: local {ev.status} after {ev.retransmissions} retransmissions"

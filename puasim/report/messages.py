@@ -105,7 +105,7 @@ def _addr(a: Any) -> str:
 def node_names(trace: Trace) -> dict[str, str]:
     """``host:port`` -> node name, learnt from who sends and who receives."""
     names: dict[str, str] = {}
-    for rec in trace.records:
+    for rec in trace.iter_of(MessageSent, MessageDelivered):
         ev = rec.event
         if isinstance(ev, MessageSent):
             names.setdefault(_addr(ev.src), rec.node)
@@ -169,7 +169,7 @@ def messages_frame(trace: Trace, names: dict[str, str] | None = None) -> pd.Data
     names = node_names(trace) if names is None else names
     rows: list[dict[str, Any]] = []
     pending: dict[tuple, deque[int]] = defaultdict(deque)
-    for rec in trace.records:
+    for rec in trace.iter_of(MessageSent, MessageDuplicated, MessageDelivered, MessageDropped):
         ev = rec.event
         if isinstance(ev, MessageSent):
             rows.append(_message_row(rec, names))
@@ -270,7 +270,7 @@ def transactions_frame(trace: Trace, messages: pd.DataFrame) -> pd.DataFrame:
             if end != end:
                 continue  # the final reply was lost: the client never saw it
             t.update(status=int(m.status), end=end, granted=m.expires, etag=m.etag)
-    for rec in trace.records:
+    for rec in trace.iter_of(TransactionFinished):
         ev = rec.event
         if isinstance(ev, TransactionFinished):
             t = txns.get((rec.node, ev.branch, ev.method))

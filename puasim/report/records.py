@@ -128,7 +128,7 @@ def record_events_frame(trace: Trace) -> pd.DataFrame:
     """One row per ``RecordChanged``; see :data:`RECORD_EVENT_COLUMNS`."""
     epoch = int(trace.meta.get("epoch", 0) or 0)
     rows = []
-    for rec in trace.records:
+    for rec in trace.iter_of(RecordChanged):
         ev = rec.event
         if not isinstance(ev, RecordChanged):
             continue
@@ -168,8 +168,7 @@ def records_frame(trace: Trace, record_events: pd.DataFrame) -> pd.DataFrame:
     """
     crashes = [
         (rec.seq, rec.time / SECOND, rec.node)
-        for rec in trace.records
-        if isinstance(rec.event, NodeCrashed)
+        for rec in trace.iter_of(NodeCrashed)
     ]
     events = list(record_events.itertuples(index=False))
     merged: list[tuple[int, str, Any]] = [(e.seq, "change", e) for e in events]
@@ -245,7 +244,7 @@ def server_frames(trace: Trace) -> tuple[pd.DataFrame, pd.DataFrame]:
         done.append(life)
         return life
 
-    for rec in trace.records:
+    for rec in trace.iter_of(MessageDelivered, NodeCrashed, ServerStateChanged):
         ev = rec.event
         t = rec.time / SECOND
         if (

@@ -28,12 +28,21 @@ run killed half-way would leave an unreadable file.
 from __future__ import annotations
 
 import hashlib
+import json
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from itertools import islice
 from pathlib import Path
 from typing import Any, Protocol, overload
 
-from puasim.trace.codec import canonical_line, digest, header_line, iter_jsonl, read_meta
+from puasim.trace.codec import (
+    TraceFormatError,
+    canonical_line,
+    digest,
+    header_line,
+    iter_jsonl,
+    read_meta,
+)
 from puasim.trace.trace import Record, Trace
 
 LEVELS = ("full", "stream", "metrics")
@@ -76,10 +85,26 @@ class RecordFile(Sequence[Record]):
             self._before()
         return iter_jsonl(self.path)
 
+    def iter_of(self, *types: type) -> Iterator[Record]:
+        """Records of the given event types; lines of other types are not decoded."""
+        if self._before is not None:
+            self._before()
+        return iter_jsonl(self.path, types=[t.__name__ for t in types])
+
     def __len__(self) -> int:
         if self._count is not None:
             return self._count()
         return sum(1 for _ in self._lines())
+
+    def last_time(self) -> int:
+        """Time of the last record, from the raw last line (no SIP decoding)."""
+        tail = deque(self._lines(), maxlen=1)
+        if not tail:
+            return 0
+        try:
+            return int(json.loads(tail[0])["time"])
+        except (ValueError, KeyError, TypeError) as exc:
+            raise TraceFormatError(f"{self.path}: last record has no time ({exc})") from None
 
     def _lines(self) -> Iterator[str]:
         if self._before is not None:
@@ -133,11 +158,13 @@ class TraceFile(Trace):
     def add(self, time: int, node: str, event: Any) -> Record:
         raise TraceLevelError(f"{self.path}: a trace file opened for reading takes no records")
 
+    def iter_of(self, *types: type) -> Iterator[Record]:
+        assert isinstance(self.records, RecordFile)
+        return self.records.iter_of(*types)
+
     def last_time(self) -> int:
-        time = 0
-        for rec in self.records:
-            time = rec.time
-        return time
+        assert isinstance(self.records, RecordFile)
+        return self.records.last_time()
 
     def digest(self) -> str:
         return digest(self.records)
@@ -198,6 +225,10 @@ class StreamTrace(Trace):
 
     def __len__(self) -> int:
         return self._run.count
+
+    def iter_of(self, *types: type) -> Iterator[Record]:
+        assert isinstance(self.records, RecordFile)
+        return self.records.iter_of(*types)
 
     def last_time(self) -> int:
         return self._run.last

@@ -247,3 +247,21 @@ def test_stream_meta_set_after_construction_is_in_the_header(tmp_path):
     trace.add(0, "a", Note("info", "x"))
     trace.close()
     assert read_jsonl(path).meta == {"seed": 1, "scenario": "late"}
+
+
+def test_iter_of_on_a_file_gives_the_records_of_those_types_with_their_sequence_numbers(tmp_path):
+    from puasim.trace.events import MessageDelivered, RecordChanged, TransactionFinished
+
+    name = "scenarios/publish/412_timer_refresh_drops.yaml"
+    path = tmp_path / "t.jsonl"
+    full = run_scenario(str(ROOT / name))
+    run_scenario(str(ROOT / name), trace_level="stream", trace_path=path)
+    opened = TraceFile(path)
+    for types in [(RecordChanged,), (MessageSent, MessageDelivered), (TransactionFinished, Note)]:
+        assert list(opened.iter_of(*types)) == list(full.trace.iter_of(*types))
+    assert opened.last_time() == full.trace.last_time()
+    # within one pass, a message traced when sent and when delivered is parsed once and shared
+    one_pass = list(opened.iter_of(MessageSent, MessageDelivered))
+    sent = {r.event.message: r.event.message for r in one_pass if type(r.event) is MessageSent}
+    delivered = next(r for r in one_pass if type(r.event) is MessageDelivered).event.message
+    assert sent[delivered] is delivered
