@@ -3,22 +3,19 @@
 :class:`RunningMetrics` is the observer of the ``metrics`` trace level
 (:class:`puasim.trace.levels.MetricsTrace`): it sees every record once, keeps
 only what is still open (messages in flight, transactions not finished, the
-latest expiry per ETag and per dialog) and counters, and gives the same
-numbers as :func:`puasim.report.metrics.summary` over the frames of a full
-trace of the same run.  Definitions: ``docs/metrics.md``.
+open coverage interval of each presentity, the latest expiry per ETag and
+per dialog) and counters, and gives the same numbers as
+:func:`puasim.report.metrics.summary` (with ``min_gap=0``) over the frames of
+a full trace of the same run, every key of it, to the last bit.
+Definitions: ``docs/metrics.md``.
 
-Computed: ``duration_s``, ``messages``, ``requests``, ``retransmissions``,
-``dropped``, ``transactions``, ``timeouts``, ``failures``, ``refreshes``,
-``lead_min_s``, ``lead_median_s``, ``lead_max_s``, ``late_refreshes``,
-``rounds_412``, ``latency_p50_ms``, ``latency_p99_ms``, ``peak_rate``.
-Not computed (they need the coverage intervals of every presentity, which
-this module does not build yet): ``gaps``, ``gap_none_s``, ``gap_stale_s``,
-``longest_gap_s``, ``orphan_s``.
-
-Memory: counters, one float per refresh (lead times) and per answered
-transaction (latencies, for exact percentiles), one counter per second of
-virtual time (the load curve), and the latest expiry of every ETag seen.
-Pure Python and numpy; no pandas frame is built.
+Memory: counters; per (presentity, event) its open interval, the
+publications the PUA and the server hold; one float per refresh (lead
+times) and per answered transaction (latencies, for exact percentiles);
+one counter per second of virtual time (the load curve); the latest expiry
+of every ETag seen; one entry per gap and per orphan interval (their
+durations are summed in the frames' order).  Pure Python and numpy; no
+pandas frame is built.
 """
 
 from __future__ import annotations
@@ -37,16 +34,19 @@ from puasim.trace.events import (
     MessageDropped,
     MessageDuplicated,
     MessageSent,
+    NodeCrashed,
     RecordChanged,
+    ServerStateChanged,
     TransactionFinished,
 )
 from puasim.trace.trace import Record
 
-#: summary keys :class:`RunningMetrics` computes (a subset of ``metrics.summary``)
+#: the keys of :meth:`RunningMetrics.summary`: those of ``metrics.summary``, in its order
 RUNNING_KEYS = (
     "duration_s", "messages", "requests", "retransmissions", "dropped", "transactions",
     "timeouts", "failures", "refreshes", "lead_min_s", "lead_median_s", "lead_max_s",
-    "late_refreshes", "rounds_412", "latency_p50_ms", "latency_p99_ms", "peak_rate",
+    "late_refreshes", "gaps", "gap_none_s", "gap_stale_s", "longest_gap_s", "orphan_s",
+    "rounds_412", "latency_p50_ms", "latency_p99_ms", "peak_rate",
 )
 
 # drops decided when a copy is sent (they concern the copy just sent), as in messages_frame
@@ -88,6 +88,233 @@ class _Txn:
         self.replies: list[_Copy] = []
 
 
+Key = tuple[str, str]
+
+
+class _Span:
+    """One coverage interval of a key: start, state and the counts that split intervals."""
+
+    __slots__ = ("start", "end", "state", "pua", "srv")
+
+    def __init__(self, start: float, state: str, pua: int, srv: int) -> None:
+        self.start = start
+        self.end = math.nan
+        self.state = state
+        self.pua = pua
+        self.srv = srv
+
+    def same(self, other: _Span) -> bool:
+        return self.state == other.state and self.pua == other.pua and self.srv == other.srv
+
+
+class _Gap:
+    __slots__ = ("start", "end", "state")
+
+    def __init__(self, start: float, end: float, state: str) -> None:
+        self.start, self.end, self.state = start, end, state
+
+
+class _Totals:
+    """What the summary keeps of the closed coverage intervals and gaps.
+
+    Durations are kept with the sort keys of the frames (gaps by start, then
+    key; coverage by key, then start) so their sums are added in the frames'
+    order and come out equal to the last bit.
+    """
+
+    __slots__ = ("gaps", "none", "stale", "longest", "orphan")
+
+    def __init__(self) -> None:
+        self.gaps = 0
+        self.none: list[tuple[float, str, str, float]] = []
+        self.stale: list[tuple[float, str, str, float]] = []
+        self.longest = math.nan
+        self.orphan: list[tuple[str, str, float, float]] = []
+
+    @staticmethod
+    def total(items: list) -> float:
+        """The durations (last field) summed in sort order, as pandas sums a column."""
+        return float(np.sum(np.array([item[-1] for item in sorted(items)], dtype=float)))
+
+    def copy(self) -> _Totals:
+        t = _Totals()
+        t.gaps, t.none, t.stale = self.gaps, list(self.none), list(self.stale)
+        t.longest, t.orphan = self.longest, list(self.orphan)
+        return t
+
+
+class _Coverage:
+    """The coverage intervals of ``coverage.coverage_frame`` and the gaps of ``gaps_frame``, kept per key
+    as they close: only the open interval, the last closed one (it may still merge) and the open gap.
+
+    Inputs arrive in trace order, as the frame code sorts them by sequence
+    number: PUA publication record changes, server publication changes
+    (replaying ``records.server_frames``: the last PUBLISH a server node
+    received gives the If-Match and body of its next change), first
+    transmissions of PUBLISH requests with a body, and crashes.
+    """
+
+    def __init__(self) -> None:
+        self.pua: dict[Key, set[tuple[str, str]]] = {}
+        self.srv: dict[Key, dict[str, str]] = {}
+        self.latest: dict[Key, str] = {}
+        self.current: dict[Key, _Span] = {}
+        self.closed: dict[Key, _Span] = {}  # last closed interval of positive length
+        self.gap: dict[Key, _Gap] = {}  # the gap run still open
+        self.totals = _Totals()
+        self.pua_nodes: set[str] = set()
+        # server side, per node: (presentity, event, etag) -> body id; last PUBLISH (If-Match, body id)
+        self.server_pubs: dict[str, dict[tuple[str, str, str], str]] = {}
+        self.last_publish: dict[str, tuple[str, str]] = {}
+
+    # -- inputs ----------------------------------------------------------------------------
+    def record(self, node: str, t: float, ev: Any) -> None:
+        from puasim.report.records import event_name, record_key
+
+        self.pua_nodes.add(node)
+        if ev.kind != "publication":
+            return
+        k = (S.aor(ev.pres_uri), event_name(ev.event))
+        held = self.pua.setdefault(k, set())
+        if ev.action in ("deleted", "expired"):
+            held.discard((node, record_key(ev)))
+        else:
+            held.add((node, record_key(ev)))
+        self._update(k, t)
+
+    def published(self, msg: Any, t: float) -> None:
+        body = S.body_id(getattr(msg, "body", b"") or b"")
+        if not body:
+            return
+        k = (S.aor(msg.uri), S.event_package(msg))
+        self.latest[k] = body
+        self._update(k, t)
+
+    def delivered_publish(self, node: str, msg: Any) -> None:
+        self.last_publish[node] = (S.header(msg, "SIP-If-Match"), S.body_id(msg.body))
+
+    def crashed(self, node: str, t: float) -> None:
+        pubs = self.server_pubs.get(node)
+        if pubs is not None:
+            for key in list(pubs):
+                pubs.pop(key)
+                self._server_change((key[0], key[1]), t, key[2], "", drop=True, body="")
+        if node in self.pua_nodes:
+            for k, held in self.pua.items():
+                lost = {x for x in held if x[0] == node}
+                if lost:
+                    held -= lost
+                    self._update(k, t)
+
+    def server_state(self, node: str, t: float, ev: Any) -> None:
+        pubs = self.server_pubs.setdefault(node, {})
+        prev, body = self.last_publish.get(node, ("", ""))
+        key = (ev.presentity, ev.event, ev.etag)
+        action = ev.action
+        prev_etag = ""
+        if action in ("refreshed", "modified"):
+            old_key = (ev.presentity, ev.event, prev)
+            if old_key not in pubs:  # no request seen: the only publication of the key
+                same = [q for q in pubs if q[:2] == key[:2]]
+                old_key = same[0] if len(same) == 1 else old_key
+            held = pubs.pop(old_key, None)
+            prev_etag = old_key[2] if held is not None else prev
+            if action == "refreshed" and held is not None:
+                body = held
+            pubs[key] = body
+        elif action in ("removed", "expired", "forgotten"):
+            pubs.pop(key, None)
+        else:
+            pubs[key] = body
+        gone = action in ("removed", "expired", "forgotten", "crashed")
+        self._server_change((ev.presentity, ev.event), t, ev.etag, prev_etag, drop=gone, body=body)
+
+    def _server_change(self, k: Key, t: float, etag: str, prev_etag: str, drop: bool, body: str) -> None:
+        held = self.srv.setdefault(k, {})
+        if drop:
+            held.pop(etag, None)
+        else:
+            if prev_etag:
+                held.pop(prev_etag, None)
+            held[etag] = body
+        self._update(k, t)
+
+    # -- intervals ------------------------------------------------------------------------------
+    def _update(self, k: Key, t: float) -> None:
+        p, s, latest = self.pua.get(k, ()), self.srv.get(k, {}), self.latest.get(k, "")
+        if p:
+            if not s:
+                state = "none"
+            elif latest and any(body and body != latest for body in s.values()):
+                state = "stale"
+            else:
+                state = "ok"
+        else:
+            state = "orphan" if s else "idle"
+        span = _Span(t, state, len(p), len(s))
+        cur = self.current.get(k)
+        if cur is not None:
+            if cur.same(span):
+                return
+            cur.end = t
+            self._close(k, cur, self.closed, self.gap, self.totals)
+        self.current[k] = span
+
+    @staticmethod
+    def _close(k: Key, span: _Span, closed: dict, gaps: dict, totals: _Totals) -> None:
+        """An interval ended: drop it if empty, merge it into the last one, or settle the last one."""
+        if not round(span.end - span.start, 6) > 0:
+            return
+        last = closed.get(k)
+        if last is not None and last.same(span) and last.end == span.start:
+            last.end = span.end
+            return
+        if last is not None:
+            _Coverage._settle(k, last, gaps, totals)
+        closed[k] = span
+
+    @staticmethod
+    def _settle(k: Key, span: _Span, gaps: dict, totals: _Totals) -> None:
+        """A coverage row is final: count orphan time, extend or start a gap run."""
+        duration = round(span.end - span.start, 6)
+        if span.state == "orphan":
+            totals.orphan.append((k[0], k[1], span.start, duration))
+        if span.state not in ("none", "stale"):
+            return
+        gap = gaps.get(k)
+        if gap is not None and gap.end == span.start and gap.state == span.state:
+            gap.end = span.end
+            return
+        if gap is not None:
+            _Coverage._count_gap(k, gap, totals)
+        gaps[k] = _Gap(span.start, span.end, span.state)
+
+    @staticmethod
+    def _count_gap(k: Key, gap: _Gap, totals: _Totals) -> None:
+        duration = round(gap.end - gap.start, 6)
+        totals.gaps += 1
+        (totals.none if gap.state == "none" else totals.stale).append((gap.start, k[0], k[1], duration))
+        if not duration <= totals.longest:  # NaN start
+            totals.longest = duration
+
+    def finish(self, end_time: float) -> _Totals:
+        """Totals as if the trace ended at ``end_time`` (the state itself is left as it is)."""
+        totals = self.totals.copy()
+        closed = {k: _Span(s.start, s.state, s.pua, s.srv) for k, s in self.closed.items()}
+        for k, s in self.closed.items():
+            closed[k].end = s.end
+        gaps = {k: _Gap(g.start, g.end, g.state) for k, g in self.gap.items()}
+        for k, cur in self.current.items():
+            span = _Span(cur.start, cur.state, cur.pua, cur.srv)
+            span.end = max(end_time, cur.start)
+            self._close(k, span, closed, gaps, totals)
+        for k, last in closed.items():
+            self._settle(k, last, gaps, totals)
+        for k, gap in gaps.items():
+            self._count_gap(k, gap, totals)
+        return totals
+
+
 class RunningMetrics:
     """Feed it every record (``observe``); read the numbers with :meth:`summary`."""
 
@@ -112,6 +339,7 @@ class RunningMetrics:
         self._open: dict[tuple, _Txn] = {}
         self._by_etag: dict[str, float] = {}
         self._by_call: dict[str, float] = {}
+        self._coverage = _Coverage()
 
     # -- feeding -----------------------------------------------------------------------
     def observe(self, rec: Record) -> None:
@@ -122,6 +350,8 @@ class RunningMetrics:
             self._sent(rec, ev)
         elif kind is MessageDelivered or kind is MessageDropped:
             self._fate(rec, ev)
+            if kind is MessageDelivered and S.is_request(ev.message) and ev.message.method == "PUBLISH":
+                self._coverage.delivered_publish(rec.node, ev.message)
         elif kind is MessageDuplicated:
             queue = self._pending.get((ev.src, ev.dst, ev.message))
             if queue:
@@ -138,6 +368,11 @@ class RunningMetrics:
                 self._by_etag[ev.etag] = expires
             if ev.call_id and ev.kind != "publication":
                 self._by_call[ev.call_id] = expires
+            self._coverage.record(rec.node, rec.time / SECOND, ev)
+        elif kind is ServerStateChanged:
+            self._coverage.server_state(rec.node, rec.time / SECOND, ev)
+        elif kind is NodeCrashed:
+            self._coverage.crashed(rec.node, rec.time / SECOND)
 
     def _sent(self, rec: Record, ev: Any) -> None:
         msg = ev.message
@@ -157,6 +392,8 @@ class RunningMetrics:
             self.requests += 1
             self.per_second[int(now // 1.0)] += 1
             method = msg.method
+            if method == "PUBLISH" and not ev.retransmission:
+                self._coverage.published(msg, now)
             if method == "ACK":
                 return
             tkey = (rec.node, S.branch(msg), method)
@@ -221,7 +458,7 @@ class RunningMetrics:
 
     # -- reading -----------------------------------------------------------------------
     def summary(self) -> dict[str, Any]:
-        """The computed keys of :func:`puasim.report.metrics.summary` (see :data:`RUNNING_KEYS`)."""
+        """What :func:`puasim.report.metrics.summary` gives for a full trace of the run so far."""
         timeouts, failures, rounds = self.timeouts, self.failures, self.rounds_412
         latencies = list(self.latencies)
         for t in self._open.values():  # not finished by a TransactionFinished: the wire decides
@@ -250,6 +487,8 @@ class RunningMetrics:
                 bins[min(i, nbins - 1)] += n
             peak = float(max(bins.values(), default=0))
 
+        cov = self._coverage.finish(end_s)
+
         def stat(values: np.ndarray, fn: str) -> float:
             return float(getattr(np, fn)(values)) if len(values) else float("nan")
 
@@ -267,6 +506,11 @@ class RunningMetrics:
             "lead_median_s": stat(leads, "median"),
             "lead_max_s": stat(leads, "max"),
             "late_refreshes": self.late_refreshes,
+            "gaps": cov.gaps,
+            "gap_none_s": _Totals.total(cov.none),
+            "gap_stale_s": _Totals.total(cov.stale),
+            "longest_gap_s": cov.longest if cov.gaps else 0.0,
+            "orphan_s": _Totals.total(cov.orphan),
             "rounds_412": rounds,
             "latency_p50_ms": float(np.percentile(wire, 50)) if len(wire) else float("nan"),
             "latency_p99_ms": float(np.percentile(wire, 99)) if len(wire) else float("nan"),
