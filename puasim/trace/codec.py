@@ -30,13 +30,44 @@ class TraceFormatError(ValueError):
     """A trace file could not be read; names the file line and what was wrong."""
 
 
+#: event class -> its field names (``dataclasses.fields`` is slow on a hot path)
+_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
+_PLAIN = (str, int, float, bool, type(None))
+
+#: the message classes, loaded on first use (the sip layer sits above the trace)
+_MESSAGE_TYPES: tuple[type, ...] = ()
+
+#: id -> (message, wire text) of messages encoded lately: a message is traced when it
+#: is sent and again when it is delivered; the message is held so its id stays its own
+_TEXTS: dict[int, tuple[Any, str]] = {}
+_TEXTS_SIZE = 4096
+
+
+def _sip_text(value: Any) -> str:
+    hit = _TEXTS.get(id(value))
+    if hit is not None and hit[0] is value:
+        return hit[1]
+    from puasim.sip.parser import serialise
+
+    text = serialise(value).decode("utf-8", "surrogateescape")
+    if len(_TEXTS) >= _TEXTS_SIZE:
+        _TEXTS.clear()
+    _TEXTS[id(value)] = (value, text)
+    return text
+
+
 def _encode_value(value: Any) -> Any:
-    from puasim.sip.message import Request, Response
+    global _MESSAGE_TYPES
+    if type(value) in _PLAIN:
+        return value
+    if not _MESSAGE_TYPES:
+        from puasim.sip.message import Request, Response
 
-    if isinstance(value, Request | Response):
-        from puasim.sip.parser import serialise
-
-        return {"sip": serialise(value).decode("utf-8", "surrogateescape")}
+        _MESSAGE_TYPES = (Request, Response)
+    if isinstance(value, _MESSAGE_TYPES):
+        return {"sip": _sip_text(value)}
     if isinstance(value, tuple):
         return [_encode_value(v) for v in value]
     if isinstance(value, bytes):
@@ -50,19 +81,24 @@ def _encode_value(value: Any) -> Any:
     return repr(value)
 
 
+def _field_names(cls: type) -> tuple[str, ...]:
+    names = _FIELDS.get(cls)
+    if names is None:
+        names = _FIELDS[cls] = tuple(f.name for f in dataclasses.fields(cls))
+    return names
+
+
 def record_to_dict(rec: Record) -> dict[str, Any]:
     ev = rec.event
-    out: dict[str, Any] = {"seq": rec.seq, "time": rec.time, "node": rec.node, "type": type(ev).__name__}
-    for f in dataclasses.fields(ev):
-        out[f.name] = _encode_value(getattr(ev, f.name))
+    cls = type(ev)
+    out: dict[str, Any] = {"seq": rec.seq, "time": rec.time, "node": rec.node, "type": cls.__name__}
+    for name in _field_names(cls):
+        out[name] = _encode_value(getattr(ev, name))
     return out
 
 
 #: parsed messages a reader keeps by text (a message is traced when sent and again when delivered)
 SIP_CACHE_SIZE = 4096
-
-
-_PLAIN = (str, int, float, bool, type(None))
 
 
 def _decode_value(name: str, value: Any, cache: dict[str, Any] | None = None) -> Any:
@@ -87,20 +123,14 @@ def _decode_value(name: str, value: Any, cache: dict[str, Any] | None = None) ->
     return value
 
 
-_FIELDS: dict[type, tuple[str, ...]] = {}
-
-
 def record_from_dict(data: dict[str, Any], cache: dict[str, Any] | None = None) -> Record:
     """A record from its decoded JSON object; ``cache`` (text -> message) lets equal
     SIP texts share one parsed (immutable) message, as they did in the run."""
     cls = EVENT_TYPES.get(data.get("type", ""))
     if cls is None:
         raise TraceFormatError(f"unknown record type {data.get('type')!r}")
-    names = _FIELDS.get(cls)
-    if names is None:
-        names = _FIELDS[cls] = tuple(f.name for f in dataclasses.fields(cls))
     kwargs = {}
-    for name in names:
+    for name in _field_names(cls):
         if name in data:
             kwargs[name] = _decode_value(name, data[name], cache)
     try:
