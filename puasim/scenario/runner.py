@@ -27,7 +27,7 @@ from puasim.sim.network import Partition
 from puasim.sim.simulation import ProgressHook, Simulation, SimulationError
 from puasim.store import Database, StoreError, make_store
 from puasim.trace.events import FaultInjected, MessageSent, Note, RunError
-from puasim.trace.levels import LEVELS, MetricsTrace
+from puasim.trace.levels import LEVELS, MetricsTrace, StreamTrace
 from puasim.trace.trace import Trace
 
 
@@ -304,6 +304,8 @@ class ScenarioRun:
         trace = self.sim.trace
         if isinstance(trace, MetricsTrace) and trace.observer is not None:
             messages = int(trace.observer.summary()["messages"])  # type: ignore[attr-defined]
+        elif isinstance(trace, StreamTrace):
+            messages = trace.count_of(MessageSent)
         else:
             messages = sum(1 for r in trace.records if type(r.event) is MessageSent)
         return ScenarioResult(
