@@ -57,17 +57,27 @@ def check_trace_level(scn: Scenario, level: str) -> None:
     """Refuse, before the run, expectations the trace level cannot judge.
 
     At ``metrics`` no record is kept, so an expectation that reads the trace
-    fails here naming its file, line and kind.  ``full`` and ``stream`` judge
-    every kind (a streamed trace is read back from its file).
+    fails here naming its file, line and kind; a ``stat`` on a summary metric
+    is judged from the metrics the run kept, a ``stat`` on a series or a
+    per-method count needs the records.  ``full`` and ``stream`` judge every
+    kind (a streamed trace is read back from its file).
     """
+    from puasim.scenario.stats import SUMMARY
+
     if level not in LEVELS:
         raise ValueError(f"unknown trace level {level!r} (known: {', '.join(LEVELS)})")
     if level != "metrics":
         return
-    for kind, _spec, path, _line in scn.expectations:
+    for kind, spec, path, _line in scn.expectations:
         if kind in TRACE_KINDS:
             raise scn.doc.error(
                 path, f"a {kind!r} expectation reads the trace: it needs trace level 'full' or 'stream', not 'metrics'"
+            )
+        if kind == "stat" and spec["metric"] not in SUMMARY:
+            raise scn.doc.error(
+                (*path, "metric"),
+                f"stat metric {spec['metric']!r} is computed from the trace's records: it needs trace level "
+                "'full' or 'stream'; at 'metrics' only the summary metrics can be checked",
             )
 
 

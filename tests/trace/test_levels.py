@@ -29,6 +29,7 @@ from puasim.trace.levels import (
     TraceLevelError,
     make_trace,
 )
+from puasim.scenario.stats import SUMMARY
 from tests.scenario.pin_digests import PINS, ROOT, scenario_files
 from tests.sim.probe import A, B, Probe, send_at
 from tests.sim.test_node import Faulty
@@ -60,8 +61,12 @@ def test_metrics_level_gives_the_summary_of_a_full_trace_on_every_scenario_file(
     full = run_scenario(str(FILES[name]))
     scn = load_scenario(FILES[name])
     # the metrics level refuses expectations that read records; judge the rest
-    scn = dataclasses.replace(scn, expectations=[e for e in scn.expectations if e[0] not in TRACE_KINDS])
+    kept = [e for e in scn.expectations if e[0] not in TRACE_KINDS and not (e[0] == "stat" and e[1]["metric"] not in SUMMARY)]
+    stripped = len(kept) < len(scn.expectations)
+    scn = dataclasses.replace(scn, expectations=kept)
     result = ScenarioRun(scn, trace_level="metrics").run()
+    if not stripped:  # every expectation judged at both levels: same verdict
+        assert [f.message for f in result.failures] == [f.message for f in full.failures]
     trace = result.trace
     assert isinstance(trace, MetricsTrace)
     assert trace.digest() == PINNED[name]
@@ -186,6 +191,19 @@ def test_metrics_level_refuses_an_expectation_that_reads_the_trace_before_the_ru
         ScenarioRun(scn, trace_level="metrics")
     text = str(info.value)
     assert text.startswith(f"{TINY}:11:") and "'sequence'" in text and "'full' or 'stream'" in text
+
+
+def test_metrics_level_judges_stat_expectations_on_summary_metrics_and_refuses_series():
+    base = SCENARIO.split("  - sequence:")[0]
+    scn = scenario_from_text(base + "  - stat: {metric: requests, min: 1, max: 1}\n", TINY)
+    assert run_scenario(scn, trace_level="metrics").passed
+    scn = scenario_from_text(base + "  - stat: {metric: requests, equals: 5}\n", TINY)
+    failed = run_scenario(scn, trace_level="metrics")
+    assert [f.message for f in failed.failures] == [f.message for f in run_scenario(scn).failures]
+    assert "requests = 1, expected 5" in failed.failures[0].message
+    scn = scenario_from_text(base + "  - stat: {metric: latency_ms, percentile: 99, max: 50}\n", TINY)
+    with pytest.raises(ScenarioError, match=r"tiny.yaml:\d+: expect\[1\]\.stat\.metric: stat metric 'latency_ms'"):
+        ScenarioRun(scn, trace_level="metrics")
 
 
 def test_metrics_level_judges_probe_expectations():
