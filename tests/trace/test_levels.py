@@ -18,6 +18,7 @@ from puasim.scenario.runner import (
     run_scenario,
     scenario_from_text,
 )
+from puasim.scenario.stats import SUMMARY
 from puasim.sim import LinkProfile, Simulation, SimulationError
 from puasim.trace.codec import iter_jsonl, read_jsonl
 from puasim.trace.events import MessageSent, Note, RunError
@@ -29,7 +30,6 @@ from puasim.trace.levels import (
     TraceLevelError,
     make_trace,
 )
-from puasim.scenario.stats import SUMMARY
 from tests.scenario.pin_digests import PINS, ROOT, scenario_files
 from tests.sim.probe import A, B, Probe, send_at
 from tests.sim.test_node import Faulty
