@@ -80,11 +80,12 @@ class _Copy:
 
 
 class _Txn:
-    __slots__ = ("start", "method", "replies")
+    __slots__ = ("start", "method", "node", "replies")
 
-    def __init__(self, start: float, method: str) -> None:
+    def __init__(self, start: float, method: str, node: str) -> None:
         self.start = start
         self.method = method
+        self.node = node
         self.replies: list[_Copy] = []
 
 
@@ -334,6 +335,8 @@ class RunningMetrics:
         self.leads = array("d")
         self.latencies = array("d")
         self.per_second: Counter[int] = Counter()
+        #: finished transactions by (method, client node, final status)
+        self.by_status: Counter[tuple[str, str, int | None]] = Counter()
         self._names: dict[str, str] = {}
         self._pending: dict[tuple, deque[_Copy]] = {}
         self._open: dict[tuple, _Txn] = {}
@@ -398,7 +401,7 @@ class RunningMetrics:
                 return
             tkey = (rec.node, S.branch(msg), method)
             if tkey not in self._open:
-                self._open[tkey] = _Txn(now, method)
+                self._open[tkey] = _Txn(now, method, rec.node)
                 self.transactions += 1
                 if method in ("PUBLISH", "SUBSCRIBE") and S.operation(msg) == "refresh":
                     self._refresh(msg, method, now)
@@ -445,6 +448,7 @@ class RunningMetrics:
             self.dropped += 1
 
     def _finish(self, t: _Txn, status: int, end: float, faked: bool) -> None:
+        self.by_status[(t.method, t.node, status)] += 1
         if faked:
             self.timeouts += 1
         else:
@@ -457,23 +461,40 @@ class RunningMetrics:
             self.rounds_412 += 1
 
     # -- reading -----------------------------------------------------------------------
+    def _wire_reply(self, t: _Txn) -> _Copy | None:
+        """The final reply of a transaction no TransactionFinished ended: the first one the client saw."""
+        for reply in t.replies:
+            if reply.end() == reply.end():
+                return reply
+        return None
+
+    def transaction_count(self, method: str, node: str | None = None, status: int | None = None) -> int:
+        """Client transactions of ``method`` (of one client ``node``, with one final ``status``),
+        as ``len()`` of the filtered transactions frame (``stat`` counts such as ``publish_requests``)."""
+        counts = Counter(self.by_status)
+        for t in self._open.values():
+            reply = self._wire_reply(t)
+            counts[(t.method, t.node, reply.status if reply is not None else None)] += 1
+        return sum(
+            n for (m, nd, st), n in counts.items()
+            if m == method and (node is None or nd == node) and (status is None or st == status)
+        )
+
     def summary(self) -> dict[str, Any]:
         """What :func:`puasim.report.metrics.summary` gives for a full trace of the run so far."""
         timeouts, failures, rounds = self.timeouts, self.failures, self.rounds_412
         latencies = list(self.latencies)
         for t in self._open.values():  # not finished by a TransactionFinished: the wire decides
-            for reply in t.replies:
-                end = reply.end()
-                if end == end:
-                    assert reply.status is not None
-                    if not 200 <= reply.status < 300:
-                        failures += 1
-                    latency = round(end - t.start, 6)
-                    if latency == latency:
-                        latencies.append(latency)
-                    if t.method == "PUBLISH" and reply.status == 412:
-                        rounds += 1
-                    break
+            reply = self._wire_reply(t)
+            if reply is not None:
+                assert reply.status is not None
+                if not 200 <= reply.status < 300:
+                    failures += 1
+                latency = round(reply.end() - t.start, 6)
+                if latency == latency:
+                    latencies.append(latency)
+                if t.method == "PUBLISH" and reply.status == 412:
+                    rounds += 1
         open_copies = {id(c): c for q in self._pending.values() for c in q}
         dropped = self.dropped + sum(1 for c in open_copies.values() if c.dropped)
         leads = np.asarray(self.leads, dtype=float)

@@ -58,11 +58,11 @@ def check_trace_level(scn: Scenario, level: str) -> None:
 
     At ``metrics`` no record is kept, so an expectation that reads the trace
     fails here naming its file, line and kind; a ``stat`` on a summary metric
-    is judged from the metrics the run kept, a ``stat`` on a series or a
-    per-method count needs the records.  ``full`` and ``stream`` judge every
+    or a per-method request count is judged from the metrics the run kept, a
+    ``stat`` on a series needs the records.  ``full`` and ``stream`` judge every
     kind (a streamed trace is read back from its file).
     """
-    from puasim.scenario.stats import SUMMARY
+    from puasim.scenario.stats import METHOD_COUNTS, SUMMARY
 
     if level not in LEVELS:
         raise ValueError(f"unknown trace level {level!r} (known: {', '.join(LEVELS)})")
@@ -73,11 +73,11 @@ def check_trace_level(scn: Scenario, level: str) -> None:
             raise scn.doc.error(
                 path, f"a {kind!r} expectation reads the trace: it needs trace level 'full' or 'stream', not 'metrics'"
             )
-        if kind == "stat" and spec["metric"] not in SUMMARY:
+        if kind == "stat" and spec["metric"] not in SUMMARY and spec["metric"] not in METHOD_COUNTS:
             raise scn.doc.error(
                 (*path, "metric"),
                 f"stat metric {spec['metric']!r} is computed from the trace's records: it needs trace level "
-                "'full' or 'stream'; at 'metrics' only the summary metrics can be checked",
+                "'full' or 'stream'; at 'metrics' only the summary metrics and request counts can be checked",
             )
 
 

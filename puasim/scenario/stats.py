@@ -168,7 +168,10 @@ def stat_value(spec: dict, ctx: Any, duration_s: float) -> tuple[float, str]:
         if agg == "count":
             return float(len(values)), what
         return (float(getattr(values, agg)()) if len(values) else math.nan), what
-    if metric in METHOD_COUNTS:
+    observer = getattr(ctx.trace, "observer", None)
+    if metric in METHOD_COUNTS and observer is not None:  # trace level 'metrics'
+        value = float(observer.transaction_count(METHOD_COUNTS[metric], spec.get("from"), spec.get("status")))
+    elif metric in METHOD_COUNTS:
         tx = _data(ctx).transactions
         tx = tx[tx["method"] == METHOD_COUNTS[metric]]
         if "from" in spec:

@@ -18,7 +18,7 @@ from puasim.scenario.runner import (
     run_scenario,
     scenario_from_text,
 )
-from puasim.scenario.stats import SUMMARY
+from puasim.scenario.stats import METHOD_COUNTS, SUMMARY
 from puasim.sim import LinkProfile, Simulation, SimulationError
 from puasim.trace.codec import iter_jsonl, read_jsonl
 from puasim.trace.events import MessageSent, Note, RunError
@@ -61,7 +61,8 @@ def test_metrics_level_gives_the_summary_of_a_full_trace_on_every_scenario_file(
     full = run_scenario(str(FILES[name]))
     scn = load_scenario(FILES[name])
     # the metrics level refuses expectations that read records; judge the rest
-    kept = [e for e in scn.expectations if e[0] not in TRACE_KINDS and not (e[0] == "stat" and e[1]["metric"] not in SUMMARY)]
+    judged = {*SUMMARY, *METHOD_COUNTS}
+    kept = [e for e in scn.expectations if e[0] not in TRACE_KINDS and not (e[0] == "stat" and e[1]["metric"] not in judged)]
     stripped = len(kept) < len(scn.expectations)
     scn = dataclasses.replace(scn, expectations=kept)
     result = ScenarioRun(scn, trace_level="metrics").run()
@@ -71,8 +72,18 @@ def test_metrics_level_gives_the_summary_of_a_full_trace_on_every_scenario_file(
     assert isinstance(trace, MetricsTrace)
     assert trace.digest() == PINNED[name]
     assert len(trace) == len(full.trace)
-    assert_same_summary(trace.observer.summary(), summary(from_trace(full.trace)))
+    data = from_trace(full.trace)
+    assert_same_summary(trace.observer.summary(), summary(data))
     assert result.messages == full.messages
+    # the request counts of stat expectations (publish_requests, ...), filtered as stats.py filters
+    tx = data.transactions
+    for method in METHOD_COUNTS.values():
+        for node in (None, "pua", "server"):
+            for status in (None, 200, 412, 408):
+                want = tx[tx["method"] == method]
+                want = want if node is None else want[want["node"] == node]
+                want = want if status is None else want[want["status"] == status]
+                assert trace.observer.transaction_count(method, node, status) == len(want), (method, node, status)
 
 
 def assert_same_summary(got: dict, want: dict) -> None:
