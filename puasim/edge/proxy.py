@@ -6,9 +6,11 @@ replies and pua's PUBLISHes all leave from one address, as on the lab's edge
 proxy (udp 127.0.0.1:5080).  A REGISTER runs the script's ``register`` route
 (:mod:`puasim.edge.script`) in the worker process; the companions' PUBLISHes
 leave synchronously while that REGISTER is handled, before its reply (lab
-README, finding 12: 01 #2 PUBLISH before #3 200).  A NOTIFY of the
+README, finding 12: 01 #2 PUBLISH before #3 200; pua_bla's SUBSCRIBE too, 14 #2
+before #3).  A NOTIFY of the
 ``reg`` event runs the script's ``notify`` route (``reginfo_handle_notify()``)
-and gets the script's reply.  Other requests go to pua's NOTIFY handling, as
+and gets the script's reply; so does a NOTIFY of ``dialog;sla`` from a BLA phone
+(``bla_handle_notify()``, §9.3).  Other requests go to pua's NOTIFY handling, as
 the other pua nodes of puasim do.  Callbacks fired
 by usrloc's timer run in the ``timer`` process (its own Call-ID counter, lab
 03 #33).
@@ -27,9 +29,10 @@ from collections.abc import Hashable
 from dataclasses import dataclass, field
 from typing import Any
 
+from puasim.companions.bla import PuaBla, PuaBlaConfig
 from puasim.companions.reginfo import PuaReginfo, PuaReginfoConfig
 from puasim.companions.usrloc import PuaUsrloc, PuaUsrlocConfig
-from puasim.edge.script import Call, Script, substitute
+from puasim.edge.script import Call, Script, call_serves, notify_package, substitute
 from puasim.effects import SECOND, Address
 from puasim.node.registrar import RegistrarConfig, save
 from puasim.node.usrloc import Usrloc, UsrlocConfig
@@ -59,6 +62,7 @@ class NodeConfig:
     user_agent_header: str = ""
     #: the Kamailio version the script is written for (pua's profile)
     profile: str = "kamailio-5.6"
+    pua_bla: PuaBlaConfig | None = None
 
     @property
     def modules(self) -> set[str]:
@@ -67,6 +71,8 @@ class NodeConfig:
             loaded.add("pua_usrloc")
         if self.pua_reginfo is not None:
             loaded.add("pua_reginfo")
+        if self.pua_bla is not None:
+            loaded.add("pua_bla")
         return loaded
 
 
@@ -87,6 +93,8 @@ class EdgeProxy:
         # callbacks therefore run first (usrloc prepends callbacks)
         self.pua_usrloc = PuaUsrloc(pua, self.usrloc, cfg.pua_usrloc) if cfg.pua_usrloc is not None else None
         self.pua_reginfo = PuaReginfo(pua, self.usrloc, cfg.pua_reginfo) if cfg.pua_reginfo is not None else None
+        # loaded after them in proxy.cfg, so its callback runs first
+        self.pua_bla = PuaBla(pua, self.usrloc, cfg.pua_bla) if cfg.pua_bla is not None else None
         self._tag_base = hashlib.md5(f"edge-{pua.host}-{pua.port}".encode()).hexdigest()
 
     def __getattr__(self, name: str) -> Any:
@@ -108,7 +116,7 @@ class EdgeProxy:
         req = txn.request
         if req.method == "REGISTER":
             self.route_register(txn, now)
-        elif req.method == "NOTIFY" and self.script.notify and (req.get("event") or "").strip() == "reg":
+        elif req.method == "NOTIFY" and self.script.handles(notify_package(req)):
             self.route_notify(txn, now)
         else:
             subscribe.answer_request(self.pua, txn, now)
@@ -127,7 +135,7 @@ class EdgeProxy:
 
     # -- the script --------------------------------------------------------------------
     def _in_process(self, process: str, fn: Any, *args: Any) -> None:
-        companions = [c for c in (self.pua_usrloc, self.pua_reginfo) if c is not None]
+        companions = [c for c in (self.pua_usrloc, self.pua_reginfo, self.pua_bla) if c is not None]
         for companion in companions:
             companion.process = process
         try:
@@ -146,15 +154,30 @@ class EdgeProxy:
             rc = self.pua_reginfo.reginfo_handle_notify(req, call.args[0], now)
         elif call.function == "reginfo_disable_publish" and self.pua_reginfo is not None:
             rc = self.pua_reginfo.reginfo_disable_publish()
+        elif call.function == "bla_set_flag" and self.pua_bla is not None and req is not None:
+            rc = self.pua_bla.bla_set_flag(req)
+        elif call.function == "bla_handle_notify" and self.pua_bla is not None and req is not None:
+            rc = self.pua_bla.bla_handle_notify(req, now)
         else:
             raise ValueError(f"script: {call.function}() cannot run here")
         self.pua.log("info", f"script: {call.text()} returned {rc}")
         return rc
 
     def route_notify(self, txn: ServerTransaction, now: int) -> None:
-        """The NOTIFY route for ``Event: reg``: the calls, then the script's reply."""
+        """The NOTIFY route: the calls for the NOTIFY's event package, then the script's reply.
+
+        A call that returns 0 ends the script, so no reply is sent (Kamailio's
+        rule for a function's 0; ``bla_handle_notify()`` on any failure, §9.3).
+        """
+        package = notify_package(txn.request)
+        if self.pua_bla is not None:
+            self.pua_bla.begin_request(txn.request)
         for call in self.script.notify:
-            self.run_call(call, txn.request, now)
+            if not call_serves(call.function, package):
+                continue
+            if self.run_call(call, txn.request, now) == 0:
+                self.pua.log("info", f"script: {call.function}() returned 0, the script ends without a reply")
+                return
         status, reason = self.script.notify_reply
         txn.respond(self.make_reply(txn.request, status, reason, ()), now)
 
@@ -168,6 +191,8 @@ class EdgeProxy:
             user = ""
         bflags = 0
         replied = False
+        if self.pua_bla is not None:
+            self.pua_bla.begin_request(req)
         try:
             for call in self.script.register:
                 if not call.applies(user):

@@ -6,8 +6,10 @@ calls module functions in order, e.g. (pua_usrloc's documented example)::
     if (is_method("REGISTER")) { pua_set_publish(); save("location"); }
 
 Routes modelled: ``register`` (REGISTER requests), ``notify`` (in-dialog
-NOTIFYs of the ``reg`` event, answered with ``notify_reply`` after the calls,
-as the lab's ``sl_send_reply("200", "OK")``) and ``request``: calls a scenario
+NOTIFYs of the ``reg`` and ``dialog;sla`` events, each running the calls meant
+for its package, see :data:`NOTIFY_HANDLERS`, and answered with
+``notify_reply`` after them, as the lab's ``sl_send_reply("200", "OK")``; a
+call that returns 0 ends the script without a reply) and ``request``: calls a scenario
 step makes the script run for a trigger request (the lab's OPTIONS triggers).
 
 Here a route is a list of :class:`Call`: a function with its arguments and an
@@ -28,18 +30,21 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from puasim.sip.message import Request
 
-#: function -> (module, routes it is allowed in, min args, max args, modelled)
-FUNCTIONS: dict[str, tuple[str, frozenset[str], int, int, bool]] = {
-    "save": ("registrar", frozenset({"register"}), 1, 3, True),
-    "pua_set_publish": ("pua_usrloc", frozenset({"register"}), 0, 0, True),
-    "bla_set_flag": ("pua_bla", frozenset({"register"}), 0, 0, False),
-    "reginfo_subscribe": ("pua_reginfo", frozenset({"register", "notify", "request"}), 1, 2, True),
-    "reginfo_handle_notify": ("pua_reginfo", frozenset({"notify"}), 1, 1, True),
-    "reginfo_disable_publish": ("pua_reginfo", frozenset({"register", "notify", "request"}), 0, 0, True),
-    "bla_handle_notify": ("pua_bla", frozenset({"notify"}), 0, 0, False),
+#: function -> (module, routes it is allowed in, min args, max args)
+FUNCTIONS: dict[str, tuple[str, frozenset[str], int, int]] = {
+    "save": ("registrar", frozenset({"register"}), 1, 3),
+    "pua_set_publish": ("pua_usrloc", frozenset({"register"}), 0, 0),
+    "bla_set_flag": ("pua_bla", frozenset({"register"}), 0, 0),
+    "reginfo_subscribe": ("pua_reginfo", frozenset({"register", "notify", "request"}), 1, 2),
+    "reginfo_handle_notify": ("pua_reginfo", frozenset({"notify"}), 1, 1),
+    "reginfo_disable_publish": ("pua_reginfo", frozenset({"register", "notify", "request"}), 0, 0),
+    "bla_handle_notify": ("pua_bla", frozenset({"notify"}), 0, 0),
 }
 
 ROUTES = ("register", "notify", "notify_reply")
+#: the NOTIFY handlers and the event package each one is for (the lab script
+#: dispatches on ``$hdr(Event)``: ``reg`` and ``dialog;sla``)
+NOTIFY_HANDLERS = {"reginfo_handle_notify": "reg", "bla_handle_notify": "dialog;sla"}
 #: functions that exist only in the kamailio-master profile (pua-reference §11.2)
 MASTER_ONLY = {"reginfo_disable_publish": "708dd17534"}
 
@@ -76,6 +81,20 @@ class Script:
     notify: tuple[Call, ...] = ()
     notify_reply: tuple[int, str] = (200, "OK")
 
+    def handles(self, package: str) -> bool:
+        """Whether the notify route has a handler for NOTIFYs of this event package."""
+        return any(NOTIFY_HANDLERS.get(c.function) == package for c in self.notify)
+
+
+def notify_package(request: Request) -> str:
+    """The event package of a NOTIFY as the script tests it (``reg``, ``dialog;sla``, ...)."""
+    return (request.get("event") or "").strip().replace(" ", "")
+
+
+def call_serves(function: str, package: str) -> bool:
+    """A NOTIFY handler runs for its own package only; other functions for every NOTIFY."""
+    return NOTIFY_HANDLERS.get(function, package) == package
+
 
 def _split_args(text: str) -> tuple[str, ...]:
     text = text.strip()
@@ -100,7 +119,7 @@ def parse_call(text: str, route: str, modules: set[str], profile: str = "kamaili
     known = FUNCTIONS.get(name)
     if known is None:
         raise ScriptError(f"unknown script function {name!r} (known: {', '.join(sorted(FUNCTIONS))})")
-    module, routes, lo, hi, modelled = known
+    module, routes, lo, hi = known
     if name in MASTER_ONLY and profile != "kamailio-master":
         raise ScriptError(f"{name}() is not exported by {module} in {profile} (added in master, {MASTER_ONLY[name]})")
     if route not in routes:
@@ -111,21 +130,26 @@ def parse_call(text: str, route: str, modules: set[str], profile: str = "kamaili
         raise ScriptError(f"reginfo_subscribe() expires must be a number of seconds, got {args[1]!r}")
     if module not in modules:
         raise ScriptError(f"{name}() is exported by {module}, which the node does not load (node.modules)")
-    if not modelled:
-        raise ScriptError(f"{name}() ({module}) is not modelled yet")
     return Call(name, args)
 
 
 def default_script(modules: set[str]) -> Script:
-    """The module docs' examples: ``pua_set_publish()`` (when pua_usrloc is loaded), then
-    ``save("location")``; NOTIFYs of ``reg`` go to ``reginfo_handle_notify("location")`` when
-    pua_reginfo is loaded."""
+    """The module docs' examples: ``pua_set_publish()`` (when pua_usrloc is loaded) and
+    ``bla_set_flag()`` (when pua_bla is), then ``save("location")``; NOTIFYs of ``reg`` go to
+    ``reginfo_handle_notify("location")`` when pua_reginfo is loaded, NOTIFYs of
+    ``dialog;sla`` to ``bla_handle_notify()`` when pua_bla is."""
     calls = []
     if "pua_usrloc" in modules:
         calls.append(Call("pua_set_publish"))
+    if "pua_bla" in modules:
+        calls.append(Call("bla_set_flag"))
     calls.append(Call("save", ("location",)))
-    notify = (Call("reginfo_handle_notify", ("location",)),) if "pua_reginfo" in modules else ()
-    return Script(tuple(calls), notify)
+    notify = []
+    if "pua_reginfo" in modules:
+        notify.append(Call("reginfo_handle_notify", ("location",)))
+    if "pua_bla" in modules:
+        notify.append(Call("bla_handle_notify"))
+    return Script(tuple(calls), tuple(notify))
 
 
 def substitute(arg: str, request: Request | None) -> str:

@@ -16,6 +16,18 @@ else from the 200's ``Expires``.  A 423 makes the phone retry at once with the
 the trace says so).  Requests the phone receives (NOTIFY, OPTIONS) get 200,
 others 405.
 
+A BLA phone (``bla=True``, draft-anil-sipping-bla-03) is also the notifier of
+its line's ``dialog;sla`` state: it accepts the edge node's SUBSCRIBE for
+``dialog;sla`` with a 200 (its own To-tag, its first contact, the asked
+Expires) and at once sends an in-dialog NOTIFY (RFC 6665 §4.2.1.2) to the
+SUBSCRIBE's Contact with ``Subscription-State: active;expires=N`` and the
+line's RFC 4235 dialog-info (``state="full"``, a version that counts up from
+:attr:`PhoneConfig.bla_version`).  An un-SUBSCRIBE (Expires 0) is answered with
+a ``terminated;reason=timeout`` NOTIFY and ends the subscription.
+:meth:`Phone.line_state` changes the line's state and notifies it; a
+NOTIFY whose transaction fails is noted in the trace (the edge node does not
+answer a NOTIFY that ``bla_handle_notify()`` refuses, pua-reference §9.3).
+
 Inputs besides the endpoint interface are the API calls :meth:`Phone.register`,
 :meth:`Phone.unregister` and :meth:`Phone.change_contact`.  A crash of the
 phone is a crash of its node: its timers go, so it stops refreshing and its
@@ -38,8 +50,24 @@ from puasim.sip.message import Request, Response
 from puasim.sip.uri import parse_uri
 from puasim.trace.events import Note
 from puasim.txn import RFC3261, TimerConfig, TransactionLayer
+from puasim.txn.transactions import ServerTransaction
 
 REFRESH_TIMER = ("phone", "refresh")
+
+
+@dataclass(slots=True)
+class BlaDialog:
+    """The phone's side of one dialog;sla subscription (it is the notifier)."""
+
+    call_id: str
+    local_tag: str
+    remote_tag: str
+    remote_uri: str
+    local_uri: str
+    target: str
+    dest: Address
+    cseq: int
+    expires: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +87,10 @@ class PhoneConfig:
     #: send the Expires header (True) or an ``expires`` parameter on each contact (False)
     expires_header: bool = True
     extra_headers: tuple[tuple[str, str], ...] = field(default=())
+    #: a BLA phone: the notifier of its line's dialog;sla state
+    bla: bool = False
+    #: the dialog-info version of the first NOTIFY
+    bla_version: int = 0
 
     def registrar_uri(self) -> str:
         """The Request-URI of a REGISTER: the AOR's domain (§10.2)."""
@@ -81,6 +113,11 @@ class Phone:
         self.granted: int | None = None
         self.registered = False
         self.last_status: int | None = None
+        #: the dialog;sla subscription the phone notifies, if any
+        self.bla_dialog: BlaDialog | None = None
+        self.bla_version = cfg.bla_version
+        #: the line's dialogs: (dialog id, RFC 4235 state); empty when idle
+        self.line: tuple[tuple[str, str], ...] = ()
 
     # -- endpoint interface ------------------------------------------------------------
     def start(self, now: int) -> None:
@@ -93,6 +130,9 @@ class Phone:
             return
         req = txn.request
         if req.method == "ACK":
+            return
+        if req.method == "SUBSCRIBE" and self.cfg.bla and (req.get("event") or "").replace(" ", "") == "dialog;sla":
+            self._bla_subscribe(txn, src, now)
             return
         status, reason = (200, "OK") if req.method in ("NOTIFY", "OPTIONS") else (405, "Method Not Allowed")
         headers = []
@@ -147,6 +187,105 @@ class Phone:
         if remove_old:
             entries += [f"<{c}>;expires=0" for c in old]
         self._send(now, ", ".join(entries), self.expires)
+
+    def line_state(self, now: int, state: str, dialog_id: str = "line1", subscription_state: str | None = None,
+                   omit: tuple[str, ...] = ()) -> None:
+        """Set the line's state (``idle`` or an RFC 4235 dialog state) and NOTIFY it.
+
+        ``subscription_state`` replaces the header's value and ``omit`` leaves
+        out ``contact``, ``body`` or ``subscription_state`` (malformed NOTIFYs
+        for the checks of ``bla_handle_notify()``, pua-reference §9.3).
+        """
+        self.line = () if state == "idle" else ((dialog_id, state),)
+        if self.bla_dialog is None:
+            self.outbox.emit(Note("warning", f"{self.cfg.name}: no dialog;sla subscription to notify"))
+            return
+        self._bla_notify(now, subscription_state, omit)
+
+    # -- BLA notifier (draft-anil-sipping-bla-03, RFC 6665, RFC 4235) ------------------
+    def _bla_subscribe(self, txn: ServerTransaction, src: Address, now: int) -> None:
+        req = txn.request
+        try:
+            frm, to, expires = H.from_(req), H.to(req), H.expires_or_none(req)
+            contacts = H.contact_list(req)
+        except SipParseError:
+            frm = to = None
+            expires, contacts = None, []
+        if frm is None or to is None or not frm.tag:
+            txn.respond(self._reply(req, 400, "Bad Request", ""), now)
+            return
+        expires = 3600 if expires is None else expires
+        known = self.bla_dialog
+        tag = known.local_tag if known is not None and known.call_id == H.call_id(req) else f"{self.rng.getrandbits(32):08x}"
+        reply = self._reply(req, 200, "OK", tag, (("Contact", f"<{self.contacts[0] if self.contacts else self.cfg.aor}>"),
+                                                  ("Expires", str(expires))))
+        txn.respond(reply, now)
+        target = contacts[0].uri if contacts and not contacts[0].is_wildcard else ""
+        try:
+            turi = parse_uri(target)
+            dest: Address = (turi.host, turi.port or 5060)
+        except (SipParseError, ValueError):
+            dest = src
+        cseq = known.cseq if known is not None and known.call_id == H.call_id(req) else 0
+        self.bla_dialog = BlaDialog(H.call_id(req) or "", tag, frm.tag, frm.uri, to.uri, target or frm.uri, dest, cseq,
+                                    expires)
+        if expires == 0:
+            self._bla_notify(now, "terminated;reason=timeout", ())
+            self.bla_dialog = None
+        else:
+            self._bla_notify(now, None, ())
+
+    def dialog_info(self) -> bytes:
+        """The line's RFC 4235 document (full state); the version counts up per NOTIFY."""
+        lines = ['<?xml version="1.0"?>',
+                 f'<dialog-info xmlns="urn:ietf:params:xml:ns:dialog-info" version="{self.bla_version}" state="full"'
+                 f' entity="{self.cfg.aor}">']
+        for dialog_id, state in self.line:
+            lines += [f'<dialog id="{dialog_id}" direction="recipient">', f"<state>{state}</state>", "</dialog>"]
+        lines.append("</dialog-info>")
+        self.bla_version += 1
+        return ("\n".join(lines) + "\n").encode()
+
+    def _bla_notify(self, now: int, subscription_state: str | None, omit: tuple[str, ...]) -> None:
+        d = self.bla_dialog
+        assert d is not None
+        d.cseq += 1
+        state = subscription_state if subscription_state is not None else f"active;expires={d.expires}"
+        body = b"" if "body" in omit else self.dialog_info()
+        headers: list[tuple[str, str]] = [
+            ("Max-Forwards", "70"),
+            ("From", f"<{d.local_uri}>;tag={d.local_tag}"),
+            ("To", f"<{d.remote_uri}>;tag={d.remote_tag}"),
+            ("Call-ID", d.call_id),
+            ("CSeq", f"{d.cseq} NOTIFY"),
+        ]
+        if "contact" not in omit:
+            headers.append(("Contact", f"<{self.contacts[0] if self.contacts else self.cfg.aor}>"))
+        headers.append(("Event", "dialog;sla"))
+        if "subscription_state" not in omit:
+            headers.append(("Subscription-State", state))
+        if body:
+            headers.append(("Content-Type", "application/dialog-info+xml"))
+        headers.append(("Content-Length", str(len(body))))
+        self.layer.send_request(Request("NOTIFY", d.target, tuple(headers), body), d.dest, now, self._on_notify_final)
+
+    def _on_notify_final(self, reply: Response, faked: bool, txn: object, now: int) -> None:
+        if not 200 <= reply.status < 300:
+            why = "no reply" if faked else f"{reply.status} {reply.reason}"
+            self.outbox.emit(Note("warning", f"{self.cfg.name}: dialog;sla NOTIFY failed ({why})"))
+
+    def _reply(self, req: Request, status: int, reason: str, tag: str,
+               extra: tuple[tuple[str, str], ...] = ()) -> Response:
+        headers = []
+        for name, value in req.headers:
+            low = name.lower()
+            if low in ("via", "from", "call-id", "cseq"):
+                headers.append((name, value))
+            elif low == "to":
+                headers.append((name, value if ";tag=" in value or not tag else f"{value};tag={tag}"))
+        headers.extend(extra)
+        headers.append(("Content-Length", "0"))
+        return Response(status, reason, tuple(headers))
 
     # -- requests ----------------------------------------------------------------------
     def _new_call_id(self) -> str:

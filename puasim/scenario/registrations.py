@@ -15,6 +15,7 @@ import re
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
+from puasim.companions.bla import PuaBlaConfig
 from puasim.companions.reginfo import PuaReginfoConfig
 from puasim.companions.usrloc import CompanionStartupError, PuaUsrlocConfig
 from puasim.edge.proxy import EdgeProxy, NodeConfig
@@ -32,8 +33,12 @@ if TYPE_CHECKING:
     from puasim.scenario.spec import Step
 
 TOP_KEYS = {"node", "phones", "script"}
-MODULES = {"usrloc", "registrar", "pua_usrloc", "pua_reginfo"}
-PHONE_KEYS = {"name", "aor", "address", "contacts", "expires", "refresh", "registrar", "user_agent", "expires_param"}
+MODULES = {"usrloc", "registrar", "pua_usrloc", "pua_reginfo", "pua_bla"}
+PHONE_KEYS = {"name", "aor", "address", "contacts", "expires", "refresh", "registrar", "user_agent", "expires_param",
+              "bla", "bla_version"}
+#: line states a BLA phone can report (RFC 4235 §3.7.1 dialog states, or no dialog at all)
+LINE_STATES = {"idle", "trying", "proceeding", "early", "confirmed", "terminated"}
+NOTIFY_PARTS = {"contact", "body", "subscription_state"}
 RESERVED_NAMES = {"pua", "server", "scenario"}
 
 PHONE_ACTIONS = {
@@ -42,6 +47,8 @@ PHONE_ACTIONS = {
     "phone.change_contact": "a phone registers new contacts (with: phone, contacts, remove_old)",
     "phone.crash": "a phone dies: it stops refreshing, its contacts expire at the registrar (with: phone)",
     "phone.start": "start a crashed phone again, unregistered (with: phone)",
+    "phone.line_state": "a BLA phone's line changes state and it NOTIFYs dialog;sla"
+                        " (with: phone, state, dialog_id, subscription_state, omit)",
     "node.call": "the edge node's script calls a function for a trigger request (with: call)",
 }
 _STEP_FIELDS = {
@@ -50,6 +57,7 @@ _STEP_FIELDS = {
     "phone.change_contact": {"phone", "contacts", "remove_old"},
     "phone.crash": {"phone"},
     "phone.start": {"phone"},
+    "phone.line_state": {"phone", "state", "dialog_id", "subscription_state", "omit"},
     "node.call": {"call"},
 }
 
@@ -107,11 +115,18 @@ def _node(doc: Doc, raw: dict) -> NodeConfig:
             pua_reginfo = PuaReginfoConfig.from_params(params)
         except CompanionStartupError as exc:
             raise _module_error(doc, (*path, "pua_reginfo"), params, exc) from None
+    pua_bla = None
+    if "pua_bla" in modules:
+        params = dict(modules.get("pua_bla") or {})
+        try:
+            pua_bla = PuaBlaConfig.from_params(params)
+        except CompanionStartupError as exc:
+            raise _module_error(doc, (*path, "pua_bla"), params, exc) from None
     for key in ("server_header", "user_agent_header"):
         if not isinstance(spec.get(key, ""), str):
             raise doc.error(("node", key), f"{key} must be text")
     return NodeConfig(usrloc, registrar, pua_usrloc, pua_reginfo, spec.get("server_header", ""),
-                      spec.get("user_agent_header", ""))
+                      spec.get("user_agent_header", ""), pua_bla=pua_bla)
 
 
 def _calls(doc: Doc, entries: Any, route: str, node: NodeConfig) -> list[Call]:
@@ -208,10 +223,16 @@ def _phones(doc: Doc, raw: dict, pua_addr: tuple[str, int], taken: set[tuple[str
         if isinstance(expires, bool) or not isinstance(expires, int) or not 0 <= expires <= 2**32 - 1:
             raise doc.error((*path, "expires"), f"expires must be an integer of seconds >= 0, got {expires!r}")
         registrar = parse_address(spec["registrar"], doc, (*path, "registrar")) if "registrar" in spec else pua_addr
+        if not isinstance(spec.get("bla", False), bool):
+            raise doc.error((*path, "bla"), "bla is true or false")
+        bla_version = spec.get("bla_version", 0)
+        if isinstance(bla_version, bool) or not isinstance(bla_version, int) or bla_version < 0:
+            raise doc.error((*path, "bla_version"), f"bla_version must be an integer >= 0, got {bla_version!r}")
         out.append(PhoneConfig(
             name=name, aor=str(spec["aor"]), address=addr, registrar=registrar, contacts=tuple(contacts),
             expires=expires, refresh=_refresh(spec.get("refresh"), doc, (*path, "refresh")),
             user_agent=str(spec.get("user_agent", "")), expires_header=not bool(spec.get("expires_param", False)),
+            bla=bool(spec.get("bla", False)), bla_version=bla_version,
         ))
     return tuple(out)
 
@@ -255,6 +276,22 @@ def check_steps(doc: Doc, steps: list[Step], regs: Registrations | None) -> None
             raise doc.error((*path, "contacts"), "contacts must be a list of URIs")
         if step.action == "phone.change_contact" and not spec.get("contacts"):
             raise doc.error((*path, "contacts"), "change_contact needs the new contacts")
+        if step.action == "phone.line_state":
+            _check_line_state(doc, path, spec, regs)
+
+
+def _check_line_state(doc: Doc, path: tuple, spec: dict, regs: Registrations | None) -> None:
+    phone = next(p for p in regs.phones if p.name == spec["phone"]) if regs is not None else None
+    if phone is not None and not phone.bla:
+        raise doc.error((*path, "phone"), f"phone {phone.name!r} is not a BLA phone (set bla: true)")
+    if spec.get("state") not in LINE_STATES:
+        raise doc.error((*path, "state"), f"state must be one of {', '.join(sorted(LINE_STATES))}, got {spec.get('state')!r}")
+    for key in ("dialog_id", "subscription_state"):
+        if key in spec and not isinstance(spec[key], str):
+            raise doc.error((*path, key), f"{key} must be text")
+    omit = spec.get("omit", [])
+    if not isinstance(omit, list) or any(o not in NOTIFY_PARTS for o in omit):
+        raise doc.error((*path, "omit"), f"omit is a list of {', '.join(sorted(NOTIFY_PARTS))}, got {omit!r}")
 
 
 # -- running ----------------------------------------------------------------------------
@@ -306,3 +343,6 @@ def do_step(run: ScenarioRun, step: Step) -> None:
         node.call(step.action, phone.unregister, now, args.get("contacts"), bool(args.get("star", False)))
     elif step.action == "phone.change_contact":
         node.call(step.action, phone.change_contact, now, list(args["contacts"]), bool(args.get("remove_old", False)))
+    elif step.action == "phone.line_state":
+        node.call(step.action, phone.line_state, now, args["state"], args.get("dialog_id", "line1"),
+                  args.get("subscription_state"), tuple(args.get("omit", ())))

@@ -97,8 +97,10 @@ def test_phones_need_a_node() -> None:
     assert err.field == "phones" and "need a node" in err.problem
 
 
-def test_modelled_later_functions_say_so() -> None:
-    from puasim.edge.script import ScriptError, parse_call
+def test_bla_functions_parse_when_pua_bla_is_loaded() -> None:
+    from puasim.edge.script import Call, ScriptError, parse_call
 
-    with pytest.raises(ScriptError, match="not modelled yet"):
-        parse_call("bla_set_flag()", "register", {"pua_bla", "registrar"})
+    assert parse_call("bla_set_flag()", "register", {"pua_bla", "registrar"}) == Call("bla_set_flag")
+    assert parse_call("bla_handle_notify()", "notify", {"pua_bla"}) == Call("bla_handle_notify")
+    with pytest.raises(ScriptError, match="cannot be called from the register route"):
+        parse_call("bla_handle_notify()", "register", {"pua_bla", "registrar"})
