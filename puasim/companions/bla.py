@@ -100,14 +100,14 @@ class PuaBla:
         self.flag: dict[str, bool] = {}
         #: the per-process remembered From URI, and the request it was taken from
         self.from_uri: dict[str, tuple[str, int]] = {}
-        #: the request the worker process is running the script for (its identity)
+        #: a serial number of the request the script runs for
         self.current = 0
         for event in (UlEvent.INSERT, UlEvent.EXPIRE, UlEvent.UPDATE, UlEvent.DELETE):
             usrloc.register_ulcb(event, self.bla_cb)
 
     def begin_request(self, request: Request) -> None:
-        """The edge node starts the script for ``request`` (the remembered URI's lifetime)."""
-        self.current = id(request)
+        """The edge node starts the script for a new request (the remembered URI's lifetime)."""
+        self.current += 1
 
     # -- bla_set_flag ------------------------------------------------------------------
     def bla_set_flag(self, request: Request) -> int:
@@ -120,7 +120,7 @@ class PuaBla:
         if f is None:
             self.pua.log("debug", "pua_bla: cannot parse From header")
             return -1
-        self.from_uri[self.process] = (f.uri, id(request))
+        self.from_uri[self.process] = (f.uri, self.current)
         return 1
 
     # -- the usrloc callback -----------------------------------------------------------
