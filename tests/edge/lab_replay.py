@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from puasim.capture.reader import read_pcap
+from puasim.companions.bla import PuaBlaConfig
 from puasim.companions.reginfo import PuaReginfoConfig
 from puasim.companions.usrloc import PuaUsrlocConfig
 from puasim.edge import EdgeProxy, NodeConfig
@@ -37,6 +38,8 @@ DATA = Path(__file__).resolve().parents[1] / "data" / "lab" / "kamailio-companio
 EDGE: Address = ("127.0.0.1", 5080)
 SERVER: Address = ("127.0.0.1", 5060)
 PHONES: Address = ("127.0.0.1", 5098)
+#: the lab's SIPp BLA phone (sipp/bla_phone.xml), the target of pua_bla's SUBSCRIBEs
+BLA_PHONE: Address = ("127.0.0.1", 5094)
 
 
 class Replayer:
@@ -56,6 +59,74 @@ class Replayer:
     def timer(self, key: Hashable, now: int) -> None:
         assert isinstance(key, tuple)
         self.outbox.send(self.plan[key[1]][1], EDGE)
+
+
+class BlaPhoneReplayer:
+    """The lab's BLA phone: answers the edge's SUBSCRIBEs as the capture did and sends the
+    captured NOTIFYs at their times, inside the dialog the model's SUBSCRIBE made (its
+    Call-ID and From-tag put in place of the real edge's)."""
+
+    def __init__(self, notifies: list[tuple[int, Request]], phone_tag: str, replies: list[Response]) -> None:
+        self.notifies = notifies
+        self.phone_tag = phone_tag
+        self.replies = replies
+        self.outbox = Outbox()
+        self.call_id = ""
+        self.edge_tag = ""
+        self.answered = 0
+
+    def start(self, now: int) -> None:
+        for i, (at, _req) in enumerate(self.notifies):
+            self.outbox.set_timer(("notify", i), at)
+
+    def receive(self, message: Any, src: Address, now: int) -> None:
+        if not isinstance(message, Request) or message.method != "SUBSCRIBE":
+            return
+        f = H.from_(message)
+        self.call_id, self.edge_tag = H.call_id(message) or "", (f.tag if f is not None else "") or ""
+        captured = self.replies[min(self.answered, len(self.replies) - 1)]
+        self.answered += 1
+        headers: list[tuple[str, str]] = []
+        for name, value in captured.headers:
+            key = name.lower()
+            if key in ("via", "from", "call-id", "cseq"):
+                value = message.get(key) or value
+            elif key == "to":
+                value = f"{message.get('to', '').partition(';tag=')[0]};tag={self.phone_tag}"
+            headers.append((name, value))
+        self.outbox.send(Response(captured.status, captured.reason, tuple(headers)), src)
+
+    def timer(self, key: Hashable, now: int) -> None:
+        assert isinstance(key, tuple)
+        req = self.notifies[key[1]][1]
+        headers = []
+        for name, value in req.headers:
+            if name.lower() == "call-id":
+                value = self.call_id
+            elif name.lower() == "to":
+                value = f"{value.partition(';tag=')[0]};tag={self.edge_tag}"
+            headers.append((name, value))
+        self.outbox.send(Request(req.method, req.uri, tuple(headers), req.body), EDGE)
+
+
+def bla_phone_side(capture: str) -> tuple[list[tuple[int, Request]], list[Response], str]:
+    """The BLA phone's NOTIFYs (first sendings), its SUBSCRIBE replies, and its To-tag."""
+    notifies: list[tuple[int, Request]] = []
+    replies: list[Response] = []
+    tag = ""
+    for rec in read_pcap(DATA / capture).records:
+        ev = rec.event
+        if type(ev) is not MessageSent or ev.retransmission or ev.src != BLA_PHONE:
+            continue
+        msg = ev.message
+        if isinstance(msg, Request) and msg.method == "NOTIFY":
+            if all(H.cseq(msg) != H.cseq(r) for _t, r in notifies):
+                notifies.append((rec.time, msg))
+        elif isinstance(msg, Response):
+            replies.append(msg)
+            to = H.to(msg)
+            tag = (to.tag if to is not None else "") or tag
+    return notifies, replies, tag
 
 
 @dataclass
@@ -78,7 +149,7 @@ def real_side(capture: str) -> tuple[Side, list[tuple[int, Request]]]:
         msg = ev.message
         if ev.src == PHONES and ev.dst == EDGE and isinstance(msg, Request) and msg.method == "REGISTER":
             registers.append((rec.time, msg))
-        elif ev.src == EDGE and ev.dst in (SERVER, PHONES):
+        elif ev.src == EDGE and ev.dst in (SERVER, PHONES, BLA_PHONE):
             sent.append((rec.time, msg))
         elif ev.src == SERVER and ev.dst == EDGE and isinstance(msg, Response):
             replies[H.call_id(msg) or ""] = msg
@@ -92,6 +163,8 @@ def model_side(
     usrloc: UsrlocConfig,
     pua_usrloc: PuaUsrlocConfig | None,
     pua_reginfo: PuaReginfoConfig | None = None,
+    pua_bla: PuaBlaConfig | None = None,
+    bla_phone: tuple[list[tuple[int, Request]], list[Response], str] | None = None,
     script: Script | None = None,
     triggers: tuple[tuple[int, Call], ...] = (),
     shift: int = 0,
@@ -104,7 +177,7 @@ def model_side(
     # proxy.cfg: server_header / user_agent_header
     lab = "puasim-lab edge proxy (kamailio 5.6)"
     node = NodeConfig(usrloc, RegistrarConfig(min_expires=0), pua_usrloc, pua_reginfo, server_header=lab,
-                      user_agent_header=lab)
+                      user_agent_header=lab, pua_bla=pua_bla)
     if script is None:
         # the lab's REGISTER route: pua_set_publish() except for users nopub*, then save("location")
         script = Script((Call("pua_set_publish", (), "", "^nopub"), Call("save", ("location",))))
@@ -118,6 +191,9 @@ def model_side(
         sim.kernel.call_at(at + shift, lambda call=call: edge_node.call("trigger", edge_node.endpoint.run_call, call, None,
                                                                          sim.kernel.now))
     sim.add_node("phones", PHONES, lambda _n: Replayer([(t + shift, r) for t, r in registers]))
+    if bla_phone is not None:
+        notifies, replies, tag = bla_phone
+        sim.add_node("bla_phone", BLA_PHONE, lambda _n: BlaPhoneReplayer([(t + shift, r) for t, r in notifies], tag, replies))
     sim.run(until=duration)
     sent: list[tuple[int, Any]] = []
     replies: dict[str, Response] = {}
@@ -125,7 +201,7 @@ def model_side(
         ev = rec.event
         if type(ev) is not MessageSent or ev.retransmission:
             continue
-        if ev.src == EDGE and ev.dst in (SERVER, PHONES):
+        if ev.src == EDGE and ev.dst in (SERVER, PHONES, BLA_PHONE):
             sent.append((rec.time, ev.message))
         elif ev.src == SERVER and isinstance(ev.message, Response):
             replies[H.call_id(ev.message) or ""] = ev.message

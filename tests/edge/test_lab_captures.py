@@ -12,12 +12,13 @@ from __future__ import annotations
 import pytest
 
 from puasim.capture.reader import read_pcap
+from puasim.companions.bla import PuaBlaConfig
 from puasim.companions.reginfo import PuaReginfoConfig
 from puasim.companions.usrloc import PuaUsrlocConfig
 from puasim.edge.script import Call, Script
 from puasim.effects import SECOND
 from puasim.node.usrloc import UsrlocConfig
-from tests.edge.lab_replay import DATA, model_side, normalised, real_side
+from tests.edge.lab_replay import DATA, bla_phone_side, model_side, normalised, real_side
 
 CAPTURE_01 = "01_usrloc_setpublish_register_refresh_deregister.pcap"
 CAPTURE_03 = "03_usrloc_branchflag_register_refresh_expiry.pcap"
@@ -115,3 +116,39 @@ def test_reginfo_subscribe_and_handle_notify() -> None:
     assert [m.get("method") or m["reply"] for m in b] == ["PUBLISH", 200, "SUBSCRIBE", 200, 200, 200]
     edge = sim.nodes["pua"].endpoint
     assert sorted(r.aor for r in edge.usrloc.records()) == ["alice", "alice@127.0.0.1", "bob"]
+
+
+CAPTURE_14 = "14_bla_register_subscribe_notify.pcap"
+BLA = PuaBlaConfig(server_address="sip:bla@127.0.0.1:5080", default_domain="127.0.0.1", header_name="Sender")
+
+
+def test_bla_register_subscribe_notify() -> None:
+    """Experiment 14: bla_set_flag() for users bla*, SUBSCRIBE dialog;sla per REGISTER, each phone NOTIFY
+    a PUBLISH with the Sender header and version 0 (489 from the server), the NOTIFY after the
+    un-SUBSCRIBE not answered (§9.3; README finding 9)."""
+    real, registers = real_side(CAPTURE_14)
+    # proxy.cfg with PUL_SET_PUBLISH=0 (pua_usrloc loaded, never asked to publish), PX_PUA_UPDATE_PERIOD=10
+    script = Script((Call("bla_set_flag", (), "^bla"), Call("save", ("location",))), (Call("bla_handle_notify"),))
+    model, _sim = model_side(
+        registers, pua_params={"update_period": 10}, usrloc=UsrlocConfig(), pua_usrloc=PuaUsrlocConfig("127.0.0.1"),
+        pua_bla=BLA,
+        bla_phone=bla_phone_side(CAPTURE_14), script=script,
+    )
+    a, b = normalised(real), normalised(model)
+    _compare(a, b)
+    assert [m.get("method") or m["reply"] for m in b] == [
+        "SUBSCRIBE", 200, "PUBLISH", 200, "SUBSCRIBE", 200, "PUBLISH", 200, "SUBSCRIBE", 200]
+    publishes = [m for t, m in model.sent if getattr(m, "method", "") == "PUBLISH"]
+    assert [p.get("sender") for p in publishes] == ["sip:bla1@127.0.0.1:5094"] * 2
+    assert [p.get("expires") for p in publishes] == ["131", "131"]
+
+
+def test_the_bla_comparison_sees_a_difference() -> None:
+    """Guard: without bla_set_flag() in the script the model sends no SUBSCRIBE, and the comparison fails."""
+    real, registers = real_side(CAPTURE_14)
+    model, _ = model_side(
+        registers, pua_params={"update_period": 10}, usrloc=UsrlocConfig(), pua_usrloc=PuaUsrlocConfig("127.0.0.1"),
+        pua_bla=BLA, bla_phone=bla_phone_side(CAPTURE_14),
+        script=Script((Call("save", ("location",)),), (Call("bla_handle_notify"),)),
+    )
+    assert normalised(model) != normalised(real)
