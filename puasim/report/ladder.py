@@ -1,6 +1,7 @@
 """Ladder (sequence) diagrams, in the manner of sngrep or Wireshark's flow view.
 
-One column per node with a vertical life line; one row per message, drawn
+One column per node with a vertical life line (phones on the left, then the
+pua or edge node, then the presence server, then any other node); one row per message, drawn
 as an arrow from sender to receiver and labelled with the method or status
 and the key headers (Expires, SIP-If-Match / SIP-ETag shortened, body size).
 Rows are evenly spaced, so the virtual time of each row is printed down the
@@ -162,12 +163,19 @@ def ladder_rows(
 
 
 def _columns(data: ReportData, rows: pd.DataFrame) -> list[str]:
+    """Columns in the order a reader follows the signalling: the phones (nodes that send
+    REGISTERs) on the left, then the pua/edge node, the presence server, the other nodes."""
     cols = list(data.nodes())
     for col in ("src_node", "dst_node", "node"):
         for n in rows[col].dropna():
             if n and n not in cols and n != "scenario":
                 cols.append(n)
-    return cols or ["pua", "server"]
+    msgs = data.messages
+    registering = msgs[(msgs["kind"] == "request") & (msgs["method"] == "REGISTER")]["src_node"]
+    phones = {n for n in registering.dropna() if n not in ("pua", "server")}
+    rank = {"pua": 1, "server": 2}
+    order = sorted(enumerate(cols), key=lambda item: (0 if item[1] in phones else rank.get(item[1], 3), item[0]))
+    return [n for _i, n in order] or ["pua", "server"]
 
 
 def ladder(
