@@ -66,6 +66,15 @@ def test_good_document_loads_and_runs() -> None:
          "node.modules.pua_reginfo", "pua_reginfo: server_address parameter not set"),
         ('save("location")]', 'save("location"), reginfo_subscribe("$tu", 60)]', 12, "script.register[2]",
          "must be quoted"),
+        ("    pua_usrloc: {default_domain: 127.0.0.1}\n",
+         "    pua_usrloc: {default_domain: 127.0.0.1}\n    pua_bla: {default_domain: 127.0.0.1, header_name: Sender}\n", 11,
+         "node.modules.pua_bla", "pua_bla: compulsory 'server_address' parameter not set!"),
+        ("    pua_usrloc: {default_domain: 127.0.0.1}\n",
+         "    pua_usrloc: {default_domain: 127.0.0.1}\n    pua_bla: {server_address: 'sip:b@h', default_domain: h}\n", 11,
+         "node.modules.pua_bla", "pua_bla: header_name parameter not set"),
+        ("phone.register, with: {phone: alice}}", "phone.line_state, with: {phone: alice, state: early}}", 16,
+         "steps[0].with.phone", "not a BLA phone"),
+        ("expires: 60}", "expires: 60, bla: yes-please}", 14, "phones[0].bla", "true or false"),
         ('save("location")]', 'save("location"), \'reginfo_subscribe("$tu", soon)\']', 12, "script.register[2]",
          "expires must be a number of seconds"),
         ('save("location")]', 'save("location"), \'reginfo_subscribe("$tu", 60)\']', 12, "script.register[2]",
@@ -104,3 +113,19 @@ def test_bla_functions_parse_when_pua_bla_is_loaded() -> None:
     assert parse_call("bla_handle_notify()", "notify", {"pua_bla"}) == Call("bla_handle_notify")
     with pytest.raises(ScriptError, match="cannot be called from the register route"):
         parse_call("bla_handle_notify()", "register", {"pua_bla", "registrar"})
+
+
+BLA_GOOD = GOOD.replace("expires: 60}", "expires: 60, bla: true}").replace(
+    "phone.register, with: {phone: alice}}", "phone.line_state, with: {phone: alice, state: early}}")
+
+
+@pytest.mark.parametrize(("old", "new", "field", "words"), [
+    ("state: early", "state: ringing", "steps[0].with.state", "state must be one of"),
+    ("state: early", "state: early, omit: [via]", "steps[0].with.omit", "omit is a list of"),
+    ("state: early", "state: early, subscription_state: 5", "steps[0].with.subscription_state", "must be text"),
+    ("bla: true}", "bla: true, bla_version: -1}", "phones[0].bla_version", "integer >= 0"),
+])
+def test_bla_phone_fields_are_checked(old: str, new: str, field: str, words: str) -> None:
+    scenario_from_text(BLA_GOOD, "f.yaml")
+    err = error_for(BLA_GOOD.replace(old, new))
+    assert err.field == field and words in err.problem
