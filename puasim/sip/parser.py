@@ -197,8 +197,23 @@ def _parse(data: bytes) -> Message:
 
 
 def _unfold(lines: list[str], data: bytes, start: int) -> list[tuple[int, str]]:
-    """Join continuation lines (leading SP/HT) to their field with one SP (§7.3.1)."""
+    """Join continuation lines (leading SP/HT) to their field with one SP (§7.3.1).
+
+    Linear in the size of the header section: the pieces of a folded field
+    are collected and joined once, never re-copied per continuation line.
+    The result is what repeatedly replacing ``field`` by ``field.rstrip() +
+    " " + piece.strip()`` would give: empty pieces vanish, except that a
+    field whose last piece is empty keeps one trailing SP.
+    """
     out: list[tuple[int, str]] = []
+    pieces: list[str] = []
+
+    def join() -> None:
+        first_idx, text = out[-1]
+        joined = " ".join([text.rstrip(" \t"), *(p for p in pieces if p)])
+        out[-1] = (first_idx, joined + " " if not pieces[-1] else joined)
+        pieces.clear()
+
     for idx in range(1, len(lines)):
         line = lines[idx]
         if line[:1] in (" ", "\t"):
@@ -207,10 +222,13 @@ def _unfold(lines: list[str], data: bytes, start: int) -> list[tuple[int, str]]:
                     "continuation line before the first header field",
                     _line_offset(data, start, idx),
                 )
-            first_idx, prev = out[-1]
-            out[-1] = (first_idx, prev.rstrip(" \t") + " " + line.strip(" \t"))
+            pieces.append(line.strip(" \t"))
         else:
+            if pieces:
+                join()
             out.append((idx, line))
+    if pieces:
+        join()
     return out
 
 
