@@ -21,6 +21,7 @@ from typing import Literal
 from lxml import etree
 
 from .errors import BodyError
+from .limits import MAX_UINT32, MAX_UINT64, read_integer
 from .versioning import read_root_version, rewrite_root_version
 from .xml import parse_document, serialise_formatted, sub_element
 
@@ -205,12 +206,8 @@ def _text(node: etree._Element | None) -> str | None:
 def _integer(text: str | None, what: str, node: etree._Element) -> int | None:
     if text is None:
         return None
-    value = text.strip()
-    if not value.isascii() or not value.isdigit():
-        raise BodyError(
-            WHAT, f"{what} is not a non-negative integer: {text!r}", line=node.sourceline
-        )
-    return int(value)
+    limit = MAX_UINT32 if what == "version" else MAX_UINT64
+    return read_integer(text, what=WHAT, name=what, line=node.sourceline, maximum=limit)
 
 
 def _read_participant(dialog: etree._Element, name: str) -> tuple[str | None, ...]:

@@ -82,7 +82,11 @@ def attribute_ci(element: etree._Element, name: str) -> str | None:
     """``xmlNodeGetAttrContentByName(node, name)``: the first attribute whose
     local name equals ``name`` ignoring ASCII case, or ``None``."""
     wanted = _ascii_lower(name)
-    for key, value in element.attrib.items():
-        if _ascii_lower(etree.QName(key).localname) == wanted:
-            return value
+    # Linear in the number of attributes: lxml's items() and values() look
+    # every value up by name again (quadratic), and building a QName per key
+    # grows faster than linear too.  A key is ``local`` or ``{namespace}local``
+    # and a local name never contains ``}``.
+    for key in element.keys():
+        if _ascii_lower(key.rpartition("}")[2]) == wanted:
+            return element.get(key)
     return None

@@ -26,6 +26,7 @@ import re
 from dataclasses import dataclass, field
 
 from .errors import BodyError
+from .limits import MAX_UINT32, check_body_size, read_integer
 
 __all__ = [
     "MESSAGE_CLASSES",
@@ -46,7 +47,7 @@ MESSAGE_CLASSES = (
     "none",
 )
 #: RFC 3842 §5.2: a msgcount "MUST NOT exceed 2^32-1"
-MAX_COUNT = 2**32 - 1
+MAX_COUNT = MAX_UINT32
 
 #: (new, old) or (new, old, urgent new, urgent old)
 Counts = tuple[int, int] | tuple[int, int, int, int]
@@ -165,6 +166,15 @@ def _header(line: str, number: int, *, expected: str) -> tuple[str, str]:
     return match.group(1), match.group(2).strip()
 
 
+def _join(pieces: list[str]) -> str:
+    """A header value and its continuation pieces: one SP between non-empty
+    pieces, stripped once there was a continuation (as appending ``" " +
+    piece`` and stripping per line would give)."""
+    if len(pieces) == 1:
+        return pieces[0]
+    return " ".join([pieces[0], *(p for p in pieces[1:] if p)]).strip()
+
+
 def parse_message_summary(data: bytes) -> MessageSummary:
     """Read a message-summary body.
 
@@ -175,6 +185,7 @@ def parse_message_summary(data: bytes) -> MessageSummary:
     """
     if isinstance(data, str) or not isinstance(data, bytes | bytearray | memoryview):
         raise TypeError(f"{WHAT} body must be bytes, not {type(data).__name__}")
+    check_body_size(data, WHAT)
     lines = _lines(data)
     if not lines or not lines[0].strip():
         raise BodyError(WHAT, "empty body: the Messages-Waiting line is mandatory", line=1)
@@ -211,27 +222,35 @@ def parse_message_summary(data: bytes) -> MessageSummary:
                     f"bad counts {value!r}: expected new/old [(urgent-new/urgent-old)]",
                     line=number,
                 )
-            numbers = tuple(int(group) for group in match.groups() if group is not None)
-            if any(n > MAX_COUNT for n in numbers):
-                raise BodyError(WHAT, f"count above 2^32-1 in {value!r}", line=number)
+            numbers = tuple(
+                read_integer(group, what=WHAT, name="count", line=number)
+                for group in match.groups()
+                if group is not None
+            )
             counts[key] = numbers  # type: ignore[assignment]
         index += 1
     blocks: list[Headers] = []
-    current: list[tuple[str, str]] = []
+    # (name, pieces of the value): continuation pieces are joined once per
+    # header, so many continuation lines cost linear time
+    current: list[tuple[str, list[str]]] = []
+
+    def close_block() -> None:
+        blocks.append(tuple((name, _join(pieces)) for name, pieces in current))
+        current.clear()
+
     for number, line in enumerate(lines[index:], start=index + 1):
         if not line.strip():
             if current:
-                blocks.append(tuple(current))
-                current = []
+                close_block()
         elif line[0] in " \t":
             if not current:
                 raise BodyError(WHAT, "continuation line without a header", line=number)
-            name, value = current[-1]
-            current[-1] = (name, f"{value} {line.strip()}".strip())
+            current[-1][1].append(line.strip())
         else:
-            current.append(_header(line, number, expected="message header"))
+            name, value = _header(line, number, expected="message header")
+            current.append((name, [value]))
     if current:
-        blocks.append(tuple(current))
+        close_block()
     try:
         return MessageSummary(waiting, account, counts, tuple(blocks))
     except ValueError as exc:  # defensive: the checks above should have caught it

@@ -15,6 +15,7 @@ from typing import Literal
 from lxml import etree
 
 from .errors import BodyError
+from .limits import MAX_UINT32, MAX_UINT64, read_integer
 from .versioning import read_root_version, rewrite_root_version
 from .xml import parse_document, serialise_formatted, sub_element
 
@@ -208,11 +209,10 @@ def _integer(
 ) -> int | None:
     if text is None:
         return None
-    value = text.strip()
-    digits = value[1:] if signed and value.startswith("-") else value
-    if not digits.isascii() or not digits.isdigit():
-        raise BodyError(WHAT, f"{name} is not an integer: {text!r}", line=node.sourceline)
-    return int(value)
+    limit = MAX_UINT32 if name == "version" else MAX_UINT64
+    return read_integer(
+        text, what=WHAT, name=name, line=node.sourceline, signed=signed, maximum=limit
+    )
 
 
 def _required(node: etree._Element, attr: str) -> str:

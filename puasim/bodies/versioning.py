@@ -13,6 +13,7 @@ element is −1, i.e. :class:`BodyError`.
 from __future__ import annotations
 
 from .errors import BodyError
+from .limits import read_integer
 from .lookup import first_element_named
 from .xml import parse_document, serialise_formatted
 
@@ -46,9 +47,4 @@ def read_root_version(body: bytes, *, element: str, what: str) -> int:
     value = node.get("version")
     if value is None:
         raise BodyError(what, f"<{element}> has no version attribute", line=node.sourceline)
-    text = value.strip()
-    if not text.isascii() or not text.isdigit():
-        raise BodyError(
-            what, f"version is not a non-negative integer: {value!r}", line=node.sourceline
-        )
-    return int(text)
+    return read_integer(value, what=what, name="version", line=node.sourceline)

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from lxml import etree
 
 from .errors import BodyError
+from .limits import check_body_size
 
 __all__ = [
     "ParsedXml",
@@ -177,13 +178,15 @@ def parse_document(data: bytes, *, what: str) -> ParsedXml:
     """Parse ``data`` safely; return its root and its XML declaration.
 
     :param what: the body kind named in errors (``"PIDF"``, ...).
-    :raises BodyError: for any DOCTYPE, any XML syntax or namespace error, an
-        unsupported encoding or an empty document; never anything else for
-        bytes input.
+    :raises BodyError: for a body larger than Kamailio's SIP message buffer
+        (:data:`~puasim.bodies.limits.MAX_BODY_BYTES`), any DOCTYPE, any XML
+        syntax or namespace error, an unsupported encoding or an empty
+        document; never anything else for bytes input.
     :raises TypeError: if ``data`` is not bytes-like (caller misuse).
     """
     if isinstance(data, str) or not isinstance(data, bytes | bytearray | memoryview):
         raise TypeError(f"{what} body must be bytes, not {type(data).__name__}")
+    check_body_size(data, what)
     data = bytes(data)
     if not data.strip():
         raise BodyError(what, "empty document")
