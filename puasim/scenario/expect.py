@@ -33,6 +33,18 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from puasim.effects import SECOND
+from puasim.scenario.fields import (
+    MAX_COUNT,
+    is_int,
+    read_bool,
+    read_int,
+    read_list,
+    read_mapping,
+    read_number,
+    read_regex,
+    read_seconds,
+    read_text,
+)
 from puasim.scenario.loader import Source as Doc
 from puasim.sip.message import Request, Response
 from puasim.trace.events import EVENT_TYPES, MessageSent, RunError
@@ -75,31 +87,98 @@ def _check_keys(spec: Any, allowed: set[str], doc: Doc, path: tuple) -> dict:
     return spec
 
 
+#: the largest magnitude of a number in a value spec
+MAX_SPEC_NUMBER = 2**63
+
+
+def validate_value_spec(spec: Any, doc: Doc, path: tuple) -> None:
+    """A value spec (see the module docstring): literal, list, ``{regex}``,
+    ``{one_of}`` or ``{min, max}``, with finite, bounded numbers and a regex
+    that compiles."""
+    if isinstance(spec, bool) or spec is None:
+        return
+    if isinstance(spec, str):
+        read_text(doc, path, spec)
+    elif isinstance(spec, int | float):
+        read_number(doc, path, spec, lo=-MAX_SPEC_NUMBER, hi=MAX_SPEC_NUMBER)
+    elif isinstance(spec, list):
+        for k, item in enumerate(read_list(doc, path, spec, max_items=1000)):
+            validate_value_spec(item, doc, (*path, k))
+    elif isinstance(spec, dict):
+        if "regex" in spec:
+            _check_keys(spec, {"regex"}, doc, path)
+            read_regex(doc, (*path, "regex"), spec["regex"])
+        elif "one_of" in spec:
+            _check_keys(spec, {"one_of"}, doc, path)
+            items = read_list(doc, (*path, "one_of"), spec["one_of"], max_items=1000, what="a list of values")
+            for k, item in enumerate(items):
+                validate_value_spec(item, doc, (*path, "one_of", k))
+        else:
+            _check_keys(spec, {"min", "max"}, doc, path)
+            if not spec:
+                raise doc.error(path, "a value spec mapping needs regex, one_of, or min/max")
+            for key in ("min", "max"):
+                if key in spec:
+                    read_number(doc, (*path, key), spec[key], lo=-MAX_SPEC_NUMBER, hi=MAX_SPEC_NUMBER)
+    else:
+        raise doc.error(path, f"not a value spec: {type(spec).__name__} {spec!r:.40}")
+
+
 def _validate_matcher(spec: Any, doc: Doc, path: tuple) -> None:
     spec = _check_keys(spec, MATCHER_KEYS, doc, path)
     if "save" in spec and not isinstance(spec["save"], dict):
         raise doc.error((*path, "save"), "save must map variable names to fields")
+    for var, fld in (spec.get("save") or {}).items():
+        read_text(doc, (*path, "save", var), str(var), max_len=100, empty=False, what="a variable name")
+        read_text(doc, (*path, "save", var), fld, max_len=100, empty=False, what="a field name")
     if "headers" in spec and not isinstance(spec["headers"], dict):
         raise doc.error((*path, "headers"), "headers must be a mapping")
+    for name, want in (spec.get("headers") or {}).items():
+        read_text(doc, (*path, "headers", name), str(name), max_len=200, empty=False, what="a header name")
+        validate_value_spec(want, doc, (*path, "headers", name))
     if "body" in spec and spec["body"] not in ("absent", "present"):
         raise doc.error((*path, "body"), "body must be absent or present")
+    if "body_contains" in spec:
+        wanted = spec["body_contains"]
+        pieces = wanted if isinstance(wanted, list) else [wanted]
+        for k, piece in enumerate(pieces):
+            read_text(doc, (*path, "body_contains", k) if isinstance(wanted, list) else (*path, "body_contains"), piece)
+    if "retransmission" in spec:
+        read_bool(doc, (*path, "retransmission"), spec["retransmission"])
+    for key in ("from", "to"):
+        if key in spec:
+            read_text(doc, (*path, key), spec[key], max_len=100)
+    if "why" in spec:
+        read_text(doc, (*path, "why"), spec["why"], max_len=4096)
+    for key in ("method", "status", "ruri", "cseq", "at", *SHORTCUT_HEADERS):
+        if key in spec:
+            validate_value_spec(spec[key], doc, (*path, key))
 
 
 def _validate_count(spec: dict, doc: Doc, path: tuple) -> None:
     if not any(k in spec for k in COUNT_KEYS):
         raise doc.error(path, "give equals, min or max")
     for k in COUNT_KEYS & set(spec):
-        if not isinstance(spec[k], int):
+        if not is_int(spec[k]):
             raise doc.error((*path, k), "must be an integer")
+        read_int(doc, (*path, k), spec[k], lo=0, hi=MAX_COUNT)
+
+
+def _validate_specs(spec: Any, doc: Doc, path: tuple, allowed: set[str] | None = None) -> None:
+    """A mapping of field names to value specs."""
+    mapping = read_mapping(doc, path, spec, allowed)
+    for name, want in mapping.items():
+        validate_value_spec(want, doc, (*path, name))
 
 
 def validate_expectation(kind: str, spec: Any, doc: Doc, path: tuple, n_steps: int) -> None:
     if isinstance(spec, dict) and "why" in spec:
+        read_text(doc, (*path, "why"), spec["why"], max_len=4096)
         spec = {k: v for k, v in spec.items() if k != "why"}
     if kind == "sequence":
         if not isinstance(spec, list) or not spec:
             raise doc.error(path, "sequence must be a non-empty list of message matchers")
-        for i, item in enumerate(spec):
+        for i, item in enumerate(read_list(doc, path, spec)):
             _validate_matcher(item, doc, (*path, i))
     elif kind in ("count",):
         spec = _check_keys(spec, {"match", *COUNT_KEYS}, doc, path)
@@ -111,21 +190,36 @@ def validate_expectation(kind: str, spec: Any, doc: Doc, path: tuple, n_steps: i
         spec = _check_keys(spec, RECORD_KEYS, doc, path)
         if "at" not in spec:
             raise doc.error(path, "record needs 'at' (seconds)")
-        _check_keys(spec.get("match", {}), RECORD_MATCH, doc, (*path, "match"))
-        _check_keys(spec.get("fields", {}), RECORD_FIELDS, doc, (*path, "fields"))
+        read_seconds(doc, (*path, "at"), spec["at"])
+        _validate_specs(spec.get("match", {}), doc, (*path, "match"), RECORD_MATCH)
+        _validate_specs(spec.get("fields", {}), doc, (*path, "fields"), RECORD_FIELDS)
+        if "exists" in spec:
+            read_bool(doc, (*path, "exists"), spec["exists"])
+        if "count" in spec:
+            read_int(doc, (*path, "count"), spec["count"], lo=0, hi=MAX_COUNT)
     elif kind in ("rc", "rpc"):
         allowed = {"step", "equals"} if kind == "rc" else {"step", "state", "value", "fault_code", "fault_text"}
         spec = _check_keys(spec, allowed, doc, path)
         step = spec.get("step")
-        if not isinstance(step, int) or not (0 <= step < n_steps):
+        if not is_int(step) or not (0 <= step < n_steps):
             raise doc.error((*path, "step"), f"step must be the index of a step (0..{n_steps - 1})")
+        for key in ("equals", "state", "fault_code", "fault_text"):
+            if key in spec:
+                validate_value_spec(spec[key], doc, (*path, key))
+        if "value" in spec:
+            _validate_specs(spec["value"], doc, (*path, "value"))
     elif kind == "event":
         spec = _check_keys(spec, {"type", "where", "node", *COUNT_KEYS}, doc, path)
-        if spec.get("type") not in EVENT_TYPES:
+        if not isinstance(spec.get("type"), str) or spec.get("type") not in EVENT_TYPES:
             raise doc.error((*path, "type"), f"unknown trace event type (one of: {', '.join(EVENT_TYPES)})")
+        if "node" in spec:
+            read_text(doc, (*path, "node"), spec["node"], max_len=100)
+        _validate_specs(spec.get("where", {}), doc, (*path, "where"))
         _validate_count(spec, doc, path)
     elif kind == "error":
-        _check_keys(spec, {"contains"}, doc, path)
+        spec = _check_keys(spec, {"contains"}, doc, path)
+        if "contains" in spec:
+            read_text(doc, (*path, "contains"), spec["contains"])
     elif kind == "stat":
         from puasim.scenario.stats import validate_stat
 
@@ -136,6 +230,10 @@ def validate_expectation(kind: str, spec: Any, doc: Doc, path: tuple, n_steps: i
             raise doc.error((*path, "what"), "what must be publications or subscriptions")
         if "at" not in spec or "presentity" not in spec:
             raise doc.error(path, "server_state needs at and presentity")
+        read_seconds(doc, (*path, "at"), spec["at"])
+        read_text(doc, (*path, "presentity"), spec["presentity"], empty=False)
+        if "event" in spec:
+            read_text(doc, (*path, "event"), spec["event"], max_len=100, empty=False)
         _validate_count(spec, doc, path)
 
 

@@ -6,16 +6,36 @@ the field.  The format is documented field by field in ``docs/scenarios.md``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, Union, get_args, get_origin, get_type_hints
 
+from puasim.bodies.limits import MAX_BODY_BYTES
 from puasim.effects import MILLISECOND, SECOND
 from puasim.pua.config import PuaConfig, PuaStartupError, load_config
 from puasim.pua.constants import INSERT_TYPE, UPDATE_TYPE, Source, event_from_name
 from puasim.scenario import registrations
+from puasim.scenario.fields import (
+    INT_MAX,
+    INT_MIN,
+    MAX_COUNT,
+    MAX_DURATION_S,
+    MAX_EPOCH,
+    MAX_LATENCY_MS,
+    MAX_SEED,
+    MISSING,
+    is_int,
+    read_bool,
+    read_choice,
+    read_int,
+    read_list,
+    read_mapping,
+    read_number,
+    read_seconds,
+    read_text,
+)
 from puasim.scenario.loader import Source as Doc
-from puasim.sim.network import LinkProfile
+from puasim.sim.network import JITTER_KINDS, LinkProfile
 
 TOP_KEYS = {
     "name", "description", "refs", "seed", "epoch", "duration", "pua", "server", "network", "population", "steps", "expect",
@@ -46,20 +66,24 @@ EXPECT_KINDS = {"sequence", "count", "absent", "record", "rc", "rpc", "event", "
 
 
 def parse_address(text: Any, doc: Doc, path: tuple) -> tuple[str, int]:
-    if not isinstance(text, str) or ":" not in text:
-        raise doc.error(path, f"expected host:port, got {text!r}")
+    if not isinstance(text, str) or ":" not in text or len(text) > 300:
+        raise doc.error(path, f"expected host:port, got {text!r:.60}")
     host, _, port = text.rpartition(":")
-    if not port.isdigit() or not (0 < int(port) < 65536):
+    if not (port.isascii() and port.isdigit()) or len(port) > 5 or not (0 < int(port) < 65536):
         raise doc.error(path, f"bad port in {text!r}")
-    return (host.strip("[]"), int(port))
+    host = host.strip("[]")
+    if not host or any(c.isspace() for c in host):
+        raise doc.error(path, f"bad host in {text!r}")
+    return (host, int(port))
 
 
 def seconds_to_us(value: Any, doc: Doc, path: tuple, allow_negative: bool = False) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise doc.error(path, f"expected a number of seconds, got {value!r}")
-    if value < 0 and not allow_negative:
+    """Seconds of virtual time (finite, at most :data:`MAX_DURATION_S`) as microseconds."""
+    if allow_negative and isinstance(value, int | float) and not isinstance(value, bool) and value < 0:
+        return -read_seconds(doc, path, -value)
+    if isinstance(value, int | float) and not isinstance(value, bool) and value < 0:
         raise doc.error(path, f"must be >= 0, got {value}")
-    return int(round(value * SECOND))
+    return read_seconds(doc, path, value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,22 +125,49 @@ class Scenario:
 
 
 def _mapping(value: Any, doc: Doc, path: tuple, keys: set[str] | None = None) -> dict:
-    if value is None:
-        return {}
-    if not isinstance(value, dict):
-        raise doc.error(path, f"expected a mapping, got {type(value).__name__}")
-    if keys is not None:
-        for key in value:
-            if key not in keys:
-                raise doc.error((*path, key), f"unknown field (allowed: {', '.join(sorted(keys))})")
-    return value
+    return read_mapping(doc, path, value, keys)
+
+
+#: puasim's bound on ``hash_size``: 2^20 buckets are allocated up front
+MAX_HASH_SIZE = 20
+
+
+def _pua_params(doc: Doc, params: dict) -> None:
+    """Type and range of every pua modparam (C ints, strings) before mod_init's own checks."""
+    defaults = PuaConfig()
+    for name, value in params.items():
+        path = ("pua", "params", name)
+        if name == "profile" or not hasattr(defaults, name) or name == "warnings":
+            continue  # load_config names unknown parameters
+        if isinstance(getattr(defaults, name), int):
+            hi = MAX_HASH_SIZE if name == "hash_size" else INT_MAX
+            read_int(doc, path, value, lo=INT_MIN, hi=hi)
+        else:
+            read_text(doc, path, value, max_len=4096)
+
+
+def _check_db_url(doc: Doc, cfg: PuaConfig) -> None:
+    """The database ``db_url`` names can be opened: its form, and for SQLite its folder."""
+    from puasim.store import StoreError, parse_url
+
+    path = ("pua", "params", "db_url")
+    base = str(doc.base)
+    try:
+        url = parse_url(cfg.db_url, base)
+    except StoreError as exc:
+        raise doc.error(path, str(exc)) from None
+    if url.dialect == "sqlite" and url.path != ":memory:":
+        folder = Path(url.path).parent
+        if not folder.is_dir():
+            raise doc.error(path, f"cannot open {cfg.db_url!r}: folder {folder} does not exist")
 
 
 def _pua(doc: Doc, raw: dict) -> tuple[PuaConfig, tuple[str, int], dict[str, bool], dict[str, Any]]:
     spec = _mapping(raw.get("pua"), doc, ("pua",), {"profile", "params", "address", "notify", "db"})
     params = dict(_mapping(spec.get("params"), doc, ("pua", "params")))
+    _pua_params(doc, params)
     if "profile" in spec:
-        params["profile"] = spec["profile"]
+        params["profile"] = read_text(doc, ("pua", "profile"), spec["profile"], max_len=100)
     try:
         cfg = load_config(params)
     except PuaStartupError as exc:
@@ -124,19 +175,34 @@ def _pua(doc: Doc, raw: dict) -> tuple[PuaConfig, tuple[str, int], dict[str, boo
         raise doc.error(("pua", "params", bad) if bad else ("pua",), f"pua would not start: {exc}") from None
     addr = parse_address(spec.get("address", "127.0.0.1:5070"), doc, ("pua", "address"))
     notify = _mapping(spec.get("notify"), doc, ("pua", "notify"), {"update_contact", "check_dialog"})
+    for key, value in notify.items():
+        read_bool(doc, ("pua", "notify", key), value)
     db = _mapping(spec.get("db"), doc, ("pua", "db"), {"enabled", "driver", "shutdown_flush"})
     from puasim.store.database import QUIRKS
 
-    if "driver" in db and db["driver"] not in QUIRKS:
-        raise doc.error(("pua", "db", "driver"), f"unknown driver {db['driver']!r} (known: {', '.join(QUIRKS)})")
+    if "driver" in db and (not isinstance(db["driver"], str) or db["driver"] not in QUIRKS):
+        raise doc.error(("pua", "db", "driver"), f"unknown driver {db['driver']!r:.40} (known: {', '.join(QUIRKS)})")
+    for key in ("enabled", "shutdown_flush"):
+        if key in db:
+            read_bool(doc, ("pua", "db", key), db[key])
     if cfg.db_mode == 2 and db.get("enabled") is False:
         raise doc.error(("pua", "db", "enabled"), "db_mode 2 needs the database")
+    if db.get("enabled", True) is not False:
+        _check_db_url(doc, cfg)
     return cfg, addr, {k: bool(v) for k, v in notify.items()}, db
 
 
 def _network(doc: Doc, raw: dict) -> tuple[LinkProfile, list[tuple[int, int]]]:
     keys = {"latency_ms", "jitter_ms", "jitter_kind", "loss", "duplicate", "partitions"}
     spec = _mapping(raw.get("network"), doc, ("network",), keys)
+    for key in ("latency_ms", "jitter_ms"):
+        if key in spec:
+            read_number(doc, ("network", key), spec[key], lo=0, hi=MAX_LATENCY_MS, what="milliseconds")
+    for key in ("loss", "duplicate"):
+        if key in spec:
+            read_number(doc, ("network", key), spec[key], lo=0, hi=1, what="a rate")
+    if "jitter_kind" in spec:
+        read_choice(doc, ("network", "jitter_kind"), spec["jitter_kind"], JITTER_KINDS)
     try:
         link = LinkProfile(
             latency=int(float(spec.get("latency_ms", 1)) * MILLISECOND),
@@ -148,7 +214,7 @@ def _network(doc: Doc, raw: dict) -> tuple[LinkProfile, list[tuple[int, int]]]:
     except (TypeError, ValueError) as exc:
         raise doc.error(("network",), str(exc)) from None
     parts = []
-    for i, part in enumerate(spec.get("partitions") or []):
+    for i, part in enumerate(read_list(doc, ("network", "partitions"), spec.get("partitions"), default=[])):
         p = _mapping(part, doc, ("network", "partitions", i), {"start", "end"})
         start = seconds_to_us(p.get("start"), doc, ("network", "partitions", i, "start"))
         end = seconds_to_us(p.get("end"), doc, ("network", "partitions", i, "end"))
@@ -170,49 +236,100 @@ SUBSCRIBE_FIELDS = {
 
 def _flag(value: Any, doc: Doc, path: tuple) -> int:
     table = {"insert": INSERT_TYPE, "update": UPDATE_TYPE, "none": 0, None: 0}
-    if value in table:
+    if isinstance(value, str | None) and value in table:
         return table[value]
-    raise doc.error(path, f"flag must be insert, update or none, got {value!r}")
+    raise doc.error(path, f"flag must be insert, update or none, got {value!r:.40}")
 
 
 def _source(value: Any, default: str, doc: Doc, path: tuple) -> int:
     name = value if value is not None else default
-    if isinstance(name, int) and not isinstance(name, bool):
-        return name
+    if is_int(name):
+        return read_int(doc, path, name, lo=0, hi=INT_MAX, what="a source flag")
+    if not isinstance(name, str):
+        raise doc.error(path, f"source must be a source flag name, got {name!r:.40}")
     try:
-        return int(Source[str(name)])
+        return int(Source[name])
     except KeyError:
-        raise doc.error(path, f"unknown source flag {name!r} (e.g. {', '.join(list(Source.__members__)[:6])}, ...)") from None
+        raise doc.error(path, f"unknown source flag {name!r:.40} (e.g. {', '.join(list(Source.__members__)[:6])}, ...)") from None
 
 
 def _event(value: Any, cfg: PuaConfig, doc: Doc, path: tuple) -> int:
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    ev = event_from_name(str(value), cfg.is_master) if value is not None else -1
+    if is_int(value):
+        return read_int(doc, path, value, lo=0, hi=INT_MAX, what="an event flag")
+    if not isinstance(value, str):
+        raise doc.error(path, f"event must be an event name, got {value!r:.40}")
+    ev = event_from_name(value, cfg.is_master)
     if ev < 0 and value in ("xcap-diff",):
         return 128
     if ev < 0:
-        raise doc.error(path, f"unknown event {value!r}")
+        raise doc.error(path, f"unknown event {value!r:.60}")
     return ev
+
+
+def _read_body_file(doc: Doc, path: tuple, name: Any) -> bytes:
+    """At most :data:`MAX_BODY_BYTES` of a file named relative to the scenario."""
+    f = doc.base / read_text(doc, path, name, max_len=4096, empty=False, what="a file name")
+    try:
+        with f.open("rb") as handle:
+            data = handle.read(MAX_BODY_BYTES + 1)
+    except OSError as exc:
+        raise doc.error(path, f"cannot read {f}: {exc.strerror}") from None
+    if len(data) > MAX_BODY_BYTES:
+        raise doc.error(path, f"{f} is larger than {MAX_BODY_BYTES} bytes (Kamailio's SIP message buffer)")
+    return data
 
 
 def _body(spec: dict, doc: Doc, path: tuple) -> bytes | None:
     if "body" in spec and "body_file" in spec:
         raise doc.error(path, "give body or body_file, not both")
     if "body_file" in spec:
-        f = doc.base / str(spec["body_file"])
-        try:
-            return f.read_bytes()
-        except OSError as exc:
-            raise doc.error((*path, "body_file"), f"cannot read {f}: {exc.strerror}") from None
+        return _read_body_file(doc, (*path, "body_file"), spec["body_file"])
     if "body" in spec:
         body = spec["body"]
         if body is None:
             return None
         if not isinstance(body, str):
             raise doc.error((*path, "body"), "body must be text")
-        return body.encode()
+        data = body.encode("utf-8", "surrogateescape")
+        if len(data) > MAX_BODY_BYTES:
+            raise doc.error((*path, "body"), f"larger than {MAX_BODY_BYTES} bytes (Kamailio's SIP message buffer)")
+        return data
     return None
+
+
+#: text fields of publish/subscribe steps and whether they may be empty
+_TEXT_FIELDS = {
+    "pres_uri": False, "watcher_uri": False, "contact": True, "content_type": True, "id": True,
+    "etag": True, "outbound_proxy": True, "extra_headers": True, "remote_target": True,
+    "process": False,
+}
+
+
+def _call_fields(w: dict, doc: Doc, path: tuple) -> None:
+    """Types and bounds of the publ_info / subs_info fields (§3.1, §4.1)."""
+    for name, empty in _TEXT_FIELDS.items():
+        if name in w and not (name == "remote_target" and w[name] is None):
+            read_text(doc, (*path, name), w[name], empty=empty)
+    if "expires" in w:
+        value = w["expires"]
+        if not is_int(value):
+            raise doc.error((*path, "expires"), "expires must be an integer")
+        read_int(doc, (*path, "expires"), value, lo=-1, hi=INT_MAX, what="an integer (-1 = default)")
+    if "internal_update_flag" in w:
+        read_int(doc, (*path, "internal_update_flag"), w["internal_update_flag"], lo=0, hi=INT_MAX)
+
+
+#: the fields of the ``with:`` mapping of the steps that have a fixed set
+_WITH_FIELDS: dict[str, set[str]] = {
+    "network.drop": {"count", "from", "to"},
+    "db.fail_after": {"ops"},
+    **{name: set() for name in (
+        "pua.cleanup", "pua.restart", "pua.crash", "pua.start", "server.restart", "server.crash",
+        "server.start", "db.unreachable", "db.heal", "mark",
+    )},
+}
+NODE_NAMES = ("pua", "server")
+MAX_RPC_ARGS = 16
 
 
 def _step(doc: Doc, i: int, raw: Any, cfg: PuaConfig, duration: int) -> Step:
@@ -224,29 +341,29 @@ def _step(doc: Doc, i: int, raw: Any, cfg: PuaConfig, duration: int) -> Step:
     if at > duration:
         raise doc.error((*path, "at"), f"step at {spec['at']} s is after the scenario's duration")
     action = spec.get("do")
-    if action not in STEP_ACTIONS:
-        raise doc.error((*path, "do"), f"unknown action {action!r} (one of: {', '.join(STEP_ACTIONS)})")
+    if not isinstance(action, str) or action not in STEP_ACTIONS:
+        raise doc.error((*path, "do"), f"unknown action {action!r:.40} (one of: {', '.join(STEP_ACTIONS)})")
     extra = set(spec) - {"at", "do", "with", "args", "text"}
     if extra:
-        raise doc.error((*path, sorted(extra)[0]), "unknown field (allowed: at, do, with, args, text)")
+        raise doc.error((*path, sorted(extra, key=str)[0]), "unknown field (allowed: at, do, with, args, text)")
     args: Any
     if action == "publish":
         w = _mapping(spec.get("with"), doc, (*path, "with"), PUBLISH_FIELDS)
         if "pres_uri" not in w:
             raise doc.error((*path, "with"), "publish needs pres_uri")
+        _call_fields(w, doc, (*path, "with"))
         args = dict(w)
         args["event"] = _event(w.get("event", "presence"), cfg, doc, (*path, "with", "event"))
         args["source"] = _source(w.get("source"), "RPC_ASYN_PUBLISH", doc, (*path, "with", "source"))
         args["flag"] = _flag(w.get("flag"), doc, (*path, "with", "flag"))
         args["body"] = _body(w, doc, (*path, "with"))
         args.pop("body_file", None)
-        if not isinstance(args.get("expires", -1), int):
-            raise doc.error((*path, "with", "expires"), "expires must be an integer")
     elif action == "subscribe":
         w = _mapping(spec.get("with"), doc, (*path, "with"), SUBSCRIBE_FIELDS)
         for need in ("pres_uri", "watcher_uri"):
             if need not in w:
                 raise doc.error((*path, "with"), f"subscribe needs {need}")
+        _call_fields(w, doc, (*path, "with"))
         args = dict(w)
         args.setdefault("contact", w["watcher_uri"])
         args["event"] = _event(w.get("event", "presence"), cfg, doc, (*path, "with", "event"))
@@ -256,24 +373,144 @@ def _step(doc: Doc, i: int, raw: Any, cfg: PuaConfig, duration: int) -> Step:
         raw_args = spec.get("args")
         if not isinstance(raw_args, list):
             raise doc.error((*path, "args"), "rpc steps need args: a list of strings")
+        read_list(doc, (*path, "args"), raw_args, max_items=MAX_RPC_ARGS)
+        for k, a in enumerate(raw_args):
+            if isinstance(a, float):
+                read_number(doc, (*path, "args", k), a, lo=-float(INT_MAX), hi=float(INT_MAX))
+            elif not isinstance(a, str | int):
+                raise doc.error((*path, "args", k), f"rpc arguments are strings, got {type(a).__name__}")
+            elif isinstance(a, str):
+                read_text(doc, (*path, "args", k), a)
         args = [str(a) for a in raw_args]
         w = _mapping(spec.get("with"), doc, (*path, "with"), {"body_file"})
         if "body_file" in w:
             body = _body(w, doc, (*path, "with"))
             args.append((body or b"").decode())
     elif action == "mark":
-        args = str(spec.get("text", ""))
+        _mapping(spec.get("with"), doc, (*path, "with"), _WITH_FIELDS[action])
+        args = str(read_text(doc, (*path, "text"), spec.get("text", MISSING), default=""))
     elif action == "server.fault":
-        from puasim.server.faults import fault_from_dict
-
         args = dict(_mapping(spec.get("with"), doc, (*path, "with")))
-        try:
-            fault_from_dict(args)
-        except (TypeError, ValueError) as exc:
-            raise doc.error((*path, "with"), f"bad fault: {exc}") from None
+        _fault(doc, (*path, "with"), args)
     else:
-        args = dict(_mapping(spec.get("with"), doc, (*path, "with")))
+        args = dict(_mapping(spec.get("with"), doc, (*path, "with"), _WITH_FIELDS.get(action)))
+        w_path = (*path, "with")
+        if action == "network.drop":
+            read_int(doc, (*w_path, "count"), args.get("count", MISSING), lo=1, hi=MAX_COUNT, default=1)
+            read_choice(doc, (*w_path, "from"), args.get("from", MISSING), NODE_NAMES, default="pua")
+            read_choice(doc, (*w_path, "to"), args.get("to", MISSING), (*NODE_NAMES, "*"), default="*")
+        elif action == "db.fail_after":
+            read_int(doc, (*w_path, "ops"), args.get("ops", MISSING), lo=0, hi=MAX_COUNT, default=0)
     return Step(i, at, action, args, path, doc.line(path))
+
+
+# -- typed checks derived from dataclass annotations (server knobs, faults) --------------
+
+MAX_DURATION_US = MAX_DURATION_S * SECOND
+
+
+def _check_typed(doc: Doc, path: tuple, value: Any, hint: Any, name: str) -> None:
+    """``value`` fits the annotation ``hint`` (ints bounded by :func:`_int_bounds`)."""
+    origin = get_origin(hint)
+    if origin is Union or (origin is not None and type(hint).__name__ == "UnionType"):
+        options = get_args(hint)
+        if value is None and type(None) in options:
+            return
+        rest = [o for o in options if o is not type(None)]
+        if len(rest) == 1:
+            _check_typed(doc, path, value, rest[0], name)
+            return
+        raise doc.error(path, f"unsupported type {hint}")  # pragma: no cover - no such field today
+    if hint is bool:
+        read_bool(doc, path, value)
+    elif hint is int:
+        lo, hi = _int_bounds(name)
+        read_int(doc, path, value, lo=lo, hi=hi)
+    elif hint is str:
+        read_text(doc, path, value, max_len=4096)
+    elif origin is tuple:
+        items = get_args(hint)
+        if not isinstance(value, list | tuple):
+            raise doc.error(path, f"must be a list, got {type(value).__name__}")
+        read_list(doc, path, list(value), max_items=1000)
+        if len(items) == 2 and items[1] is Ellipsis:
+            for k, item in enumerate(value):
+                _check_typed(doc, (*path, k), item, items[0], name)
+        else:
+            if len(value) != len(items):
+                raise doc.error(path, f"must be a list of {len(items)} items, got {len(value)}")
+            for k, (item, item_hint) in enumerate(zip(value, items, strict=True)):
+                _check_typed(doc, (*path, k), item, item_hint, name)
+    else:  # pragma: no cover - every annotation in use is handled above
+        raise doc.error(path, f"unsupported type {hint}")
+
+
+def _int_bounds(name: str) -> tuple[int, int]:
+    if "status" in name:
+        return 100, 699
+    if name in ("after", "until", "at", "delay", "clean_period", "pending_for"):
+        return 0, MAX_DURATION_US  # microseconds of virtual time
+    if name == "count":
+        return 1, MAX_COUNT
+    if name == "reasons":
+        return 100, 699
+    return 0, INT_MAX
+
+
+_SECONDS_KNOBS = {"clean_period_s", "pending_for_s"}
+
+
+def _server_knobs(doc: Doc, knobs: dict) -> None:
+    from puasim.server.profiles import ServerProfile
+
+    hints = get_type_hints(ServerProfile)
+    for name, value in knobs.items():
+        path = ("server", "knobs", name)
+        if name in _SECONDS_KNOBS:
+            read_seconds(doc, path, value)
+        elif name in hints and name != "name":
+            _check_typed(doc, path, value, hints[name], name)
+
+
+def _fault(doc: Doc, path: tuple, args: dict) -> None:
+    """A ``server.fault`` mapping: kind, then every field by its type and bounds."""
+    from puasim.server.faults import FAULT_KINDS, fault_from_dict
+
+    kind = args.get("kind")
+    cls = FAULT_KINDS.get(str(kind).replace("_", "-")) if isinstance(kind, str) else None
+    if cls is None:
+        raise doc.error((*path, "kind") if "kind" in args else path, f"bad fault: unknown fault kind {kind!r:.40}; known: {sorted(FAULT_KINDS)}")
+    hints = get_type_hints(cls)
+    known = {f.name for f in fields(cls)}
+    for name, value in args.items():
+        if name == "kind":
+            continue
+        if not isinstance(name, str):
+            raise doc.error((*path, name), "unknown field")
+        base = name[:-2] if name.endswith("_s") else name
+        if base not in known:
+            raise doc.error((*path, name), f"bad fault: unknown field {name!r} of {kind!r}; known: {sorted(known)}")
+        if name.endswith("_s"):
+            read_seconds(doc, (*path, name), value)
+        elif base == "headers":
+            if isinstance(value, dict):
+                for header, text in value.items():
+                    read_text(doc, (*path, name, header), str(header), max_len=200, empty=False)
+                    read_text(doc, (*path, name, header), text, max_len=4096)
+            else:
+                for k, pair in enumerate(read_list(doc, (*path, name), value, max_items=100)):
+                    if not (isinstance(pair, list) and len(pair) == 2):
+                        raise doc.error((*path, name, k), "a header is [name, value]")
+                    read_text(doc, (*path, name, k, 0), pair[0], max_len=200, empty=False)
+                    read_text(doc, (*path, name, k, 1), pair[1], max_len=4096)
+        elif base == "seconds":
+            read_int(doc, (*path, name), value, lo=0, hi=INT_MAX)
+        else:
+            _check_typed(doc, (*path, name), value, hints[base], base)
+    try:
+        fault_from_dict(args)
+    except (TypeError, ValueError) as exc:
+        raise doc.error(path, f"bad fault: {exc}") from None
 
 
 def build(doc: Doc) -> Scenario:
@@ -282,35 +519,45 @@ def build(doc: Doc) -> Scenario:
         raise doc.error((), "a scenario file must be a mapping at the top level")
     for key in raw:
         if key not in TOP_KEYS:
-            raise doc.error((key,), f"unknown field (allowed: {', '.join(sorted(TOP_KEYS))})")
-    name = str(raw.get("name") or Path(doc.file).stem)
+            raise doc.error((key,), f"unknown field (allowed: {', '.join(sorted(TOP_KEYS, key=str))})")
+    name = read_text(doc, ("name",), raw.get("name") or Path(doc.file).stem, max_len=200)
+    description = read_text(doc, ("description",), raw.get("description", MISSING), default="")
     refs = raw.get("refs")
     if not isinstance(refs, list) or not refs or not all(isinstance(r, str) for r in refs):
         raise doc.error(("refs",), "refs must list the pua-reference / RFC sections the scenario checks")
+    read_list(doc, ("refs",), refs, max_items=100)
+    for i, ref in enumerate(refs):
+        read_text(doc, ("refs", i), ref, max_len=200)
     if "duration" not in raw:
         raise doc.error(("duration",), "missing (seconds of virtual time to run)")
     duration = seconds_to_us(raw["duration"], doc, ("duration",))
     seed = raw.get("seed", 1)
-    if not isinstance(seed, int):
+    if not is_int(seed):
         raise doc.error(("seed",), "seed must be an integer")
+    read_int(doc, ("seed",), seed, lo=0, hi=MAX_SEED)
     epoch = raw.get("epoch", 1_700_000_000)
-    if not isinstance(epoch, int) or epoch < 0:
+    if not is_int(epoch) or epoch < 0:
         raise doc.error(("epoch",), "epoch must be a non-negative integer (UNIX seconds at t=0)")
+    read_int(doc, ("epoch",), epoch, lo=0, hi=MAX_EPOCH, what="UNIX seconds")
     cfg, pua_addr, notify, db = _pua(doc, raw)
     sspec = _mapping(raw.get("server"), doc, ("server",), {"profile", "address", "knobs"})
     server_addr = parse_address(sspec.get("address", "127.0.0.1:5060"), doc, ("server", "address"))
     if server_addr == pua_addr:
         raise doc.error(("server", "address"), "server and pua need different addresses")
-    from puasim.server.profiles import get_profile
+    from puasim.server.profiles import PROFILES, get_profile
 
+    read_choice(doc, ("server", "profile"), sspec.get("profile", MISSING), tuple(PROFILES), default="kamailio")
+    knobs = dict(_mapping(sspec.get("knobs"), doc, ("server", "knobs")))
+    _server_knobs(doc, knobs)
     try:
-        get_profile(str(sspec.get("profile", "kamailio")), **dict(_mapping(sspec.get("knobs"), doc, ("server", "knobs"))))
+        get_profile(str(sspec.get("profile", "kamailio")), **knobs)
     except (TypeError, ValueError) as exc:
         raise doc.error(("server",), f"bad server profile: {exc}") from None
     link, parts = _network(doc, raw)
     steps_raw = raw.get("steps") or []
     if not isinstance(steps_raw, list):
         raise doc.error(("steps",), "steps must be a list")
+    read_list(doc, ("steps",), steps_raw)
     regs = registrations.parse(doc, raw, pua_addr, server_addr, cfg.profile)
     steps = [_step(doc, i, s, cfg, duration) for i, s in enumerate(steps_raw)]
     from puasim.scenario.population_block import read_populations
@@ -321,6 +568,7 @@ def build(doc: Doc) -> Scenario:
     expect_raw = raw.get("expect") or []
     if not isinstance(expect_raw, list) or not expect_raw:
         raise doc.error(("expect",), "expect must be a non-empty list (a scenario that checks nothing cannot fail)")
+    read_list(doc, ("expect",), expect_raw)
     expectations = []
     for i, item in enumerate(expect_raw):
         e = _mapping(item, doc, ("expect", i))
@@ -329,7 +577,9 @@ def build(doc: Doc) -> Scenario:
             raise doc.error(("expect", i), f"each expectation needs exactly one of: {', '.join(sorted(EXPECT_KINDS))}")
         extra = set(e) - {kinds[0], "why"}
         if extra:
-            raise doc.error(("expect", i, sorted(extra)[0]), "unknown field (allowed besides the kind: why)")
+            raise doc.error(("expect", i, sorted(extra, key=str)[0]), "unknown field (allowed besides the kind: why)")
+        if "why" in e:
+            read_text(doc, ("expect", i, "why"), e["why"], max_len=4096)
         expectations.append((kinds[0], e[kinds[0]], ("expect", i, kinds[0]), doc.line(("expect", i))))
     from puasim.scenario.expect import validate_expectation
 
@@ -338,7 +588,7 @@ def build(doc: Doc) -> Scenario:
     return Scenario(
         name=name,
         file=doc.file,
-        description=str(raw.get("description", "")).strip(),
+        description=description.strip(),
         refs=list(refs),
         seed=seed,
         epoch=epoch,

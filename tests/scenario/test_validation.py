@@ -60,7 +60,7 @@ def test_unknown_server_knob_and_fault():
     err = error_for(GOOD.replace("pua:\n", "server:\n  knobs: {max_expirs: 3}\npua:\n"))
     assert err.field == "server" and "max_expirs" in err.problem
     err = error_for(GOOD.replace("expect:", "  - {at: 1, do: server.fault, with: {kind: explode}}\nexpect:"))
-    assert err.field == "steps[1].with" and "explode" in err.problem
+    assert err.field == "steps[1].with.kind" and "explode" in err.problem
 
 
 def test_cli_reports_invalid_files_and_exits_non_zero(tmp_path, capsys):
