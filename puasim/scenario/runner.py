@@ -139,7 +139,12 @@ class ScenarioRun:
         if scn.db.get("enabled", True) is False:
             return None
         base = str(Path(scn.file).parent) if not scn.file.startswith("<") else None
-        return Database(scn.pua_config.db_url, base_dir=base, quirks=scn.db.get("driver", "generic"))
+        from puasim.store import StoreError
+
+        try:
+            return Database(scn.pua_config.db_url, base_dir=base, quirks=scn.db.get("driver", "generic"))
+        except StoreError as exc:  # e.g. a server that is down: named like a validation error
+            raise scn.doc.error(("pua", "params", "db_url"), f"cannot open the database: {exc}") from None
 
     def _make_pua(self, node: Any) -> Pua:
         """A new pua node; a database it cannot open keeps it down (pua-reference §1.2 step 3).
@@ -344,6 +349,9 @@ def run_scenario(
 
     ``trace_level``/``trace_path``: see :class:`ScenarioRun`; ``progress``: see
     :meth:`puasim.sim.simulation.Simulation.run`.
+
+    :raises ScenarioError: the file is invalid, or the database its ``db_url``
+        names cannot be opened (before anything ran).
     """
     if not isinstance(scn, Scenario):
         scn = load_scenario(scn)

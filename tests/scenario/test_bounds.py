@@ -227,3 +227,15 @@ def test_bad_value_is_a_file_line_field_error(old, new, field, tmp_path, capsys)
     out = capsys.readouterr()
     assert f"{path}:{line}: {field}: " in out.out, out.out
     assert "Traceback" not in out.out + out.err
+
+
+def test_database_that_cannot_be_opened_at_run_time_is_named_not_a_traceback(tmp_path, capsys):
+    (tmp_path / "adir").mkdir()  # the folder exists, so validation passes; SQLite cannot open a folder
+    old = '    db_url: "sqlite://:memory:"'
+    line = BASE[: BASE.index(old)].count("\n") + 1
+    path = tmp_path / "db.yaml"
+    path.write_text(BASE.replace(old, '    db_url: "sqlite:///adir"'))
+    assert main(["validate", str(path)]) == 0
+    assert main(["run", str(path), "--no-write"]) == 1
+    out = capsys.readouterr().out
+    assert f"{path}:{line}: pua.params.db_url: cannot open the database" in out, out
