@@ -7,6 +7,7 @@ the field.  The format is documented field by field in ``docs/scenarios.md``.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
+from functools import cache
 from pathlib import Path
 from typing import Any, Union, get_args, get_origin, get_type_hints
 
@@ -460,10 +461,16 @@ def _int_bounds(name: str) -> tuple[int, int]:
 _SECONDS_KNOBS = {"clean_period_s", "pending_for_s"}
 
 
+@cache
+def _hints(cls: type) -> dict[str, Any]:
+    """The resolved field annotations of a dataclass (resolved once per class)."""
+    return get_type_hints(cls)
+
+
 def _server_knobs(doc: Doc, knobs: dict) -> None:
     from puasim.server.profiles import ServerProfile
 
-    hints = get_type_hints(ServerProfile)
+    hints = _hints(ServerProfile)
     for name, value in knobs.items():
         path = ("server", "knobs", name)
         if name in _SECONDS_KNOBS:
@@ -480,7 +487,7 @@ def _fault(doc: Doc, path: tuple, args: dict) -> None:
     cls = FAULT_KINDS.get(str(kind).replace("_", "-")) if isinstance(kind, str) else None
     if cls is None:
         raise doc.error((*path, "kind") if "kind" in args else path, f"bad fault: unknown fault kind {kind!r:.40}; known: {sorted(FAULT_KINDS)}")
-    hints = get_type_hints(cls)
+    hints = _hints(cls)
     known = {f.name for f in fields(cls)}
     for name, value in args.items():
         if name == "kind":
