@@ -329,7 +329,6 @@ _WITH_FIELDS: dict[str, set[str]] = {
         "server.start", "db.unreachable", "db.heal", "mark",
     )},
 }
-NODE_NAMES = ("pua", "server")
 MAX_RPC_ARGS = 16
 
 
@@ -398,8 +397,9 @@ def _step(doc: Doc, i: int, raw: Any, cfg: PuaConfig, duration: int) -> Step:
         w_path = (*path, "with")
         if action == "network.drop":
             read_int(doc, (*w_path, "count"), args.get("count", MISSING), lo=1, hi=MAX_COUNT, default=1)
-            read_choice(doc, (*w_path, "from"), args.get("from", MISSING), NODE_NAMES, default="pua")
-            read_choice(doc, (*w_path, "to"), args.get("to", MISSING), (*NODE_NAMES, "*"), default="*")
+            # node names: pua, server, or any other name ("*" = every destination)
+            read_text(doc, (*w_path, "from"), args.get("from", MISSING), default="pua", max_len=100, empty=False)
+            read_text(doc, (*w_path, "to"), args.get("to", MISSING), default="*", max_len=100, empty=False)
         elif action == "db.fail_after":
             read_int(doc, (*w_path, "ops"), args.get("ops", MISSING), lo=0, hi=MAX_COUNT, default=0)
     return Step(i, at, action, args, path, doc.line(path))
