@@ -367,8 +367,8 @@ class PresenceServer:
         Server, Content-Length 0."""
         out: list[tuple[str, str]] = []
         for key, name in _COPIED:
-            for value in request.get_all(key):
-                if key == "to" and not _has_tag(value):
+            for i, value in enumerate(request.get_all(key)):
+                if key == "to" and not _has_tag(request, value, i):
                     value = f"{value};tag={to_tag or self.new_to_tag()}"
                 out.append((name, value))
         out.extend(headers)
@@ -490,12 +490,14 @@ def message_label(message: Request | Response) -> str:
     return message.method if isinstance(message, Request) else f"{message.status} reply"
 
 
-def _has_tag(value: str) -> bool:
+def _has_tag(request: Request, value: str, index: int) -> bool:
+    """Whether To value number ``index`` of ``request`` (text ``value``) carries a tag;
+    the first one is read from the request's parsed To (parsed once per message)."""
     try:
-        to = H.parse_name_addr(value, "To")
+        to = H.to(request) if index == 0 else H.parse_name_addr(value, "To")
     except SipParseError:
         return ";tag=" in value.lower()
-    return to.tag is not None
+    return to is not None and to.tag is not None
 
 
 def add_server(

@@ -126,3 +126,6 @@ class Network:
             return
         sim.trace.add(now, node.name, MessageDelivered(src, dst, message))
         node.deliver(message, src)
+        drop = getattr(message, "drop_caches", None)
+        if drop is not None:  # parsed header values stay with the message for one hop only
+            drop()

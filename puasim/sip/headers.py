@@ -6,6 +6,11 @@ the functions here parse a field value into a small frozen dataclass of
 (``1#element``, §7.3.1) are split at top-level commas only: commas inside
 quoted-strings and ``<...>`` stay.
 
+Each accessor parses a field at most once per message: the typed value is
+kept with the message (:meth:`~puasim.sip.message.Request.typed`), so the
+transaction layer, the model and the reports reading the same Via or CSeq
+share one parse.
+
 Accessor contract, the same for every ``xxx(msg)`` function below:
 
 * header field absent            -> ``None`` (``[]`` for list accessors);
@@ -88,14 +93,22 @@ __all__ = [
 Message = Request | Response
 
 
-def via_list(msg: Message) -> list[Via]:
-    """Every Via value in order, top first (§20.42; comma lists and repeated lines)."""
+def _via_list(msg: Message) -> list[Via]:
     return [v for value in msg.get_all("via") for v in parse_via(value)]
 
 
-def top_via(msg: Message) -> Via | None:
+def via_list(msg: Message) -> list[Via]:
+    """Every Via value in order, top first (§20.42; comma lists and repeated lines)."""
+    return list(msg.typed("via_list", _via_list))
+
+
+def _top_via(msg: Message) -> Via | None:
     value = msg.get("via")
     return None if value is None else parse_via(value)[0]
+
+
+def top_via(msg: Message) -> Via | None:
+    return msg.typed("top_via", _top_via)
 
 
 def _single_name_addr(msg: Message, name: str, header: str) -> NameAddr | None:
@@ -103,26 +116,38 @@ def _single_name_addr(msg: Message, name: str, header: str) -> NameAddr | None:
     return None if value is None else parse_name_addr(value, header)
 
 
+def _from(msg: Message) -> NameAddr | None:
+    return _single_name_addr(msg, "from", "From")
+
+
+def _to(msg: Message) -> NameAddr | None:
+    return _single_name_addr(msg, "to", "To")
+
+
 def from_(msg: Message) -> NameAddr | None:
     """The From value (§20.20)."""
-    return _single_name_addr(msg, "from", "From")
+    return msg.typed("from", _from)
 
 
 def to(msg: Message) -> NameAddr | None:
     """The To value (§20.39)."""
-    return _single_name_addr(msg, "to", "To")
+    return msg.typed("to", _to)
 
 
 def _name_addr_list(msg: Message, name: str, header: str) -> list[NameAddr]:
     return [na for value in msg.get_all(name) for na in parse_name_addr_list(value, header)]
 
 
-def contact_list(msg: Message) -> list[NameAddr]:
-    """Contact values (§20.10); ``Contact: *`` gives ``[WILDCARD]``."""
+def _contact_list(msg: Message) -> list[NameAddr]:
     out = _name_addr_list(msg, "contact", "Contact")
     if len(out) > 1 and any(c.is_wildcard for c in out):
         raise SipParseError("'*' must be the only Contact value", 0, "Contact")
     return out
+
+
+def contact_list(msg: Message) -> list[NameAddr]:
+    """Contact values (§20.10); ``Contact: *`` gives ``[WILDCARD]``."""
+    return list(msg.typed("contact_list", _contact_list))
 
 
 def route_list(msg: Message) -> list[NameAddr]:
@@ -135,14 +160,22 @@ def record_route_list(msg: Message) -> list[NameAddr]:
     return _name_addr_list(msg, "record-route", "Record-Route")
 
 
-def cseq(msg: Message) -> CSeq | None:
+def _cseq(msg: Message) -> CSeq | None:
     value = msg.get("cseq")
     return None if value is None else parse_cseq(value)
 
 
-def call_id(msg: Message) -> str | None:
+def cseq(msg: Message) -> CSeq | None:
+    return msg.typed("cseq", _cseq)
+
+
+def _call_id(msg: Message) -> str | None:
     value = msg.get("call-id")
     return None if value is None else parse_call_id(value)
+
+
+def call_id(msg: Message) -> str | None:
+    return msg.typed("call-id", _call_id)
 
 
 def _uint(msg: Message, name: str, header: str, limit: int) -> int | None:
@@ -150,9 +183,13 @@ def _uint(msg: Message, name: str, header: str, limit: int) -> int | None:
     return None if value is None else parse_uint(value, limit, "value", header)
 
 
+def _expires(msg: Message) -> int | None:
+    return _uint(msg, "expires", "Expires", MAX_UINT32)
+
+
 def expires(msg: Message) -> int | None:
     """``Expires: delta-seconds`` (§20.19), at most 2**32-1."""
-    return _uint(msg, "expires", "Expires", MAX_UINT32)
+    return msg.typed("expires", _expires)
 
 
 def expires_or_none(msg: Message) -> int | None:
@@ -180,21 +217,33 @@ def max_forwards_or_none(msg: Message) -> int | None:
         return None
 
 
-def event(msg: Message) -> Event | None:
-    """The Event value (RFC 6665 §8.2.1); the first field if repeated."""
+def _event(msg: Message) -> Event | None:
     value = msg.get("event")
     return None if value is None else parse_event(value)
 
 
-def subscription_state(msg: Message) -> SubscriptionState | None:
+def event(msg: Message) -> Event | None:
+    """The Event value (RFC 6665 §8.2.1); the first field if repeated."""
+    return msg.typed("event", _event)
+
+
+def _subscription_state(msg: Message) -> SubscriptionState | None:
     value = msg.get("subscription-state")
     return None if value is None else parse_subscription_state(value)
 
 
-def sip_etag(msg: Message) -> str | None:
-    """``SIP-ETag`` entity-tag (RFC 3903 §11.3.1)."""
+def subscription_state(msg: Message) -> SubscriptionState | None:
+    return msg.typed("subscription-state", _subscription_state)
+
+
+def _sip_etag(msg: Message) -> str | None:
     value = msg.get("sip-etag")
     return None if value is None else parse_token(value, "SIP-ETag")
+
+
+def sip_etag(msg: Message) -> str | None:
+    """``SIP-ETag`` entity-tag (RFC 3903 §11.3.1)."""
+    return msg.typed("sip-etag", _sip_etag)
 
 
 def sip_etag_raw(msg: Message) -> str | None:
@@ -208,15 +257,23 @@ def sip_etag_raw(msg: Message) -> str | None:
     return msg.get("sip-etag")
 
 
-def sip_if_match(msg: Message) -> str | None:
-    """``SIP-If-Match`` entity-tag (RFC 3903 §11.3.2)."""
+def _sip_if_match(msg: Message) -> str | None:
     value = msg.get("sip-if-match")
     return None if value is None else parse_token(value, "SIP-If-Match")
 
 
-def content_type(msg: Message) -> ContentType | None:
+def sip_if_match(msg: Message) -> str | None:
+    """``SIP-If-Match`` entity-tag (RFC 3903 §11.3.2)."""
+    return msg.typed("sip-if-match", _sip_if_match)
+
+
+def _content_type(msg: Message) -> ContentType | None:
     value = msg.get("content-type")
     return None if value is None else parse_content_type(value)
+
+
+def content_type(msg: Message) -> ContentType | None:
+    return msg.typed("content-type", _content_type)
 
 
 def allow_events(msg: Message) -> list[str]:

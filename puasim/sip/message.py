@@ -8,7 +8,11 @@ event-package RFCs (``o`` for Event, ``u`` for Allow-Events, ...).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from typing import Any, TypeVar
+
+_T = TypeVar("_T")
 
 #: compact form -> canonical lower-case long name (RFC 3261 §7.3.3, RFC 6665 §8.2.1 ...)
 COMPACT_FORMS: dict[str, str] = {
@@ -87,27 +91,62 @@ class _HeaderAccess:
 
     __slots__ = ()
     headers: Headers
+    _hindex: dict[str, list[str]] | None
+    _typed: dict[str, Any] | None
+
+    def _index(self) -> dict[str, list[str]]:
+        """Header values by lookup key, in wire order: built on the first look-up, then kept."""
+        index = self._hindex
+        if index is None:
+            index = {}
+            known = _KNOWN_KEYS
+            for hname, value in self.headers:
+                key = known.get(hname)
+                if key is None:
+                    key = header_key(hname)
+                values = index.get(key)
+                if values is None:
+                    index[key] = [value]
+                else:
+                    values.append(value)
+            object.__setattr__(self, "_hindex", index)
+        return index
 
     def get(self, name: str, default: str | None = None) -> str | None:
         """Value of the first header field called ``name`` (any case, compact or long form)."""
-        key = header_key(name)
-        known = _KNOWN_KEYS
-        for hname, value in self.headers:
-            hkey = known.get(hname)
-            if (hkey if hkey is not None else header_key(hname)) == key:
-                return value
-        return default
+        key = _KNOWN_KEYS.get(name)
+        values = (self._hindex or self._index()).get(key if key is not None else header_key(name))
+        return default if values is None else values[0]
 
     def get_all(self, name: str) -> list[str]:
         """Values of every header field called ``name``, in wire order (one per field line)."""
-        key = header_key(name)
-        known = _KNOWN_KEYS
-        out = []
-        for hname, value in self.headers:
-            hkey = known.get(hname)
-            if (hkey if hkey is not None else header_key(hname)) == key:
-                out.append(value)
-        return out
+        key = _KNOWN_KEYS.get(name)
+        values = (self._hindex or self._index()).get(key if key is not None else header_key(name))
+        return [] if values is None else list(values)
+
+    def typed(self, name: str, parse: Callable[[Any], _T]) -> _T:
+        """``parse(self)``, computed once per message and kept (``name`` says which value).
+
+        Messages are immutable, so a header value parsed once stays valid; a
+        parse that raises is not kept and raises again on the next call.
+        """
+        cache = self._typed
+        if cache is None:
+            cache = {}
+            object.__setattr__(self, "_typed", cache)
+        elif name in cache:
+            return cache[name]
+        value = cache[name] = parse(self)
+        return value
+
+    def drop_caches(self) -> None:
+        """Forget the header index and typed values (rebuilt on the next look-up).
+
+        The simulated network calls this once the receiver has handled the
+        message, so the messages a trace keeps hold their text only.
+        """
+        object.__setattr__(self, "_hindex", None)
+        object.__setattr__(self, "_typed", None)
 
     def has(self, name: str) -> bool:
         return self.get(name) is not None
@@ -150,6 +189,9 @@ class Request(_HeaderAccess):
     headers: Headers = field(default=())
     body: bytes = b""
     version: str = "SIP/2.0"
+    #: look-up caches (not part of the value: never compared, hashed or copied)
+    _hindex: dict[str, list[str]] | None = field(default=None, init=False, repr=False, compare=False)
+    _typed: dict[str, Any] | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def is_request(self) -> bool:
@@ -165,6 +207,9 @@ class Response(_HeaderAccess):
     headers: Headers = field(default=())
     body: bytes = b""
     version: str = "SIP/2.0"
+    #: look-up caches (not part of the value: never compared, hashed or copied)
+    _hindex: dict[str, list[str]] | None = field(default=None, init=False, repr=False, compare=False)
+    _typed: dict[str, Any] | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def is_request(self) -> bool:

@@ -157,6 +157,7 @@ class ClientTransaction:
         )
         if self.on_final is not None:
             self.on_final(response, faked, self, now)
+        self.request.drop_caches()  # the request lives on in the trace: keep it lean
 
 
 @dataclass(slots=True)

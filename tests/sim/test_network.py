@@ -257,3 +257,23 @@ def test_per_link_latency_applies_per_direction():
 def test_link_profile_rejects_bad_values(kwargs):
     with pytest.raises(ValueError):
         LinkProfile(**kwargs)
+
+
+def test_a_delivered_message_keeps_its_parsed_headers_for_one_hop_only():
+    from puasim.sip import headers as H
+    from puasim.sip.message import Request
+
+    sim = Simulation(seed=1)
+    a, b, _ = three_nodes(sim)
+    msg = Request("OPTIONS", "sip:b", (("Via", "SIP/2.0/UDP a:5060;branch=z9hG4bK1"), ("CSeq", "1 OPTIONS")))
+    seen = []
+
+    def receive(message, src, now):
+        seen.append((message._typed is not None, H.cseq(message).seq, message._typed is not None))
+
+    b.endpoint.receive = receive
+    send_at(sim, SECOND, a, msg, B)
+    sim.run()
+    assert seen == [(False, 1, True)]
+    assert msg._typed is None and msg._hindex is None  # the trace's copy holds text only
+    assert H.cseq(msg).seq == 1
