@@ -211,7 +211,9 @@ class Pua:
                 return
             self._sweep_records(rows, now_us, db_mode_2=True)
             return
-        self._sweep_records(list(self.store.records()), now_us, db_mode_2=False)
+        snapshot = getattr(self.store, "snapshot", None)
+        records = snapshot() if snapshot is not None else list(self.store.records())
+        self._sweep_records(records, now_us, db_mode_2=False)
 
     def _sweep_records(self, records: list[PuaRecord], now_us: int, db_mode_2: bool) -> None:
         """§5.2 (db_mode 0: the first failed refresh aborts the sweep, B10) and §5.8."""

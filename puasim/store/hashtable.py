@@ -74,6 +74,10 @@ class HashTable:
         for bucket in self.buckets:
             yield from list(bucket)
 
+    def snapshot(self) -> list[PuaRecord]:
+        """Every record in sweep order, as a list taken now (what ``list(table)`` gives)."""
+        return [rec for bucket in self.buckets for rec in bucket]
+
     def __len__(self) -> int:
         return sum(len(b) for b in self.buckets)
 

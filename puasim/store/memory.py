@@ -128,6 +128,10 @@ class MemoryStore:
     def records(self) -> Iterator[PuaRecord]:
         return iter(self.table)
 
+    def snapshot(self) -> list[PuaRecord]:
+        """``list(records())``, made in one go."""
+        return self.table.snapshot()
+
     def __len__(self) -> int:
         return len(self.table)
 
@@ -226,10 +230,12 @@ class SqlBackedMemoryStore(MemoryStore):
         """
         result = SyncResult()
         self.last_sync = result
-        todo = list(self.table)
+        todo = self.table.snapshot()
         for i, rec in enumerate(todo):
             if rec.expires < now:
                 result.skipped_expired += 1
+                continue
+            if rec.db_flag == NO_UPDATEDB:  # nothing to write (what _sync_one would find)
                 continue
             try:
                 self._sync_one(rec, result, pua)

@@ -208,3 +208,19 @@ def test_sync_without_pua_uses_bound_emitter(db):
     _add(store, publication())
     store.db_sync(NOW)
     assert [e.op for e in events] == ["insert", "delete"]
+
+
+def test_snapshot_is_the_sweep_order_of_iteration(db):
+    store = _store(db, size=4)
+    recs = [_add(store, publication(f"sip:u{i}@127.0.0.1", etag=f"e{i}")) for i in range(12)]
+    snap = store.snapshot()
+    assert snap == list(store.records()) and sorted(map(id, snap)) == sorted(map(id, recs))
+
+
+def test_a_sync_skips_unchanged_records_between_changed_ones(db):
+    store, pua = _store(db, size=1), FakePua()
+    a = _add(store, publication("sip:a@127.0.0.1"), NO_UPDATEDB)
+    b = _add(store, publication("sip:b@127.0.0.1"))
+    res = store.db_sync(NOW, pua)
+    assert (res.inserted, a.db_flag, b.db_flag) == (1, NO_UPDATEDB, NO_UPDATEDB)
+    assert [(w.op, w.rows) for w in pua.outbox.writes()] == [("insert", 1), ("delete", 0)]
