@@ -16,6 +16,7 @@ The checksums here are CRC-16/CCITT, a stand-in of the same shape as tm's.
 from __future__ import annotations
 
 import binascii
+import functools
 import hashlib
 import random
 from collections.abc import Callable
@@ -34,6 +35,7 @@ class NextHopError(ValueError):
     """A next-hop URI could not be turned into an address."""
 
 
+@functools.lru_cache(maxsize=4096)
 def uri_address(uri: str) -> Address:
     """(host, port) a request for ``uri`` goes to: no DNS, port 5060 (5061 for sips) by default."""
     text = uri.strip()

@@ -46,7 +46,7 @@ PEER_ERRORS = (SipParseError, BodyError)
 
 def timer_name(key: Hashable) -> str:
     if isinstance(key, tuple):
-        return ":".join(str(k) for k in key)
+        return ":".join(map(str, key))
     return str(key)
 
 
@@ -140,15 +140,21 @@ class Node:
         self._timers.pop(key, None)
         if not self.up:
             return
+        sim = self.sim
+        now = sim.kernel.now
+        name = timer_name(key)
         if self.trace_timers:
-            self.sim.trace.add(self.sim.kernel.now, self.name, TimerFired(timer_name(key)))
-        self._call(f"timer {timer_name(key)}", self.endpoint.timer, key, self.sim.kernel.now)
+            sim.trace.add(now, self.name, TimerFired(name))
+        self._call(("timer", name), self.endpoint.timer, key, now)
 
     def call(self, what: str, fn: Callable[..., Any], *args: Any) -> Any:
         """Call an API method of the endpoint and carry out its effects; returns its value."""
         return self._call(what, fn, *args)
 
-    def _call(self, what: str, fn: Callable[..., Any], *args: Any, peer: tuple[Any, Address] | None = None) -> Any:
+    def _call(
+        self, what: str | tuple[str, str], fn: Callable[..., Any], *args: Any, peer: tuple[Any, Address] | None = None
+    ) -> Any:
+        """``what`` names the input for the error record; a pair is joined only when needed."""
         sim = self.sim
         try:
             result = fn(*args)
@@ -158,6 +164,8 @@ class Node:
                 if self.endpoint is not None:
                     self.apply(self.endpoint.outbox.take())
                 return None
+            if isinstance(what, tuple):
+                what = " ".join(what)
             sim.trace.add(sim.kernel.now, self.name, RunError(f"{self.name}: {what}", f"{type(exc).__name__}: {exc}"))
             if self.endpoint is not None:
                 self.apply(self.endpoint.outbox.take())

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+import gc
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +17,32 @@ from puasim.trace.levels import Observer, make_trace
 
 #: a progress hook: called with the simulation between events (it must not schedule or trace)
 ProgressHook = Callable[["Simulation"], None]
+
+#: generation-0 threshold while a run goes (CPython's default is 700)
+RUN_GC_THRESHOLD0 = 50_000
+
+
+@contextlib.contextmanager
+def collector_tuned() -> Iterator[None]:
+    """Run with the cyclic garbage collector tuned for a growing trace.
+
+    A run allocates millions of small, long-lived objects (trace records,
+    messages) and little cyclic garbage.  With CPython's default thresholds
+    the collector keeps walking them: about a fifth of a long run's time.
+    Here the objects alive before the run are frozen out of the collector's
+    view and generation 0 is collected every 50,000 allocations instead of
+    700; both are undone afterwards.  Collection never changes what a run
+    does, only when memory of cyclic garbage comes back.
+    """
+    old = gc.get_threshold()
+    gc.freeze()
+    if old[0]:  # 0: automatic collection is off, leave it so
+        gc.set_threshold(max(old[0], RUN_GC_THRESHOLD0), 20, 10)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*old)
+        gc.unfreeze()
 
 
 class SimulationError(RuntimeError):
@@ -97,13 +125,14 @@ class Simulation:
         if self.error is not None:
             raise SimulationError(f"run already failed: {self.error}") from self.error
         try:
-            if progress is None:
-                count = self.kernel.run(until=until, max_events=max_events)
-            else:
-                hook = progress
-                count = self.kernel.run_with_progress(
-                    lambda _now, _n: hook(self), progress_every, until=until, max_events=max_events
-                )
+            with collector_tuned():
+                if progress is None:
+                    count = self.kernel.run(until=until, max_events=max_events)
+                else:
+                    hook = progress
+                    count = self.kernel.run_with_progress(
+                        lambda _now, _n: hook(self), progress_every, until=until, max_events=max_events
+                    )
         finally:
             self.trace.flush()
         if self.error is not None:

@@ -195,3 +195,17 @@ def test_arguments_are_passed_and_handles_report_their_time():
     k.run()
     assert got == [(1, "two", None)]
     assert not h.cancelled  # it ran; it was not cancelled
+
+
+def test_a_run_tunes_the_collector_and_puts_it_back():
+    import gc
+
+    from puasim.sim.simulation import RUN_GC_THRESHOLD0, Simulation
+
+    sim = Simulation(seed=1)
+    seen = []
+    sim.kernel.call_at(1, lambda: seen.append((gc.get_threshold()[0], gc.get_freeze_count() > 0)))
+    before = gc.get_threshold()
+    sim.run()
+    assert seen == [(max(before[0], RUN_GC_THRESHOLD0), True)]
+    assert gc.get_threshold() == before and gc.get_freeze_count() == 0
