@@ -63,6 +63,8 @@ Handler = Callable[[ServerTransaction, int], None]
 EXPIRE_TIMER = ("server", "expire")
 #: fields copied from the request into every reply, in the lab's order
 _COPIED = (("via", "Via"), ("from", "From"), ("to", "To"), ("call-id", "Call-ID"), ("cseq", "CSeq"))
+#: typed values (:mod:`puasim.sip.headers` cache names) a reply shares with its request
+_PRIMED = ("via_list", "top_via", "from", "call-id", "cseq")
 
 
 def presentity_aor(uri: str) -> str | None:
@@ -375,7 +377,13 @@ class PresenceServer:
         if self.profile.server_header:
             out.append(("Server", self.profile.server_header))
         out.append(("Content-Length", "0"))
-        return Response(status, reason, tuple(out))
+        response = Response(status, reason, tuple(out))
+        typed = request._typed
+        if typed:  # the copied fields parse as the request's did
+            for name in _PRIMED:
+                if name in typed:
+                    response.prime(name, typed[name])
+        return response
 
     def reply(
         self,
@@ -400,7 +408,7 @@ class PresenceServer:
 
     def _omit(self, request: Request, response: Response, now: int) -> Response:
         """Apply :class:`~puasim.server.faults.OmitHeader` faults to a 2xx."""
-        headers = list(response.headers)
+        original = headers = list(response.headers)
         for index, name in self.faults.omissions(request, now):
             if name.lower() == "to-tag":
                 kept = [(n, v.split(";tag=")[0]) if n.lower() in ("to", "t") else (n, v) for n, v in headers]
@@ -409,6 +417,8 @@ class PresenceServer:
             if kept != headers:
                 headers = kept
                 self.faults.fired(index, "omit-header", f"{name} left out of {response.status} to {request.method} {request.uri}")
+        if headers is original:  # nothing left out: the reply as made (with its primed fields)
+            return response
         return Response(response.status, response.reason, tuple(headers), response.body)
 
     # -- life cycle -------------------------------------------------------------------

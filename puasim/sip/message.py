@@ -139,6 +139,19 @@ class _HeaderAccess:
         value = cache[name] = parse(self)
         return value
 
+    def prime(self, name: str, value: Any) -> None:
+        """Keep ``value`` as the typed value ``name`` without parsing (see :meth:`typed`).
+
+        For builders that already hold the parsed form of a field they wrote
+        (a reply copies its request's Via and CSeq); ``value`` must equal what
+        parsing the text gives, which the tests check for every builder.
+        """
+        cache = self._typed
+        if cache is None:
+            object.__setattr__(self, "_typed", {name: value})
+        else:
+            cache[name] = value
+
     def drop_caches(self) -> None:
         """Forget the header index and typed values (rebuilt on the next look-up).
 

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from puasim.effects import Address, Outbox
 from puasim.sip import headers as H
 from puasim.sip.errors import SipParseError
+from puasim.sip.fields import Via, parse_via
 from puasim.sip.message import Request, Response
 from puasim.sip.syntax import find_param
 from puasim.sip.uri import format_hostport
@@ -53,6 +54,7 @@ class TransactionLayer:
         self.sent_by = format_hostport(host, port)
         self.clients: dict[tuple[str, str], ClientTransaction] = {}
         self.servers: dict[tuple, ServerTransaction] = {}
+        self._via: Via | bool | None = None  # False: our Via text does not parse
 
     # -- client side -----------------------------------------------------------------
     def new_branch(self) -> str:
@@ -71,7 +73,12 @@ class TransactionLayer:
 
         branch = self.new_branch()
         via = f"SIP/2.0/UDP {self.sent_by};branch={branch}" + (";rport" if self.rport else "")
+        fresh = not request.get_all("via")
         request = Request(request.method, request.uri, (("Via", via), *request.headers), request.body, request.version)
+        top = self._via_template(branch) if fresh else None
+        if top is not None:  # the only Via is ours: its parsed form is known without parsing
+            request.prime("via_list", [top])
+            request.prime("top_via", top)
         txn = ClientTransaction(self, request, dest, branch, request.method, on_final, now, context)
         self.clients[(branch, request.method)] = txn
         txn.start(now)
@@ -79,6 +86,26 @@ class TransactionLayer:
 
     def _forget(self, txn: ClientTransaction) -> None:
         self.clients.pop((txn.branch, txn.method), None)
+
+    def _via_template(self, branch: str) -> Via | None:
+        """Our Via for ``branch`` as :func:`~puasim.sip.fields.parse_via` reads it
+        (``None`` if our own Via text does not parse: then the receiver finds out).
+
+        The text without the branch is parsed once per layer; the branch (a
+        token: magic cookie and hex digits) then becomes the first parameter.
+        """
+        template = self._via
+        if template is None:
+            text = f"SIP/2.0/UDP {self.sent_by};branch={BRANCH_MAGIC}" + (";rport" if self.rport else "")
+            try:
+                template = parse_via(text)[0]
+            except SipParseError:
+                template = False
+            self._via = template
+        if not isinstance(template, Via):
+            return None
+        return Via(template.protocol, template.transport, template.host, template.port,
+                   (("branch", branch), *template.params[1:]))
 
     # -- server side -----------------------------------------------------------------
     @staticmethod

@@ -93,6 +93,8 @@ class ClientTransaction:
     retransmissions: int = 0
     final: Response | None = None
     faked: bool = False
+    #: the request's Call-ID, read when the transaction starts ("" when absent)
+    call_id: str = ""
 
     def _go(self, event: str) -> bool:
         nxt = CLIENT_TRANSITIONS.get((self.state, event))
@@ -105,6 +107,7 @@ class ClientTransaction:
         return ("txn", "c", self.branch, self.method, timer)
 
     def start(self, now: int) -> None:
+        self.call_id = self.request.get("call-id") or ""
         cfg = self.layer.timers
         out = self.layer.outbox
         out.send(self.request, self.dest)
@@ -151,9 +154,8 @@ class ClientTransaction:
     def _finish(self, response: Response, faked: bool, now: int) -> None:
         self.final = response
         self.faked = faked
-        call_id = self.request.get("call-id") or ""
         self.layer.outbox.emit(
-            TransactionFinished(self.method, call_id, self.branch, response.status, faked, self.retransmissions, self.started)
+            TransactionFinished(self.method, self.call_id, self.branch, response.status, faked, self.retransmissions, self.started)
         )
         if self.on_final is not None:
             self.on_final(response, faked, self, now)
