@@ -99,14 +99,16 @@ class Network:
             if part.cuts(now, src_node, dst_name):
                 trace_add(now, src_node, MessageDropped(src, dst, message, "partition"))
                 return
-        key = (src_node, dst_name)
-        k = key if self.drop_next.get(key) else (src_node, "*")
-        pending = self.drop_next.get(k)
-        if pending:
-            self.drop_next[k] = pending - 1
-            trace_add(now, src_node, MessageDropped(src, dst, message, "fault"))
-            return
-        prof = self.profile(src_node, dst_name)
+        drop_next = self.drop_next
+        if drop_next:  # a scenario asked for drops (looked up only then)
+            key = (src_node, dst_name)
+            k = key if drop_next.get(key) else (src_node, "*")
+            pending = drop_next.get(k)
+            if pending:
+                drop_next[k] = pending - 1
+                trace_add(now, src_node, MessageDropped(src, dst, message, "fault"))
+                return
+        prof = self.profile(src_node, dst_name) if self.links else self.default
         if prof.loss and self._rng.random() < prof.loss:
             trace_add(now, src_node, MessageDropped(src, dst, message, "loss"))
             return

@@ -9,24 +9,24 @@ conversion, §4.7, §4.6 row 11).
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Iterator
 
 from puasim.store.record import PuaRecord
 
 _MASK = 0xFFFFFFFF
+_WORDS = struct.Struct(">I")
 
 
 def _fold(h: int, data: bytes) -> int:
+    """Add ``data``'s big-endian 32-bit words, each as ``v ^ (v >> 3)``, then its tail the same way."""
     n = len(data)
     full = n - n % 4
-    for i in range(0, full, 4):
-        v = (data[i] << 24) | (data[i + 1] << 16) | (data[i + 2] << 8) | data[i + 3]
-        h = (h + (v ^ (v >> 3))) & _MASK
-    v = 0
-    for b in data[full:]:
-        v = (v << 8) | b
-    h = (h + (v ^ (v >> 3))) & _MASK
-    return h
+    if full:
+        # the sum of all words first, masked once: (a + b) mod 2**32 does not care when it is reduced
+        h += sum(v ^ (v >> 3) for (v,) in _WORDS.iter_unpack(data[:full]))
+    v = int.from_bytes(data[full:], "big") if full < n else 0
+    return (h + (v ^ (v >> 3))) & _MASK
 
 
 def core_hash(first: str, second: str | None, size: int) -> int:
