@@ -12,10 +12,15 @@ The usual, tightly written shapes (``SIP/2.0/UDP host:port;branch=..``,
 ``<sip:..>;tag=..``) are recognised by one regex match; anything else goes
 through the general parser, which also gives the precise error.  Tests check
 both paths agree.  :mod:`puasim.sip.headers` reads these from messages.
+
+Parsers of values that recur from message to message (name-addr, CSeq,
+Event, Subscription-State, Content-Type) keep their recent results: the
+values are immutable, and a malformed text raises afresh every time.
 """
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 
@@ -259,6 +264,7 @@ def _split_tight_params(text: str) -> Params:
     return tuple(out)
 
 
+@functools.lru_cache(maxsize=1 << 15)
 def parse_name_addr(text: str, header: str = "To", base: int = 0) -> NameAddr:
     """One ``(name-addr / addr-spec) *(SEMI param)`` value (§20.10, §20.20, §20.39).
 
@@ -341,6 +347,7 @@ class CSeq:
     __str__ = format
 
 
+@functools.lru_cache(maxsize=1 << 10)
 def parse_cseq(value: str) -> CSeq:
     parts = value.split()
     if len(parts) != 2:
@@ -392,6 +399,7 @@ class Event:
     __str__ = format
 
 
+@functools.lru_cache(maxsize=1 << 10)
 def parse_event(value: str) -> Event:
     semi = value.find(";")
     typ = (value if semi < 0 else value[:semi]).strip(_WS)
@@ -440,6 +448,7 @@ class SubscriptionState:
     __str__ = format
 
 
+@functools.lru_cache(maxsize=1 << 12)
 def parse_subscription_state(value: str) -> SubscriptionState:
     hdr = "Subscription-State"
     semi = value.find(";")
@@ -485,6 +494,7 @@ class ContentType:
     __str__ = format
 
 
+@functools.lru_cache(maxsize=1 << 10)
 def parse_content_type(value: str) -> ContentType:
     hdr = "Content-Type"
     semi = value.find(";")

@@ -25,6 +25,8 @@ lets an element treat an out-of-range expiry as absent).
 
 from __future__ import annotations
 
+import functools
+
 from puasim.sip.errors import SipParseError
 from puasim.sip.fields import (
     WILDCARD,
@@ -178,9 +180,13 @@ def call_id(msg: Message) -> str | None:
     return msg.typed("call-id", _call_id)
 
 
+#: the same few Expires / Min-Expires / Max-Forwards texts recur in every message
+_parse_uint_value = functools.lru_cache(maxsize=1 << 12)(parse_uint)
+
+
 def _uint(msg: Message, name: str, header: str, limit: int) -> int | None:
     value = msg.get(name)
-    return None if value is None else parse_uint(value, limit, "value", header)
+    return None if value is None else _parse_uint_value(value, limit, "value", header)
 
 
 def _expires(msg: Message) -> int | None:

@@ -12,6 +12,7 @@ comparison of RFC 3261 §19.1.4.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 from dataclasses import dataclass, field
@@ -222,12 +223,15 @@ def _header_set(headers: tuple[tuple[str, str], ...]) -> list[tuple[str, str]]:
     return sorted((_unescape(n).lower(), _unescape(v)) for n, v in headers)
 
 
+@functools.lru_cache(maxsize=1 << 15)
 def parse_uri(text: str) -> SipUri:
     """Parse a SIP or SIPS URI (RFC 3261 §19.1.1, §25.1 ``SIP-URI``).
 
     Raises :class:`SipParseError` with the character offset of the fault.
     Whitespace is not allowed anywhere (a URI in a header field is taken out
-    of its ``<...>`` first).
+    of its ``<...>`` first).  Results are immutable and kept for the texts
+    seen most recently (the same presentity URIs come back on every refresh);
+    errors are raised afresh each time.
     """
     if "%" not in text and "?" not in text and "[" not in text:
         m = _FAST_RE.fullmatch(text)

@@ -83,3 +83,32 @@ def test_typed_keeps_any_value_once():
     assert msg.typed("k", lambda m: seen.append(1) or 42) == 42
     assert msg.typed("k", lambda m: seen.append(1) or 43) == 42
     assert seen == [1]
+
+
+@pytest.mark.parametrize(
+    ("parse", "good", "bad"),
+    [
+        ("parse_name_addr", "<sip:alice@127.0.0.1>", "<sip:alice@>"),
+        ("parse_cseq", "10 PUBLISH", "x PUBLISH"),
+        ("parse_event", "presence;id=1", "pres ence"),
+        ("parse_content_type", "application/pidf+xml", "pidf"),
+        ("parse_subscription_state", "active;expires=600", ";x"),
+    ],
+)
+def test_recurring_values_are_parsed_once_and_errors_raise_every_time(parse, good, bad):
+    from puasim.sip import fields
+
+    fn = getattr(fields, parse)
+    assert fn(good) is fn(good)  # one immutable value for a recurring text
+    for _ in range(2):
+        with pytest.raises(SipParseError):
+            fn(bad)
+
+
+def test_uris_are_parsed_once_and_errors_raise_every_time():
+    from puasim.sip.uri import parse_uri
+
+    assert parse_uri("sip:p1@127.0.0.1") is parse_uri("sip:p1@127.0.0.1")
+    for _ in range(2):
+        with pytest.raises(SipParseError):
+            parse_uri("sip:@")
