@@ -161,6 +161,19 @@ class _HeaderAccess:
         object.__setattr__(self, "_hindex", None)
         object.__setattr__(self, "_typed", None)
 
+    def has_field(self, key: str) -> bool:
+        """Whether a field with lookup key ``key`` (lower-case long form) is present;
+        scans the fields without building the index when there is none yet."""
+        index = self._hindex
+        if index is not None:
+            return key in index
+        known = _KNOWN_KEYS
+        for hname, _ in self.headers:
+            hkey = known.get(hname)
+            if (hkey if hkey is not None else header_key(hname)) == key:
+                return True
+        return False
+
     def has(self, name: str) -> bool:
         return self.get(name) is not None
 

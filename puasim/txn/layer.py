@@ -73,7 +73,7 @@ class TransactionLayer:
 
         branch = self.new_branch()
         via = f"SIP/2.0/UDP {self.sent_by};branch={branch}" + (";rport" if self.rport else "")
-        fresh = not request.get_all("via")
+        fresh = not request.has_field("via")
         request = Request(request.method, request.uri, (("Via", via), *request.headers), request.body, request.version)
         top = self._via_template(branch) if fresh else None
         if top is not None:  # the only Via is ours: its parsed form is known without parsing

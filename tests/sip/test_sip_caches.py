@@ -112,3 +112,11 @@ def test_uris_are_parsed_once_and_errors_raise_every_time():
     for _ in range(2):
         with pytest.raises(SipParseError):
             parse_uri("sip:@")
+
+
+def test_has_field_with_and_without_an_index():
+    msg = parse(RAW)
+    assert msg.has_field("via") and msg.has_field("call-id") and not msg.has_field("route")
+    assert msg._hindex is None  # a scan, no index built
+    msg.get("via")
+    assert msg.has_field("via") and not msg.has_field("route")
