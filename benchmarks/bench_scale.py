@@ -59,6 +59,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import NoReturn
 
 REPO = Path(__file__).resolve().parents[1]
 #: the commit the speed work (issue 13) started from
@@ -161,10 +162,14 @@ def baseline_tree(rev: str) -> Iterator[Path]:
     """A temporary git worktree of ``rev`` (removed afterwards)."""
     tmp = Path(tempfile.mkdtemp(prefix="bench_scale_"))
     path = tmp / "baseline"
-    subprocess.run(
+    made = subprocess.run(
         ["git", "-C", str(REPO), "worktree", "add", "--detach", "--quiet", str(path), rev],
-        check=True,
+        check=False, capture_output=True, text=True,
     )
+    if made.returncode != 0:
+        tmp.rmdir()
+        last = (made.stderr.strip().splitlines() or ["(no message)"])[-1]
+        fail(f"--baseline {rev}: cannot check it out: {last}")
     try:
         yield path
     finally:
@@ -179,11 +184,20 @@ def measure(tree: Path, n: int, trace_level: str | None, duration: int) -> dict:
     cmd = [sys.executable, str(Path(__file__).resolve()), "--child", str(n), "--duration", str(duration)]
     if trace_level is not None:
         cmd += ["--trace-level", trace_level]
-    out = subprocess.run(cmd, env=env, cwd=str(tree), check=True, capture_output=True, text=True)
+    out = subprocess.run(cmd, env=env, cwd=str(tree), check=False, capture_output=True, text=True)
+    if out.returncode != 0:
+        last = (out.stderr.strip().splitlines() or ["(no message)"])[-1]
+        fail(f"the run of N={n} on {tree} failed: {last}")
     row = json.loads(out.stdout.strip().splitlines()[-1])
     if row["error"]:
-        raise SystemExit(f"run of {n} in {tree.name} stopped with an error: {row['error']}")
+        fail(f"the run of N={n} on {tree} stopped with an error: {row['error']}")
     return row
+
+
+def fail(message: str) -> NoReturn:
+    """One line on stderr and exit status 2."""
+    print(f"bench_scale: {message}", file=sys.stderr)
+    raise SystemExit(2)
 
 
 def best(rows: list[dict]) -> dict:
@@ -243,10 +257,7 @@ def main(argv: list[str] | None = None) -> None:
             if theirs:
                 brow = best(theirs)
                 if brow["requests"] != row["requests"]:
-                    raise SystemExit(
-                        f"N={n}: baseline sent {brow['requests']} requests, current {row['requests']}: "
-                        "behaviour changed"
-                    )
+                    fail(f"N={n}: the baseline sent {brow['requests']} requests, this tree {row['requests']}: behaviour changed")
                 base_rate, base_n = brow["requests"] / brow["cpu"], n
                 print(f"N={n:<7,d} baseline {fmt(brow)}")
             if base_rate is not None:

@@ -1,0 +1,31 @@
+"""The scale benchmark stays runnable: its workload goes through the scenario runner."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parents[2] / "benchmarks" / "bench_scale.py"
+
+
+def load_bench():
+    spec = importlib.util.spec_from_file_location("bench_scale", BENCH)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_workload_publishes_refreshes_and_subscribes():
+    bench = load_bench()
+    row = bench.child(20, None, 7200)
+    assert row["error"] is None
+    # 20 initial PUBLISHes and 2 SUBSCRIBEs, then hourly refreshes of both, and the server's NOTIFYs
+    assert 20 * 2 + 2 * 2 < row["requests"] < 20 * 4 + 2 * 10
+    assert row["cpu"] > 0 and row["rss_kib"] > 0
+
+
+def test_the_parent_runs_a_child_and_prints_its_rate(capsys):
+    bench = load_bench()
+    bench.main(["--sizes", "10", "--duration", "600", "--no-baseline"])
+    out = capsys.readouterr().out
+    assert "N=10 " in out and "req/CPU-s" in out and "ratio" not in out
