@@ -99,11 +99,9 @@ class _HeaderAccess:
         index = self._hindex
         if index is None:
             index = {}
-            known = _KNOWN_KEYS
+            known = _KNOWN_KEYS.get
             for hname, value in self.headers:
-                key = known.get(hname)
-                if key is None:
-                    key = header_key(hname)
+                key = known(hname) or header_key(hname)
                 values = index.get(key)
                 if values is None:
                     index[key] = [value]
