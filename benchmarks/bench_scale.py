@@ -41,9 +41,11 @@ rate at the largest size it did run (the output says so).  Both sides must
 send the same number of requests, or the script stops: the speed work must
 not change behaviour.
 
-``--trace-level`` is passed to :class:`~puasim.sim.simulation.Simulation`
-when the code under test accepts it (``full`` keeps every record in
-memory); the baseline always runs with its own default.
+``--trace-level`` is passed to :class:`~puasim.scenario.runner.ScenarioRun`
+(``full`` keeps every record in memory, ``stream`` writes them to a
+temporary JSON-lines file, removed afterwards, ``metrics`` keeps only the
+summary metrics); the baseline always runs with its own default, the full
+in-memory trace.
 """
 
 from __future__ import annotations
@@ -98,25 +100,21 @@ def child(n: int, trace_level: str | None, duration: int) -> dict:
 
     from puasim.scenario.runner import ScenarioRun, scenario_from_text
     from puasim.sim.network import Network
-    from puasim.sim.simulation import Simulation
 
     t_wall = time.perf_counter()
     scn = scenario_from_text(SCENARIO.format(duration=duration, body=BODY), "<bench_scale>")
     pub_tpl, sub_tpl = scn.steps
     scn.steps = []
+    options: dict = {}
     if trace_level is not None:
-        if "trace_level" not in inspect.signature(Simulation.__init__).parameters:
-            raise SystemExit(f"this tree's Simulation has no trace_level (asked for {trace_level!r})")
-        orig_init = Simulation.__init__
-
-        def init(self, *a, **kw):  # type: ignore[no-untyped-def]
-            kw.setdefault("trace_level", trace_level)
-            if trace_level != "full":
-                kw.setdefault("trace_path", os.path.join(tempfile.gettempdir(), f"bench_scale_{os.getpid()}.trace"))
-            orig_init(self, *a, **kw)
-
-        Simulation.__init__ = init  # type: ignore[method-assign]
-    run = ScenarioRun(scn)
+        if "trace_level" not in inspect.signature(ScenarioRun.__init__).parameters:
+            raise SystemExit(f"this tree's ScenarioRun has no trace_level (asked for {trace_level!r})")
+        options["trace_level"] = trace_level
+        if trace_level == "stream":
+            options["trace_path"] = os.path.join(tempfile.gettempdir(), f"bench_scale_{os.getpid()}.jsonl")
+        if trace_level == "metrics":  # no records to judge the count expectation on
+            scn.expectations = []
+    run = ScenarioRun(scn, **options)
 
     requests = [0]
     orig_send = Network.send
@@ -142,7 +140,12 @@ def child(n: int, trace_level: str | None, duration: int) -> dict:
         args["pres_uri"] = f"sip:p{j * 10}@127.0.0.1"
         args["watcher_uri"] = args["contact"] = f"sip:w{j}@127.0.0.1:5070"
         kernel.call_at(at, run._do, replace(sub_tpl, index=n + j, at=at, args=args))
-    result = run.run()
+    try:
+        result = run.run()
+    finally:
+        if "trace_path" in options:
+            with contextlib.suppress(OSError):
+                os.unlink(options["trace_path"])
     usage = resource.getrusage(resource.RUSAGE_SELF)
     cpu = usage.ru_utime + usage.ru_stime
     return {

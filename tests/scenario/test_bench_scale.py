@@ -29,3 +29,14 @@ def test_the_parent_runs_a_child_and_prints_its_rate(capsys):
     bench.main(["--sizes", "10", "--duration", "600", "--no-baseline"])
     out = capsys.readouterr().out
     assert "N=10 " in out and "req/CPU-s" in out and "ratio" not in out
+
+
+def test_trace_levels_are_passed_to_the_run_and_leave_no_file(tmp_path, monkeypatch):
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    bench = load_bench()
+    rows = {level: bench.child(10, level, 3600) for level in ("full", "stream", "metrics")}
+    assert {row["requests"] for row in rows.values()} == {rows["full"]["requests"]}
+    assert all(row["error"] is None for row in rows.values())
+    assert list(tmp_path.iterdir()) == []
