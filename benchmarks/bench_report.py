@@ -1,0 +1,167 @@
+"""``puasim report`` over a run folder: this tree against a baseline commit, in the same run.
+
+Usage::
+
+    python benchmarks/bench_report.py [--traces DIR] [--baseline REV] [--rounds R] [--jobs N]
+
+The workload is what a user does after ``puasim run scenarios/``: one HTML
+report (pictures, tables, CSV and Parquet files) per trace and the index.
+Without ``--traces`` the script first runs every shipped scenario with this
+tree into a temporary folder and reports over its ``traces``.
+
+The baseline is the package as it was at ``REV`` (default: the commit
+before the one that added this file, i.e. the report code before it was made
+fast), unpacked with ``git archive`` into a temporary folder; nothing in the
+repository or its worktrees changes.  Both sides run as a subprocess
+(``python -c 'from puasim.cli import main; main()' report ...``) with
+``PYTHONPATH`` pointing at their tree, over the same traces, so start-up and
+imports count on both sides.  ``--jobs`` is passed to this tree's command
+only (the baseline has no such option); the default lets it use every core.
+
+Each side runs ``R`` rounds (default 1: the baseline takes about a minute)
+and the best wall time counts; the CPU time of that round (user + system of
+the subprocess and its workers) is printed beside it, so the share of the
+speed-up that comes from running pictures in parallel is visible.  After
+timing, the script checks that both sides wrote the same reports: the same
+files, the same sections and picture captions in each ``report.html``, and
+pictures of the same size give or take a few pixels.  Ratio > 1 means this
+tree is faster.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import io
+import os
+import re
+import resource
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+THIS = Path(__file__).resolve().relative_to(ROOT).as_posix()
+_SECTION = re.compile(r"<h([123])>(.*?)</h\1>|<img alt='([^']*)' src='data:image/png;base64,([^']*)'>")
+
+
+def default_baseline() -> str:
+    """The parent of the commit that added this benchmark (the report code before the speed work)."""
+    out = subprocess.run(
+        ["git", "log", "--diff-filter=A", "--format=%H", "--", THIS],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    if not out:
+        raise SystemExit(f"{THIS} is not committed yet: give --baseline REV")
+    return out[-1] + "^"
+
+
+def unpack(rev: str, into: Path) -> Path:
+    """The tree of ``rev`` (package only) unpacked into ``into``."""
+    blob = subprocess.run(
+        ["git", "archive", "--format=tar", rev, "puasim"], cwd=ROOT, capture_output=True, check=True
+    ).stdout
+    with tarfile.open(fileobj=io.BytesIO(blob)) as tar:
+        tar.extractall(into, filter="data")
+    return into
+
+
+def command(tree: Path, *args: str) -> tuple[float, float]:
+    """Run ``puasim ARGS`` from ``tree``; return (wall s, CPU s of the process and its children)."""
+    env = dict(os.environ, PYTHONPATH=str(tree), MPLBACKEND="agg")
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t0 = time.perf_counter()
+    subprocess.run(
+        [sys.executable, "-c", "from puasim.cli import main; raise SystemExit(main())", *args],
+        env=env,
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+    wall = time.perf_counter() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return wall, cpu
+
+
+def best(tree: Path, traces: Path, out: Path, rounds: int, extra: list[str]) -> tuple[float, float]:
+    results = [command(tree, "report", str(traces), "--out", str(out), *extra) for _ in range(rounds)]
+    return min(results)
+
+
+def outline(html: str) -> tuple[list[str], list[tuple[int, int]]]:
+    """(section titles and picture captions in order, PNG sizes) of one report page."""
+    items: list[str] = []
+    sizes: list[tuple[int, int]] = []
+    for m in _SECTION.finditer(html):
+        if m.group(2) is not None:
+            items.append(f"h{m.group(1)} {m.group(2)}")
+        else:
+            items.append(f"img {m.group(3)}")
+            png = base64.b64decode(m.group(4))
+            sizes.append((int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")))
+    return items, sizes
+
+
+def compare(base: Path, ours: Path, slack: int = 4) -> list[str]:
+    """What differs between two report folders (empty when they are equivalent)."""
+    problems = []
+    base_files = sorted(p.relative_to(base) for p in base.rglob("*") if p.is_file())
+    our_files = sorted(p.relative_to(ours) for p in ours.rglob("*") if p.is_file())
+    if base_files != our_files:
+        problems.append(f"file lists differ: {sorted(set(base_files) ^ set(our_files))[:5]}")
+    for rel in base_files:
+        if rel.name != "report.html" or not (ours / rel).is_file():
+            continue
+        b_items, b_sizes = outline((base / rel).read_text(encoding="utf-8"))
+        o_items, o_sizes = outline((ours / rel).read_text(encoding="utf-8"))
+        if b_items != o_items:
+            problems.append(f"{rel}: sections differ")
+        for i, (b, o) in enumerate(zip(b_sizes, o_sizes, strict=False)):
+            if abs(b[0] - o[0]) > slack or abs(b[1] - o[1]) > slack:
+                problems.append(f"{rel}: picture {i + 1} is {o[0]}x{o[1]}, baseline {b[0]}x{b[1]}")
+    return problems
+
+
+def main(argv: list[str]) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--traces", help="a folder of traces (default: run scenarios/ first)")
+    ap.add_argument("--baseline", help="git revision to compare with (default: before this benchmark)")
+    ap.add_argument("--rounds", type=int, default=1)
+    ap.add_argument("--jobs", type=int, help="worker processes for this tree (default: its own default)")
+    args = ap.parse_args(argv[1:])
+    rev = args.baseline or default_baseline()
+    with tempfile.TemporaryDirectory(prefix="bench_report") as tmp:
+        work = Path(tmp)
+        if args.traces:
+            traces = Path(args.traces)
+        else:
+            command(ROOT, "run", str(ROOT / "scenarios"), "--out", str(work / "run"))
+            traces = work / "run" / "traces"
+        n = len(list(traces.glob("*.jsonl")))
+        base_tree = unpack(rev, work / "baseline")
+        extra = ["--jobs", str(args.jobs)] if args.jobs else []
+        ours_wall, ours_cpu = best(ROOT, traces, work / "ours", args.rounds, extra)
+        base_wall, base_cpu = best(base_tree, traces, work / "base", args.rounds, [])
+        problems = compare(work / "base", work / "ours")
+    print(f"traces: {n}; baseline {rev}; best of {args.rounds} round(s); {os.cpu_count()} cores")
+    print(f"baseline report : {base_wall:8.2f} s wall {base_cpu:8.2f} s CPU")
+    print(f"this tree       : {ours_wall:8.2f} s wall {ours_cpu:8.2f} s CPU")
+    print(f"ratio wall      : {base_wall / ours_wall:8.1f}x")
+    print(f"ratio CPU       : {base_cpu / ours_cpu:8.1f}x")
+    if problems:
+        print("outputs differ:")
+        for p in problems[:20]:
+            print("  " + p)
+        return 1
+    print("outputs equivalent: same files, sections, captions and picture sizes")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
