@@ -199,6 +199,13 @@ def _cmd_pcap(args: argparse.Namespace) -> int:
     return 0
 
 
+def _jobs(text: str) -> int:
+    """``--jobs``: a whole number of worker processes, at least 1."""
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {text!r}")
+    return int(text)
+
+
 def _cmd_report(args: argparse.Namespace) -> int:
     try:
         from puasim.report.batch import write_reports
@@ -207,7 +214,12 @@ def _cmd_report(args: argparse.Namespace) -> int:
         return 2
     try:
         entries = write_reports(
-            args.run, args.out, ladder_page_limit=args.pages, write_data=not args.no_data, progress=print
+            args.run,
+            args.out,
+            ladder_page_limit=args.pages,
+            write_data=not args.no_data,
+            progress=print,
+            jobs=args.jobs,
         )
     except OSError as exc:
         return _fail("report", exc)
@@ -415,6 +427,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help="where reports go: OUT/<scenario>/report.html (default: reports)")
     rp.add_argument("--pages", type=A.count, default=3, help="ladder pages per report (60 rows each; default 3)")
     rp.add_argument("--no-data", action="store_true", help="do not write the frames as CSV/Parquet")
+    rp.add_argument("--jobs", type=_jobs, help="worker processes for a folder (default: one per core; 1: none)")
     rp.set_defaults(func=_cmd_report)
     _add_check_parser(sub)
     _add_live_parser(sub)

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import ExitStack
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from puasim.report.frames import load
 from puasim.report.html import write_index, write_report
-from puasim.report.metrics import summary
+from puasim.report.metrics import refresh_lead_times, rounds_412, summary
 from puasim.report.source import find_summary, open_trace, trace_files
 
 
@@ -27,6 +31,45 @@ def read_verdicts(run: str | Path) -> dict[str, dict[str, Any]]:
     return {str(r.get("scenario")): r for r in rows if isinstance(r, dict) and r.get("scenario")}
 
 
+def default_jobs() -> int:
+    """Worker processes :func:`write_reports` uses by default: the cores this process may run on."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def _one_report(
+    f: Path,
+    out: Path,
+    verdicts: dict[str, dict[str, Any]],
+    ladder_page_limit: int,
+    write_data: bool,
+) -> dict[str, Any]:
+    """Load one trace file and write its report; the index entry (``error`` when it failed)."""
+    name = f.stem
+    try:
+        trace = open_trace(f)
+        name = str(trace.meta.get("scenario") or f.stem)
+        data = load(trace)
+        verdict = verdicts.get(name) or verdicts.get(f.stem)
+        stats = summary(data, lead=refresh_lead_times(data), rounds=rounds_412(data))
+        path = write_report(
+            data,
+            out / name,
+            title=name,
+            verdict=verdict,
+            ladder_page_limit=ladder_page_limit,
+            write_data=write_data,
+            metrics=stats,
+        )
+    except (OSError, ValueError, NotImplementedError) as exc:
+        return {"name": name, "report": "", "result": "error", "error": str(exc)}
+    entry: dict[str, Any] = {"name": name, "report": str(path), "result": (verdict or {}).get("result", "")}
+    entry.update(stats)
+    return entry
+
+
 def write_reports(
     run: str | Path,
     out_dir: str | Path = "reports",
@@ -34,45 +77,44 @@ def write_reports(
     ladder_page_limit: int = 3,
     write_data: bool = True,
     progress: Callable[[str], None] | None = None,
+    jobs: int | None = None,
 ) -> list[dict[str, Any]]:
     """Write ``out_dir/<trace name>/report.html`` (+ data) for every trace of ``run``.
 
     When ``run`` is a folder, ``out_dir/index.html`` links them all.  Returns
-    one entry per trace: ``name``, ``report`` (path), ``result`` (from
-    summary.json, or ``""``) and the :func:`~puasim.report.metrics.summary`
-    numbers.  A trace that cannot be read gets ``error`` instead.
+    one entry per trace, in file order: ``name``, ``report`` (path),
+    ``result`` (from summary.json, or ``""``) and the
+    :func:`~puasim.report.metrics.summary` numbers.  A trace that cannot be
+    read gets ``error`` instead.
+
+    The reports are independent, so with several traces they are written by
+    ``jobs`` worker processes (default :func:`default_jobs`, every core);
+    ``jobs=1`` writes them one after the other in this process.
     """
     files = trace_files(run)
     if not files:
         raise FileNotFoundError(f"{run}: no trace files (*.jsonl) found")
     verdicts = read_verdicts(run)
     out = Path(out_dir)
+    workers = min(default_jobs() if jobs is None else max(1, jobs), len(files))
+    task = partial(
+        _one_report,
+        out=out,
+        verdicts=verdicts,
+        ladder_page_limit=ladder_page_limit,
+        write_data=write_data,
+    )
     entries: list[dict[str, Any]] = []
-    for f in files:
-        name = f.stem
-        try:
-            trace = open_trace(f)
-            name = str(trace.meta.get("scenario") or f.stem)
-            data = load(trace)
-            verdict = verdicts.get(name) or verdicts.get(f.stem)
-            path = write_report(
-                data,
-                out / name,
-                title=name,
-                verdict=verdict,
-                ladder_page_limit=ladder_page_limit,
-                write_data=write_data,
-            )
-        except (OSError, ValueError, NotImplementedError) as exc:
-            entries.append({"name": name, "report": "", "result": "error", "error": str(exc)})
+    with ExitStack() as stack:
+        if workers > 1:
+            pool = stack.enter_context(ProcessPoolExecutor(max_workers=workers))
+            results: Iterator[dict[str, Any]] = pool.map(task, files)
+        else:
+            results = map(task, files)
+        for entry in results:
+            entries.append(entry)
             if progress:
-                progress(f"{name}: {exc}")
-            continue
-        entry = {"name": name, "report": str(path), "result": (verdict or {}).get("result", "")}
-        entry.update(summary(data))
-        entries.append(entry)
-        if progress:
-            progress(str(path))
+                progress(f"{entry['name']}: {entry['error']}" if entry.get("error") else entry["report"])
     if Path(run).is_dir():
         index = write_index([e for e in entries if e["report"]], out)
         if progress:

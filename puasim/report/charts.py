@@ -19,6 +19,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import numpy as np
+import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
@@ -162,9 +163,19 @@ def bins_width(span: float, bins: int | None = None) -> float:
     return float(max(1, int(np.ceil(span / 30))))
 
 
-def lead_histogram(data: ReportData, bins: int | None = None, title: str | None = None) -> Figure:
-    """Histogram of refresh lead times (s), PUA record view; the server view as an outline."""
-    lead = refresh_lead_times(data)
+def lead_histogram(
+    data: ReportData,
+    bins: int | None = None,
+    title: str | None = None,
+    *,
+    lead: pd.DataFrame | None = None,
+) -> Figure:
+    """Histogram of refresh lead times (s), PUA record view; the server view as an outline.
+
+    ``lead`` is :func:`~puasim.report.metrics.refresh_lead_times` of ``data``
+    when the caller has it already.
+    """
+    lead = refresh_lead_times(data) if lead is None else lead
     fig = new_figure(7.5, 3.6)
     ax = fig.add_subplot(1, 1, 1)
     values = lead["lead"].dropna().to_numpy()

@@ -123,8 +123,13 @@ def render_html(
     rows_per_page: int = 60,
     data_files: list[Path] | None = None,
     min_gap: float = 0.0,
+    *,
+    metrics: dict[str, Any] | None = None,
 ) -> str:
-    """The report page of ``data`` as one HTML string."""
+    """The report page of ``data`` as one HTML string.
+
+    ``metrics`` is ``summary(data, min_gap)`` when the caller has it already.
+    """
     title = title or data.title
     meta: list[tuple[str, Any]] = [
         (k, data.meta[k]) for k in ("scenario", "seed", "epoch", "file", "source") if k in data.meta
@@ -134,7 +139,8 @@ def render_html(
         ("virtual time covered (s)", data.end_time),
         ("trace digest", data.trace.digest()[:16] + "…"),
     ]
-    s = summary(data, min_gap)
+    lead, rounds = refresh_lead_times(data), rounds_412(data)
+    s = summary(data, min_gap, lead=lead, rounds=rounds) if metrics is None else metrics
     out = [
         f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{_esc(title)} – puasim report</title>"
         f"<style>{_CSS}</style></head><body>",
@@ -169,13 +175,13 @@ def render_html(
     out.append("<h3>Transaction latency (ms)</h3>")
     out.append(_table(latency_percentiles(data)))
     out.append("<h2>Refresh timing</h2>")
-    out.append(_img(lead_histogram(data), "refresh lead times"))
-    out.append(_table(refresh_lead_times(data), max_rows=60, caption="refreshes"))
+    out.append(_img(lead_histogram(data, lead=lead), "refresh lead times"))
+    out.append(_table(lead, max_rows=60, caption="refreshes"))
     out.append("<h3>412 rounds</h3>")
-    out.append(_table(rounds_412(data), caption="PUBLISHes answered 412"))
+    out.append(_table(rounds, caption="PUBLISHes answered 412"))
     rows = ladder_rows(data)
     out.append("<h2>Ladder</h2>")
-    pages = ladder_pages(data, rows_per_page=rows_per_page, max_pages=ladder_page_limit)
+    pages = ladder_pages(data, rows_per_page=rows_per_page, max_pages=ladder_page_limit, rows=rows)
     total_pages = max(1, math.ceil(len(rows) / rows_per_page))
     if total_pages > len(pages):
         out.append(
@@ -210,12 +216,15 @@ def write_report(
     ladder_page_limit: int = 3,
     write_data: bool = True,
     min_gap: float = 0.0,
+    metrics: dict[str, Any] | None = None,
 ) -> Path:
     """Write ``out_dir/report.html`` and ``out_dir/data/*`` for ``trace``; return the HTML path.
 
     ``trace`` is a :class:`~puasim.trace.trace.Trace`, a trace file path or
     an already loaded :class:`ReportData`; ``verdict`` a row of the
-    ``summary.json`` ``puasim run`` writes (scenario, result, failures, refs).
+    ``summary.json`` ``puasim run`` writes (scenario, result, failures, refs);
+    ``metrics`` the :func:`~puasim.report.metrics.summary` of the data when
+    the caller has it already.
     """
     data = load(trace)
     out = Path(out_dir)
@@ -228,6 +237,7 @@ def write_report(
         ladder_page_limit=ladder_page_limit,
         data_files=files,
         min_gap=min_gap,
+        metrics=metrics,
     )
     path = out / REPORT_FILE
     path.write_text(text, encoding="utf-8")

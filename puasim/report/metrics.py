@@ -284,12 +284,23 @@ def latency_percentiles(
     return pd.DataFrame(rows, columns=cols)
 
 
-def summary(data: ReportData, min_gap: float = 0.0) -> dict[str, Any]:
-    """Headline numbers of a run (a flat dict, for tables and sweeps)."""
+def summary(
+    data: ReportData,
+    min_gap: float = 0.0,
+    *,
+    lead: pd.DataFrame | None = None,
+    rounds: pd.DataFrame | None = None,
+) -> dict[str, Any]:
+    """Headline numbers of a run (a flat dict, for tables and sweeps).
+
+    ``lead`` and ``rounds`` are :func:`refresh_lead_times` and
+    :func:`rounds_412` of ``data`` when the caller has them already (the
+    report draws and tabulates them too); they are computed otherwise.
+    """
     m, tx = data.messages, data.transactions
-    lead = refresh_lead_times(data)
+    lead = refresh_lead_times(data) if lead is None else lead
     gaps = gaps_frame(data.coverage, min_gap)
-    rounds = rounds_412(data)
+    rounds = rounds_412(data) if rounds is None else rounds
     curve = load_curve(data, by=None) if len(m) else None
     wire = tx[tx["outcome"].isin(["success", "failure"])]["latency"].dropna() * 1000.0
 

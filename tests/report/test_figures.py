@@ -1,0 +1,52 @@
+"""figures.to_png: one draw, cropped like ``savefig(bbox_inches="tight")``."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import PIL.Image
+import pytest
+
+from puasim.report import load
+from puasim.report.charts import lead_histogram, load_chart
+from puasim.report.figures import new_figure, to_png
+from puasim.report.ladder import ladder
+from puasim.report.timeline import timeline
+from tests.report.test_pictures import busy
+
+
+def tight_png(fig) -> bytes:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=fig.dpi, bbox_inches="tight")
+    return buf.getvalue()
+
+
+def pixels(png: bytes) -> np.ndarray:
+    return np.asarray(PIL.Image.open(io.BytesIO(png)).convert("RGB")).astype(int)
+
+
+@pytest.mark.parametrize("draw", [ladder, timeline, load_chart, lead_histogram])
+def test_to_png_matches_a_tight_savefig(draw):
+    fig = draw(load(busy().trace))
+    ours, tight = pixels(to_png(fig)), pixels(tight_png(fig))
+    # the crop box is read off the pixels rather than the text boxes: a few pixels apart
+    assert abs(ours.shape[0] - tight.shape[0]) <= 4 and abs(ours.shape[1] - tight.shape[1]) <= 4
+    # the same drawing: the ink (non-white pixels) covers the same area, give or take antialiasing
+    ink_ours, ink_tight = (ours < 250).any(axis=2).sum(), (tight < 250).any(axis=2).sum()
+    assert abs(ink_ours - ink_tight) <= 0.02 * ink_tight
+
+
+def test_content_past_the_edge_is_not_cut():
+    fig = new_figure(3.0, 1.0)
+    ax = fig.add_axes((0.1, 0.2, 0.8, 0.6))
+    ax.text(0.0, 0.5, "a label running well past the right edge of the figure", fontsize=12)
+    ours, tight = pixels(to_png(fig)), pixels(tight_png(fig))
+    assert ours.shape == tight.shape and ours.shape[1] > 3.0 * fig.dpi
+
+
+def test_empty_figure_and_other_resolution():
+    fig = new_figure(2.0, 1.0)
+    assert to_png(fig).startswith(b"\x89PNG")
+    fig.add_subplot(1, 1, 1).plot([0, 1], [0, 1])
+    assert pixels(to_png(fig, dpi=50)).shape[1] < pixels(to_png(fig)).shape[1]
