@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from puasim.report.figures import COLORS, new_figure
 from puasim.report.metrics import STATES, load_curve, refresh_lead_times, state_counts
@@ -88,6 +89,18 @@ def incident_marks(data: ReportData, t0: float, t1: float) -> list[tuple[float, 
     return marks
 
 
+def _closed(steps: pd.DataFrame, end: float) -> pd.DataFrame:
+    """``steps`` (time, rate; bin starts) with the last bin's level carried on to ``end``.
+
+    A ``where="post"`` step line draws each level up to the next point, so
+    without this the last bin would be drawn as a bare vertical line.
+    """
+    if steps.empty or float(steps["time"].iloc[-1]) >= end:
+        return steps
+    last = steps.iloc[[-1]].assign(time=end)
+    return pd.concat([steps[["time", "rate"]], last[["time", "rate"]]], ignore_index=True)
+
+
 def load_chart(
     data: ReportData,
     bin_s: float | None = None,
@@ -110,7 +123,7 @@ def load_chart(
     ax = fig.add_subplot(1, 1, 1)
     series = list(dict.fromkeys(curve["series"]))
     if len(series) > 1:
-        total = curve.groupby("time", as_index=False)["rate"].sum()
+        total = _closed(curve.groupby("time", as_index=False)["rate"].sum(), t1)
         ax.step(
             total["time"],
             total["rate"],
@@ -121,7 +134,7 @@ def load_chart(
             label="all requests",
         )
     for i, name in enumerate(series):
-        s = curve[curve["series"] == name]
+        s = _closed(curve[curve["series"] == name], t1)
         ax.step(
             s["time"],
             s["rate"],
@@ -132,28 +145,58 @@ def load_chart(
         )
     ymax = float(curve["rate"].max()) if len(curve) else 1.0
     ax.set_ylim(0, max(1.0, ymax) * 1.18)
-    ax.set_xlim(t0, t1)
+    # a margin on both sides: a burst in the first or last bin is not drawn on the spine
+    margin = 0.01 * (t1 - t0)
+    ax.set_xlim(t0 - margin, t1 + margin)
     if incidents:
-        for t, node, label in incident_marks(data, t0, t1):
-            ax.axvline(t, color=COLORS["incident"], ls="--", lw=1)
-            ax.text(
-                t,
-                ax.get_ylim()[1] * 0.97,
-                f" {node} {label}",
-                color=COLORS["incident"],
-                fontsize=7.5,
-                va="top",
-                ha="left",
-            )
+        _incident_labels(ax, incident_marks(data, t0, t1), fig.get_figwidth())
     ax.set_xlabel("virtual time (s)")
     ax.set_ylabel(f"requests per second\n(bins of {width:g} s)")
     ax.set_title(title or f"{data.title}: request rate", fontsize=11)
     ax.grid(color="#eeeeee")
     ax.set_axisbelow(True)
     if series:
-        ax.legend(fontsize=8, loc="upper right", frameon=False)
+        # beside the axes, where no incident label or curve can run under it (issue 16)
+        ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
     fig.tight_layout()
     return fig
+
+
+#: incident labels: font size (points) and the width of one character as a share of it
+_LABEL_POINTS, _CHAR_EM = 7.5, 0.62
+
+
+def _incident_labels(ax: Axes, marks: list[tuple[float, str, str]], fig_width_in: float) -> None:
+    """A dashed line and a label per incident, the labels kept apart and inside the axes.
+
+    A label reads to the right of its line, or to the left when it would
+    run past the axes' right edge; a label that would overlap one already
+    placed goes one line lower.  Widths are estimated from the character
+    count (the figure is not drawn yet), generously.
+    """
+    lo, hi = ax.get_xlim()
+    top = ax.get_ylim()[1]
+    axes_points = fig_width_in * 72.0 * 0.8  # the axes take about 80 % of the figure's width
+    placed: list[tuple[float, float, int]] = []
+    for t, node, label in marks:
+        ax.axvline(t, color=COLORS["incident"], ls="--", lw=1)
+        text = f" {node} {label} "
+        width = len(text) * _LABEL_POINTS * _CHAR_EM / axes_points
+        x = (t - lo) / (hi - lo)
+        start, end = (x, x + width) if x + width <= 1.0 else (x - width, x)
+        level = 0
+        while any(lv == level and s < end and start < e for s, e, lv in placed):
+            level += 1
+        placed.append((start, end, level))
+        ax.text(
+            t,
+            top * (0.97 - 0.075 * level),
+            text,
+            color=COLORS["incident"],
+            fontsize=_LABEL_POINTS,
+            va="top",
+            ha="left" if start == x else "right",
+        )
 
 
 def bins_width(span: float, bins: int | None = None) -> float:
@@ -183,7 +226,12 @@ def lead_histogram(
     if len(values):
         both = np.concatenate([values, server]) if len(server) else values
         lo, hi = float(np.floor(both.min())), float(np.ceil(both.max()))
-        step = bins_width(hi - lo, bins)
+        # the axis always shows the expiry (0), so it can be far wider than the values:
+        # bars are at least 1/60 of it wide, and the limits keep a margin (issue 16)
+        view = max(hi, 0.0) - min(lo, 0.0)
+        step = bins_width(hi - lo, bins if hi > lo else None)
+        if not bins or hi == lo:
+            step = max(step, float(np.ceil(view / 60)))
         edges = list(np.arange(lo - step / 2, hi + step, step))
         ax.hist(
             values,
@@ -205,7 +253,15 @@ def lead_histogram(
         ax.axvline(med, color="#222222", ls=":", lw=1.2, label=f"median {med:.1f} s")
         late = int((values < 0).sum())
         ax.axvline(0, color=COLORS["error"], lw=1.5, label=f"expiry ({late} late)")
-        ax.set_xlim(min(lo - step, -step), max(hi + step, step))
+        left, right = min(edges[0], 0.0), max(edges[-1], 0.0)
+        pad = max(0.05 * (right - left), step)
+        ax.set_xlim(left - pad, right + pad)
+        # whole refreshes on the count axis, and room above the tallest bar
+        tallest = max(float(np.histogram(values, bins=edges)[0].max()), 1.0)
+        if len(server):
+            tallest = max(tallest, float(np.histogram(server, bins=edges)[0].max()))
+        ax.set_ylim(0, tallest * 1.12)
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True))
         ax.legend(fontsize=8, frameon=False, loc="best")
     else:
         ax.text(

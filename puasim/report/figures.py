@@ -59,8 +59,8 @@ def to_png(fig: Figure, dpi: int | None = None) -> bytes:
     work: that call lays the whole figure out once to measure it (every tick
     and text) and then draws it at the cropped size.  Here the figure is
     drawn once on its own canvas and the box to keep is read off the pixels:
-    everything that is not background, joined with the axes' boxes (which
-    the tight box holds too, drawn or not).  The two boxes differ by the
+    everything that is not background, joined with the boxes of the axes and
+    legends (which the tight box holds too, frame drawn or not).  The two boxes differ by the
     blank margins inside text boxes, a pixel or two.  When the ink reaches
     the canvas edge (the content may run past the figure, and a crop cannot
     show what was not drawn) or another resolution is asked for,
@@ -87,8 +87,11 @@ def to_png(fig: Figure, dpi: int | None = None) -> bytes:
     # display coordinates: x from the left, y from the bottom (pixel rows count from the top)
     x0, x1 = float(ink_cols[0]), float(ink_cols[-1] + 1)
     y0, y1 = float(rows - 1 - ink_rows[-1]), float(rows - ink_rows[0])
-    for ax in fig.axes:
-        box = ax.get_window_extent()
+    renderer = canvas.get_renderer()
+    legends = [ax.get_legend() for ax in fig.axes] + list(fig.legends)
+    boxes = [ax.get_window_extent() for ax in fig.axes]
+    boxes += [lg.get_window_extent(renderer) for lg in legends if lg is not None]
+    for box in boxes:
         x0, x1 = min(x0, box.x0), max(x1, box.x1)
         y0, y1 = min(y0, box.y0), max(y1, box.y1)
     pad = PAD_INCHES * fig.dpi

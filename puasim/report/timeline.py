@@ -89,7 +89,8 @@ def timeline(
     height = top_in + band_in * nk + bottom_in
     fig = new_figure(11.0, height)
     ax = fig.add_axes((0.19, bottom_in / height, 0.78, band_in * nk / height))
-    ax.set_xlim(t0, t1)
+    # a margin on both sides: a marker at the first or last instant is not half hidden by the spine
+    ax.set_xlim(t0 - 0.01 * span, t1 + 0.01 * span)
     ax.set_ylim(0, nk)
     ax.set_xlabel("virtual time (s)")
     ax.set_title(title or f"{data.title}: PUA records and server state per presentity", fontsize=11)
