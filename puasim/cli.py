@@ -220,6 +220,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
             write_data=not args.no_data,
             progress=print,
             jobs=args.jobs,
+            cache=not args.no_cache,
         )
     except OSError as exc:
         return _fail("report", exc)
@@ -428,6 +429,7 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("--pages", type=A.count, default=3, help="ladder pages per report (60 rows each; default 3)")
     rp.add_argument("--no-data", action="store_true", help="do not write the frames as CSV/Parquet")
     rp.add_argument("--jobs", type=_jobs, help="worker processes for a folder (default: one per core; 1: none)")
+    rp.add_argument("--no-cache", action="store_true", help="write every report, even one whose trace is unchanged")
     rp.set_defaults(func=_cmd_report)
     _add_check_parser(sub)
     _add_live_parser(sub)

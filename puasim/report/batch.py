@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from collections.abc import Callable, Iterator
@@ -39,6 +40,51 @@ def default_jobs() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+#: what write_reports remembers in ``OUT`` about the reports it wrote
+CACHE_FILE = ".report-cache.json"
+
+
+def code_fingerprint() -> str:
+    """sha256 of the puasim sources and the versions of the libraries that draw and write the report."""
+    import matplotlib
+    import pandas
+
+    h = hashlib.sha256()
+    root = Path(__file__).resolve().parent.parent
+    for path in sorted(root.rglob("*.py")):
+        h.update(path.relative_to(root).as_posix().encode())
+        h.update(path.read_bytes())
+    try:
+        import pyarrow
+
+        arrow = pyarrow.__version__
+    except ImportError:
+        arrow = ""
+    h.update(f"{matplotlib.__version__} {pandas.__version__} {arrow}".encode())
+    return h.hexdigest()
+
+
+def _cache_key(f: Path, fingerprint: str, verdicts: dict[str, dict[str, Any]], options: str) -> str:
+    h = hashlib.sha256(fingerprint.encode())
+    h.update(options.encode())
+    h.update(json.dumps(verdicts, sort_keys=True, default=str).encode())
+    h.update(f.read_bytes())
+    return h.hexdigest()
+
+
+def _read_cache(out: Path) -> dict[str, Any]:
+    try:
+        cache = json.loads((out / CACHE_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return cache if isinstance(cache, dict) else {}
+
+
+def _still_there(entry: dict[str, Any], write_data: bool) -> bool:
+    report = Path(entry.get("report", ""))
+    return report.is_file() and (not write_data or (report.parent / "data").is_dir())
+
+
 def _one_report(
     f: Path,
     out: Path,
@@ -65,7 +111,11 @@ def _one_report(
         )
     except (OSError, ValueError, NotImplementedError) as exc:
         return {"name": name, "report": "", "result": "error", "error": str(exc)}
-    entry: dict[str, Any] = {"name": name, "report": str(path), "result": (verdict or {}).get("result", "")}
+    entry: dict[str, Any] = {
+        "name": name,
+        "report": str(path),
+        "result": (verdict or {}).get("result", ""),
+    }
     entry.update(stats)
     return entry
 
@@ -78,6 +128,7 @@ def write_reports(
     write_data: bool = True,
     progress: Callable[[str], None] | None = None,
     jobs: int | None = None,
+    cache: bool = True,
 ) -> list[dict[str, Any]]:
     """Write ``out_dir/<trace name>/report.html`` (+ data) for every trace of ``run``.
 
@@ -90,6 +141,11 @@ def write_reports(
     The reports are independent, so with several traces they are written by
     ``jobs`` worker processes (default :func:`default_jobs`, every core);
     ``jobs=1`` writes them one after the other in this process.
+
+    With ``cache`` (the default) a report is not written again when
+    ``out_dir/.report-cache.json`` says it was written from the same trace
+    file, verdicts, options, puasim sources and library versions and it is
+    still there; its entry is reused.
     """
     files = trace_files(run)
     if not files:
@@ -104,17 +160,50 @@ def write_reports(
         ladder_page_limit=ladder_page_limit,
         write_data=write_data,
     )
+    # a report whose trace, verdicts, options and code are those it was written from is kept
+    fingerprint = code_fingerprint() if cache else ""
+    old_cache = _read_cache(out) if cache else {}
+    options = f"{ladder_page_limit} {write_data}"
+    keys = {f: _cache_key(f, fingerprint, verdicts, options) for f in files} if cache else {}
+    kept: dict[Path, dict[str, Any]] = {}
+    for f in files:
+        hit = old_cache.get(str(f))
+        if (
+            cache
+            and isinstance(hit, dict)
+            and hit.get("key") == keys[f]
+            and _still_there(hit["entry"], write_data)
+        ):
+            kept[f] = hit["entry"]
+    todo = [f for f in files if f not in kept]
+    workers = min(workers, max(len(todo), 1))
     entries: list[dict[str, Any]] = []
     with ExitStack() as stack:
         if workers > 1:
             pool = stack.enter_context(ProcessPoolExecutor(max_workers=workers))
-            results: Iterator[dict[str, Any]] = pool.map(task, files)
+            fresh: Iterator[dict[str, Any]] = pool.map(task, todo)
         else:
-            results = map(task, files)
-        for entry in results:
+            fresh = map(task, todo)
+        for f in files:
+            entry = kept[f] if f in kept else next(fresh)
             entries.append(entry)
             if progress:
-                progress(f"{entry['name']}: {entry['error']}" if entry.get("error") else entry["report"])
+                note = " (unchanged)" if f in kept else ""
+                progress(
+                    f"{entry['name']}: {entry['error']}"
+                    if entry.get("error")
+                    else entry["report"] + note
+                )
+    if cache:
+        new_cache = {
+            str(f): {"key": keys[f], "entry": e}
+            for f, e in zip(files, entries, strict=True)
+            if not e.get("error")
+        }
+        out.mkdir(parents=True, exist_ok=True)
+        (out / CACHE_FILE).write_text(
+            json.dumps({**old_cache, **new_cache}, default=str), encoding="utf-8"
+        )
     if Path(run).is_dir():
         index = write_index([e for e in entries if e["report"]], out)
         if progress:

@@ -111,3 +111,47 @@ def test_cli_report_errors(tmp_path, capsys):
     bad.write_text("not json\n")
     assert main(["report", str(bad), "--out", str(tmp_path / "o")]) == 1
     assert "line 1" in capsys.readouterr().out
+
+
+def test_unchanged_reports_are_kept_and_changed_ones_rewritten(tmp_path):
+    run = run_folder(tmp_path)
+    out = tmp_path / "reports"
+    first = write_reports(run / "traces", out, write_data=False, jobs=1)
+    alpha, beta = out / "alpha" / "report.html", out / "beta" / "report.html"
+    stamp = alpha.stat().st_mtime_ns, beta.stat().st_mtime_ns
+    seen: list[str] = []
+    again = write_reports(run / "traces", out, write_data=False, jobs=1, progress=seen.append)
+    assert again == first and (alpha.stat().st_mtime_ns, beta.stat().st_mtime_ns) == stamp
+    assert sum("(unchanged)" in line for line in seen) == 2
+    # a changed trace is drawn again, the other is kept
+    changed = busy()
+    changed.publish_ok(150.0, publish(branch="z9hG4bKnew", body=BODY_OPEN, call_id="cn"), "en", 60)
+    changed.trace.meta["scenario"] = "beta"
+    write_jsonl(changed.trace, run / "traces" / "beta.jsonl")
+    third = write_reports(run / "traces", out, write_data=False, jobs=1)
+    assert alpha.stat().st_mtime_ns == stamp[0] and beta.stat().st_mtime_ns != stamp[1]
+    assert third[1]["messages"] > first[1]["messages"]
+    # other options, or no cache: drawn again
+    write_reports(run / "traces", out, write_data=False, jobs=1, ladder_page_limit=1)
+    assert alpha.stat().st_mtime_ns != stamp[0]
+
+
+def test_reports_in_worker_processes_equal_those_in_one(tmp_path):
+    run = run_folder(tmp_path)
+    one = write_reports(run / "traces", tmp_path / "one", write_data=False, jobs=1, cache=False)
+    two = write_reports(run / "traces", tmp_path / "two", write_data=False, jobs=2, cache=False)
+    strip = [{k: v for k, v in e.items() if k != "report"} for e in one]
+    assert strip == [{k: v for k, v in e.items() if k != "report"} for e in two]
+    a = (tmp_path / "one" / "alpha" / "report.html").read_text(encoding="utf-8")
+    b = (tmp_path / "two" / "alpha" / "report.html").read_text(encoding="utf-8")
+    assert a == b
+
+
+def test_cli_report_jobs_must_be_a_positive_number(tmp_path, capsys):
+    run = run_folder(tmp_path)
+    for bad in ("0", "-1", "two"):
+        try:
+            main(["report", str(run), "--jobs", bad])
+        except SystemExit as exc:
+            assert exc.code == 2
+        assert "--jobs" in capsys.readouterr().err
