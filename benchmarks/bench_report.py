@@ -48,7 +48,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 THIS = Path(__file__).resolve().relative_to(ROOT).as_posix()
-_SECTION = re.compile(r"<h([123])>(.*?)</h\1>|<img alt='([^']*)' src='data:image/png;base64,([^']*)'>")
+_SECTION = re.compile(
+    r"<h([123])>(.*?)</h\1>|<img alt='([^']*)' src='data:image/png;base64,([^']*)'>"
+)
 
 
 def default_baseline() -> str:
@@ -93,7 +95,9 @@ def command(tree: Path, *args: str) -> tuple[float, float]:
 
 
 def best(tree: Path, traces: Path, out: Path, rounds: int, extra: list[str]) -> tuple[float, float]:
-    results = [command(tree, "report", str(traces), "--out", str(out), *extra) for _ in range(rounds)]
+    results = [
+        command(tree, "report", str(traces), "--out", str(out), *extra) for _ in range(rounds)
+    ]
     return min(results)
 
 
@@ -115,7 +119,11 @@ def compare(base: Path, ours: Path, slack: int = 4) -> list[str]:
     """What differs between two report folders (empty when they are equivalent)."""
     problems = []
     base_files = sorted(p.relative_to(base) for p in base.rglob("*") if p.is_file())
-    our_files = sorted(p.relative_to(ours) for p in ours.rglob("*") if p.is_file())
+    our_files = sorted(
+        p.relative_to(ours)
+        for p in ours.rglob("*")
+        if p.is_file() and p.name != ".report-cache.json"
+    )
     if base_files != our_files:
         problems.append(f"file lists differ: {sorted(set(base_files) ^ set(our_files))[:5]}")
     for rel in base_files:
@@ -134,9 +142,13 @@ def compare(base: Path, ours: Path, slack: int = 4) -> list[str]:
 def main(argv: list[str]) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--traces", help="a folder of traces (default: run scenarios/ first)")
-    ap.add_argument("--baseline", help="git revision to compare with (default: before this benchmark)")
+    ap.add_argument(
+        "--baseline", help="git revision to compare with (default: before this benchmark)"
+    )
     ap.add_argument("--rounds", type=int, default=1)
-    ap.add_argument("--jobs", type=int, help="worker processes for this tree (default: its own default)")
+    ap.add_argument(
+        "--jobs", type=int, help="worker processes for this tree (default: its own default)"
+    )
     args = ap.parse_args(argv[1:])
     rev = args.baseline or default_baseline()
     with tempfile.TemporaryDirectory(prefix="bench_report") as tmp:
@@ -161,7 +173,9 @@ def main(argv: list[str]) -> int:
     print(f"this tree       : {ours_wall:8.2f} s wall {ours_cpu:8.2f} s CPU")
     print(f"ratio wall      : {base_wall / ours_wall:8.1f}x")
     print(f"ratio CPU       : {base_cpu / ours_cpu:8.1f}x")
-    print(f"this tree again : {warm_wall:8.2f} s wall {warm_cpu:8.2f} s CPU (unchanged traces: reports kept)")
+    print(
+        f"this tree again : {warm_wall:8.2f} s wall {warm_cpu:8.2f} s CPU (unchanged traces: reports kept)"
+    )
     print(f"ratio wall again: {base_wall / warm_wall:8.1f}x")
     if problems:
         print("outputs differ:")

@@ -22,7 +22,12 @@ def refreshes_with_lead(lead: float, n: int = 3) -> TraceBuilder:
         b.record(t - 1.0, "created" if i == 0 else "refreshed", etag, t + lead)
         req = publish(branch=f"z9hG4bK{i + 1}", if_match=etag)
         etag = f"a.1700000000.1.{i + 1}.0"
-        at_pua = b.hop(b.hop(t, "pua", "server", req), "server", "pua", reply(req, 200, etag=etag, expires=3600))
+        at_pua = b.hop(
+            b.hop(t, "pua", "server", req),
+            "server",
+            "pua",
+            reply(req, 200, etag=etag, expires=3600),
+        )
         b.finished(at_pua, req, 200, started=t)
     return b
 
