@@ -144,6 +144,8 @@ def load_chart(
             label=name,
         )
     ymax = float(curve["rate"].max()) if len(curve) else 1.0
+    if len(series) > 1:  # the total rises above every series: it sets the scale
+        ymax = max(ymax, float(curve.groupby("time")["rate"].sum().max()))
     ax.set_ylim(0, max(1.0, ymax) * 1.18)
     # a margin on both sides: a burst in the first or last bin is not drawn on the spine
     margin = 0.01 * (t1 - t0)

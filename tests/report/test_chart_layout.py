@@ -88,3 +88,14 @@ def test_what_happens_at_the_first_and_last_instant_is_not_drawn_on_the_spine(dr
     ax = draw(load(b.trace)).axes[0]
     lo, hi = ax.get_xlim()
     assert lo < 0.0 - 0.005 * (hi - lo) and hi > end + 0.005 * (hi - lo)
+
+
+def test_the_total_request_rate_stays_below_the_top_of_the_axes():
+    b = TraceBuilder()
+    b.publish_ok(10.0, publish(branch="z9hG4bK0", body=BODY_OPEN), "e0", 3600)
+    b.publish_ok(10.2, publish(branch="z9hG4bK1", body=BODY_OPEN, call_id="c1"), "e1", 3600)
+    b.crash(40.0, "server")
+    ax = load_chart(load(b.trace), by="call_id").axes[0]  # two series, one request each in one bin
+    total = ax.get_lines()[0]  # "all requests", drawn first
+    assert total.get_label() == "all requests"
+    assert max(total.get_ydata()) < ax.get_ylim()[1]
