@@ -247,6 +247,29 @@ class EventStateCompositor:
             self.origin = origin
         return lost
 
+    def update_presentity(
+        self, presentity: str, event: str, etag: str, body: bytes, content_type: str, expires: int, now: int
+    ) -> Publication:
+        """The presence API's ``update_presentity`` with new=1, replace=1 (pua-reference §9.7).
+
+        Insert or replace the state keyed on (presentity, event, etag) — the
+        etag is the caller's, not one the server makes up — with expiry
+        now + ``expires`` seconds; no RFC 3903 checks apply.
+        """
+        old = self._state.get((presentity, event), {}).get(etag)
+        if old is not None:
+            self._drop(old)
+            old.body, old.content_type, old.modified = body, content_type, now
+            old.expires = now + expires * SECOND
+            old.version += 1
+            self._store(old)
+            self._changed(MODIFIED, old, old.expires)
+            return old
+        pub = Publication(presentity, event, etag, now + expires * SECOND, body, content_type, now, now)
+        self._store(pub)
+        self._changed(CREATED, pub, pub.expires)
+        return pub
+
     def publish(self, req: PublishRequest, now: int, grant: int | None = None) -> PublishOutcome:
         """Apply RFC 3903 §6 to one PUBLISH; ``grant`` forces the granted Expires (a fault)."""
         prof = self.profile

@@ -54,6 +54,7 @@ from puasim.trace.events import FaultInjected, MessageRejected, ServerStateChang
 from puasim.txn import RFC3261, ServerTransaction, TimerConfig, TransactionLayer
 
 if TYPE_CHECKING:
+    from puasim.companions.puajson import PresentityUpdate
     from puasim.sim.node import Node
     from puasim.sim.simulation import Simulation
 
@@ -339,6 +340,15 @@ class PresenceServer:
             if outcome.etag is not None:
                 headers.append(("SIP-ETag", outcome.etag))
         self.reply(txn, outcome.status, outcome.reason, tuple(headers), now)
+
+    def update_presentity(self, update: PresentityUpdate, now: int) -> None:
+        """pua_json's write into this server's presentities (§9.7), then NOTIFYs and expiry timers."""
+        self.compositor.update_presentity(
+            update.presentity, update.event, update.etag, update.body, update.content_type, update.expires, now
+        )
+        if update.expires <= 0:
+            self.compositor.expire(now)
+        self._settle(now)
 
     def handle_subscribe(self, txn: ServerTransaction, now: int) -> None:
         """RFC 6665 §4.2.1 through the :class:`~puasim.server.notifier.Notifier`."""
