@@ -171,6 +171,21 @@ class PuaXmpp:
     def __post_init__(self) -> None:
         self.pua.register_puacb(int(Source.XMPP_INITIAL_SUBS), self._subscribe_reply)
 
+    def script_notify(self, request: Request, now: int) -> bool | None:
+        """The module docs' script branch: a NOTIFY whose Request-URI is in the gateway domain
+        runs ``pua_xmpp_notify()``, answered 200 only when it returns 1, then ``exit``.
+
+        None for other NOTIFYs (not this branch).
+        """
+        try:
+            u = parse_uri(request.uri)
+        except ValueError:
+            return None
+        hostport = f"{u.host}:{u.port}" if u.port else u.host
+        if hostport.lower() != self.cfg.gateway_domain.lower():
+            return None
+        return self.pua_xmpp_notify(request, now) == 1
+
     def _send(self, stanza: Presence) -> None:
         self.sent.append(stanza)
         self.pua.outbox.emit(Note("xmpp", f"to XMPP: {stanza.text()}"))

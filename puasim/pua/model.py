@@ -90,6 +90,9 @@ class Pua:
         self.callbacks: list[tuple[int, PuaCallback]] = []
         #: answers NOTIFYs the way the script around pua does (see subscribe.answer_notify)
         self.notify_policy = subscribe.NotifyPolicy()
+        #: script branches run first for every in-coming NOTIFY: each returns None (not mine),
+        #: True (reply 200) or False (the script exits without a reply)
+        self.notify_hooks: list[Callable[[Request, int], bool | None]] = []
         self.started = False
         self.defer_callbacks: list[tuple[Any, ...]] | None = None
         for warning in self.cfg.warnings:

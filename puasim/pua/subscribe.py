@@ -407,6 +407,12 @@ def answer_request(pua: Pua, txn: ServerTransaction, now_us: int) -> None:
         status, reason = (200, "Keepalive") if req.method == "OPTIONS" else (405, "Method Not Allowed")
         txn.respond(_reply(req, status, reason), now_us)
         return
+    for hook in pua.notify_hooks:  # a script branch that takes this NOTIFY and exits (pua_xmpp, §9.6)
+        answer = hook(req, now_us)
+        if answer is not None:
+            if answer:
+                txn.respond(_reply(req, 200, "OK"), now_us)
+            return
     policy = pua.notify_policy
     if policy.update_contact:
         rc = pua_update_contact(pua, req, now_us)

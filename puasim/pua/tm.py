@@ -28,7 +28,8 @@ from puasim.sip.uri import parse_uri
 from puasim.txn.layer import TransactionLayer
 
 #: the processes of a Kamailio instance that send pua requests, with their pids
-DEFAULT_PIDS = {"worker": 4101, "timer": 4107, "rpc": 4110}
+#: ("xmpp": the xmpp module's own process, where pua_xmpp handles stanzas, §9.6)
+DEFAULT_PIDS = {"worker": 4101, "timer": 4107, "rpc": 4110, "xmpp": 4112}
 
 
 class NextHopError(ValueError):

@@ -19,7 +19,7 @@ from puasim.pua.config import PuaStartupError
 from puasim.pua.info import PublInfo, SubsInfo
 from puasim.pua.model import Pua
 from puasim.pua.subscribe import NotifyPolicy
-from puasim.scenario import registrations
+from puasim.scenario import gateways, registrations
 from puasim.scenario.expect import Failure, RunContext, evaluate
 from puasim.scenario.loader import load_file, load_text
 from puasim.scenario.spec import Scenario, Step, build, seconds_to_us
@@ -111,6 +111,7 @@ class ScenarioRun:
         )
         self.sim.trace.meta.update({"scenario": scn.name, "file": scn.file, "duration_us": scn.duration})
         self.rpc: PuaRpc | None = None
+        self.xmpp: Any = None
         self.pua_starts = 0
         self.database = database if database is not None else self._open_database()
         self.step_results: dict[int, Any] = {}
@@ -170,6 +171,7 @@ class ScenarioRun:
         )
         pua.notify_policy = NotifyPolicy(**scn.notify) if scn.notify else NotifyPolicy()
         self.rpc = PuaRpc(pua)
+        self.xmpp = gateways.attach(pua, scn.gateways)
         if scn.registrations is not None:  # the edge node: usrloc, registrar, companions around pua
             return registrations.make_edge(scn.registrations, pua)  # type: ignore[return-value]
         return pua
@@ -285,6 +287,8 @@ class ScenarioRun:
             sim.trace.add(now, "pua", FaultInjected(action, repr(args)))
         elif action == "mark":
             sim.trace.add(now, "scenario", Note("mark", str(args)))
+        elif action in gateways.ACTIONS:
+            gateways.do_step(self, step)
         elif action.startswith("phone.") or action == "node.call":
             registrations.do_step(self, step)
 

@@ -15,7 +15,7 @@ from puasim.bodies.limits import MAX_BODY_BYTES
 from puasim.effects import MILLISECOND, SECOND
 from puasim.pua.config import PuaConfig, PuaStartupError, load_config
 from puasim.pua.constants import INSERT_TYPE, UPDATE_TYPE, Source, event_from_name
-from puasim.scenario import registrations
+from puasim.scenario import gateways, registrations
 from puasim.scenario.fields import (
     INT_MAX,
     INT_MIN,
@@ -41,7 +41,7 @@ from puasim.sim.network import JITTER_KINDS, LinkProfile
 TOP_KEYS = {
     "name", "description", "refs", "seed", "epoch", "duration", "pua", "server", "network", "population", "steps", "expect",
 }
-TOP_KEYS |= registrations.TOP_KEYS
+TOP_KEYS |= registrations.TOP_KEYS | gateways.TOP_KEYS
 STEP_ACTIONS = {
     "publish": "call pua's send_publish (fields of publ_info, §3.1)",
     "subscribe": "call pua's send_subscribe (fields of subs_info, §4.1)",
@@ -62,6 +62,7 @@ STEP_ACTIONS = {
     "db.heal": "the database answers again",
     "mark": "write a note into the trace",
     **registrations.PHONE_ACTIONS,
+    **gateways.ACTIONS,
 }
 EXPECT_KINDS = {"sequence", "count", "absent", "record", "rc", "rpc", "event", "error", "server_state", "stat"}
 
@@ -123,6 +124,7 @@ class Scenario:
 
     #: the edge node, its script and the phones (None: a bare pua node)
     registrations: registrations.Registrations | None = None
+    gateways: gateways.Gateways = field(default_factory=gateways.Gateways)
 
 
 def _mapping(value: Any, doc: Doc, path: tuple, keys: set[str] | None = None) -> dict:
@@ -572,6 +574,8 @@ def build(doc: Doc) -> Scenario:
     populations = read_populations(doc, raw, cfg)
 
     registrations.check_steps(doc, steps, regs)
+    gws = gateways.parse(doc, raw)
+    gateways.check_steps(doc, steps, gws)
     expect_raw = raw.get("expect") or []
     if not isinstance(expect_raw, list) or not expect_raw:
         raise doc.error(("expect",), "expect must be a non-empty list (a scenario that checks nothing cannot fail)")
@@ -615,4 +619,5 @@ def build(doc: Doc) -> Scenario:
         populations=populations,
 
         registrations=regs,
+        gateways=gws,
     )
