@@ -125,11 +125,11 @@ class PuaXmppConfig:
     def encode_sip_xmpp(self, uri: str) -> str:
         """``sip:user@host`` → ``user<sep>host@xmpp_domain``."""
         u = parse_uri(uri)
-        return f"{u.user}{self.domain_separator}{u.host}@{self.xmpp_domain}"
+        return f"{u.user or ''}{self.domain_separator}{u.host}@{self.xmpp_domain}"
 
     def decode_sip_xmpp(self, uri: str) -> str:
         """``sip:user<sep>domain@gateway`` → ``user@domain``."""
-        return parse_uri(uri).user.replace(self.domain_separator, "@", 1)
+        return (parse_uri(uri).user or "").replace(self.domain_separator, "@", 1)
 
 
 def _pidf(entity: str, stanza: Presence) -> bytes:

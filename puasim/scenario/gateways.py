@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from puasim.companions.puajson import PuaJsonConfig, pua_json_publish
 from puasim.companions.usrloc import CompanionStartupError
