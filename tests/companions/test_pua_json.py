@@ -125,3 +125,20 @@ def test_scenario_errors_name_the_field() -> None:
         scenario_from_text(head + "pua_json: {pua_include_entity: x}\n")
     with pytest.raises(ValueError, match=r"steps\[0\]\.with: give document"):
         scenario_from_text(head + "pua_json: {}\nsteps: [{at: 1, do: json.publish, with: {}}]\n")
+
+
+def test_document_file_step_runs_and_a_missing_file_is_named(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import json
+
+    from puasim.scenario.loader import load_file
+    from puasim.scenario.runner import run_scenario
+    from puasim.scenario.spec import build
+
+    (tmp_path / "doc.json").write_text(json.dumps({**PRESENCE, "From-Realm": "127.0.0.1"}))
+    text = ("refs: [x]\nduration: 5\npua_json: {}\nsteps: [{at: 1, do: json.publish, with: {document_file: doc.json}}]\n"
+            "expect: [{event: {type: ServerStateChanged, where: {action: created, etag: c1}, equals: 1}}]\n")
+    (tmp_path / "s.yaml").write_text(text)
+    assert run_scenario(build(load_file(tmp_path / "s.yaml"))).passed
+    (tmp_path / "s.yaml").write_text(text.replace("doc.json", "nope.json"))
+    with pytest.raises(ValueError, match=r"s.yaml:4: steps\[0\]\.with\.document_file: cannot read"):
+        build(load_file(tmp_path / "s.yaml"))

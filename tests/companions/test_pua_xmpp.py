@@ -119,9 +119,9 @@ def established() -> tuple[PuaXmpp, Request]:
 
 
 def notify(sub: Request, *, event: str = "presence", state: str = "active;expires=3600", body: bytes = b"",
-           ruri: str = "sip:bob*jabber.org@127.0.0.2", to_tag: str | None = None) -> Request:
+           ruri: str = "sip:bob*jabber.org@127.0.0.2", to_tag: str | None = None, branch: str = "n1") -> Request:
     tag = sub.get("from").partition(";tag=")[2] if to_tag is None else to_tag
-    headers = [("Via", "SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bK-n1"), ("From", "<sip:carol@127.0.0.1>;tag=srv1"),
+    headers = [("Via", f"SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bK-{branch}"), ("From", "<sip:carol@127.0.0.1>;tag=srv1"),
                ("To", f"<sip:bob*jabber.org@127.0.0.2>;tag={tag}"), ("Call-ID", sub.get("call-id")),
                ("CSeq", "1 NOTIFY"), ("Event", event), ("Subscription-State", state),
                ("Content-Length", str(len(body)))]
@@ -194,3 +194,45 @@ def test_req_winfo_always_unlimited() -> None:
     assert sub.get("event") == "presence.winfo" and sub.get("contact") == "<sip:gw@127.0.0.2>"
     assert sub.get("expires") == "3610"  # B24: the "0" is not seen, expires −1
     assert x.pua_xmpp_req_winfo("sip:127.0.0.1", "0", SECOND) == 0
+
+
+def test_unsubscribe_finds_no_dialog_under_check_remote_contact() -> None:
+    # §9.6: without a remote target the default check_remote_contact = 1 never matches the dialog
+    x, _ = established()
+    assert x.from_xmpp(Presence("bob@jabber.org/pc", "carol*127.0.0.1@xmpp2sip.example.net", "unsubscribe"), 4 * SECOND) == 0
+    assert sent(x) == []
+
+
+def test_other_stanza_types_are_ignored() -> None:
+    x = gateway()
+    assert x.from_xmpp(Presence("bob@jabber.org", "carol*h@xmpp2sip.example.net", "subscribed"), SECOND) == 0
+    assert sent(x) == [] and x.sent == []
+
+
+def test_pua_runs_the_script_branch_before_answering() -> None:
+    x, sub = established()
+    x.pua.notify_hooks.append(x.script_notify)
+    x.pua.receive(notify(sub), SERVER, 3 * SECOND)
+    (ok,) = sent(x)
+    assert ok.status == 200 and x.sent == [Presence(FROM, TO, "unavailable")]
+    x.pua.receive(notify(sub, event="dialog", branch="n2"), SERVER, 4 * SECOND)  # pua_xmpp_notify() 0: exit, no reply
+    assert sent(x) == []
+    x.pua.receive(notify(sub, ruri="sip:bob@127.0.0.9", branch="n3"), SERVER, 5 * SECOND)  # not the branch: pua's own answer
+    (other,) = sent(x)
+    assert other.status == 200 and len(x.sent) == 1
+
+
+def test_scenario_errors_name_the_field() -> None:
+    from puasim.scenario.runner import scenario_from_text
+
+    head = "refs: [x]\nduration: 5\nexpect: [{count: {match: {method: PUBLISH}, equals: 0}}]\n"
+    with pytest.raises(ValueError, match=r"pua_xmpp: the module would not start: pua_xmpp: compulsory 'server_address'"):
+        scenario_from_text(head + "pua_xmpp: {}\n")
+    with pytest.raises(ValueError, match=r"steps\[0\]: xmpp.presence needs a pua_xmpp: block"):
+        scenario_from_text(head + "steps: [{at: 1, do: xmpp.presence, with: {from: a@b, to: c@d}}]\n")
+    with pytest.raises(ValueError, match=r"steps\[0\]\.with\.from: from must be a JID"):
+        scenario_from_text(head + "pua_xmpp: {server_address: 'sip:gw@h'}\n"
+                           "steps: [{at: 1, do: xmpp.presence, with: {from: nobody, to: c@d}}]\n")
+    with pytest.raises(ValueError, match=r"steps\[0\]\.with\.color: unknown field"):
+        scenario_from_text(head + "pua_xmpp: {server_address: 'sip:gw@h'}\n"
+                           "steps: [{at: 1, do: xmpp.presence, with: {from: a@b, to: c@d, color: red}}]\n")
