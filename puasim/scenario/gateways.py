@@ -17,6 +17,15 @@ from typing import TYPE_CHECKING
 from puasim.companions.puajson import PuaJsonConfig, pua_json_publish
 from puasim.companions.usrloc import CompanionStartupError
 from puasim.companions.xmpp import Presence, PuaXmpp, PuaXmppConfig
+from puasim.scenario.fields import (
+    INT_MAX,
+    INT_MIN,
+    MAX_TEXT,
+    MISSING,
+    read_int,
+    read_mapping,
+    read_text,
+)
 from puasim.trace.events import Note
 
 if TYPE_CHECKING:
@@ -32,6 +41,9 @@ ACTIONS = {
     "xmpp.req_winfo": "pua_xmpp_req_winfo(uri, expires) (with: uri), §9.6",
 }
 STANZA_KEYS = {"from", "to", "type", "show", "status"}
+XMPP_PARAMS = {"server_address", "gateway_domain", "xmpp_domain", "domain_separator"}
+#: longest URI, JID or stanza text a step or parameter may give (Kamailio's xmpp module formats into 512 bytes)
+MAX_URI = 512
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,21 +52,19 @@ class Gateways:
     xmpp: PuaXmppConfig | None = None
 
 
-def _params(doc: Doc, raw: dict, key: str) -> dict:
-    value = raw.get(key)
-    if value is None:
-        return {}
-    if not isinstance(value, dict):
-        raise doc.error((key,), "expected a mapping of module parameters")
-    return value
-
-
 def parse(doc: Doc, raw: dict) -> Gateways:
+    """The ``pua_json:``/``pua_xmpp:`` blocks: typed and bounded as the rest of the format, then
+    checked as each module's mod_init does (Kamailio's start-up reasons)."""
     json_cfg = xmpp_cfg = None
     for key in ("pua_json", "pua_xmpp"):
         if key not in raw:
             continue
-        params = _params(doc, raw, key)
+        params = dict(read_mapping(doc, (key,), raw[key]))
+        for name, value in params.items():
+            if key == "pua_json" and name == "pua_include_entity":
+                read_int(doc, (key, name), value, lo=INT_MIN, hi=INT_MAX)
+            elif key == "pua_xmpp" and name in XMPP_PARAMS:
+                read_text(doc, (key, name), value, max_len=MAX_URI)
         try:
             if key == "pua_json":
                 json_cfg = PuaJsonConfig.from_params(params)
@@ -66,44 +76,59 @@ def parse(doc: Doc, raw: dict) -> Gateways:
     return Gateways(json_cfg, xmpp_cfg)
 
 
+def _document(doc: Doc, path: tuple, spec: dict) -> str:
+    """The JSON text of a json.publish step: inline (a mapping or text) or from a file."""
+    if ("document" in spec) == ("document_file" in spec):
+        raise doc.error(path, "give document (a mapping or JSON text) or document_file, exactly one")
+    if "document_file" in spec:
+        name = read_text(doc, (*path, "document_file"), spec["document_file"], max_len=4096, empty=False)
+        f = doc.base / name
+        try:
+            with f.open("rb") as fh:
+                data = fh.read(MAX_TEXT + 1)
+        except OSError as exc:
+            raise doc.error((*path, "document_file"), f"cannot read {f}: {exc.strerror}") from None
+        if len(data) > MAX_TEXT:
+            raise doc.error((*path, "document_file"), f"larger than {MAX_TEXT} bytes")
+        return data.decode("utf-8", errors="replace")
+    value = spec["document"]
+    if isinstance(value, dict):
+        text = json.dumps(value)
+        if len(text) > MAX_TEXT:
+            raise doc.error((*path, "document"), f"longer than {MAX_TEXT} characters as JSON ({len(text)})")
+        return text
+    if not isinstance(value, str):
+        raise doc.error((*path, "document"), f"must be a mapping or JSON text, got {type(value).__name__}")
+    return read_text(doc, (*path, "document"), value)
+
+
 def check_steps(doc: Doc, steps: list[Step], gw: Gateways) -> None:
+    """The gateway steps' fields; a json.publish step's document is read here (``args["document"]``)."""
     for step in steps:
         if step.action not in ACTIONS:
             continue
         path = (*step.path, "with")
-        spec = step.args
         if step.action == "json.publish":
             if gw.json is None:
                 raise doc.error(step.path, "json.publish needs a pua_json: block (the module's parameters, {} for defaults)")
-            unknown = set(spec) - {"document", "document_file"}
-            if unknown:
-                raise doc.error((*path, sorted(unknown)[0]), "unknown field (allowed: document, document_file)")
-            if ("document" in spec) == ("document_file" in spec):
-                raise doc.error(path, "give document (a mapping or JSON text) or document_file, exactly one")
-            if "document_file" in spec:
-                f = doc.base / str(spec["document_file"])
-                try:
-                    spec["document"] = f.read_text()
-                except OSError as exc:
-                    raise doc.error((*path, "document_file"), f"cannot read {f}: {exc.strerror}") from None
-            elif not isinstance(spec["document"], dict | str):
-                raise doc.error((*path, "document"), "document must be a mapping or JSON text")
+            spec = read_mapping(doc, path, step.args, {"document", "document_file"})
+            step.args["document"] = _document(doc, path, spec)
+            step.args.pop("document_file", None)
             continue
         if gw.xmpp is None:
             raise doc.error(step.path, f"{step.action} needs a pua_xmpp: block (server_address is mandatory)")
         if step.action == "xmpp.req_winfo":
-            if set(spec) - {"uri"} or not isinstance(spec.get("uri"), str):
-                raise doc.error(path, "xmpp.req_winfo takes uri: a SIP URI")
+            spec = read_mapping(doc, path, step.args, {"uri"})
+            read_text(doc, (*path, "uri"), spec.get("uri", MISSING), max_len=MAX_URI, empty=False, what="a SIP URI")
             continue
-        unknown = set(spec) - STANZA_KEYS
-        if unknown:
-            raise doc.error((*path, sorted(unknown)[0]), f"unknown field (allowed: {', '.join(sorted(STANZA_KEYS))})")
+        spec = read_mapping(doc, path, step.args, STANZA_KEYS)
         for need in ("from", "to"):
-            if not isinstance(spec.get(need), str) or "@" not in spec[need]:
-                raise doc.error((*path, need), f"{need} must be a JID user@domain[/resource]")
+            jid = read_text(doc, (*path, need), spec.get(need, MISSING), max_len=MAX_URI, what="a JID")
+            if "@" not in jid:
+                raise doc.error((*path, need), f"{need} must be a JID user@domain[/resource], got {jid!r:.40}")
         for key in ("type", "show", "status"):
-            if key in spec and not isinstance(spec[key], str):
-                raise doc.error((*path, key), f"{key} must be text")
+            if key in spec:
+                read_text(doc, (*path, key), spec[key], max_len=MAX_URI)
 
 
 def attach(pua: Pua, gw: Gateways) -> PuaXmpp | None:
@@ -124,8 +149,7 @@ def do_step(run: ScenarioRun, step: Step) -> None:
         if not server.up:
             sim.trace.add(now, "scenario", Note("warning", f"step {step.index}: the server is down"))
             return
-        doc = args["document"]
-        result = pua_json_publish(doc if isinstance(doc, str) else json.dumps(doc), gw.json, run.scn.pua_config.profile)
+        result = pua_json_publish(args["document"], gw.json, run.scn.pua_config.profile)
         run.step_results[step.index] = result.rc
         sim.trace.add(now, "server", Note("pua_json", f"pua_json_publish: rc {result.rc}"
                                           + (f" ({result.reason})" if result.reason else "")))

@@ -121,8 +121,17 @@ def test_scenario_errors_name_the_field() -> None:
     head = "refs: [x]\nduration: 5\nexpect: [{count: {match: {method: PUBLISH}, equals: 0}}]\n"
     with pytest.raises(ValueError, match=r"<string>:\d+: steps\[0\]: json.publish needs a pua_json: block"):
         scenario_from_text(head + "steps: [{at: 1, do: json.publish, with: {document: {}}}]\n")
-    with pytest.raises(ValueError, match=r"pua_json\.pua_include_entity: the module would not start"):
+    with pytest.raises(ValueError, match=r"pua_json\.pua_include_entity: must be an integer in -2147483648\.\.2147483647"):
         scenario_from_text(head + "pua_json: {pua_include_entity: x}\n")
+    with pytest.raises(ValueError, match=r"pua_json\.pua_include_entity: must be an integer"):
+        scenario_from_text(head + "pua_json: {pua_include_entity: 99999999999}\n")
+    with pytest.raises(ValueError, match=r"pua_json\.bogus: the module would not start: pua_json: unknown parameter"):
+        scenario_from_text(head + "pua_json: {bogus: 1}\n")
+    with pytest.raises(ValueError, match=r"steps\[0\]\.with\.document: must be a mapping or JSON text, got int"):
+        scenario_from_text(head + "pua_json: {}\nsteps: [{at: 1, do: json.publish, with: {document: 5}}]\n")
+    big = "x" * 70000
+    with pytest.raises(ValueError, match=r"steps\[0\]\.with\.document: longer than 65535 characters"):
+        scenario_from_text(head + f"pua_json: {{}}\nsteps: [{{at: 1, do: json.publish, with: {{document: {big}}}}}]\n")
     with pytest.raises(ValueError, match=r"steps\[0\]\.with: give document"):
         scenario_from_text(head + "pua_json: {}\nsteps: [{at: 1, do: json.publish, with: {}}]\n")
 

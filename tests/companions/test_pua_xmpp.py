@@ -233,6 +233,15 @@ def test_scenario_errors_name_the_field() -> None:
     with pytest.raises(ValueError, match=r"steps\[0\]\.with\.from: from must be a JID"):
         scenario_from_text(head + "pua_xmpp: {server_address: 'sip:gw@h'}\n"
                            "steps: [{at: 1, do: xmpp.presence, with: {from: nobody, to: c@d}}]\n")
+    with pytest.raises(ValueError, match=r"pua_xmpp\.server_address: must be text \(a string\), got int"):
+        scenario_from_text(head + "pua_xmpp: {server_address: 5}\n")
+    with pytest.raises(ValueError, match=r"pua_xmpp\.domain_separator: the module would not start: .*one character"):
+        scenario_from_text(head + "pua_xmpp: {server_address: 'sip:gw@h', domain_separator: '**'}\n")
+    with pytest.raises(ValueError, match=r"steps\[0\]\.with\.uri: missing"):
+        scenario_from_text(head + "pua_xmpp: {server_address: 'sip:gw@h'}\nsteps: [{at: 1, do: xmpp.req_winfo, with: {}}]\n")
+    with pytest.raises(ValueError, match=r"steps\[0\]\.with\.to: longer than 512 characters"):
+        scenario_from_text(head + "pua_xmpp: {server_address: 'sip:gw@h'}\n"
+                           f"steps: [{{at: 1, do: xmpp.presence, with: {{from: a@b, to: {'c' * 600}@d}}}}]\n")
     with pytest.raises(ValueError, match=r"steps\[0\]\.with\.color: unknown field"):
         scenario_from_text(head + "pua_xmpp: {server_address: 'sip:gw@h'}\n"
                            "steps: [{at: 1, do: xmpp.presence, with: {from: a@b, to: c@d, color: red}}]\n")
