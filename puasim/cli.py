@@ -236,7 +236,7 @@ def _cmd_check(args: argparse.Namespace) -> int:
     try:
         report = check_capture(
             args.capture, pua_port=args.pua_port, pua_address=args.pua, params=dict(args.params or ()),
-            source_flag=args.source, tolerance=args.tolerance, until=args.until, restarts=args.restart_at or (),
+            source_flag=args.source, tolerance=args.tolerance, until=args.until, restarts=args.restart_at,
             phase=args.phase, ids=dict(args.id or ()), db_quirks=args.db_quirks, strict_sip=args.strict_sip,
         )
     except (OSError, CaptureError, CheckError, PuaStartupError, ValueError) as exc:

@@ -51,13 +51,13 @@ from __future__ import annotations
 
 import heapq
 import random
-import re
 from collections.abc import Hashable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from puasim.capture.compare import CheckReport, Difference, Row, compare_requests
+from puasim.capture.infer import find_restarts, place_restart, publish_expiry
 from puasim.capture.reader import address_name, read_pcap
 from puasim.effects import SECOND, CancelTimer, Emit, Send, SetTimer
 from puasim.pua.config import load_config
@@ -195,9 +195,6 @@ def _uri(value: Any) -> str:
     return value.uri if value is not None else ""
 
 
-_CALLID_RE = re.compile(r"^([0-9a-f]{16})-(\d+)@")
-
-
 @dataclass(slots=True)
 class _Real:
     row: Row
@@ -218,7 +215,7 @@ class _Checker:
         source_flag: int,
         tolerance: int,
         until: int | None,
-        restarts: list[int],
+        restarts: list[int] | None,
         phase: str | float,
         source: str,
         ids: Mapping[str, str],
@@ -234,8 +231,9 @@ class _Checker:
         msgs = [r for r in trace if type(r.event) is MessageSent]
         self.origin = msgs[0].time if msgs else 0
         self.until = None if until is None else self.origin + until
-        self.restarts = sorted(self.origin + r for r in restarts)
-        self.restart_times = list(self.restarts)
+        self.given_restarts = None if restarts is None else sorted(self.origin + r for r in restarts)
+        self.restarts: list[int] = []
+        self.restart_times: list[int] = []
         self.phase = phase
         self.frames: list[int] = list(trace.meta.get("frames") or [])
         self.server: Address | None = next(
@@ -257,6 +255,9 @@ class _Checker:
         self.dialogs: dict[str, tuple[str, str, str]] = {}  # real Call-ID -> (model Call-ID, real tag, model tag)
         self.real_retrans = 0
         self.n = 0
+        self.detected: list = []
+        #: id(real PUBLISH) -> (API expires, why) for requests asking default_expires + 1
+        self.publish_expiry: dict[int, tuple[int, str]] = {}
 
     # -- the model ----------------------------------------------------------------------
     def _new_pua(self) -> Any:
@@ -277,20 +278,96 @@ class _Checker:
             epoch=int(self.trace.meta.get("epoch", 0)), store=store,
         )
 
+    def _first_refresh(self, records: list, after: int, before: int | None) -> int | None:
+        """Time of the first refresh the PUA sent by itself in (after, before): a sweep tick."""
+        return next(
+            (r.time for r in records if r.event.src == self.pua_addr and isinstance(r.event.message, Request)
+             and not r.event.retransmission and r.time > after and (before is None or r.time < before)
+             and infer_kind(r.event.message) in ("refresh", "resubscribe")),
+            None,
+        )
+
+    def _place_restarts(self, records: list) -> None:
+        """Restarts from the capture (Call-ID counters) or as given, each moved onto the
+        sweep grid of the refreshes that follow it (:mod:`puasim.capture.infer`)."""
+        clean = self.cfg.clean_period * SECOND
+        pua_reqs = [(r.time, r.event.message) for r in records if r.event.src == self.pua_addr
+                    and isinstance(r.event.message, Request) and not r.event.retransmission]
+        packets = sorted(r.time for r in records if self.pua_addr in (r.event.src, r.event.dst))
+        found = find_restarts(pua_reqs, packets)
+        self.detected = found
+        wanted: list[tuple[int, int, int, str]] = []  # (wanted, after, before, how)
+        if self.given_restarts is None:
+            wanted = [(f.before, f.after, f.before, "found in the capture: " + f.evidence) for f in found]
+        else:
+            for r0 in self.given_restarts:
+                near = next((f for f in found if f.after - 2 * SECOND - self.tolerance <= r0
+                             <= f.before + 2 * SECOND + self.tolerance), None)
+                if near is not None:
+                    wanted.append((r0, near.after, near.before, "given, in the traffic gap the capture shows"))
+                    continue
+                before_r0 = [p for p in packets if p < r0]
+                after_r0 = [t for t, _ in pua_reqs if t >= r0]
+                wanted.append((r0, before_r0[-1] if before_r0 else r0 - SECOND,
+                               after_r0[0] if after_r0 else r0 + SECOND, "given"))
+        wanted.sort()
+        for i, (r0, after, before, how) in enumerate(wanted):
+            nxt = wanted[i + 1][2] if i + 1 < len(wanted) else None
+            tick = self._first_refresh(records, before - 1, nxt)
+            at = place_restart(r0, after, before, tick, clean)
+            self.restarts.append(at)
+            self.restart_times.append(at)
+            fitted = "sweep phase fitted to the refresh at " + f"{(tick - self.origin) / SECOND:.3f} s" if tick else \
+                "no refresh follows to fit the sweep phase"
+            self.report.notes.append(
+                f"restart of the real PUA between {(after - self.origin) / SECOND:.3f} and "
+                f"{(before - self.origin) / SECOND:.3f} s ({how}); the model restarts at "
+                f"{(at - self.origin) / SECOND:.3f} s, {fitted}"
+            )
+
+    def _plan_publish_expiry(self, records: list) -> None:
+        """Decide -1 or default_expires for every PUBLISH asking default_expires + 1 from the
+        refreshes of the same record that follow (:func:`~puasim.capture.infer.publish_expiry`)."""
+        mine = [r for r in records if r.event.src == self.pua_addr and isinstance(r.event.message, Request)
+                and not r.event.retransmission and r.event.message.method == "PUBLISH"]
+        granted: dict[str, int] = {}
+        for r in records:
+            msg = r.event.message
+            if r.event.dst == self.pua_addr and isinstance(msg, Response) and 200 <= msg.status < 300:
+                via = H.top_via(msg)
+                exp = H.expires_or_none(msg)
+                if via is not None and via.branch and exp is not None:
+                    granted.setdefault(via.branch, exp)
+        end = self.until if self.until is not None else (records[-1].time if records else 0)
+        clean = self.cfg.clean_period * SECOND
+        for i, rec in enumerate(mine):
+            msg = rec.event.message
+            if not msg.body or H.expires_or_none(msg) != self.cfg.default_expires + 1:
+                continue
+            key = self._key(msg)
+            horizon = next((r.time for r in mine[i + 1:] if self._key(r.event.message) == key
+                            and infer_kind(r.event.message) in ("publish", "remove")), None)
+            horizon = min(x for x in (horizon, *(t for t in self.restarts if t > rec.time), end) if x is not None)
+            refreshes = [H.expires_or_none(r.event.message) or 0 for r in mine[i + 1:]
+                         if r.time <= horizon and self._key(r.event.message) == key
+                         and infer_kind(r.event.message) == "refresh"]
+            via = H.top_via(msg)
+            got = granted.get(via.branch if via and via.branch else "")
+            window = None if got is None else rec.time + (got - self.cfg.update_period) * SECOND + clean + self.tolerance
+            covers = window is not None and window <= horizon
+            self.publish_expiry[id(msg)] = publish_expiry(H.expires_or_none(msg) or 0, refreshes,
+                                                          self.cfg.default_expires, covers)
+
     def _start_time(self, records: list) -> int:
         first = self.origin
         clean = self.cfg.clean_period * SECOND
         if self.phase != "auto":
             tick = self.origin + int(float(self.phase) * SECOND)
         else:
-            refresh = next(
-                (r for r in records if r.event.src == self.pua_addr and isinstance(r.event.message, Request)
-                 and not r.event.retransmission and infer_kind(r.event.message) in ("refresh", "resubscribe")),
-                None,
-            )
-            if refresh is None or not clean:
+            found = self._first_refresh(records, first - 1, self.restarts[0] if self.restarts else None)
+            if found is None or not clean:
                 return first - 1
-            tick = refresh.time
+            tick = found
         if not clean:
             return first - 1
         k = max(0, (tick - first) // clean + 1)
@@ -375,9 +452,6 @@ class _Checker:
                 host.now = max(host.now, restart)
                 host.reset(self._new_pua())
                 host.call(restart, host.endpoint.start, restart)
-                self.report.notes.append(
-                    f"model restarted at {(restart - self.origin) / SECOND:.3f} s (start-up restore from its pua table)"
-                )
                 continue
             if due is None or due > to:
                 break
@@ -404,8 +478,10 @@ class _Checker:
         pres_uri = _uri(to) or msg.uri
         if msg.method == "PUBLISH":
             expires = 0 if kind == "remove" else max(expires_hdr - 1, 0)
-            if expires and expires == self.cfg.default_expires:
-                expires = -1  # keep-alive: the wire is the same (module docstring)
+            decided = self.publish_expiry.get(id(msg))
+            if decided is not None:
+                expires, why = decided
+                real.row.note = "inferred " + why
             publ = PublInfo(
                 pres_uri=pres_uri, event=event, source_flag=self.source_flag, id=self.ids.get(pres_uri, ""),
                 expires=expires,
@@ -486,6 +562,8 @@ class _Checker:
     def run(self) -> CheckReport:
         records = [r for r in self.trace if type(r.event) is MessageSent]
         frame_of = {r.seq: (self.frames[r.seq] if r.seq < len(self.frames) else None) for r in records}
+        self._place_restarts(records)
+        self._plan_publish_expiry(records)
         start = self._start_time(records)
         self.host.now = start
         self.host.call(start, self.host.endpoint.start, start)
@@ -573,25 +651,15 @@ class _Checker:
     def _hints(self, records: list) -> None:
         if self.real_retrans:
             self.report.notes.append(f"{self.real_retrans} retransmission(s) of the real PUA not compared")
-        last: dict[str, int] = {}
-        prev_time = None
-        for rec in records:
-            msg = rec.event.message
-            if rec.event.src != self.pua_addr or not isinstance(msg, Request) or rec.event.retransmission:
-                continue
-            m = _CALLID_RE.match(msg.get("Call-ID") or "")
-            if m:
-                counter, pid = int(m.group(1), 16), m.group(2)
-                given = any(prev_time is not None and prev_time < t <= rec.time for t in self.restart_times)
-                if last and pid not in last and not given and all(abs(counter - c) > 1000 for c in last.values()):
-                    at = (rec.time - self.origin) / SECOND
-                    since = (prev_time - self.origin) / SECOND if prev_time is not None else at
-                    self.report.notes.append(
-                        f"the Call-ID numbering starts afresh at {at:.3f} s (new process {pid}): the real PUA "
-                        f"may have restarted between {since:.3f} and {at:.3f} s (try restarts=[...] / --restart-at)"
-                    )
-                last[pid] = counter
-            prev_time = rec.time
+        if self.given_restarts is None:
+            return
+        for f in self.detected:  # restarts given: say where the capture shows one they leave out
+            if not any(f.after < t < f.before for t in self.restart_times):
+                self.report.notes.append(
+                    f"the Call-ID numbering starts afresh at {(f.before - self.origin) / SECOND:.3f} s ({f.evidence}): "
+                    f"the real PUA may have restarted between {(f.after - self.origin) / SECOND:.3f} and "
+                    f"{(f.before - self.origin) / SECOND:.3f} s, which the given restarts leave out"
+                )
 
 
 def _describe_input(kind: str, msg: Request) -> str:
@@ -612,7 +680,7 @@ def check_capture(
     source_flag: int = int(Source.RPC_ASYN_PUBLISH),
     tolerance: float = 1.0,
     until: float | None = None,
-    restarts: Iterable[float] = (),
+    restarts: Iterable[float] | None = None,
     phase: str | float = "auto",
     ids: Mapping[str, str] | None = None,
     db_quirks: str = "db_sqlite-5.6",
@@ -640,7 +708,7 @@ def check_capture(
             raise CheckError(f"{name}: no request sent from port {pua_port} (give pua_port or pua_address)")
     checker = _Checker(
         trace, pua_address, params or {}, source_flag, int(tolerance * SECOND),
-        None if until is None else int(until * SECOND), [int(r * SECOND) for r in restarts], phase, name,
+        None if until is None else int(until * SECOND), None if restarts is None else [int(r * SECOND) for r in restarts], phase, name,
         ids or {}, db_quirks,
     )
     report = checker.run()

@@ -19,24 +19,35 @@ D2 = "run1_d2_children2_nowal_sqlite_locked_500.pcap"
 LAB_PARAMS = {"update_period": 10}  # start.sh: PUA_UPDATE_PERIOD=10 in every experiment
 
 
-def test_abc_differs_only_where_the_real_pua_restarted(lab) -> None:
+def test_abc_finds_the_restart_itself_and_conforms(lab) -> None:
+    """The restart of experiment c shows in the Call-ID counter (new process tree);
+    the model restores the removed record from its pua table (db_mode 0 keeps
+    removed rows until they expire, lab finding c2) and sends the same modify with
+    the dead ETag that earns the 412."""
     report = check_capture(lab / ABC, params=LAB_PARAMS)
     assert [r.kind for r in report.rows] == ["publish", "publish", "remove", "publish", "publish", "remove"]
     assert [r.status for r in report.rows] == [200, 200, 200, 412, 200, 200]
+    assert report.ok, report.format()
+    assert any("restart of the real PUA between 12.334 and 24.908 s (found in the capture" in n for n in report.notes)
+
+
+def test_abc_without_the_restart_differs_where_the_real_pua_restarted(lab) -> None:
+    """An empty override (no restart at all) is a wrong model: the difference shows."""
+    report = check_capture(lab / ABC, params=LAB_PARAMS, restarts=[])
     assert not report.ok
     (row, diff), = report.differences
     assert row.n == 4 and row.frame == 7 and diff.field == "if_match"
     assert "ETag of the reply to #2" in diff.real and diff.model == "absent"
-    assert any("may have restarted between 12.333 and 24.908 s" in n for n in report.notes)
+    assert any("may have restarted between 12.334 and 24.908 s" in n for n in report.notes)
     text = report.format()
     assert "DIFF" in text and "1 differ" in text
 
 
-def test_abc_conforms_once_the_restart_is_given(lab) -> None:
-    """With the restart, the model restores the removed record from its pua table
-    (db_mode 0 keeps removed rows until they expire, lab finding c2) and sends the
-    same modify with the dead ETag that earns the 412."""
-    report = check_capture(lab / ABC, params=LAB_PARAMS, restarts=[24.5])
+@pytest.mark.parametrize("at", [13.0, 23.5, 24.5, 25.5])
+def test_abc_conforms_with_a_restart_time_a_second_off(lab, at) -> None:
+    """A given restart time is kept inside the traffic gap the capture shows (25.5 s is
+    after the new process's first request: the model restarts just before it)."""
+    report = check_capture(lab / ABC, params=LAB_PARAMS, restarts=[at])
     assert report.ok, report.format()
     assert not any("may have restarted" in n for n in report.notes)
 
@@ -136,8 +147,9 @@ def test_infer_kind() -> None:
 
 
 def test_cli_exit_codes(lab, capsys, tmp_path) -> None:
-    assert main(["check", str(lab / ABC), "--params", "update_period=10"]) == 1
-    assert "if_match: real" in capsys.readouterr().out
+    assert main(["check", str(lab / ABC), "--params", "update_period=10", "--restart-at", "0.1"]) == 1
+    out_text = capsys.readouterr().out
+    assert "if_match: real" in out_text and "which the given restarts leave out" in out_text
     out = tmp_path / "model.jsonl"
     assert main(["check", str(lab / ABC), "--pua-port", "5070", "--params", "update_period=10",
                  "--restart-at", "24.5", "--model-trace", str(out)]) == 0

@@ -1,0 +1,84 @@
+"""How much of every lab capture and every exported scenario ``puasim check`` compares, and how much differs.
+
+Each capture is checked the way a user without notes would check it: the pua
+module parameters are given (they are configuration, not inputs), nothing
+else -- no restart times, no sweep phase, no publication ids.  Scenarios are
+run, exported as pcap and checked with their own ``pua.params``.
+
+    python3 benchmarks/check_coverage.py [--lab DIR] [--scenarios DIR] [-v]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from pathlib import Path
+
+import yaml
+
+from puasim.capture import export_pcap
+from puasim.capture.check import CheckError, check_capture
+from puasim.scenario.runner import discover, load_scenario, run_scenario
+
+ROOT = Path(__file__).resolve().parent.parent
+#: pua parameters of the lab runs (lab start.sh: PUA_UPDATE_PERIOD=10; per-experiment settings)
+LAB_PARAMS: dict[str, dict] = {
+    "d1_refresh_expires30_vs_keepalive": {"default_expires": 30},
+    "run1_d2_children2_nowal_sqlite_locked_500": {"default_expires": 600},
+    "h2_pua_db_mode2_and_subscribe_crash": {"db_mode": 2},
+}
+
+
+def _one(label: str, run, verbose: bool) -> tuple[int, int]:
+    try:
+        report = run()
+    except CheckError as exc:
+        print(f"{label:<60} not checked: {exc}")
+        return 0, 0
+    n = len(report.rows)
+    bad = sum(1 for r in report.rows if not r.ok)
+    print(f"{label:<60} {n:>4} compared {bad:>4} differ{'  FAULT ' + report.fault if report.fault else ''}")
+    if verbose and (bad or report.fault):
+        print(report.format())
+    return n, bad
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--lab", type=Path, default=ROOT / "tests" / "data" / "lab")
+    ap.add_argument("--scenarios", type=Path, default=ROOT / "scenarios")
+    ap.add_argument("-v", "--verbose", action="store_true")
+    args = ap.parse_args(argv)
+    totals = {"lab": [0, 0], "scenarios": [0, 0]}
+    for pcap in sorted(args.lab.rglob("*.pcap")):
+        params = {"update_period": 10, **LAB_PARAMS.get(pcap.stem, {})}
+        n, bad = _one(f"lab/{pcap.parent.name}/{pcap.name}", lambda p=pcap, q=params: check_capture(p, params=q), args.verbose)
+        totals["lab"][0] += n
+        totals["lab"][1] += bad
+    with tempfile.TemporaryDirectory() as tmp:
+        for path in discover([args.scenarios]):
+            scn = load_scenario(path)
+            raw = yaml.safe_load(path.read_text()) or {}
+            spec = raw.get("pua") or {}
+            params = {k: v for k, v in (spec.get("params") or {}).items() if k != "outbound_proxy"}
+            if "profile" in spec:
+                params["profile"] = spec["profile"]
+            result = run_scenario(scn)
+            out = Path(tmp) / (path.stem + ".pcap")
+            export_pcap(result.trace, out)
+            n, bad = _one(
+                f"scenario/{path.relative_to(args.scenarios)}",
+                lambda o=out, q=params, s=scn: check_capture(o, pua_address=s.pua_address, params=q,
+                                                             until=s.duration - (result.trace[0].time if len(result.trace) else 0) / 1e6),
+                args.verbose,
+            )
+            totals["scenarios"][0] += n
+            totals["scenarios"][1] += bad
+    for key, (n, bad) in totals.items():
+        print(f"{key}: {n} requests compared, {bad} differ")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,125 @@
+"""Inputs of a real PUA read back from its capture: restarts, sweep phase, publication expiry.
+
+Pure functions over the requests of one PUA (time in µs, parsed message), used
+by :mod:`puasim.capture.check`.  Each rule follows what Kamailio's pua and tm
+put on the wire:
+
+* **Restarts.**  tm builds a Call-ID as ``<counter>-<pid>@<host>``: the 64-bit
+  counter is drawn at random once per Kamailio start and then counts up, one
+  per request, in each process (every process starts from the same value).
+  A Call-ID whose counter lies far from every counter of the running
+  instance therefore belongs to a new process tree: the PUA restarted in the
+  traffic gap before it.  In-dialog SUBSCRIBEs reuse their dialog's Call-ID
+  (pua-reference §4.5) and say nothing about the sending process.
+* **Sweep phase.**  The clean/refresh sweep ticks every ``update_period − 5``
+  seconds from start-up (§5.1), so the time of one refresh fixes every tick,
+  and, after a restart, the start-up time modulo the period (§5.2, §5.3).
+* **Publication expiry.**  pua sends ``Expires: E + 1`` (§3.5); an
+  indefinite publication (``expires −1``) asks for default_expires, so
+  ``default_expires + 1`` on the wire is ambiguous.  Refreshes tell them apart
+  (§5.3): an indefinite record is refreshed with a constant
+  ``default_expires + 1``, a finite one counts down (``desired − now + 1``) or,
+  when the server granted all it asked, is never refreshed.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from puasim.sip import headers as H
+from puasim.sip.message import Request
+
+__all__ = ["Restart", "call_id_counter", "find_restarts", "place_restart", "publish_expiry"]
+
+_CALLID_RE = re.compile(r"^([0-9a-f]{16})-(\d+)@")
+#: counters of one instance stay this close: one step per request and process
+SAME_INSTANCE = 100_000
+
+
+@dataclass(frozen=True, slots=True)
+class Restart:
+    """A restart read from the capture: after ``after`` (the old instance's last
+    packet) and before ``before`` (the new instance's first request)."""
+
+    after: int
+    before: int
+    evidence: str
+
+
+def call_id_counter(msg: Request) -> tuple[int, str] | None:
+    """(counter, pid) of a tm Call-ID, or None when the Call-ID has another shape."""
+    m = _CALLID_RE.match(msg.get("Call-ID") or "")
+    return None if m is None else (int(m.group(1), 16), m.group(2))
+
+
+def _in_dialog(msg: Request) -> bool:
+    to = H.to(msg)
+    return msg.method == "SUBSCRIBE" and to is not None and bool(to.tag)
+
+
+def find_restarts(requests: Sequence[tuple[int, Request]], packets: Sequence[int]) -> list[Restart]:
+    """Restarts shown by Call-ID counters (see the module docstring).
+
+    ``requests``: the PUA's requests in time order, retransmissions left out;
+    ``packets``: times of every packet to or from the PUA, sorted.
+    """
+    out: list[Restart] = []
+    lo = hi = None
+    for t, msg in requests:
+        if _in_dialog(msg):
+            continue
+        parsed = call_id_counter(msg)
+        if parsed is None:
+            continue
+        counter, pid = parsed
+        if lo is None or hi is None:
+            lo = hi = counter
+            continue
+        if lo - SAME_INSTANCE <= counter <= hi + SAME_INSTANCE:
+            lo, hi = min(lo, counter), max(hi, counter)
+            continue
+        before = [p for p in packets if p < t]
+        after = before[-1] if before else t - 1
+        out.append(Restart(after, t, f"Call-ID counter {counter:016x} (process {pid}) is far from "
+                                     f"the running instance's {lo:016x}..{hi:016x}"))
+        lo = hi = counter
+    return out
+
+
+def place_restart(wanted: int, after: int, before: int, tick: int | None, period: int) -> int:
+    """The model's restart time: the sweep grid through ``tick`` (a refresh the new
+    instance sent; §5.1 ticks at start + k·period) closest to ``wanted``, strictly
+    between ``after`` and ``before``; without a grid point there, ``wanted`` kept
+    inside that interval."""
+    lo, hi = after + 1, before - 1
+    if hi < lo:
+        return before - 1
+    if tick is not None and period > 0:
+        first = tick - ((tick - lo) // period) * period  # grid point at or above lo
+        if first <= hi:
+            k = round((wanted - first) / period)
+            best = first + max(0, min(k, (hi - first) // period)) * period
+            return best
+    return min(max(wanted, lo), hi)
+
+
+def publish_expiry(
+    sent_expires: int, refreshes: Sequence[int], default_expires: int, covers_window: bool
+) -> tuple[int, str]:
+    """The API expires behind an initial PUBLISH asking ``sent_expires`` seconds (header
+    value), and why.  ``refreshes``: Expires of the body-less refreshes that followed
+    for the same record; ``covers_window``: the capture runs past the time an
+    indefinite record would have been refreshed."""
+    asked = max(sent_expires - 1, 0)
+    if asked != default_expires:
+        return asked, ""
+    if refreshes:
+        if all(e == default_expires + 1 for e in refreshes):
+            return -1, f"expires -1 (refreshes keep Expires {default_expires + 1}: indefinite)"
+        return asked, f"expires {asked} (refreshes count down: a finite publication)"
+    if covers_window:
+        return asked, f"expires {asked} (no refresh where an indefinite publication gets one: finite)"
+    return -1, (f"expires -1 or {asked}: Expires {sent_expires} fits both and no refresh tells them apart "
+                "before the record changes or the capture ends; taken as -1")
