@@ -99,6 +99,8 @@ class ModelHost:
         #: set when the model raised a modelled Kamailio crash (KamailioCrash)
         self.crashed = ""
         self.crashed_at = 0
+        #: set while the real process is down (between a stop and a restart): inputs are dropped
+        self.stopped = False
 
     def _apply(self, now: int) -> list[tuple[int, Send]]:
         sends = []
@@ -133,7 +135,7 @@ class ModelHost:
             return None
 
     def call(self, now: int, fn: Any, *args: Any) -> tuple[Any, list[tuple[int, Send]]]:
-        if self.crashed:
+        if self.crashed or self.stopped:
             return None, []
         self.now = max(self.now, now)
         result = self._guard(now, fn, *args)
@@ -171,6 +173,7 @@ class ModelHost:
         """A new endpoint (restart): every armed timer is forgotten."""
         self.endpoint = endpoint
         self.crashed = ""
+        self.stopped = False
         self._heap.clear()
         self._armed.clear()
 
@@ -234,6 +237,8 @@ class _Checker:
         self.given_restarts = None if restarts is None else sorted(self.origin + r for r in restarts)
         self.restarts: list[int] = []
         self.restart_times: list[int] = []
+        #: per restart, the old instance's last packet: it stopped after it
+        self.stop_after: list[int] = []
         self.phase = phase
         self.frames: list[int] = list(trace.meta.get("frames") or [])
         self.server: Address | None = next(
@@ -317,6 +322,7 @@ class _Checker:
             at = place_restart(r0, after, before, tick, clean)
             self.restarts.append(at)
             self.restart_times.append(at)
+            self.stop_after.append(after)
             fitted = "sweep phase fitted to the refresh at " + f"{(tick - self.origin) / SECOND:.3f} s" if tick else \
                 "no refresh follows to fit the sweep phase"
             self.report.notes.append(
@@ -347,14 +353,16 @@ class _Checker:
             key = self._key(msg)
             horizon = next((r.time for r in mine[i + 1:] if self._key(r.event.message) == key
                             and infer_kind(r.event.message) in ("publish", "remove")), None)
-            horizon = min(x for x in (horizon, *(t for t in self.restarts if t > rec.time), end) if x is not None)
+            horizon = min(x for x in (horizon, end) if x is not None)
+            # a restored record's refreshes count; silence while the real PUA was down does not
+            seen_until = min((a for a in self.stop_after if a >= rec.time), default=horizon)
             refreshes = [H.expires_or_none(r.event.message) or 0 for r in mine[i + 1:]
                          if r.time <= horizon and self._key(r.event.message) == key
                          and infer_kind(r.event.message) == "refresh"]
             via = H.top_via(msg)
             got = granted.get(via.branch if via and via.branch else "")
             window = None if got is None else rec.time + (got - self.cfg.update_period) * SECOND + clean + self.tolerance
-            covers = window is not None and window <= horizon
+            covers = window is not None and window <= min(horizon, seen_until)
             self.publish_expiry[id(msg)] = publish_expiry(H.expires_or_none(msg) or 0, refreshes,
                                                           self.cfg.default_expires, covers)
 
@@ -449,6 +457,7 @@ class _Checker:
             restart = self.restarts[0] if self.restarts else None
             if restart is not None and restart <= to and (due is None or restart < due):
                 self.restarts.pop(0)
+                self.stop_after.pop(0)
                 host.now = max(host.now, restart)
                 host.reset(self._new_pua())
                 host.call(restart, host.endpoint.start, restart)
@@ -456,7 +465,20 @@ class _Checker:
             if due is None or due > to:
                 break
             self._expire(due)
-            self._sends(host.step())
+            sends = host.step()
+            if restart is not None and self.stop_after[0] < due < restart:
+                new = [s for _, s in sends if isinstance(s.message, Request) and not s.retransmission]
+                if new:
+                    # the capture is silent here: the old process had stopped before it would
+                    # have sent this; its pua table keeps what the last DB sync wrote (§5.7)
+                    host.reset(host.endpoint)
+                    host.stopped = True
+                    self.report.notes.append(
+                        f"the model's old instance would have sent {new[0].message.method} {new[0].message.uri} at "
+                        f"{(due - self.origin) / SECOND:.3f} s, which the capture lacks: taken as stopped by then"
+                    )
+                    continue
+            self._sends(sends)
         host.now = max(host.now, to)
         self._expire(to)
 
