@@ -30,15 +30,23 @@ LAB_PARAMS: dict[str, dict] = {
 }
 
 
+def _until(trace, duration: int) -> float:
+    """Seconds from the first message of the exported trace to the end of the run."""
+    from puasim.trace.events import MessageSent
+
+    first = next((r.time for r in trace if type(r.event) is MessageSent), 0)
+    return max(0.0, (duration - first) / 1e6)
+
+
 def _one(label: str, run, verbose: bool) -> tuple[int, int]:
     try:
         report = run()
-    except CheckError as exc:
-        print(f"{label:<60} not checked: {exc}")
+    except (CheckError, ValueError) as exc:
+        print(f"{label:<60} not checked: {exc}", flush=True)
         return 0, 0
     n = len(report.rows)
     bad = sum(1 for r in report.rows if not r.ok)
-    print(f"{label:<60} {n:>4} compared {bad:>4} differ{'  FAULT ' + report.fault if report.fault else ''}")
+    print(f"{label:<60} {n:>4} compared {bad:>4} differ{'  FAULT ' + report.fault if report.fault else ''}", flush=True)
     if verbose and (bad or report.fault):
         print(report.format())
     return n, bad
@@ -69,8 +77,8 @@ def main(argv: list[str] | None = None) -> int:
             export_pcap(result.trace, out)
             n, bad = _one(
                 f"scenario/{path.relative_to(args.scenarios)}",
-                lambda o=out, q=params, s=scn: check_capture(o, pua_address=s.pua_address, params=q,
-                                                             until=s.duration - (result.trace[0].time if len(result.trace) else 0) / 1e6),
+                lambda o=out, q=params, s=scn, t=result.trace: check_capture(o, pua_address=s.pua_address, params=q,
+                                                             until=_until(t, s.duration)),
                 args.verbose,
             )
             totals["scenarios"][0] += n

@@ -238,10 +238,16 @@ def _cmd_check(args: argparse.Namespace) -> int:
             args.capture, pua_port=args.pua_port, pua_address=args.pua, params=dict(args.params or ()),
             source_flag=args.source, tolerance=args.tolerance, until=args.until, restarts=args.restart_at,
             phase=args.phase, ids=dict(args.id or ()), db_quirks=args.db_quirks, strict_sip=args.strict_sip,
+            server_address=args.server,
         )
     except (OSError, CaptureError, CheckError, PuaStartupError, ValueError) as exc:
         return _fail("check", exc)
-    print(report.format())
+    if args.json:
+        import json
+
+        print(json.dumps(report.to_dict(), indent=1))
+    else:
+        print(report.format())
     if args.model_trace:
         from puasim.trace.codec import write_jsonl
 
@@ -250,7 +256,7 @@ def _cmd_check(args: argparse.Namespace) -> int:
             write_jsonl(report.model_trace, args.model_trace)  # type: ignore[arg-type]
         except OSError as exc:
             return _fail("check", exc)
-        print(f"model trace written to {args.model_trace}")
+        print(f"model trace written to {args.model_trace}", file=sys.stderr if args.json else sys.stdout)
     return 0 if report.ok else 1
 
 
@@ -264,9 +270,15 @@ def _add_check_parser(sub: argparse._SubParsersAction) -> None:
                    help="address of the real PUA, IPv6 as [addr]:port (instead of --pua-port)")
     c.add_argument("--params", type=A.name_value, nargs="*", action="extend", metavar="NAME=VALUE",
                    help="pua module parameters the real PUA ran with, e.g. update_period=10")
+    c.add_argument("--server", type=A.server_address, metavar="HOST:PORT",
+                   help="the presence server to check against (default: where the PUA's first request goes); "
+                        "with --pua, picks one pair out of a capture of several PUAs and servers")
     c.add_argument("--until", type=A.seconds, help="seconds the capture ran after its first packet")
     c.add_argument("--restart-at", type=A.seconds, action="append", metavar="SECONDS",
-                   help="the real PUA restarted then (seconds after the first packet); repeatable")
+                   help="the real PUA restarted then (seconds after the first packet); repeatable; overrides "
+                        "the restarts check finds in the capture (new Call-ID numbering after a traffic gap)")
+    c.add_argument("--json", action="store_true",
+                   help="print the report as JSON: one object per compared request, the notes and a verdict")
     c.add_argument("--tolerance", type=A.seconds, default=1.0, help="timing tolerance of refreshes in seconds")
     c.add_argument("--phase", type=A.phase, default="auto", help="'auto' or the time (s) of one sweep tick of the real PUA")
     c.add_argument("--id", type=A.uri_id, action="append", metavar="URI=ID", help="publication id used for a presentity")

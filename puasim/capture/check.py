@@ -223,6 +223,7 @@ class _Checker:
         source: str,
         ids: Mapping[str, str],
         db_quirks: str,
+        server: Address | None = None,
     ) -> None:
         self.ids = dict(ids)
         self.db_quirks = db_quirks
@@ -241,11 +242,12 @@ class _Checker:
         self.stop_after: list[int] = []
         self.phase = phase
         self.frames: list[int] = list(trace.meta.get("frames") or [])
-        self.server: Address | None = next(
+        self.server: Address | None = server or next(
             (r.event.dst for r in msgs if r.event.src == pua and isinstance(r.event.message, Request)), None
         )
-        if self.server is None:
-            raise CheckError(f"{source}: no request from the PUA at {address_name(pua)} in the capture")
+        if self.server is None or not any(r.event.src == pua and r.event.dst == self.server for r in msgs):
+            to = f" to {address_name(self.server)}" if server else ""
+            raise CheckError(f"{source}: no request from the PUA at {address_name(pua)}{to} in the capture")
         cfg_params = {"outbound_proxy": f"sip:{format_hostport(*self.server)}", **self.params}
         self.cfg = load_config(cfg_params)
         self.report = CheckReport(source, pua, self.server, self.params, self.origin, tolerance)
@@ -582,7 +584,10 @@ class _Checker:
 
     # -- the run --------------------------------------------------------------------------
     def run(self) -> CheckReport:
-        records = [r for r in self.trace if type(r.event) is MessageSent]
+        # one PUA and one server: packets between other hosts are left out (several PUAs or servers)
+        pair = (self.pua_addr, self.server)
+        records = [r for r in self.trace if type(r.event) is MessageSent
+                   and ((r.event.src, r.event.dst) == pair or (r.event.dst, r.event.src) == pair)]
         frame_of = {r.seq: (self.frames[r.seq] if r.seq < len(self.frames) else None) for r in records}
         self._place_restarts(records)
         self._plan_publish_expiry(records)
@@ -637,7 +642,9 @@ class _Checker:
             self.report.rows.append(row)
             real = _Real(row, via.branch if via and via.branch else "", msg.method)
             self.by_branch[(real.branch, real.method)] = real
-            if row.kind in ("refresh", "resubscribe"):
+            if row.kind == "subscribe" and self._recovers(msg, rec.time):
+                row.kind = "recovery"
+            if row.kind in ("refresh", "resubscribe", "recovery"):
                 match = next(((t, m) for t, m in self.pending
                               if self._key(m) == self._key(msg) and abs(t - rec.time) <= window), None)
                 if match is not None:
@@ -669,6 +676,22 @@ class _Checker:
                 self._deliver_reply(real, max(rec.time, real.model_time or rec.time), msg)
         elif ev.dst == self.pua_addr and isinstance(msg, Request) and not ev.retransmission:
             self._notify(rec)
+
+    def _recovers(self, msg: Request, now: int) -> bool:
+        """A SUBSCRIBE without To-tag right after an error reply to an in-dialog SUBSCRIBE
+        of the same watcher, presentity and event is pua's own re-subscribe (§4.6 row 6,
+        §4.6.1), not an API call."""
+        to, frm = H.to(msg), H.from_(msg)
+        key = (_uri(to), _uri(frm), msg.get("Event"))
+        for real in self.by_branch.values():
+            old = real.row.real
+            if old is None or real.method != "SUBSCRIBE" or infer_kind(old) == "subscribe":
+                continue
+            if (_uri(H.to(old)), _uri(H.from_(old)), old.get("Event")) != key:
+                continue
+            if any(300 <= reply.status and t <= now <= t + self.tolerance for t, reply in real.replies):
+                return True
+        return False
 
     def _hints(self, records: list) -> None:
         if self.real_retrans:
@@ -707,12 +730,15 @@ def check_capture(
     ids: Mapping[str, str] | None = None,
     db_quirks: str = "db_sqlite-5.6",
     strict_sip: bool = False,
+    server_address: Address | None = None,
 ) -> CheckReport:
     """Check a real PUA's capture against the model; see the module docstring.
 
     ``source`` is a pcap/pcapng path or a trace read from one; the PUA is the
     address ``pua_address`` or the first host sending requests from
-    ``pua_port``.  ``tolerance``, ``until``, ``restarts`` and ``phase`` are in
+    ``pua_port``; the server is ``server_address`` or the one the PUA's first
+    request goes to, and only packets between those two are checked (a capture
+    of several PUAs and servers is checked one pair at a time).  ``tolerance``, ``until``, ``restarts`` and ``phase`` are in
     seconds (``until`` and ``restarts`` counted from the first packet).
     Datagrams that are not SIP, and fragments that never complete or overlap,
     are left out of the comparison and listed in the report's notes;
@@ -731,7 +757,7 @@ def check_capture(
     checker = _Checker(
         trace, pua_address, params or {}, source_flag, int(tolerance * SECOND),
         None if until is None else int(until * SECOND), None if restarts is None else [int(r * SECOND) for r in restarts], phase, name,
-        ids or {}, db_quirks,
+        ids or {}, db_quirks, server_address,
     )
     report = checker.run()
     skipped = [r.event.text for r in trace if type(r.event) is Note and r.node == "capture"]

@@ -147,7 +147,9 @@ class Row:
     ``kind`` says what was inferred: ``publish`` (an API publish with a body),
     ``remove`` (API publish with expires 0), ``refresh`` (the model must send
     it by itself), ``subscribe``, ``unsubscribe``, ``resubscribe`` (model),
-    ``extra`` (the model sent a request the capture lacks).
+    ``recovery`` (a new initial SUBSCRIBE pua sends by itself after an error reply to
+    an in-dialog one, pua-reference §4.6.1), ``extra`` (the model sent a request the
+    capture lacks).
     """
 
     n: int
@@ -189,6 +191,35 @@ class CheckReport:
     @property
     def ok(self) -> bool:
         return not self.differences and not self.fault
+
+    def to_dict(self) -> dict:
+        """The report as plain data (``puasim check --json``): one object per compared
+        request, the notes, and a verdict (``ok``, ``differences`` or ``fault``)."""
+
+        def secs(t: int | None) -> float | None:
+            return None if t is None else round((t - self.origin) / SECOND, 6)
+
+        return {
+            "source": self.source,
+            "pua": format_hostport(*self.pua),
+            "server": format_hostport(*self.server) if self.server else None,
+            "params": dict(self.params),
+            "requests": [
+                {
+                    "n": r.n, "kind": r.kind, "time": secs(r.real_time), "frame": r.frame, "status": r.status,
+                    "real": None if r.real is None else request_line(r.real),
+                    "model": None if r.model is None else request_line(r.model), "model_time": secs(r.model_time),
+                    "ok": r.ok, "differences": [{"field": d.field, "real": d.real, "model": d.model} for d in r.diffs],
+                    "note": r.note,
+                }
+                for r in self.rows
+            ],
+            "notes": list(self.notes),
+            "fault": self.fault or None,
+            "compared": len(self.rows),
+            "differing": sum(1 for r in self.rows if not r.ok),
+            "verdict": "fault" if self.fault else ("ok" if self.ok else "differences"),
+        }
 
     def _t(self, t: int | None) -> str:
         return "       -" if t is None else f"{(t - self.origin) / SECOND:8.3f}"

@@ -130,3 +130,86 @@ def test_publish_expiry_rules() -> None:
     assert publish_expiry(3601, [], 3600, True)[0] == 3600
     value, why = publish_expiry(3601, [], 3600, False)
     assert value == -1 and "fits both" in why
+
+
+# -- SUBSCRIBE: pua's own recovery after an error reply ------------------------------------------
+
+R481 = REPO / "scenarios" / "subscribe" / "refresh_481_resubscribe.yaml"
+
+
+def test_the_resubscribe_after_a_481_is_the_puas_own(tmp_path) -> None:
+    """§4.6.1: the new initial SUBSCRIBE after the 481 to the sweep's refresh is matched
+    with the model's own, not replayed as an API call (which would ask 3000 s again)."""
+    report = check_capture(_export(tmp_path, R481), params={"check_remote_contact": 0}, until=1100)
+    assert report.ok, report.format()
+    assert [r.kind for r in report.rows] == ["subscribe", "resubscribe", "recovery"]
+    assert report.rows[2].real.get("Expires") == "2063"
+
+
+def test_a_recovery_the_model_does_not_predict_differs(tmp_path) -> None:
+    """A wrong capture: the recovery asks another Expires than §4.6.1's desired − now + 3 + 10."""
+    from puasim.capture import read_pcap
+    from puasim.sip.message import Request
+    from puasim.trace.events import MessageSent
+    from puasim.trace.trace import Trace
+
+    trace = read_pcap(_export(tmp_path, R481))
+    out = Trace(dict(trace.meta))
+    seen = 0
+    for rec in trace:
+        ev = rec.event
+        msg = ev.message if type(ev) is MessageSent else None
+        if isinstance(msg, Request) and msg.method == "SUBSCRIBE" and msg.get("Expires") == "2063":
+            seen += 1
+            headers = tuple((n, "600" if n.lower() == "expires" else v) for n, v in msg.headers)
+            ev = MessageSent(ev.src, ev.dst, Request(msg.method, msg.uri, headers, msg.body))
+        out.add(rec.time, rec.node, ev)
+    assert seen == 1
+    report = check_capture(out, params={"check_remote_contact": 0}, until=1100)
+    bad = [r for r in report.rows if not r.ok]
+    assert [r.kind for r in bad] == ["recovery"] and bad[0].diffs[0].field == "expires"
+
+
+# -- several PUAs and servers; JSON for CI -------------------------------------------------------
+
+
+def test_the_server_filter_leaves_out_other_pairs(lab) -> None:
+    """A request of the same PUA to another server is not this pair's traffic."""
+    from puasim.capture import read_pcap
+    from puasim.sip import parse
+    from puasim.trace.events import MessageSent
+
+    trace = read_pcap(lab / "d1_refresh_expires30_vs_keepalive.pcap")
+    first = trace[0]
+    other = ("127.0.0.2", 5060)
+    fake = parse(
+        b"PUBLISH sip:zoe@127.0.0.2 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bKother\r\n"
+        b"To: <sip:zoe@127.0.0.2>\r\nFrom: <sip:zoe@127.0.0.2>;tag=x\r\nCSeq: 10 PUBLISH\r\n"
+        b"Call-ID: other@127.0.0.1\r\nContent-Length: 0\r\nEvent: presence\r\nExpires: 0\r\n\r\n"
+    )
+    trace.add(first.time + 5_000_000, "x", MessageSent(first.event.src, other, fake))
+    params = {"update_period": 10, "default_expires": 30}
+    for server in (None, first.event.dst):  # default: the server of the PUA's first request
+        report = check_capture(trace, params=params, until=70, server_address=server)
+        assert report.ok, report.format()
+        assert len(report.rows) == 2
+    only_other = check_capture(trace, params=params, until=70, server_address=other)
+    assert [r.real.uri for r in only_other.rows] == ["sip:zoe@127.0.0.2"]
+
+
+def test_cli_json_report(lab, capsys) -> None:
+    import json
+
+    from puasim.cli import main
+
+    abc = str(lab / "a-b-c_publish_modify_unpublish_restart.pcap")
+    assert main(["check", abc, "--params", "update_period=10", "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["verdict"] == "ok" and doc["compared"] == 6 and len(doc["requests"]) == 6
+    assert doc["requests"][3]["status"] == 412 and doc["requests"][3]["differences"] == []
+    assert main(["check", abc, "--params", "update_period=10", "--json", "--restart-at", "0.1"]) == 1
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["verdict"] == "differences" and doc["differing"] >= 1
+    assert any(d["field"] == "if_match" for r in doc["requests"] for d in r["differences"])
+    assert main(["check", abc, "--server", "127.0.0.9:5060"]) == 2
+    assert "no request from the PUA at 127.0.0.1:5070 to 127.0.0.9:5060" in capsys.readouterr().err
