@@ -22,8 +22,9 @@ from puasim.capture.check import CheckError, check_capture
 from puasim.scenario.runner import discover, load_scenario, run_scenario
 
 ROOT = Path(__file__).resolve().parent.parent
-#: pua parameters of the lab runs (lab start.sh: PUA_UPDATE_PERIOD=10; per-experiment settings)
+#: pua parameters of the lab runs (start.sh: update_period 10, check_remote_contact 0; per-experiment settings)
 LAB_PARAMS: dict[str, dict] = {
+    "g2_subscribe_check_remote_contact_1": {"check_remote_contact": 1},
     "d1_refresh_expires30_vs_keepalive": {"default_expires": 30},
     "run1_d2_children2_nowal_sqlite_locked_500": {"default_expires": 600},
     "h2_pua_db_mode2_and_subscribe_crash": {"db_mode": 2},
@@ -60,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     totals = {"lab": [0, 0], "scenarios": [0, 0]}
     for pcap in sorted(args.lab.rglob("*.pcap")):
-        params = {"update_period": 10, **LAB_PARAMS.get(pcap.stem, {})}
+        params = {"update_period": 10, "check_remote_contact": 0, **LAB_PARAMS.get(pcap.stem, {})}
         n, bad = _one(f"lab/{pcap.parent.name}/{pcap.name}", lambda p=pcap, q=params: check_capture(p, params=q), args.verbose)
         totals["lab"][0] += n
         totals["lab"][1] += bad

@@ -16,8 +16,7 @@ see:
 * PUBLISH with a body → an API publish (initial when it has no
   SIP-If-Match, a modify when it has one) with the body, Content-Type and
   event as sent and ``expires = Expires − 1`` (pua sends requested + 1,
-  pua-reference §3.5).  A publish with expires ``−1`` (default_expires) is
-  indistinguishable from one asking for ``default_expires`` seconds.
+  pua-reference §3.5).  See below for ``default_expires + 1``.
 * PUBLISH with ``Expires: 0`` → an API publish with expires 0 (removal).
 * PUBLISH without a body and ``Expires > 0`` → a refresh: **no input**; the
   model must send it by itself from its sweep (§5.2, §5.3).  Matched with
@@ -26,9 +25,19 @@ see:
   without a body for an existing record looks the same and is taken as a
   refresh.)
 * SUBSCRIBE without a To-tag → an API subscribe with ``expires = Expires −
-  10`` (§4.2), watcher = From URI, contact = Contact URI; an in-dialog
-  SUBSCRIBE with ``Expires: 0`` → an API unsubscribe; any other in-dialog
-  SUBSCRIBE → a refresh the model must send itself.
+  10`` (§4.2), presentity = To URI, watcher = From URI, contact = Contact URI,
+  remote target = the Request-URI when it is not the presentity; unless it
+  follows an error reply to an in-dialog SUBSCRIBE of the same dialog within
+  ``tolerance``: then it is pua's own re-subscribe (§4.6.1, ``recovery``),
+  matched with the model's.  An in-dialog SUBSCRIBE with ``Expires: 0`` → an
+  API unsubscribe (presentity and watcher from To and From, never the
+  Request-URI, which is the dialog's remote target); one whose Expires does
+  not fit §5.3's countdown from the dialog's last API call, or that is sent
+  off the sweep grid, → an API call on the dialog (``change``); any other →
+  a refresh the model must send itself.
+* A PUBLISH asking ``default_expires + 1`` is −1 or ``default_expires``:
+  decided from the refreshes that follow (:func:`~puasim.capture.infer.publish_expiry`)
+  and said in the row's note.
 * The source flag of every API call is ``source_flag`` (``RPC_ASYN_PUBLISH``,
   what ``pua.publish`` uses, unless told otherwise); the publication id is
   empty; pua parameters come from ``params`` and ``outbound_proxy`` is the
@@ -37,9 +46,14 @@ see:
   unknown: the model's sweep is aligned with the first body-less refresh in
   the capture when there is one (``phase="auto"``), else it starts 1 µs
   before the first packet.  Restarts of the real PUA (with db_mode 0's
-  start-up restore from the ``pua`` table) are not visible either: pass
-  their times as ``restarts``; the report hints at Call-ID numbering breaks
-  that look like one.
+  start-up restore from the ``pua`` table) are found from the Call-ID
+  counters (:func:`~puasim.capture.infer.find_restarts`); the model restarts
+  in the traffic gap on the sweep grid of the refreshes that follow, and an
+  old instance that would send into the gap is taken as stopped (its table
+  keeps the last DB sync, §5.7).  ``restarts`` overrides what was found; each
+  given time is kept inside the gap around it.
+* Only packets between the PUA and one server (``server_address``, else the
+  server of the PUA's first request) are checked.
 * ``until`` (seconds after the first packet) is how long the capture ran:
   a pcap does not record the quiet time after its last packet, and a
   refresh the model predicts in that time is a difference.
@@ -246,7 +260,7 @@ class _Checker:
             (r.event.dst for r in msgs if r.event.src == pua and isinstance(r.event.message, Request)), None
         )
         if self.server is None or not any(r.event.src == pua and r.event.dst == self.server for r in msgs):
-            to = f" to {address_name(self.server)}" if server else ""
+            to = f" to {address_name(server)}" if server else ""
             raise CheckError(f"{source}: no request from the PUA at {address_name(pua)}{to} in the capture")
         cfg_params = {"outbound_proxy": f"sip:{format_hostport(*self.server)}", **self.params}
         self.cfg = load_config(cfg_params)
@@ -263,6 +277,9 @@ class _Checker:
         self.real_retrans = 0
         self.n = 0
         self.detected: list = []
+        self.grid_start = 0
+        #: id(real in-dialog SUBSCRIBE) taken as an API call (not the sweep's refresh)
+        self.changes: set[int] = set()
         #: id(real PUBLISH) -> (API expires, why) for requests asking default_expires + 1
         self.publish_expiry: dict[int, tuple[int, str]] = {}
 
@@ -290,7 +307,7 @@ class _Checker:
         return next(
             (r.time for r in records if r.event.src == self.pua_addr and isinstance(r.event.message, Request)
              and not r.event.retransmission and r.time > after and (before is None or r.time < before)
-             and infer_kind(r.event.message) in ("refresh", "resubscribe")),
+             and infer_kind(r.event.message) in ("refresh", "resubscribe") and id(r.event.message) not in self.changes),
             None,
         )
 
@@ -522,6 +539,9 @@ class _Checker:
             subs = SubsInfo(
                 pres_uri=pres_uri, watcher_uri=_uri(frm), contact=contact, event=event,
                 source_flag=int(Source.RPC_SUBSCRIBE), expires=expires, id=self.ids.get(pres_uri, ""),
+                # a Request-URI other than the presentity is the caller's remote target (§4.1);
+                # presentity and watcher always come from To and From
+                remote_target=msg.uri if msg.uri != pres_uri else None,
             )
             rc, sends = self.host.call(now, pua.send_subscribe, subs, now, "rpc")
         reqs = [(t, s.message) for t, s in sends if isinstance(s.message, Request) and not s.retransmission]
@@ -589,9 +609,11 @@ class _Checker:
         records = [r for r in self.trace if type(r.event) is MessageSent
                    and ((r.event.src, r.event.dst) == pair or (r.event.dst, r.event.src) == pair)]
         frame_of = {r.seq: (self.frames[r.seq] if r.seq < len(self.frames) else None) for r in records}
+        self._find_changes(records)
         self._place_restarts(records)
         self._plan_publish_expiry(records)
         start = self._start_time(records)
+        self.grid_start = start
         self.host.now = start
         self.host.call(start, self.host.endpoint.start, start)
         window = self.cfg.clean_period * SECOND + self.tolerance
@@ -644,6 +666,8 @@ class _Checker:
             self.by_branch[(real.branch, real.method)] = real
             if row.kind == "subscribe" and self._recovers(msg, rec.time):
                 row.kind = "recovery"
+            elif row.kind == "resubscribe" and (id(msg) in self.changes or not self._on_grid(rec.time)):
+                row.kind = "change"  # an API call on the existing dialog (§4.3, §4.5)
             if row.kind in ("refresh", "resubscribe", "recovery"):
                 match = next(((t, m) for t, m in self.pending
                               if self._key(m) == self._key(msg) and abs(t - rec.time) <= window), None)
@@ -676,6 +700,38 @@ class _Checker:
                 self._deliver_reply(real, max(rec.time, real.model_time or rec.time), msg)
         elif ev.dst == self.pua_addr and isinstance(msg, Request) and not ev.retransmission:
             self._notify(rec)
+
+    def _find_changes(self, records: list) -> None:
+        """In-dialog SUBSCRIBEs whose Expires does not fit §5.3's refresh formula
+        (``desired − now + 10``, or ``default_expires + 10`` for an indefinite one) given
+        the dialog's last API SUBSCRIBE: API calls on the existing dialog."""
+        last: dict[str, tuple[int, int]] = {}  # Call-ID -> (time, asked expires) of the last API SUBSCRIBE
+        for r in records:
+            msg = r.event.message
+            if r.event.src != self.pua_addr or not isinstance(msg, Request) or r.event.retransmission:
+                continue
+            kind = infer_kind(msg)
+            cid = msg.get("Call-ID") or ""
+            exp = H.expires_or_none(msg)
+            if kind == "subscribe" and exp is not None:
+                last[cid] = (r.time, exp - 10)
+            elif kind == "resubscribe" and exp is not None and cid in last:
+                t_api, asked = last[cid]
+                indefinite = exp == self.cfg.default_expires + 10
+                countdown = abs((t_api + asked * SECOND - r.time) / SECOND + 10 - exp) <= 1 + self.tolerance / SECOND
+                if not (indefinite or countdown):
+                    self.changes.add(id(msg))
+                    last[cid] = (r.time, exp - 10)
+
+    def _on_grid(self, t: int) -> bool:
+        """Whether ``t`` is a sweep tick of the model (§5.1), give or take the tolerance.
+        An in-dialog SUBSCRIBE off the grid cannot be the sweep's refresh (§5.3)."""
+        clean = self.cfg.clean_period * SECOND
+        if not clean:
+            return False
+        base = max((r for r in self.restart_times if r <= t), default=self.grid_start)
+        off = (t - base) % clean
+        return off <= self.tolerance or clean - off <= self.tolerance
 
     def _recovers(self, msg: Request, now: int) -> bool:
         """A SUBSCRIBE without To-tag right after an error reply to an in-dialog SUBSCRIBE

@@ -213,3 +213,44 @@ def test_cli_json_report(lab, capsys) -> None:
     assert any(d["field"] == "if_match" for r in doc["requests"] for d in r["differences"])
     assert main(["check", abc, "--server", "127.0.0.9:5060"]) == 2
     assert "no request from the PUA at 127.0.0.1:5070 to 127.0.0.9:5060" in capsys.readouterr().err
+
+
+# -- SUBSCRIBE: API calls on an existing dialog; presentity and watcher from To and From ---------
+
+CRC0 = REPO / "scenarios" / "subscribe" / "remote_target_change_crc0.yaml"
+
+
+def test_in_dialog_subscribes_off_the_sweep_formula_are_api_calls(tmp_path) -> None:
+    """At 10 s and 20 s the caller subscribes again on the dialog: Expires 610 is not
+    §5.3's countdown (600 + 0 − 10 + 10 = 600 at 10 s) and 10 s is no sweep tick."""
+    report = check_capture(_export(tmp_path, CRC0), params={"check_remote_contact": 0}, until=60)
+    assert report.ok, report.format()
+    assert [r.kind for r in report.rows] == ["subscribe", "change", "change"]
+
+
+def test_api_calls_taken_as_refreshes_differ(tmp_path, monkeypatch) -> None:
+    """A wrong inference (every in-dialog SUBSCRIBE a refresh) shows: the model sends none."""
+    import puasim.capture.check as check
+
+    monkeypatch.setattr(check._Checker, "_find_changes", lambda self, records: None)
+    monkeypatch.setattr(check._Checker, "_on_grid", lambda self, t: True)
+    report = check_capture(_export(tmp_path, CRC0), params={"check_remote_contact": 0}, until=60)
+    assert not report.ok
+
+
+def test_the_lab_unsubscribe_takes_presentity_and_watcher_from_to_and_from(lab) -> None:
+    """x2: ``pua.subscribe ... 0`` goes to the dialog's remote target
+    (sip:presence@127.0.0.1:5060); the model is asked for gina/bob, as To and From say."""
+    report = check_capture(lab / "x2_rpc_transports.pcap", params={"update_period": 10, "check_remote_contact": 0})
+    assert report.ok, report.format()
+    unsub = report.rows[1]
+    assert unsub.kind == "unsubscribe" and unsub.real.uri == "sip:presence@127.0.0.1:5060"
+    assert unsub.model.uri == unsub.real.uri
+
+
+def test_the_lab_unsubscribe_differs_under_a_wrong_lookup_rule(lab) -> None:
+    """The same capture under a wrong model (db_mode 2, whose lookup by pres_id never
+    finds the RPC's dialog) still shows the difference."""
+    report = check_capture(lab / "x2_rpc_transports.pcap",
+                           params={"update_period": 10, "check_remote_contact": 0, "db_mode": 2})
+    assert not report.ok and not report.rows[1].ok
