@@ -610,6 +610,7 @@ class _Checker:
                    and ((r.event.src, r.event.dst) == pair or (r.event.dst, r.event.src) == pair)]
         frame_of = {r.seq: (self.frames[r.seq] if r.seq < len(self.frames) else None) for r in records}
         self._find_changes(records)
+        self._infer_ids(records)
         self._place_restarts(records)
         self._plan_publish_expiry(records)
         start = self._start_time(records)
@@ -700,6 +701,28 @@ class _Checker:
                 self._deliver_reply(real, max(rec.time, real.model_time or rec.time), msg)
         elif ev.dst == self.pua_addr and isinstance(msg, Request) and not ev.retransmission:
             self._notify(rec)
+
+    def _infer_ids(self, records: list) -> None:
+        """The publication id is not on the wire.  In db_mode 2 pua finds a record by its
+        id only (pua-reference §2.6), so a modify (a PUBLISH with a body and SIP-If-Match)
+        shows that the caller gave the presentity's publications one non-empty id;
+        presentities given in ``ids`` keep theirs."""
+        if self.cfg.db_mode != 2:
+            return
+        for r in records:
+            msg = r.event.message
+            if (r.event.src != self.pua_addr or not isinstance(msg, Request) or msg.method != "PUBLISH"
+                    or not msg.body or msg.get("SIP-If-Match") is None):
+                continue
+            pres = _uri(H.to(msg)) or msg.uri
+            if pres in self.ids:
+                continue
+            self.ids[pres] = "not-visible-" + pres
+            self.report.notes.append(
+                f"not visible in the capture: the publication id of {pres}; the modify at "
+                f"{(r.time - self.origin) / SECOND:.3f} s shows one was given (db_mode 2 finds records "
+                f"by id only), so the model uses one id for all of {pres}'s publications (--id overrides)"
+            )
 
     def _find_changes(self, records: list) -> None:
         """In-dialog SUBSCRIBEs whose Expires does not fit §5.3's refresh formula

@@ -254,3 +254,42 @@ def test_the_lab_unsubscribe_differs_under_a_wrong_lookup_rule(lab) -> None:
     report = check_capture(lab / "x2_rpc_transports.pcap",
                            params={"update_period": 10, "check_remote_contact": 0, "db_mode": 2})
     assert not report.ok and not report.rows[1].ok
+
+
+# -- inputs not on the wire ------------------------------------------------------------------------
+
+H2 = "h2_pua_db_mode2_and_subscribe_crash.pcap"
+
+IDS = """
+name: db_mode2_ids
+refs: ["pua-reference §2.6"]
+duration: 30
+pua:
+  params: {outbound_proxy: "sip:127.0.0.1:5060", db_mode: 2}
+steps:
+  - {at: 0, do: rpc.publish, args: [sip:carol@127.0.0.1, "-1", presence, ., carol-pidf, ., ., .], with: {body_file: BODY}}
+  - {at: 1, do: rpc.publish, args: [sip:carol@127.0.0.1, "-1", presence, ., carol-pidf, ., ., .], with: {body_file: BODY}}
+expect:
+  - count: {match: {from: pua, method: PUBLISH, if_match: present}, equals: 1}
+"""
+
+
+def test_the_lab_publication_id_is_reported_not_visible_and_inferred(lab) -> None:
+    """h2: carol's id is not on the wire; her modify shows that one was given."""
+    report = check_capture(lab / H2, params={"update_period": 10, "db_mode": 2})
+    assert report.ok, report.format()
+    assert any(n.startswith("not visible in the capture: the publication id of sip:carol@127.0.0.1; the modify at 0.556 s")
+               for n in report.notes)
+    assert not any("alice" in n and "not visible" in n for n in report.notes)
+
+
+def test_a_wrong_publication_id_still_differs(lab) -> None:
+    report = check_capture(lab / H2, params={"update_period": 10, "db_mode": 2}, ids={"sip:carol@127.0.0.1": ""})
+    assert [r.n for r in report.rows if not r.ok] == [4, 5]
+
+
+def test_a_simulated_publication_id_is_inferred(tmp_path) -> None:
+    text = IDS.replace("BODY", str(REPO / "scenarios" / "bodies" / "pidf-open.xml"))
+    report = check_capture(_export(tmp_path, scenario_from_text(text, "ids.yaml")), params={"db_mode": 2}, until=30)
+    assert report.ok, report.format()
+    assert any("not visible in the capture: the publication id of sip:carol@127.0.0.1" in n for n in report.notes)
