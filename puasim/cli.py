@@ -8,6 +8,7 @@
 ``puasim check CAPTURE``    a capture of a real PUA checked against the model
 ``puasim live SCENARIO``    a scenario (or a captured flow) against a real SIP server on loopback
 ``puasim lab presence``     a real Kamailio presence server on loopback, for ``puasim live``
+``puasim sweep SPEC``       many runs of one scenario (overrides x seeds) on all cores or Dask
 
 Arguments are checked as they are parsed (:mod:`puasim.cliargs`): a bad value
 or an output path that cannot be written ends the command with a one-line
@@ -399,6 +400,38 @@ def _add_lab_parser(sub: argparse._SubParsersAction) -> None:
     pr.set_defaults(func=_cmd_lab)
 
 
+def _cmd_sweep(args: argparse.Namespace) -> int:
+    """``puasim sweep``: a parameter sweep (puasim.sweep.command)."""
+    from puasim.sweep.command import command
+
+    return command(args)
+
+
+def _add_sweep_parser(sub: argparse._SubParsersAction) -> None:
+    from puasim.sweep import command as C
+
+    sw = sub.add_parser("sweep", help="run a scenario over a grid of overrides and seeds (a sweep file, or --set/--seeds)")
+    sw.add_argument("target", type=A.input_file, help="a sweep file (YAML naming a base scenario) or a scenario file")
+    sw.add_argument("--set", type=C.set_arg, action="append", metavar="NAME=V1,V2",
+                    help="values of one override (pua parameter, server knob, network setting, users, or a "
+                         "dotted field path); repeatable: the runs are the grid of every --set")
+    sw.add_argument("--seeds", type=C.seeds_arg, metavar="RANGE", help="seeds, e.g. 1-20 or 1,3,7 (default: the scenario's)")
+    sw.add_argument("--metrics", type=C.metrics_arg, metavar="M1,M2", help="metrics to keep (default: every one)")
+    sw.add_argument("--out", type=A.output_dir, default="reports/sweep",
+                    help="results.parquet, summary.html and the runs.jsonl journal go here (default: reports/sweep); "
+                         "runs already in it are skipped")
+    where = sw.add_mutually_exclusive_group()
+    where.add_argument("--dask", action="store_true", help="run on a dask.distributed LocalCluster (needs puasim[dask])")
+    where.add_argument("--scheduler", type=C.scheduler_arg, metavar="tcp://HOST:PORT",
+                       help="run on the Dask cluster whose scheduler is there (needs puasim[dask])")
+    where.add_argument("--serial", action="store_true", help="run in this process, one run after another")
+    sw.add_argument("--workers", type=C.workers_arg, help="worker processes (default: one per core)")
+    sw.add_argument("--retry-failed", action="store_true", help="run again the runs whose row has an error")
+    sw.add_argument("--no-html", action="store_true", help="write the table only, no summary.html")
+    sw.add_argument("-q", "--quiet", action="store_true", help="no progress bar (it shows only on a terminal anyway)")
+    sw.set_defaults(func=_cmd_sweep)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="puasim", description="Simulate and test SIP presence user agents (Kamailio pua).")
     p.add_argument("--version", action="version", version=f"puasim {__version__}")
@@ -446,6 +479,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_check_parser(sub)
     _add_live_parser(sub)
     _add_lab_parser(sub)
+    _add_sweep_parser(sub)
     return p
 
 
