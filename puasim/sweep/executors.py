@@ -18,6 +18,8 @@ from typing import Any
 from puasim.sweep.worker import Task, error_row, execute
 
 Done = Callable[[dict[str, Any]], None]
+#: what a worker calls for each task (tests pass one that misbehaves)
+Work = Callable[[Task], dict[str, Any]]
 
 
 def default_workers() -> int:
@@ -28,13 +30,14 @@ def default_workers() -> int:
         return os.cpu_count() or 1
 
 
-def run_serial(tasks: Iterable[Task], done: Done) -> None:
+def run_serial(tasks: Iterable[Task], done: Done, work: Work | None = None) -> None:
     """Every run in this process, one after the other (the benchmark's baseline)."""
+    work = work or execute
     for task in tasks:
-        done(execute(task))
+        done(work(task))
 
 
-def run_pool(tasks: Iterable[Task], done: Done, workers: int | None = None) -> None:
+def run_pool(tasks: Iterable[Task], done: Done, workers: int | None = None, work: Work | None = None) -> None:
     """A local process pool of ``workers`` processes (default: every core).
 
     At most ``workers`` runs are in flight, so a worker that dies (the pool
@@ -43,6 +46,7 @@ def run_pool(tasks: Iterable[Task], done: Done, workers: int | None = None) -> N
     files, threads) leaks into them.
     """
     workers = workers or default_workers()
+    work = work or execute
     pending = list(tasks)[::-1]
     while pending:
         pool = ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"))
@@ -53,7 +57,7 @@ def run_pool(tasks: Iterable[Task], done: Done, workers: int | None = None) -> N
                 while pending and len(inflight) < workers and not broken:
                     task = pending.pop()
                     try:
-                        inflight[pool.submit(execute, task)] = task
+                        inflight[pool.submit(work, task)] = task
                     except BrokenProcessPool:
                         pending.append(task)
                         broken = True
@@ -76,7 +80,10 @@ def run_pool(tasks: Iterable[Task], done: Done, workers: int | None = None) -> N
             pool.shutdown(wait=True, cancel_futures=True)
 
 
-def run_dask(tasks: Iterable[Task], done: Done, workers: int | None = None, scheduler: str | None = None) -> None:
+def run_dask(
+    tasks: Iterable[Task], done: Done, workers: int | None = None, scheduler: str | None = None,
+    work: Work | None = None,
+) -> None:
     """Dask distributed: a LocalCluster of ``workers`` single-threaded processes on loopback,
     or the cluster whose scheduler is at ``scheduler`` (``tcp://HOST:PORT``).
 
@@ -87,6 +94,7 @@ def run_dask(tasks: Iterable[Task], done: Done, workers: int | None = None, sche
     """
     from distributed import Client, LocalCluster, as_completed
 
+    work = work or execute
     task_list = list(tasks)
     cluster = None
     if scheduler is None:
@@ -99,7 +107,7 @@ def run_dask(tasks: Iterable[Task], done: Done, workers: int | None = None, sche
         client = Client(scheduler, timeout="10s")
     try:
         futures = {
-            client.submit(execute, t, key=f"puasim-run-{t.run_id}", pure=False): t for t in task_list
+            client.submit(work, t, key=f"puasim-run-{t.run_id}", pure=False): t for t in task_list
         }
         for fut in as_completed(futures):
             task = futures[fut]

@@ -70,7 +70,7 @@ def run_key(base_text: str, names: tuple[str, ...], values: tuple[Any, ...], see
 
 def plan_runs(sweep: Sweep) -> list[Run]:
     """Every run in a fixed order: cases in the order given, seeds within each case."""
-    runs = []
+    runs: list[Run] = []
     for values, seed in itertools.product(sweep.cases, sweep.seeds):
         runs.append(Run(len(runs), run_key(sweep.base_text, sweep.names, values, seed), values, seed))
     return runs
