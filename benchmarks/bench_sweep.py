@@ -47,6 +47,12 @@ def base_text(users: int, duration: int) -> str:
     ]) + "\n"
 
 
+def _cpu() -> float:
+    """CPU seconds of the calling process (run on each Dask worker)."""
+    use = resource.getrusage(resource.RUSAGE_SELF)
+    return use.ru_utime + use.ru_stime
+
+
 def main() -> int:
     from puasim.sweep.executors import default_workers
     from puasim.sweep.plan import plan_runs, sweep_from_args
@@ -97,6 +103,7 @@ def main() -> int:
         serial, a = timed("serial", executor="serial")
         pool, b = timed("pool", executor="pool", workers=args.workers)
         out["speedup"] = round(serial / pool, 2)
+        out["pool_cpu_overhead_per_run_s"] = round((out["pool_cpu_s"] - out["serial_cpu_s"]) / n, 3)
         print(f"pool speed-up over serial: {serial / pool:.2f}x on {args.workers} workers (target >= 1.8x on 2 cores)")
         same = a == b
         if not args.no_dask:
@@ -112,9 +119,15 @@ def main() -> int:
                 started = time.perf_counter()
                 client.run(lambda: None)
                 out["dask_roundtrip_ms"] = round((time.perf_counter() - started) * 1000, 1)
+                before = sum(client.run(_cpu).values())
                 dask, c = timed("dask", executor="dask", scheduler=cluster.scheduler_address)
+                workers_cpu = sum(client.run(_cpu).values()) - before
+            out["dask_cpu_s"] = round(out["dask_cpu_s"] + workers_cpu, 2)
             out["dask_overhead_per_run_s"] = round((dask - pool) / n, 3)
-            print(f"dask overhead per run against the pool: {(dask - pool) / n * 1000:.0f} ms "
+            out["dask_cpu_overhead_per_run_s"] = round((out["dask_cpu_s"] - out["pool_cpu_s"]) / n, 3)
+            print(f"   dask CPU with its workers: {out['dask_cpu_s']:.1f} s")
+            print(f"dask overhead per run against the pool: wall {(dask - pool) / n * 1000:.0f} ms, "
+                  f"CPU {out['dask_cpu_overhead_per_run_s'] * 1000:.0f} ms "
                   f"(cluster start-up not included; one scheduler round trip {out['dask_roundtrip_ms']} ms)")
             same = same and a == c
         out["identical"] = same

@@ -68,3 +68,10 @@ def test_a_bad_base_scenario_names_its_own_line(tmp_path: Path, base: Path):
     base.write_text(base.read_text().replace("duration: 30", "duration: 30\nbogus: 1"))
     with pytest.raises(ScenarioError, match=r"tiny.yaml:5: bogus: unknown field"):
         load_sweep(_write(tmp_path, "base: tiny.yaml\n"))
+
+
+@pytest.mark.parametrize("path", sorted((Path(__file__).resolve().parents[2] / "sweeps").glob("*.yaml")),
+                         ids=lambda p: p.stem)
+def test_the_shipped_sweep_files_are_valid(path: Path):
+    sweep = load_sweep(path)
+    assert len(plan_runs(sweep)) >= 2
