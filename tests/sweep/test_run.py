@@ -128,3 +128,20 @@ def test_a_changed_base_scenario_is_a_new_sweep(tmp_path: Path, base: Path):
     base.write_text(base.read_text().replace("duration: 30", "duration: 31"))
     again = run_sweep(_sweep(base, seeds=(1,)), tmp_path / "out", executor="serial", html=False)
     assert (again.ran, len(again.table)) == (4, 4)
+
+
+def test_the_progress_bar_counts_runs_and_failures():
+    import io
+
+    from puasim.sweep.progress import SweepProgress
+
+    stream = io.StringIO()
+    bar = SweepProgress(4, done=1, enabled=True, stream=stream)
+    bar.update({"verdict": "pass"})
+    bar.update({"verdict": "error"})
+    text = stream.getvalue()
+    bar.close()
+    assert "3/4 runs" in stream.getvalue() and "1 failed" in stream.getvalue(), text
+    quiet = SweepProgress(4, enabled=False)
+    quiet.update({"verdict": "error"})
+    assert quiet.bar is None and quiet.failed == 1
