@@ -52,10 +52,9 @@ def test_values_reach_the_scenario(base: Path):
 
 
 @pytest.mark.parametrize(("given", "problem"), [
-    ("update_period=abc", "--set update_period: update_period='abc': pua would not start: pua parameter "
-                          "update_period must be an integer"),
+    ("update_period=abc", "--set update_period: update_period='abc': must be an integer"),
     ("users=0", "--set users: users=0: users must be an integer >= 1"),
-    ("loss=2", "--set loss: loss=2: loss and duplicate must be within"),
+    ("loss=2", "--set loss: loss=2: must be a rate in 0..1"),
     ("max_expires=x", "--set max_expires: max_expires='x'"),
 ])
 def test_bad_values_are_found_before_any_run(base: Path, given, problem):

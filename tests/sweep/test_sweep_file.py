@@ -54,7 +54,7 @@ def test_file_errors(tmp_path: Path, base: Path, text, where):
     ("base: tiny.yaml\ngrid:\n  update_period: [30]\n  nope: [1]\n", "sweep.yaml:4: grid.nope: unknown override 'nope'"),
     ("base: tiny.yaml\ngrid:\n  users: [3, -2]\n", "sweep.yaml:3: grid.users: users=-2: users must be an integer >= 1"),
     ("base: tiny.yaml\ncases:\n  - {update_period: x}\n",
-     "sweep.yaml:3: cases[0].update_period: update_period='x': pua would not start"),
+     "sweep.yaml:3: cases[0].update_period: update_period='x': must be an integer"),
     ("base: tiny.yaml\ngrid:\n  update_period: [30]\n  pua.params.update_period: [40]\n",
      "sweep.yaml:4: grid.pua.params.update_period: 'pua.params.update_period' sets pua.params.update_period"),
 ])
