@@ -9,6 +9,7 @@ error row; the sweep goes on.
 from __future__ import annotations
 
 import os
+import signal
 from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
@@ -37,19 +38,33 @@ def run_serial(tasks: Iterable[Task], done: Done, work: Work | None = None) -> N
         done(work(task))
 
 
+def _ignore_sigint() -> None:
+    """Pool workers leave Ctrl-C to the parent, which stops them (see :func:`run_pool`)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _stop(pool: ProcessPoolExecutor) -> None:
+    """End the pool's workers now (Ctrl-C): their runs in flight are dropped, to be run on resume."""
+    for proc in list((getattr(pool, "_processes", None) or {}).values()):
+        proc.terminate()
+    pool.shutdown(wait=False, cancel_futures=True)
+
+
 def run_pool(tasks: Iterable[Task], done: Done, workers: int | None = None, work: Work | None = None) -> None:
     """A local process pool of ``workers`` processes (default: every core).
 
     At most ``workers`` runs are in flight, so a worker that dies (the pool
     breaks) costs at most that many error rows; a new pool takes the rest.
     Workers are started with ``spawn``: nothing of this process's state (open
-    files, threads) leaks into them.
+    files, threads) leaks into them.  They ignore SIGINT; on Ctrl-C this
+    process terminates them (their runs in flight are not in the journal, so
+    a resumed sweep runs them) and lets the KeyboardInterrupt go on.
     """
     workers = workers or default_workers()
     work = work or execute
     pending = list(tasks)[::-1]
     while pending:
-        pool = ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"))
+        pool = ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"), initializer=_ignore_sigint)
         inflight: dict[Future, Task] = {}
         broken = False
         try:
@@ -76,8 +91,10 @@ def run_pool(tasks: Iterable[Task], done: Done, workers: int | None = None, work
                     done(row)
                 if broken and not inflight:
                     break
-        finally:
-            pool.shutdown(wait=True, cancel_futures=True)
+        except KeyboardInterrupt:
+            _stop(pool)
+            raise
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def run_dask(

@@ -15,7 +15,7 @@ EXECUTORS = ("serial", "pool", "dask")
 
 @dataclass(slots=True)
 class SweepOutcome:
-    """What a sweep did: the merged table and how many runs were run now, skipped, not a pass."""
+    """What a sweep did: the merged table, the runs finished now, those skipped (already done), those not passing."""
 
     table: Any
     ran: int
@@ -61,7 +61,11 @@ def run_sweep(
     journal = Journal(out)
     bar = SweepProgress(len(runs), skipped, enabled=progress)
 
+    finished = 0
+
     def done(row: dict[str, Any]) -> None:
+        nonlocal finished
+        finished += 1
         row = journal.write(row)
         rows[row["run_id"]] = row
         bar.update(row)
@@ -88,7 +92,7 @@ def run_sweep(
 
         page = write_summary(table, sweep, out)
     failed = int((table["verdict"] != "pass").sum())
-    return SweepOutcome(table, len(todo), skipped, failed, parquet, page, interrupted)
+    return SweepOutcome(table, finished, skipped, failed, parquet, page, interrupted)
 
 
 __all__ = ["EXECUTORS", "SweepOutcome", "run_sweep"]

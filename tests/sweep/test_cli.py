@@ -54,3 +54,32 @@ def test_bad_arguments_are_one_line_and_exit_2(tmp_path: Path, base: Path, capsy
     err = capsys.readouterr().err
     assert message in err and len(err.strip().splitlines()) == 1, err
     assert not (tmp_path / "o" / "runs.jsonl").exists()
+
+
+def test_ctrl_c_on_the_pool_writes_what_is_done_and_the_same_command_resumes(tmp_path: Path, base: Path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    repo = Path(__file__).resolve().parents[2]
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "puasim", "sweep", str(base), "--set", "users=2,3,4,5", "--seeds", "1-15",
+           "--out", str(out), "--workers", "2", "--no-html"]
+    env = {**os.environ, "PYTHONPATH": str(repo)}
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)  # Ctrl-C reaches the whole group, workers included
+    journal = out / "runs.jsonl"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not (journal.exists() and journal.read_text().count("\n") >= 2):
+        time.sleep(0.2)
+    os.killpg(proc.pid, signal.SIGINT)
+    stdout, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 130, stdout + stderr
+    done = journal.read_text().count("\n")
+    assert 2 <= done < 60 and "run the same command again to resume" in stderr
+    assert f"{done} of 60 runs in the table ({done} run now" in stdout
+    again = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert f"60 of 60 runs in the table ({60 - done} run now, {done} already done)" in again.stdout
