@@ -145,3 +145,19 @@ def test_the_progress_bar_counts_runs_and_failures():
     quiet = SweepProgress(4, enabled=False)
     quiet.update({"verdict": "error"})
     assert quiet.bar is None and quiet.failed == 1
+
+
+def test_a_run_that_faults_half_way_keeps_its_digest_and_metrics_up_to_the_fault(tmp_path: Path, base: Path, monkeypatch):
+    from puasim.sim.simulation import Simulation
+
+    real = Simulation.run
+
+    def half_then_fault(self, until=None, **kwargs):
+        real(self, until=until // 2, **kwargs)
+        raise RuntimeError("fault at half time")
+
+    monkeypatch.setattr(Simulation, "run", half_then_fault)
+    sweep = sweep_from_args(base, [], (1,))
+    row = run_sweep(sweep, tmp_path / "out", executor="serial", html=False).table.iloc[0]
+    assert row["verdict"] == "error" and row["error"] == "RuntimeError: fault at half time"
+    assert row["digest"] != "" and row["virtual_time_s"] == 15.0 and row["requests"] >= 1
