@@ -49,6 +49,57 @@ class ScenarioError(ValueError):
         self.file, self.line, self.field, self.problem = file, line, field, problem
         where = f"{file}:{line}" if line else file
         super().__init__(f"{where}: {field}: {problem}" if field else f"{where}: {problem}")
+        #: every error found in the file (this one first); see :class:`ErrorCollector`
+        self.errors: list[ScenarioError] = [self]
+
+    @classmethod
+    def several(cls, errors: list[ScenarioError]) -> ScenarioError:
+        """One error standing for all of ``errors``: ``str()`` is one line per error."""
+        if len(errors) == 1:
+            return errors[0]
+        first = errors[0]
+        combined = cls(first.file, first.line, first.field, first.problem)
+        combined.errors = list(errors)
+        combined.args = ("\n".join(str(e) for e in errors),)
+        return combined
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
+class ErrorCollector:
+    """Gathers the errors of independent parts of a file, so that one pass reports them all.
+
+    Each part (a step, an expectation, a top-level block) is checked inside
+    ``with collector.part():``; a :class:`ScenarioError` raised there is kept
+    and the next part is checked.  :meth:`raise_all` raises them together.
+    """
+
+    def __init__(self) -> None:
+        self.errors: list[ScenarioError] = []
+
+    def part(self) -> _Part:
+        return _Part(self)
+
+    def raise_all(self) -> None:
+        if self.errors:
+            raise ScenarioError.several(self.errors)
+
+
+class _Part:
+    __slots__ = ("collector",)
+
+    def __init__(self, collector: ErrorCollector) -> None:
+        self.collector = collector
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: Any, exc: Any, tb: Any) -> bool:
+        if isinstance(exc, ScenarioError):
+            self.collector.errors.extend(exc.errors)
+            return True
+        return False
 
 
 Path_ = tuple[Any, ...]

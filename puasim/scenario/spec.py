@@ -35,6 +35,7 @@ from puasim.scenario.fields import (
     read_seconds,
     read_text,
 )
+from puasim.scenario.loader import ErrorCollector, ScenarioError
 from puasim.scenario.loader import Source as Doc
 from puasim.sim.network import JITTER_KINDS, LinkProfile
 
@@ -523,79 +524,128 @@ def _fault(doc: Doc, path: tuple, args: dict) -> None:
 
 
 def build(doc: Doc) -> Scenario:
+    """The scenario of ``doc``, or a :class:`ScenarioError` naming every error found.
+
+    Independent parts (top-level fields, the pua, server and network blocks,
+    each step, each expectation) are checked one after the other and their
+    errors gathered, so that one pass reports them all; a part that needs
+    another (steps need the pua block) is checked only when that one is valid.
+    """
     raw = doc.data
     if not isinstance(raw, dict):
         raise doc.error((), "a scenario file must be a mapping at the top level")
+    errs = ErrorCollector()
     for key in raw:
         if key not in TOP_KEYS:
-            raise doc.error((key,), f"unknown field (allowed: {', '.join(sorted(TOP_KEYS, key=str))})")
-    name = read_text(doc, ("name",), raw.get("name") or Path(doc.file).stem, max_len=200)
-    description = read_text(doc, ("description",), raw.get("description", MISSING), default="")
-    refs = raw.get("refs")
-    if not isinstance(refs, list) or not refs or not all(isinstance(r, str) for r in refs):
-        raise doc.error(("refs",), "refs must list the pua-reference / RFC sections the scenario checks")
-    read_list(doc, ("refs",), refs, max_items=100)
-    for i, ref in enumerate(refs):
-        read_text(doc, ("refs", i), ref, max_len=200)
-    if "duration" not in raw:
-        raise doc.error(("duration",), "missing (seconds of virtual time to run)")
-    duration = seconds_to_us(raw["duration"], doc, ("duration",))
-    seed = raw.get("seed", 1)
-    if not is_int(seed):
-        raise doc.error(("seed",), "seed must be an integer")
-    read_int(doc, ("seed",), seed, lo=0, hi=MAX_SEED)
-    epoch = raw.get("epoch", 1_700_000_000)
-    if not is_int(epoch) or epoch < 0:
-        raise doc.error(("epoch",), "epoch must be a non-negative integer (UNIX seconds at t=0)")
-    read_int(doc, ("epoch",), epoch, lo=0, hi=MAX_EPOCH, what="UNIX seconds")
-    cfg, pua_addr, notify, db = _pua(doc, raw)
-    sspec = _mapping(raw.get("server"), doc, ("server",), {"profile", "address", "knobs"})
-    server_addr = parse_address(sspec.get("address", "127.0.0.1:5060"), doc, ("server", "address"))
-    if server_addr == pua_addr:
-        raise doc.error(("server", "address"), "server and pua need different addresses")
-    from puasim.server.profiles import PROFILES, get_profile
+            with errs.part():
+                raise doc.error((key,), f"unknown field (allowed: {', '.join(sorted(TOP_KEYS, key=str))})")
+    name = description = ""
+    refs: list = []
+    duration, seed, epoch = MAX_DURATION_US, 1, 1_700_000_000
+    with errs.part():
+        name = read_text(doc, ("name",), raw.get("name") or Path(doc.file).stem, max_len=200)
+    with errs.part():
+        description = read_text(doc, ("description",), raw.get("description", MISSING), default="")
+    with errs.part():
+        got = raw.get("refs")
+        if not isinstance(got, list) or not got or not all(isinstance(r, str) for r in got):
+            raise doc.error(("refs",), "refs must list the pua-reference / RFC sections the scenario checks")
+        read_list(doc, ("refs",), got, max_items=100)
+        for i, ref in enumerate(got):
+            read_text(doc, ("refs", i), ref, max_len=200)
+        refs = got
+    with errs.part():
+        if "duration" not in raw:
+            raise doc.error(("duration",), "missing (seconds of virtual time to run)")
+        duration = seconds_to_us(raw["duration"], doc, ("duration",))
+    with errs.part():
+        seed = raw.get("seed", 1)
+        if not is_int(seed):
+            raise doc.error(("seed",), "seed must be an integer")
+        read_int(doc, ("seed",), seed, lo=0, hi=MAX_SEED)
+    with errs.part():
+        epoch = raw.get("epoch", 1_700_000_000)
+        if not is_int(epoch) or epoch < 0:
+            raise doc.error(("epoch",), "epoch must be a non-negative integer (UNIX seconds at t=0)")
+        read_int(doc, ("epoch",), epoch, lo=0, hi=MAX_EPOCH, what="UNIX seconds")
+    pua_ok = server_ok = False
+    with errs.part():
+        cfg, pua_addr, notify, db = _pua(doc, raw)
+        pua_ok = True
+    with errs.part():
+        sspec = _mapping(raw.get("server"), doc, ("server",), {"profile", "address", "knobs"})
+        server_addr = parse_address(sspec.get("address", "127.0.0.1:5060"), doc, ("server", "address"))
+        if pua_ok and server_addr == pua_addr:
+            raise doc.error(("server", "address"), "server and pua need different addresses")
+        from puasim.server.profiles import PROFILES, get_profile
 
-    read_choice(doc, ("server", "profile"), sspec.get("profile", MISSING), tuple(PROFILES), default="kamailio")
-    knobs = dict(_mapping(sspec.get("knobs"), doc, ("server", "knobs")))
-    _server_knobs(doc, knobs)
-    try:
-        get_profile(str(sspec.get("profile", "kamailio")), **knobs)
-    except (TypeError, ValueError) as exc:
-        raise doc.error(("server",), f"bad server profile: {exc}") from None
-    link, parts = _network(doc, raw)
-    steps_raw = raw.get("steps") or []
-    if not isinstance(steps_raw, list):
-        raise doc.error(("steps",), "steps must be a list")
-    read_list(doc, ("steps",), steps_raw)
-    regs = registrations.parse(doc, raw, pua_addr, server_addr, cfg.profile)
-    steps = [_step(doc, i, s, cfg, duration) for i, s in enumerate(steps_raw)]
-    from puasim.scenario.population_block import read_populations
+        read_choice(doc, ("server", "profile"), sspec.get("profile", MISSING), tuple(PROFILES), default="kamailio")
+        knobs = dict(_mapping(sspec.get("knobs"), doc, ("server", "knobs")))
+        _server_knobs(doc, knobs)
+        try:
+            get_profile(str(sspec.get("profile", "kamailio")), **knobs)
+        except (TypeError, ValueError) as exc:
+            raise doc.error(("server",), f"bad server profile: {exc}") from None
+        server_ok = True
+    with errs.part():
+        link, parts = _network(doc, raw)
+    steps_raw: list = []
+    with errs.part():
+        steps_raw = raw.get("steps") or []
+        if not isinstance(steps_raw, list):
+            steps_raw = []
+            raise doc.error(("steps",), "steps must be a list")
+        read_list(doc, ("steps",), steps_raw)
+    steps: list[Step] = []
+    steps_ok = pua_ok
+    regs_ok = False
+    if pua_ok and server_ok:
+        with errs.part():
+            regs = registrations.parse(doc, raw, pua_addr, server_addr, cfg.profile)
+            regs_ok = True
+    if pua_ok:
+        for i, s in enumerate(steps_raw):
+            try:
+                steps.append(_step(doc, i, s, cfg, duration))
+            except ScenarioError as exc:
+                errs.errors.extend(exc.errors)
+                steps_ok = False
+        from puasim.scenario.population_block import read_populations
 
-    populations = read_populations(doc, raw, cfg)
-
-    registrations.check_steps(doc, steps, regs)
-    gws = gateways.parse(doc, raw)
-    gateways.check_steps(doc, steps, gws)
-    expect_raw = raw.get("expect") or []
-    if not isinstance(expect_raw, list) or not expect_raw:
-        raise doc.error(("expect",), "expect must be a non-empty list (a scenario that checks nothing cannot fail)")
-    read_list(doc, ("expect",), expect_raw)
+        with errs.part():
+            populations = read_populations(doc, raw, cfg)
+    if steps_ok and regs_ok:
+        with errs.part():
+            registrations.check_steps(doc, steps, regs)
+    with errs.part():
+        gws = gateways.parse(doc, raw)
+        if steps_ok:
+            gateways.check_steps(doc, steps, gws)
+    expect_raw: list = []
+    with errs.part():
+        expect_raw = raw.get("expect") or []
+        if not isinstance(expect_raw, list) or not expect_raw:
+            expect_raw = []
+            raise doc.error(("expect",), "expect must be a non-empty list (a scenario that checks nothing cannot fail)")
+        read_list(doc, ("expect",), expect_raw)
     expectations = []
-    for i, item in enumerate(expect_raw):
-        e = _mapping(item, doc, ("expect", i))
-        kinds = [k for k in e if k in EXPECT_KINDS]
-        if len(kinds) != 1:
-            raise doc.error(("expect", i), f"each expectation needs exactly one of: {', '.join(sorted(EXPECT_KINDS))}")
-        extra = set(e) - {kinds[0], "why"}
-        if extra:
-            raise doc.error(("expect", i, sorted(extra, key=str)[0]), "unknown field (allowed besides the kind: why)")
-        if "why" in e:
-            read_text(doc, ("expect", i, "why"), e["why"], max_len=4096)
-        expectations.append((kinds[0], e[kinds[0]], ("expect", i, kinds[0]), doc.line(("expect", i))))
     from puasim.scenario.expect import validate_expectation
 
-    for kind, spec, path, _line in expectations:
-        validate_expectation(kind, spec, doc, path, len(steps))
+    for i, item in enumerate(expect_raw):
+        with errs.part():
+            e = _mapping(item, doc, ("expect", i))
+            kinds = [k for k in e if k in EXPECT_KINDS]
+            if len(kinds) != 1:
+                raise doc.error(("expect", i), f"each expectation needs exactly one of: {', '.join(sorted(EXPECT_KINDS))}")
+            extra = set(e) - {kinds[0], "why"}
+            if extra:
+                raise doc.error(("expect", i, sorted(extra, key=str)[0]), "unknown field (allowed besides the kind: why)")
+            if "why" in e:
+                read_text(doc, ("expect", i, "why"), e["why"], max_len=4096)
+            entry = (kinds[0], e[kinds[0]], ("expect", i, kinds[0]), doc.line(("expect", i)))
+            validate_expectation(entry[0], entry[1], doc, entry[2], len(steps_raw))
+            expectations.append(entry)
+    errs.raise_all()
     return Scenario(
         name=name,
         file=doc.file,
