@@ -5,8 +5,9 @@ conditions, all of which must hold:
 
 ``from``/``to``
     node name (``pua``, ``server``)
-``method``, ``status``, ``ruri``
-    request method, response status (an int or a list of ints), Request-URI
+``method``, ``status``, ``reason``, ``ruri``
+    request method, response status (an int or a list of ints), response
+    reason phrase, Request-URI
 ``event``, ``expires``, ``if_match``, ``etag``, ``cseq``, ``call_id``, ``content_type``, ``sub_state``
     shortcuts for the headers Event, Expires, SIP-If-Match, SIP-ETag, CSeq
     (its number), Call-ID, Content-Type, Subscription-State
@@ -20,6 +21,12 @@ conditions, all of which must hold:
     ``false`` by default: retransmissions only match when asked for
 ``save``
     ``{name: field}``: remember a field (a shortcut or header name) as ``$name``
+``label``, ``answers`` (sequence items only)
+    ``label`` names an item; ``answers`` (``previous``, an earlier item's index
+    or label) makes the item a response to the request that item matched:
+    same Call-ID, same CSeq (number and method) and same top Via branch
+    (RFC 3261 section 17.1.3), so a later reply to another request cannot
+    stand in for it
 
 A value spec is a literal (compared as text; numbers numerically),
 ``absent``, ``present``, ``$name`` (equal to a saved value), ``!$name`` (not
@@ -64,8 +71,10 @@ SHORTCUT_HEADERS = {
 }
 MATCHER_KEYS = {
     "from", "to", "method", "status", "ruri", "cseq", "headers", "body", "body_contains",
-    "at", "retransmission", "save", "why", *SHORTCUT_HEADERS,
+    "at", "retransmission", "save", "why", "reason", *SHORTCUT_HEADERS,
 }
+#: keys a sequence item has besides those of a matcher
+SEQUENCE_KEYS = {"label", "answers"}
 RECORD_KEYS = {"at", "match", "exists", "count", "fields"}
 RECORD_MATCH = {"pres_uri", "kind", "id", "event", "watcher_uri", "flag"}
 RECORD_FIELDS = {
@@ -126,6 +135,43 @@ def validate_value_spec(spec: Any, doc: Doc, path: tuple) -> None:
 
 def _validate_matcher(spec: Any, doc: Doc, path: tuple) -> None:
     spec = _check_keys(spec, MATCHER_KEYS, doc, path)
+    _validate_matcher_fields(spec, doc, path)
+
+
+def _validate_sequence(items: list, doc: Doc, path: tuple) -> None:
+    """Sequence items: matchers plus ``label`` and ``answers`` naming an earlier item."""
+    labels: dict[str, int] = {}
+    for i, item in enumerate(items):
+        ipath = (*path, i)
+        spec = _check_keys(item, MATCHER_KEYS | SEQUENCE_KEYS, doc, ipath)
+        _validate_matcher_fields(spec, doc, ipath)
+        if "answers" in spec:
+            _answered_index(spec, i, labels, doc, ipath)
+            if "method" in spec:
+                raise doc.error((*ipath, "method"), "an item that answers a request matches a response: drop method")
+        if "label" in spec:
+            label = read_text(doc, (*ipath, "label"), spec["label"], max_len=100, empty=False, what="a label")
+            if label in labels or label == "previous":
+                raise doc.error((*ipath, "label"), f"label {label!r} is already used or reserved")
+            labels[label] = i
+
+
+def _answered_index(spec: dict, i: int, labels: dict[str, int], doc: Doc, path: tuple) -> int:
+    """Index of the earlier sequence item that ``spec['answers']`` names."""
+    target = spec["answers"]
+    if target == "previous":
+        target = i - 1
+    elif isinstance(target, str):
+        if target not in labels:
+            raise doc.error((*path, "answers"), f"no earlier item is labelled {target!r}")
+        target = labels[target]
+    if not is_int(target) or not 0 <= target < i:
+        shown = "no item" if i == 0 else f"0..{i - 1}"
+        raise doc.error((*path, "answers"), f"must be previous, a label or the index of an earlier item ({shown})")
+    return int(target)
+
+
+def _validate_matcher_fields(spec: dict, doc: Doc, path: tuple) -> None:
     if "save" in spec and not isinstance(spec["save"], dict):
         raise doc.error((*path, "save"), "save must map variable names to fields")
     for var, fld in (spec.get("save") or {}).items():
@@ -150,7 +196,7 @@ def _validate_matcher(spec: Any, doc: Doc, path: tuple) -> None:
             read_text(doc, (*path, key), spec[key], max_len=100)
     if "why" in spec:
         read_text(doc, (*path, "why"), spec["why"], max_len=4096)
-    for key in ("method", "status", "ruri", "cseq", "at", *SHORTCUT_HEADERS):
+    for key in ("method", "status", "reason", "ruri", "cseq", "at", *SHORTCUT_HEADERS):
         if key in spec:
             validate_value_spec(spec[key], doc, (*path, key))
 
@@ -178,8 +224,7 @@ def validate_expectation(kind: str, spec: Any, doc: Doc, path: tuple, n_steps: i
     if kind == "sequence":
         if not isinstance(spec, list) or not spec:
             raise doc.error(path, "sequence must be a non-empty list of message matchers")
-        for i, item in enumerate(read_list(doc, path, spec)):
-            _validate_matcher(item, doc, (*path, i))
+        _validate_sequence(read_list(doc, path, spec), doc, path)
     elif kind in ("count",):
         spec = _check_keys(spec, {"match", *COUNT_KEYS}, doc, path)
         _validate_matcher(spec.get("match", {}), doc, (*path, "match"))
@@ -310,6 +355,8 @@ def field_value(rec: Record, name: str) -> Any:
         return msg.method if isinstance(msg, Request) else None
     if name == "status":
         return msg.status if isinstance(msg, Response) else None
+    if name == "reason":
+        return msg.reason if isinstance(msg, Response) else None
     if name == "ruri":
         return msg.uri if isinstance(msg, Request) else None
     if name == "cseq":
@@ -330,11 +377,11 @@ def match_message(rec: Record, spec: dict, ctx: RunContext) -> str | None:
     if "to" in spec and ctx.names.get(ev.dst) != spec["to"]:
         return f"to {ctx.names.get(ev.dst)}"
     msg = ev.message
-    for key in ("method", "status", "ruri", "cseq", "at", *SHORTCUT_HEADERS):
+    for key in ("method", "status", "reason", "ruri", "cseq", "at", *SHORTCUT_HEADERS):
         if key in spec:
             if key == "method" and not isinstance(msg, Request):
                 return "not a request"
-            if key == "status" and not isinstance(msg, Response):
+            if key in ("status", "reason") and not isinstance(msg, Response):
                 return "not a response"
             why = check_value(field_value(rec, key), spec[key], ctx.vars)
             if why:
@@ -353,6 +400,34 @@ def match_message(rec: Record, spec: dict, ctx: RunContext) -> str | None:
         for piece in [wanted] if isinstance(wanted, str) else wanted:
             if str(piece) not in body:
                 return f"body lacks {piece!r}"
+    return None
+
+
+#: stands for the document when a validated sequence is read again at evaluation
+_NO_DOC = Doc("<sequence>", None, {})
+_BRANCH = re.compile(r";\s*branch\s*=\s*([^;,\s]+)", re.IGNORECASE)
+
+
+def _transaction_key(rec: Record) -> tuple[str, str, str]:
+    """Call-ID, CSeq (number and method) and top Via branch: what ties a
+    response to its request (RFC 3261 sections 8.2.6.2 and 17.1.3)."""
+    msg = rec.event.message
+    via = msg.get("via") or ""
+    branch = _BRANCH.search(via.split(",")[0])
+    cseq = " ".join((msg.get("cseq") or "").split())
+    return (msg.get("call-id") or "", cseq.upper(), branch.group(1) if branch else "")
+
+
+def answers_request(reply: Record, request: Record) -> str | None:
+    """None when ``reply`` is a response to ``request``, else the reason."""
+    if not isinstance(request.event.message, Request):
+        return "the answered item matched a response, not a request"
+    if not isinstance(reply.event.message, Response):
+        return "not a response"
+    want, got = _transaction_key(request), _transaction_key(reply)
+    for what, w, g in zip(("Call-ID", "CSeq", "Via branch"), want, got, strict=True):
+        if w != g:
+            return f"answers another request ({what} {g!r}, the request's is {w!r})"
     return None
 
 
@@ -405,13 +480,20 @@ def evaluate(kind: str, spec: Any, ctx: RunContext, index: int, line: int | None
         msgs = _messages(ctx)
         pos = 0
         last_seq: int | None = None
+        matched: list[Record] = []
+        labels: dict[str, int] = {}
         for i, item in enumerate(spec):
             found = None
             closest = None
+            request = matched[_answered_index(item, i, labels, _NO_DOC, ())] if "answers" in item else None
+            if "label" in item:
+                labels[str(item["label"])] = i
             while pos < len(msgs):
                 rec = msgs[pos]
                 pos += 1
                 why = match_message(rec, item, ctx)
+                if why is None and request is not None:
+                    why = answers_request(rec, request)
                 if why is None:
                     found = rec
                     break
@@ -423,6 +505,7 @@ def evaluate(kind: str, spec: Any, ctx: RunContext, index: int, line: int | None
                 near = f"; nearest candidate at {closest[0].time / SECOND:.3f} s failed on {closest[1]}" if closest else ""
                 return fail(f"sequence item {i} ({_describe(item)}) not found after the previous item{near}", last_seq)
             _save(found, item, ctx)
+            matched.append(found)
             last_seq = found.seq
         return None
     if kind in ("count", "absent"):
@@ -523,4 +606,4 @@ def _rec_text(rec: Any) -> str:
 
 
 def _describe(spec: dict) -> str:
-    return ", ".join(f"{k}={v}" for k, v in spec.items() if k != "save") or "any message"
+    return ", ".join(f"{k}={v}" for k, v in spec.items() if k not in ("save", "label")) or "any message"
