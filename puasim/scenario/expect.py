@@ -44,6 +44,7 @@ from puasim.scenario.fields import (
     MAX_COUNT,
     is_int,
     read_bool,
+    read_choice,
     read_int,
     read_list,
     read_mapping,
@@ -75,7 +76,9 @@ MATCHER_KEYS = {
 }
 #: keys a sequence item has besides those of a matcher
 SEQUENCE_KEYS = {"label", "answers"}
-RECORD_KEYS = {"at", "match", "exists", "count", "fields"}
+RECORD_KEYS = {"at", "match", "exists", "count", "fields", "which"}
+#: which matching records a ``record`` expectation checks the ``fields`` of
+RECORD_WHICH = ("first", "last", "all")
 RECORD_MATCH = {"pres_uri", "kind", "id", "event", "watcher_uri", "flag"}
 RECORD_FIELDS = {
     "etag", "version", "expires_in", "desired_in", "desired_expires", "cseq", "tuple_id",
@@ -242,6 +245,10 @@ def validate_expectation(kind: str, spec: Any, doc: Doc, path: tuple, n_steps: i
             read_bool(doc, (*path, "exists"), spec["exists"])
         if "count" in spec:
             read_int(doc, (*path, "count"), spec["count"], lo=0, hi=MAX_COUNT)
+        if "which" in spec and not is_int(spec["which"]):
+            read_choice(doc, (*path, "which"), spec["which"], RECORD_WHICH)
+        elif "which" in spec:
+            read_int(doc, (*path, "which"), spec["which"], lo=0, hi=MAX_COUNT, what="a record index")
     elif kind in ("rc", "rpc"):
         allowed = {"step", "equals"} if kind == "rc" else {"step", "state", "value", "fault_code", "fault_text"}
         spec = _check_keys(spec, allowed, doc, path)
@@ -527,17 +534,22 @@ def evaluate(kind: str, spec: Any, ctx: RunContext, index: int, line: int | None
             return fail(f"at {spec['at']} s: a record matching {match} exists: {_rec_text(matching[0])}") if matching else None
         if not matching:
             return fail(f"at {spec['at']} s: no record matches {match} (records: {[_rec_text(r) for r in records] or 'none'})")
-        prec = matching[0]
-        for name, want in (spec.get("fields") or {}).items():
-            if name == "expires_in":
-                actual: Any = prec.expires - now_s
-            elif name == "desired_in":
-                actual = prec.desired_expires - now_s if prec.desired_expires else 0
-            else:
-                actual = getattr(prec, name)
-            why = check_value(actual, want, ctx.vars)
-            if why:
-                return fail(f"at {spec['at']} s: record {name}: {why}")
+        which = spec.get("which", "first")
+        if is_int(which) and which >= len(matching):
+            return fail(f"at {spec['at']} s: record {which} asked for, {len(matching)} records match {match}")
+        chosen = {"first": matching[:1], "last": matching[-1:], "all": matching}.get(which) or [matching[which]]
+        for prec in chosen:
+            for name, want in (spec.get("fields") or {}).items():
+                if name == "expires_in":
+                    actual: Any = prec.expires - now_s
+                elif name == "desired_in":
+                    actual = prec.desired_expires - now_s if prec.desired_expires else 0
+                else:
+                    actual = getattr(prec, name)
+                why = check_value(actual, want, ctx.vars)
+                if why:
+                    named = "record" if len(matching) == 1 else f"record {matching.index(prec)} of {len(matching)} ({_rec_text(prec)})"
+                    return fail(f"at {spec['at']} s: {named} {name}: {why}")
         return None
     if kind == "rc":
         actual = ctx.step_results.get(spec["step"])

@@ -83,3 +83,29 @@ def test_answers_only_in_sequences():
     with pytest.raises(ScenarioError) as info:
         scenario_from_text(HEAD + "  - absent: {status: 500, answers: previous}\n", "f.yaml")
     assert info.value.field == "expect[0].absent.answers"
+
+
+RECORDS = HEAD.replace('b@127.0.0.1", expires: 60', 'b@127.0.0.1", expires: 30')
+
+
+def run_record(which: str):
+    expect = f"  - record: {{at: 5, match: {{event: presence}}, count: 2, {which} fields: {{expires_in: {{min: 50}}}}}}\n"
+    return run_scenario(scenario_from_text(RECORDS + expect, "f.yaml"))
+
+
+def test_record_checks_the_chosen_or_every_matching_record():
+    first, last = run_record("").passed, run_record("which: last,").passed
+    assert run_record("which: first,").passed == first
+    assert first != last  # one record has 60 s left, the other 30 s
+    assert run_record("which: 0,").passed == first and run_record("which: 1,").passed == last
+    result = run_record("which: all,")
+    assert not result.passed
+    assert "record 1 of 2" in result.failures[0].message or "record 0 of 2" in result.failures[0].message
+    result = run_record("which: 2,")
+    assert not result.passed and "record 2 asked for, 2 records match" in result.failures[0].message
+
+
+def test_record_which_is_validated():
+    with pytest.raises(ScenarioError) as info:
+        run_record("which: every,")
+    assert info.value.field == "expect[0].record.which" and "first, last, all" in info.value.problem
