@@ -8,6 +8,7 @@ their times; after the run every expectation is evaluated against the trace.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,7 +20,7 @@ from puasim.pua.config import PuaStartupError
 from puasim.pua.info import PublInfo, SubsInfo
 from puasim.pua.model import Pua
 from puasim.pua.subscribe import NotifyPolicy
-from puasim.scenario import gateways, registrations
+from puasim.scenario import gateways, inject, registrations
 from puasim.scenario.expect import Failure, RunContext, evaluate
 from puasim.scenario.loader import load_file, load_text
 from puasim.scenario.spec import Scenario, Step, build, seconds_to_us
@@ -81,6 +82,10 @@ def check_trace_level(scn: Scenario, level: str) -> None:
             )
 
 
+class ScenarioStepError(RuntimeError):
+    """A step cannot be carried out (a saved value missing, a message that does not parse)."""
+
+
 class ScenarioRun:
     """Builds the simulation for one :class:`Scenario` and carries out its steps."""
 
@@ -118,6 +123,9 @@ class ScenarioRun:
         self.probes: dict[int, Any] = {}
         self.feeds: list[Any] = []
         self.phone_nodes: dict[str, Any] = {}
+        #: values ``save`` steps saved so far (``$name`` in later steps)
+        self.vars: dict[str, str] = {}
+        self._saved_names = {n for st in scn.steps if st.action == "save" for n in st.args["save"]}
         self._build()
 
     # -- topology --------------------------------------------------------------------
@@ -215,6 +223,15 @@ class ScenarioRun:
         now = sim.kernel.now
         sim.trace.add(now, "scenario", Note("step", f"step {step.index} (line {step.line}): {step.action}"))
         action, args = step.action, step.args
+        if action == "save":
+            self._save(step)
+            return
+        if action == "send":
+            self._send(step)
+            return
+        if self._saved_names:
+            step = self._with_saved(step)
+            args = step.args
         node = self.pua_node
         if action in ("publish", "subscribe", "rpc.publish", "rpc.send_publish", "rpc.subscribe", "pua.cleanup"):
             if not node.up:
@@ -292,6 +309,65 @@ class ScenarioRun:
         elif action.startswith("phone.") or action == "node.call":
             registrations.do_step(self, step)
 
+    def _save(self, step: Step) -> None:
+        """Remember fields of the last (or first) message sent so far that matches."""
+        from puasim.scenario.expect import _messages, field_value, match_message
+
+        names = {n.address: n.name for n in self.sim.nodes.values()}
+        ctx = RunContext(self.sim.trace, names, self.scn.epoch, vars=self.vars)
+        hits = [r for r in _messages(ctx) if match_message(r, step.args["match"], ctx) is None]
+        now = self.sim.kernel.now
+        if not hits:
+            self.sim.trace.add(now, "scenario", Note("warning", f"step {step.index}: no message matches, nothing saved"))
+            return
+        rec = hits[-1] if step.args["which"] == "last" else hits[0]
+        for name, fld in step.args["save"].items():
+            value = field_value(rec, fld)
+            if value is not None:
+                self.vars[name] = str(value)
+        saved = ", ".join(f"${k}={self.vars[k]!r}" for k in step.args["save"] if k in self.vars)
+        self.sim.trace.add(now, "scenario", Note("step", f"step {step.index} saved {saved or 'nothing'}"))
+
+    def _value(self, step: Step, text: str) -> str:
+        try:
+            return inject.substitute(text, self.vars)
+        except KeyError as exc:
+            raise ScenarioStepError(f"step {step.index} (line {step.line}): ${exc.args[0]} was never saved") from None
+
+    def _with_saved(self, step: Step) -> Step:
+        """``step`` with ``$name`` of saved names replaced in its text arguments."""
+        def walk(value: Any) -> Any:
+            if isinstance(value, str) and "$" in value:
+                return inject.VARIABLE.sub(
+                    lambda m: self._value(step, m.group(0)) if m.group(1) in self._saved_names else m.group(0), value
+                )
+            if isinstance(value, dict):
+                return {k: walk(v) for k, v in value.items()}
+            if isinstance(value, list):
+                return [walk(v) for v in value]
+            return value
+
+        return dataclasses.replace(step, args=walk(step.args))
+
+    def _send(self, step: Step) -> None:
+        """Put the step's message on the wire from node ``from`` (see :mod:`puasim.scenario.inject`)."""
+        args = step.args
+        sim = self.sim
+        src = sim.nodes.get(args["from"])
+        if src is None:
+            raise ScenarioStepError(f"step {step.index} (line {step.line}): no node named {args['from']!r}")
+        dst = args["to"]
+        if isinstance(dst, str):
+            node = sim.nodes.get(dst)
+            if node is None:
+                raise ScenarioStepError(f"step {step.index} (line {step.line}): no node named {dst!r}")
+            dst = node.address
+        try:
+            message = inject.build_message(self._value(step, args["message"]), args["content_length"])
+        except ValueError as exc:
+            raise ScenarioStepError(f"step {step.index} (line {step.line}): not a SIP message: {exc}") from None
+        sim.network.send(src.name, src.address, tuple(dst), message)
+
     # -- run and judge ---------------------------------------------------------------------
     def run(self, progress: ProgressHook | None = None, progress_every: int = 20_000) -> ScenarioResult:
         """Run and judge; ``progress(sim)`` is called every so many events (see ``Simulation.run``)."""
@@ -311,7 +387,10 @@ class ScenarioRun:
             self.database.close()
         wall = time.perf_counter() - started
         names = {n.address: n.name for n in self.sim.nodes.values()}
-        ctx = RunContext(self.sim.trace, names, self.scn.epoch, self.step_results, self.probes, duration_s=self.scn.duration / SECOND)
+        ctx = RunContext(
+            self.sim.trace, names, self.scn.epoch, self.step_results, self.probes,
+            vars=dict(self.vars), duration_s=self.scn.duration / SECOND,
+        )
         failures: list[Failure] = []
         expects_error = any(kind == "error" for kind, *_ in self.scn.expectations)
         if error and not expects_error:

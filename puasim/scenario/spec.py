@@ -15,7 +15,7 @@ from puasim.bodies.limits import MAX_BODY_BYTES
 from puasim.effects import MILLISECOND, SECOND
 from puasim.pua.config import PuaConfig, PuaStartupError, load_config
 from puasim.pua.constants import INSERT_TYPE, UPDATE_TYPE, Source, event_from_name
-from puasim.scenario import gateways, registrations
+from puasim.scenario import gateways, inject, registrations
 from puasim.scenario.fields import (
     INT_MAX,
     INT_MIN,
@@ -58,6 +58,8 @@ STEP_ACTIONS = {
     "server.crash": "the presence server stops answering (messages to it are dropped)",
     "server.start": "start a crashed server again (empty state)",
     "network.drop": "drop the next N messages from one node (fields: count, from, to)",
+    "send": "send a hand-written SIP message from a node (fields: from, to, message, content_length)",
+    "save": "save fields of a message already sent as $name for later steps (fields: match, save, which)",
     "db.unreachable": "the PUA's database stops answering (every statement fails)",
     "db.fail_after": "the database fails after N more statements (with: {ops: N})",
     "db.heal": "the database answers again",
@@ -335,7 +337,10 @@ _WITH_FIELDS: dict[str, set[str]] = {
 MAX_RPC_ARGS = 16
 
 
-def _step(doc: Doc, i: int, raw: Any, cfg: PuaConfig, duration: int) -> Step:
+def _step(doc: Doc, i: int, raw: Any, cfg: PuaConfig, duration: int, saved: dict[str, int] | None = None) -> Step:
+    """Step ``i``; ``saved`` maps the names earlier ``save`` steps save to their
+    times (a ``save`` step adds its names)."""
+    saved = {} if saved is None else saved
     path = ("steps", i)
     spec = _mapping(raw, doc, path)
     if "at" not in spec:
@@ -395,6 +400,21 @@ def _step(doc: Doc, i: int, raw: Any, cfg: PuaConfig, duration: int) -> Step:
     elif action == "server.fault":
         args = dict(_mapping(spec.get("with"), doc, (*path, "with")))
         _fault(doc, (*path, "with"), args)
+    elif action == "send":
+        known = {name for name, when in saved.items() if when <= at}
+        args = inject.validate_send(doc, (*path, "with"), spec.get("with"), known)
+        to = args["to"]
+        if to is None:
+            raise doc.error((*path, "with"), "send needs to: a node name or host:port")
+        if isinstance(to, str) and ":" in to:
+            args["to"] = parse_address(to, doc, (*path, "with", "to"))
+        else:
+            read_text(doc, (*path, "with", "to"), to, max_len=100, empty=False, what="a node name or host:port")
+    elif action == "save":
+        names: set[str] = set()
+        args = inject.validate_save(doc, (*path, "with"), spec.get("with"), names)
+        for name in names:
+            saved[name] = min(saved.get(name, at), at)
     else:
         args = dict(_mapping(spec.get("with"), doc, (*path, "with"), _WITH_FIELDS.get(action)))
         w_path = (*path, "with")
@@ -604,9 +624,10 @@ def build(doc: Doc) -> Scenario:
             regs = registrations.parse(doc, raw, pua_addr, server_addr, cfg.profile)
             regs_ok = True
     if pua_ok:
+        saved: dict[str, int] = {}
         for i, s in enumerate(steps_raw):
             try:
-                steps.append(_step(doc, i, s, cfg, duration))
+                steps.append(_step(doc, i, s, cfg, duration, saved))
             except ScenarioError as exc:
                 errs.errors.extend(exc.errors)
                 steps_ok = False
