@@ -98,3 +98,14 @@ def test_bad_save_steps():
     with pytest.raises(ScenarioError) as info:
         scenario_from_text(HEAD + "  - {at: 1, do: save, with: {match: {frm: pua}, save: {}}}\n" + EXPECT, "f.yaml")
     assert info.value.field == "steps[0].with.match.frm"
+
+
+def test_the_hand_written_messages_are_in_the_pcap():
+    import io
+
+    from puasim.capture.pcap import export_pcap
+
+    result = run_scenario(str(FILE))
+    out = io.BytesIO()
+    assert export_pcap(result.trace, out) == 4
+    assert b"Call-ID: hand-1@127.0.0.1" in out.getvalue() and b"z9hG4bKhand2" in out.getvalue()
