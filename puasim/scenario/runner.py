@@ -69,6 +69,12 @@ def check_trace_level(scn: Scenario, level: str) -> None:
         raise ValueError(f"unknown trace level {level!r} (known: {', '.join(LEVELS)})")
     if level != "metrics":
         return
+    for step in scn.steps:
+        if step.action == "save":
+            raise scn.doc.error(
+                (*step.path, "do"),
+                "a save step reads the messages sent so far: it needs trace level 'full' or 'stream', not 'metrics'",
+            )
     for kind, spec, path, _line in scn.expectations:
         if kind in TRACE_KINDS:
             raise scn.doc.error(
