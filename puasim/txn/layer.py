@@ -22,13 +22,14 @@ from puasim.trace.events import MessageRejected
 from puasim.txn.timers import RFC3261, TimerConfig
 
 if TYPE_CHECKING:
+    from puasim.txn.invite import InviteClientTransaction, InviteServerTransaction, ResponseCallback
     from puasim.txn.transactions import ClientTransaction, FinalCallback, ServerTransaction
 
 BRANCH_MAGIC = "z9hG4bK"
 
 
 class TransactionLayer:
-    """Client and server non-INVITE transactions of one node.
+    """Client and server transactions of one node (non-INVITE and INVITE).
 
     ``host``/``port`` are what the node writes into its Via header; ``rport``
     says whether it asks for symmetric response routing (RFC 3581; Kamailio's
@@ -52,8 +53,8 @@ class TransactionLayer:
         self.rport = rport
         #: Via sent-by (RFC 3261 §18.1.1): an IPv6 host in brackets (§25.1)
         self.sent_by = format_hostport(host, port)
-        self.clients: dict[tuple[str, str], ClientTransaction] = {}
-        self.servers: dict[tuple, ServerTransaction] = {}
+        self.clients: dict[tuple[str, str], ClientTransaction | InviteClientTransaction] = {}
+        self.servers: dict[tuple, ServerTransaction | InviteServerTransaction] = {}
         self._via: Via | bool | None = None  # False: our Via text does not parse
 
     # -- client side -----------------------------------------------------------------
@@ -68,9 +69,19 @@ class TransactionLayer:
         on_final: FinalCallback | None = None,
         context: Any = None,
     ) -> ClientTransaction:
-        """Start a client transaction for ``request`` (a Via is put on top)."""
+        """Start a non-INVITE client transaction for ``request`` (a Via is put on top)."""
         from puasim.txn.transactions import ClientTransaction
 
+        if request.method in ("INVITE", "ACK"):
+            raise ValueError(f"{request.method} does not start a non-INVITE transaction; use send_invite/send_ack")
+        branch, request = self._stamp(request)
+        txn = ClientTransaction(self, request, dest, branch, request.method, on_final, now, context)
+        self.clients[(branch, request.method)] = txn
+        txn.start(now)
+        return txn
+
+    def _stamp(self, request: Request) -> tuple[str, Request]:
+        """A fresh branch and ``request`` with our Via on top (primed when it is the only one)."""
         branch = self.new_branch()
         via = f"SIP/2.0/UDP {self.sent_by};branch={branch}" + (";rport" if self.rport else "")
         fresh = not request.has_field("via")
@@ -79,12 +90,52 @@ class TransactionLayer:
         if top is not None:  # the only Via is ours: its parsed form is known without parsing
             request.prime("via_list", [top])
             request.prime("top_via", top)
-        txn = ClientTransaction(self, request, dest, branch, request.method, on_final, now, context)
-        self.clients[(branch, request.method)] = txn
+        return branch, request
+
+    def send_invite(
+        self,
+        request: Request,
+        dest: Address,
+        now: int,
+        on_response: ResponseCallback | None = None,
+        context: Any = None,
+    ) -> InviteClientTransaction:
+        """Start an INVITE client transaction (RFC 3261 §17.1.1; a Via is put on top)."""
+        from puasim.txn.invite import InviteClientTransaction
+
+        if request.method != "INVITE":
+            raise ValueError(f"send_invite needs an INVITE, not {request.method}")
+        branch, request = self._stamp(request)
+        txn = InviteClientTransaction(self, request, dest, branch, on_response, now, context)
+        self.clients[(branch, "INVITE")] = txn
         txn.start(now)
         return txn
 
-    def _forget(self, txn: ClientTransaction) -> None:
+    def send_cancel(self, invite: InviteClientTransaction, now: int, on_final: FinalCallback | None = None) -> ClientTransaction:
+        """CANCEL ``invite`` (RFC 3261 §9.1): a non-INVITE transaction with the INVITE's branch."""
+        from puasim.txn.invite import cancel_for
+        from puasim.txn.transactions import ClientTransaction
+
+        request = cancel_for(invite.request)
+        txn = ClientTransaction(self, request, invite.dest, invite.branch, "CANCEL", on_final, now, invite.context)
+        self.clients[(invite.branch, "CANCEL")] = txn
+        txn.start(now)
+        return txn
+
+    def send_ack(self, request: Request, dest: Address) -> Request:
+        """Send the ACK for a 2xx (RFC 3261 §13.2.2.4): no transaction, a fresh branch.
+
+        The UAC core builds it; the layer only puts the Via on top.  Returns
+        the ACK as sent, so that the core can send the same one again when the
+        2xx is retransmitted.
+        """
+        if request.method != "ACK":
+            raise ValueError(f"send_ack needs an ACK, not {request.method}")
+        _, request = self._stamp(request)
+        self.outbox.send(request, dest)
+        return request
+
+    def _forget(self, txn: ClientTransaction | InviteClientTransaction) -> None:
         self.clients.pop((txn.branch, txn.method), None)
 
     def _via_template(self, branch: str) -> Via | None:
@@ -155,36 +206,52 @@ class TransactionLayer:
             if read(request) is None:
                 raise SipParseError(f"no {name} header", 0, name)
 
-    def _forget_server(self, txn: ServerTransaction) -> None:
+    def _forget_server(self, txn: ServerTransaction | InviteServerTransaction) -> None:
         self.servers.pop(txn.key, None)
+
+    def invite_for(self, cancel: Request) -> InviteServerTransaction | None:
+        """The INVITE server transaction a CANCEL targets (RFC 3261 §9.2: same branch and sent-by)."""
+        from puasim.txn.invite import InviteServerTransaction
+
+        key = self.server_key(cancel)
+        txn = self.servers.get((key[0], key[1], "INVITE"))
+        return txn if isinstance(txn, InviteServerTransaction) else None
+
+    def _ack_for_2xx(self, ack: Request, now: int) -> None:
+        """An ACK with a branch of its own acknowledges a 2xx (§13.3.1.4): stop its retransmission."""
+        from puasim.txn.invite import InviteServerTransaction, InviteState
+
+        call_id = H.call_id(ack)
+        cs = H.cseq(ack)
+        if call_id is None or cs is None:
+            return
+        for txn in self.servers.values():
+            if (
+                isinstance(txn, InviteServerTransaction)
+                and txn.state is InviteState.ACCEPTED
+                and H.call_id(txn.request) == call_id
+                and (c := H.cseq(txn.request)) is not None
+                and c.seq == cs.seq
+            ):
+                txn.on_ack(now)
 
     # -- inputs ------------------------------------------------------------------------
     def receive(self, message: Request | Response, source: Address, now: int) -> ServerTransaction | None:
-        """Feed a received message.
+        """Feed a received message, at a node that takes no calls.
 
         Returns a new :class:`ServerTransaction` when ``message`` is a new request
         that the TU must answer; ``None`` when the layer absorbed it (a response,
-        or a retransmitted request).
+        or a retransmitted request).  An INVITE gets a non-INVITE server
+        transaction here, as before calls were modelled: nodes that answer
+        INVITEs properly feed :meth:`receive_any`.
         """
         if isinstance(message, Response):
-            try:
-                vias = H.via_list(message)
-                cs = H.cseq(message)
-            except SipParseError as exc:  # a reply no transaction can own: dropped, as tm does
-                self.outbox.emit(MessageRejected(source, message, f"{message.status} reply: {exc}"))
-                return None
-            if not vias or cs is None:
-                return None
-            txn = self.clients.get((vias[0].branch or "", cs.method))
-            if txn is not None:
-                txn.on_response(message, now)
+            self._receive_response(message, source, now)
             return None
         from puasim.txn.transactions import ServerTransaction
 
-        try:
-            key = self.server_key(message)
-        except SipParseError as exc:  # a request without a usable Via cannot be answered
-            self.outbox.emit(MessageRejected(source, message, f"{message.method}: {exc}"))
+        key = self._request_key(message, source)
+        if key is None:
             return None
         existing = self.servers.get(key)
         if existing is not None:
@@ -194,6 +261,66 @@ class TransactionLayer:
         if key[0].startswith(BRANCH_MAGIC):
             self.servers[key] = server_txn
         return server_txn
+
+    def receive_any(
+        self, message: Request | Response, source: Address, now: int
+    ) -> ServerTransaction | InviteServerTransaction | None:
+        """Feed a received message, at a node that takes calls.
+
+        As :meth:`receive`, but an INVITE gets an :class:`InviteServerTransaction`
+        (RFC 3261 §17.2.1), the ACK for its non-2xx final is absorbed by it
+        (§17.2.3), and the ACK for a 2xx (a branch of its own) stops the 2xx
+        retransmission and is handed on like a new request, never kept as a
+        transaction (the UAS core needs it, §13.3.1.4).
+        """
+        if isinstance(message, Response):
+            self._receive_response(message, source, now)
+            return None
+        from puasim.txn.invite import InviteServerTransaction
+        from puasim.txn.transactions import ServerTransaction
+
+        key = self._request_key(message, source)
+        if key is None:
+            return None
+        existing = self.servers.get(key)
+        if message.method == "ACK":
+            if isinstance(existing, InviteServerTransaction) and existing.last_response is not None \
+                    and existing.last_response.status >= 300:
+                existing.on_ack(now)
+                return None
+            self._ack_for_2xx(message, now)
+            return ServerTransaction(self, message, source, key)
+        if existing is not None:
+            existing.on_retransmission(now)
+            return None
+        new: ServerTransaction | InviteServerTransaction
+        if message.method == "INVITE":
+            new = InviteServerTransaction(self, message, source, key)
+        else:
+            new = ServerTransaction(self, message, source, key)
+        if key[0].startswith(BRANCH_MAGIC):
+            self.servers[key] = new
+        return new
+
+    def _receive_response(self, message: Response, source: Address, now: int) -> None:
+        try:
+            vias = H.via_list(message)
+            cs = H.cseq(message)
+        except SipParseError as exc:  # a reply no transaction can own: dropped, as tm does
+            self.outbox.emit(MessageRejected(source, message, f"{message.status} reply: {exc}"))
+            return
+        if not vias or cs is None:
+            return
+        txn = self.clients.get((vias[0].branch or "", cs.method))
+        if txn is not None:
+            txn.on_response(message, now)
+
+    def _request_key(self, message: Request, source: Address) -> tuple | None:
+        try:
+            return self.server_key(message)
+        except SipParseError as exc:  # a request without a usable Via cannot be answered
+            self.outbox.emit(MessageRejected(source, message, f"{message.method}: {exc}"))
+            return None
 
     def timer(self, key: tuple, now: int) -> bool:
         """Handle a ``("txn", ...)`` timer key; False if the key is not ours."""

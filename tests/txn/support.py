@@ -98,6 +98,20 @@ class Driver:
         self.collect()
         return result
 
+    def on_reply(self, response: Response, faked: bool, txn: Any, now: int) -> None:
+        self.finals.append(Final(response, faked, txn.branch, now))
+
+    def invite(self, request: Request, dest: Address = UAS):
+        """Start an INVITE client transaction; every reply given to the TU lands in ``finals``."""
+        txn = self.layer.send_invite(request, dest, self.now, self.on_reply)
+        self.collect()
+        return txn
+
+    def receive_any(self, message: Request | Response, source: Address = UAS):
+        result = self.layer.receive_any(message, source, self.now)
+        self.collect()
+        return result
+
     def respond(self, server_txn: Any, response: Response) -> None:
         server_txn.respond(response, self.now)
         self.collect()
