@@ -32,6 +32,7 @@ from typing import Any
 from puasim.companions.bla import PuaBla, PuaBlaConfig
 from puasim.companions.reginfo import PuaReginfo, PuaReginfoConfig
 from puasim.companions.usrloc import PuaUsrloc, PuaUsrlocConfig
+from puasim.edge.router import CallRouter
 from puasim.edge.script import Call, Script, call_serves, notify_package, substitute
 from puasim.effects import SECOND, Address
 from puasim.node.registrar import RegistrarConfig, save
@@ -96,6 +97,9 @@ class EdgeProxy:
         # loaded after them in proxy.cfg, so its callback runs first
         self.pua_bla = PuaBla(pua, self.usrloc, cfg.pua_bla) if cfg.pua_bla is not None else None
         self._tag_base = hashlib.md5(f"edge-{pua.host}-{pua.port}".encode()).hexdigest()
+        #: calls between the phones: tm's stateful proxy (puasim.edge.router)
+        self.router = CallRouter(self.layer, self.outbox, self.usrloc, pua.host, pua.port, self.make_reply,
+                                 cfg.server_header)
 
     def __getattr__(self, name: str) -> Any:
         # only reached for names EdgeProxy lacks: the node is a pua node too
@@ -110,10 +114,14 @@ class EdgeProxy:
             self.outbox.set_timer(USRLOC_TIMER, now + self.cfg.usrloc.timer_interval * SECOND)
 
     def receive(self, message: Request | Response, src: Address, now: int) -> None:
-        txn = self.layer.receive(message, src, now)
+        txn = self.layer.receive_any(message, src, now)
         if txn is None:
             return
         req = txn.request
+        if self.router.handles(req):
+            self.router.request(txn, now)
+            return
+        assert isinstance(txn, ServerTransaction)
         if req.method == "REGISTER":
             self.route_register(txn, now)
         elif req.method == "NOTIFY" and self.script.handles(notify_package(req)):

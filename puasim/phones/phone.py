@@ -44,12 +44,13 @@ from collections.abc import Hashable
 from dataclasses import dataclass, field
 
 from puasim.effects import SECOND, Address, Outbox
+from puasim.phones.calls import CallPolicy, Calls
 from puasim.sip import headers as H
 from puasim.sip.errors import SipParseError
 from puasim.sip.message import Request, Response
 from puasim.sip.uri import parse_uri
 from puasim.trace.events import Note
-from puasim.txn import RFC3261, TimerConfig, TransactionLayer
+from puasim.txn import RFC3261, InviteServerTransaction, TimerConfig, TransactionLayer
 from puasim.txn.transactions import ServerTransaction
 
 REFRESH_TIMER = ("phone", "refresh")
@@ -91,6 +92,8 @@ class PhoneConfig:
     bla: bool = False
     #: the dialog-info version of the first NOTIFY
     bla_version: int = 0
+    #: what the phone does with calls to it
+    calls: CallPolicy = field(default_factory=CallPolicy)
 
     def registrar_uri(self) -> str:
         """The Request-URI of a REGISTER: the AOR's domain (§10.2)."""
@@ -118,6 +121,8 @@ class Phone:
         self.bla_version = cfg.bla_version
         #: the line's dialogs: (dialog id, RFC 4235 state); empty when idle
         self.line: tuple[tuple[str, str], ...] = ()
+        #: calls placed and taken (puasim.phones.calls); draws from ``rng`` only when calls happen
+        self.calls = Calls(cfg.name, cfg.aor, self._contact, cfg.registrar, self.layer, self.outbox, rng, cfg.calls)
 
     # -- endpoint interface ------------------------------------------------------------
     def start(self, now: int) -> None:
@@ -125,11 +130,14 @@ class Phone:
             self.register(now)
 
     def receive(self, message: Request | Response, src: Address, now: int) -> None:
-        txn = self.layer.receive(message, src, now)
+        txn = self.layer.receive_any(message, src, now)
         if txn is None:
             return
+        if isinstance(txn, InviteServerTransaction):
+            self.calls.on_invite(txn, src, now)
+            return
         req = txn.request
-        if req.method == "ACK":
+        if self.calls.on_request(txn, now):
             return
         if req.method == "SUBSCRIBE" and self.cfg.bla and (req.get("event") or "").replace(" ", "") == "dialog;sla":
             self._bla_subscribe(txn, src, now)
@@ -150,6 +158,9 @@ class Phone:
             return
         if key == REFRESH_TIMER:
             self.send_register(now, self.contacts, self.expires)
+            return
+        if isinstance(key, tuple) and key and key[0] == "call":
+            self.calls.timer(key, now)
             return
         raise KeyError(f"unknown phone timer {key!r}")
 
@@ -201,6 +212,26 @@ class Phone:
             self.outbox.emit(Note("warning", f"{self.cfg.name}: no dialog;sla subscription to notify"))
             return
         self._bla_notify(now, subscription_state, omit)
+
+    def _contact(self) -> str:
+        return self.contacts[0] if self.contacts else self.cfg.aor
+
+    # -- calls (puasim.phones.calls) -------------------------------------------------------
+    def call(self, now: int, target: str, hold: float | None = None, rel100: bool = False) -> str:
+        """Place a call to ``target`` (an AOR) through the edge node; returns its Call-ID."""
+        return self.calls.call(now, target, hold, rel100)
+
+    def answer(self, now: int, call_id: str | None = None) -> bool:
+        return self.calls.answer(now, call_id)
+
+    def reject(self, now: int, status: int = 486, call_id: str | None = None) -> bool:
+        return self.calls.reject(now, status, call_id)
+
+    def hangup(self, now: int, call_id: str | None = None) -> bool:
+        return self.calls.hangup(now, call_id)
+
+    def cancel(self, now: int, call_id: str | None = None) -> bool:
+        return self.calls.cancel(now, call_id)
 
     # -- BLA notifier (draft-anil-sipping-bla-03, RFC 6665, RFC 4235) ------------------
     def _bla_subscribe(self, txn: ServerTransaction, src: Address, now: int) -> None:

@@ -23,6 +23,7 @@ from puasim.edge.script import ROUTES, Call, Script, ScriptError, default_script
 from puasim.node.registrar import RegistrarConfig, RegistrarError
 from puasim.node.usrloc import UsrlocConfig, UsrlocError
 from puasim.phones.phone import Phone, PhoneConfig
+from puasim.scenario import calls
 from puasim.scenario.loader import Source as Doc
 from puasim.sip.uri import parse_uri
 from puasim.trace.events import Note
@@ -35,7 +36,7 @@ if TYPE_CHECKING:
 TOP_KEYS = {"node", "phones", "script"}
 MODULES = {"usrloc", "registrar", "pua_usrloc", "pua_reginfo", "pua_bla"}
 PHONE_KEYS = {"name", "aor", "address", "contacts", "expires", "refresh", "registrar", "user_agent", "expires_param",
-              "bla", "bla_version"}
+              "bla", "bla_version", "calls"}
 #: line states a BLA phone can report (RFC 4235 §3.7.1 dialog states, or no dialog at all)
 LINE_STATES = {"idle", "trying", "proceeding", "early", "confirmed", "terminated"}
 NOTIFY_PARTS = {"contact", "body", "subscription_state"}
@@ -50,6 +51,7 @@ PHONE_ACTIONS = {
     "phone.line_state": "a BLA phone's line changes state and it NOTIFYs dialog;sla"
                         " (with: phone, state, dialog_id, subscription_state, omit)",
     "node.call": "the edge node's script calls a function for a trigger request (with: call)",
+    **calls.CALL_ACTIONS,
 }
 _STEP_FIELDS = {
     "phone.register": {"phone", "expires", "new_call_id"},
@@ -59,6 +61,7 @@ _STEP_FIELDS = {
     "phone.start": {"phone"},
     "phone.line_state": {"phone", "state", "dialog_id", "subscription_state", "omit"},
     "node.call": {"call"},
+    **calls.CALL_FIELDS,
 }
 
 
@@ -233,6 +236,7 @@ def _phones(doc: Doc, raw: dict, pua_addr: tuple[str, int], taken: set[tuple[str
             expires=expires, refresh=_refresh(spec.get("refresh"), doc, (*path, "refresh")),
             user_agent=str(spec.get("user_agent", "")), expires_header=not bool(spec.get("expires_param", False)),
             bla=bool(spec.get("bla", False)), bla_version=bla_version,
+            calls=calls.policy(doc, spec.get("calls"), (*path, "calls")),
         ))
     return tuple(out)
 
@@ -278,6 +282,8 @@ def check_steps(doc: Doc, steps: list[Step], regs: Registrations | None) -> None
             raise doc.error((*path, "contacts"), "change_contact needs the new contacts")
         if step.action == "phone.line_state":
             _check_line_state(doc, path, spec, regs)
+        if step.action in calls.CALL_ACTIONS:
+            calls.check_step(doc, step.action, spec, path, regs.phones if regs is not None else ())
 
 
 def _check_line_state(doc: Doc, path: tuple, spec: dict, regs: Registrations | None) -> None:
@@ -343,6 +349,8 @@ def do_step(run: ScenarioRun, step: Step) -> None:
         node.call(step.action, phone.unregister, now, args.get("contacts"), bool(args.get("star", False)))
     elif step.action == "phone.change_contact":
         node.call(step.action, phone.change_contact, now, list(args["contacts"]), bool(args.get("remove_old", False)))
+    elif step.action in calls.CALL_ACTIONS:
+        calls.run_step(node, phone, step.action, args, now, run.scn.registrations.phones)  # type: ignore[union-attr]
     elif step.action == "phone.line_state":
         node.call(step.action, phone.line_state, now, args["state"], args.get("dialog_id", "line1"),
                   args.get("subscription_state"), tuple(args.get("omit", ())))
