@@ -53,8 +53,10 @@ INVITE_CLIENT_TRANSITIONS: dict[tuple[InviteState, str], InviteState] = {
     (S.PROCEEDING, "provisional"): S.PROCEEDING,
     (S.PROCEEDING, "2xx"): S.ACCEPTED,
     (S.PROCEEDING, "non2xx"): S.COMPLETED,
-    # Kamailio tm: fr_inv_timer runs once a provisional came (see TimerConfig.fr_inv)
-    (S.PROCEEDING, "timer_b"): S.TERMINATED,
+    # Kamailio tm: fr_inv_timer runs once a provisional came (see TimerConfig.fr_inv); the
+    # TU gets a local 408 and the transaction waits in Completed (timer D) to ACK the
+    # 487 its CANCEL will bring
+    (S.PROCEEDING, "timer_b"): S.COMPLETED,
     (S.COMPLETED, "non2xx"): S.COMPLETED,  # §17.1.1.2: resend the ACK, TU not told
     (S.COMPLETED, "timer_d"): S.TERMINATED,
     (S.ACCEPTED, "2xx"): S.ACCEPTED,  # RFC 6026 §8.4: each 2xx passed to the TU
@@ -180,9 +182,13 @@ class InviteClientTransaction:
         out = self.layer.outbox
         cfg = self.layer.timers
         if previous is InviteState.COMPLETED:
-            # §17.1.1.2: a retransmitted final gets the ACK again, the TU is not told
-            assert self.ack is not None
-            out.send(self.ack, self.dest, retransmission=True)
+            # §17.1.1.2: a retransmitted final gets the ACK again, the TU is not told;
+            # after fr_inv_timer the first final (the 487) gets its first ACK here
+            if self.ack is None:
+                self.ack = ack_for(self.request, response)
+                out.send(self.ack, self.dest)
+            else:
+                out.send(self.ack, self.dest, retransmission=True)
             return
         if previous is InviteState.CALLING:
             out.cancel_timer(self._key("A"))
@@ -214,6 +220,7 @@ class InviteClientTransaction:
 
     def on_timer(self, which: str, now: int) -> None:
         out = self.layer.outbox
+        cfg = self.layer.timers
         if which == "A":
             if not _go(INVITE_CLIENT_TRANSITIONS, self, "timer_a"):
                 return
@@ -228,8 +235,11 @@ class InviteClientTransaction:
             self.cancel_pending = False
             timeout = local_timeout_response(self.request)
             self._finish(timeout, True, now)
+            if self.state is InviteState.COMPLETED:
+                out.set_timer(self._key("D"), now + cfg.d)
+            else:
+                self.layer._forget(self)
             self._tell(timeout, True, now)
-            self.layer._forget(self)
         elif which in ("D", "M"):
             if _go(INVITE_CLIENT_TRANSITIONS, self, f"timer_{which.lower()}"):
                 self.layer._forget(self)

@@ -68,8 +68,19 @@ def test_kamailio_fr_inv_timer_ends_a_ringing_invite_with_a_local_408():
     d.advance(2 * SECOND)
     d.receive(reply(txn.request, 180, "Ringing"))
     assert d.timers == {("txn", "c", txn.branch, "INVITE", "B"): 2 * SECOND + 120 * SECOND}
-    d.run_out()
+    d.advance(122 * SECOND)
     assert [(f.response.status, f.faked, f.now) for f in d.finals] == [(180, False, 2 * SECOND), (408, True, 122 * SECOND)]
+    # it waits in Completed for the 487 that tm's CANCEL brings, ACKs it and tells nobody
+    assert txn.state is InviteState.COMPLETED
+    d.now += 5 * MILLISECOND
+    d.receive(with_to_tag(reply(txn.request, 487, "Request Terminated")))
+    ack = d.sent[-1][1]
+    assert ack.message.method == "ACK" and not ack.retransmission and branch_of(ack.message) == txn.branch
+    d.receive(with_to_tag(reply(txn.request, 487, "Request Terminated")))
+    assert d.sent[-1][1].retransmission and d.sent[-1][1].message == ack.message
+    assert len(d.finals) == 2 and len(d.emitted) == 1
+    d.run_out()
+    assert d.now == 122 * SECOND + RFC3261.d
     assert txn.state is InviteState.TERMINATED and d.layer.clients == {}
 
 
