@@ -1,0 +1,227 @@
+"""A phone's calls, driven by hand: UAS and UAC cores (RFC 3261 §13-§15, RFC 3262)."""
+
+from __future__ import annotations
+
+import random
+
+from puasim.effects import MILLISECOND, SECOND, Emit, Send, SetTimer
+from puasim.phones import Phone, PhoneConfig
+from puasim.phones.calls import CallPolicy
+from puasim.sip import headers as H
+from puasim.sip.message import Request, Response
+from puasim.trace.events import Note
+
+EDGE = ("127.0.0.1", 5080)
+BOB = ("127.0.0.1", 5092)
+RR = "<sip:127.0.0.1:5080;lr;ftag=a1>"
+
+
+def phone(name: str = "bob", policy: CallPolicy | None = None) -> Phone:
+    cfg = PhoneConfig(name=name, aor=f"sip:{name}@127.0.0.1", address=BOB, registrar=EDGE,
+                      contacts=(f"sip:{name}@127.0.0.1:5092",), calls=policy or CallPolicy())
+    return Phone(cfg, random.Random(3))
+
+
+def invite(supported: str = "", branch: str = "z9hG4bKinv1") -> Request:
+    headers = [("Via", f"SIP/2.0/UDP 127.0.0.1:5080;branch={branch}"),
+               ("Via", "SIP/2.0/UDP 127.0.0.1:5090;branch=z9hG4bKalice1"), ("Record-Route", RR),
+               ("Max-Forwards", "69"), ("From", "<sip:alice@127.0.0.1>;tag=a1"), ("To", "<sip:bob@127.0.0.1>"),
+               ("Call-ID", "c1"), ("CSeq", "1 INVITE"), ("Contact", "<sip:alice@127.0.0.1:5090>")]
+    if supported:
+        headers.append(("Supported", supported))
+    headers.append(("Content-Length", "0"))
+    return Request("INVITE", "sip:bob@127.0.0.1:5092", tuple(headers))
+
+
+def in_dialog(method: str, cseq: int, to_tag: str, branch: str, extra: tuple = ()) -> Request:
+    return Request(method, "sip:bob@127.0.0.1:5092", (
+        ("Via", f"SIP/2.0/UDP 127.0.0.1:5080;branch={branch}"), ("Max-Forwards", "69"),
+        ("From", "<sip:alice@127.0.0.1>;tag=a1"), ("To", f"<sip:bob@127.0.0.1>;tag={to_tag}"), ("Call-ID", "c1"),
+        ("CSeq", f"{cseq} {method}"), *extra, ("Content-Length", "0")))
+
+
+def take(p: Phone) -> tuple[list[Send], list[str], dict]:
+    effects = p.outbox.take()
+    sends = [e for e in effects if isinstance(e, Send)]
+    notes = [e.event.text for e in effects if isinstance(e, Emit) and isinstance(e.event, Note)]
+    timers = {e.key: e.at for e in effects if isinstance(e, SetTimer)}
+    return sends, notes, timers
+
+
+def tag_of(r: Response) -> str:
+    return H.to(r).tag or ""
+
+
+def test_callee_rings_with_180_copying_record_route_and_answers_on_the_step():
+    p = phone()
+    p.receive(invite(), EDGE, 0)
+    (ringing,), notes, _ = take(p)
+    r = ringing.message
+    assert (r.status, ringing.dest) == (180, EDGE)
+    assert r.get("record-route") == RR and r.get("contact") == "<sip:bob@127.0.0.1:5092>" and tag_of(r)
+    assert notes[-1].endswith("early (180 sent)")
+    assert p.answer(SECOND) is True
+    (ok,), _, _ = take(p)
+    assert ok.message.status == 200 and tag_of(ok.message) == tag_of(r)
+    assert p.answer(SECOND) is False  # nothing left ringing
+
+
+def test_cancel_gets_200_and_the_invite_487():
+    p = phone()
+    p.receive(invite(), EDGE, 0)
+    take(p)
+    p.receive(Request("CANCEL", "sip:bob@127.0.0.1:5092", (
+        ("Via", "SIP/2.0/UDP 127.0.0.1:5080;branch=z9hG4bKinv1"), ("From", "<sip:alice@127.0.0.1>;tag=a1"),
+        ("To", "<sip:bob@127.0.0.1>"), ("Call-ID", "c1"), ("CSeq", "1 CANCEL"), ("Content-Length", "0"))), EDGE, SECOND)
+    sends, notes, _ = take(p)
+    assert [(s.message.status, s.message.get("cseq")) for s in sends] == [(200, "1 CANCEL"), (487, "1 INVITE")]
+    assert notes[-1].endswith("terminated (CANCEL received)")
+
+
+def test_cancel_of_an_unknown_invite_is_481():
+    p = phone()
+    p.receive(Request("CANCEL", "sip:bob@127.0.0.1:5092", (
+        ("Via", "SIP/2.0/UDP 127.0.0.1:5080;branch=z9hG4bKnone"), ("From", "<sip:alice@127.0.0.1>;tag=a1"),
+        ("To", "<sip:bob@127.0.0.1>"), ("Call-ID", "c9"), ("CSeq", "1 CANCEL"), ("Content-Length", "0"))), EDGE, 0)
+    (reply,), _, _ = take(p)
+    assert reply.message.status == 481
+
+
+def test_reliable_183_is_retransmitted_until_prack_and_the_answer_waits_for_it():
+    p = phone(policy=CallPolicy(rel100=True))
+    p.receive(invite("100rel"), EDGE, 0)
+    (first,), _, timers = take(p)
+    r183 = first.message
+    assert (r183.status, r183.get("require"), r183.get("rseq")) == (183, "100rel", "1")
+    tag = tag_of(r183)
+    for at in (500, 1500, 3500):  # RFC 3262 §3: T1, doubling
+        p.timer(("call", "c1", "rel1xx"), at * MILLISECOND)
+        (again,), _, timers = take(p)
+        assert again.retransmission and again.message == r183
+    assert p.answer(4 * SECOND) is True
+    assert take(p)[0] == []  # the 200 waits for the PRACK
+    p.receive(in_dialog("PRACK", 2, tag, "z9hG4bKpr1", (("RAck", "2 1 INVITE"),)), EDGE, 5 * SECOND)
+    (wrong,), _, _ = take(p)
+    assert wrong.message.status == 481  # RAck names an RSeq never sent
+    p.receive(in_dialog("PRACK", 3, tag, "z9hG4bKpr2", (("RAck", "1 1 INVITE"),)), EDGE, 5 * SECOND)
+    sends, _, _ = take(p)
+    assert [(s.message.status, s.message.get("cseq")) for s in sends] == [(200, "3 PRACK"), (200, "1 INVITE")]
+    p.timer(("call", "c1", "rel1xx"), 8 * SECOND)  # stale timer: nothing
+    assert take(p)[0] == []
+
+
+def test_no_prack_in_64_t1_rejects_the_invite_with_500():
+    p = phone(policy=CallPolicy(rel100=True))
+    p.receive(invite("100rel"), EDGE, 0)
+    take(p)
+    p.timer(("call", "c1", "rel1xx-giveup"), 32 * SECOND)
+    (reply,), notes, _ = take(p)
+    assert reply.message.status == 500 and notes[-1].endswith("terminated (500 sent)")
+
+
+def test_without_supported_100rel_the_phone_rings_with_180():
+    p = phone(policy=CallPolicy(rel100=True))
+    p.receive(invite(), EDGE, 0)
+    (ringing,), _, _ = take(p)
+    assert ringing.message.status == 180 and ringing.message.get("require") is None
+
+
+def test_bye_ends_the_call_and_an_unknown_bye_is_481():
+    p = phone(policy=CallPolicy(mode="answer"))
+    p.receive(invite(), EDGE, 0)
+    (ok,), _, _ = take(p)
+    tag = tag_of(ok.message)
+    p.receive(in_dialog("BYE", 2, tag, "z9hG4bKbye1"), EDGE, SECOND)
+    (reply,), notes, _ = take(p)
+    assert reply.message.status == 200 and notes[-1].endswith("terminated (BYE received)")
+    p.receive(Request("BYE", "sip:bob@127.0.0.1:5092", (
+        ("Via", "SIP/2.0/UDP 127.0.0.1:5080;branch=z9hG4bKbye2"), ("From", "<sip:x@127.0.0.1>;tag=x"),
+        ("To", "<sip:bob@127.0.0.1>;tag=y"), ("Call-ID", "other"), ("CSeq", "1 BYE"), ("Content-Length", "0"))),
+        EDGE, SECOND)
+    (unknown,), _, _ = take(p)
+    assert unknown.message.status == 481
+
+
+def test_callee_hangs_up_after_the_policy_time_with_a_bye_along_the_record_route():
+    p = phone(policy=CallPolicy(mode="answer", hangup_after=3))
+    p.receive(invite(), EDGE, 0)
+    _, _, timers = take(p)
+    assert timers[("call", "c1", "bye")] == 3 * SECOND
+    p.timer(("call", "c1", "bye"), 3 * SECOND)
+    (bye,), _, _ = take(p)
+    b = bye.message
+    assert b.method == "BYE" and b.uri == "sip:alice@127.0.0.1:5090" and bye.dest == EDGE
+    assert b.get("route") == RR and b.get("to") == "<sip:alice@127.0.0.1>;tag=a1"
+
+
+def caller() -> tuple[Phone, Request]:
+    p = phone("alice")
+    p.call(0, "sip:bob@127.0.0.1")
+    (inv,), _, _ = take(p)
+    return p, inv.message
+
+
+def reply_to(inv: Request, status: int, tag: str, extra: tuple = ()) -> Response:
+    keep = [(n, v) for n, v in inv.headers if n in ("Via", "From", "Call-ID", "CSeq")]
+    return Response(status, "X", (*keep, ("To", f"<sip:bob@127.0.0.1>;tag={tag}"), ("Record-Route", RR),
+                                  ("Contact", "<sip:bob@127.0.0.1:5092>"), *extra, ("Content-Length", "0")))
+
+
+def test_caller_acks_a_2xx_end_to_end_and_again_for_its_retransmission():
+    p, inv = caller()
+    assert inv.uri == "sip:bob@127.0.0.1" and inv.get("supported") is None
+    ok = reply_to(inv, 200, "b1")
+    p.receive(ok, EDGE, SECOND)
+    (ack,), notes, _ = take(p)
+    a = ack.message
+    assert a.method == "ACK" and a.uri == "sip:bob@127.0.0.1:5092" and a.get("route") == RR
+    assert a.get("cseq") == "1 ACK" and ack.dest == EDGE and notes[-1].endswith("confirmed (200 OK)")
+    assert H.top_via(a).branch != H.top_via(inv).branch  # an ACK for a 2xx is a transaction of its own
+    p.receive(ok, EDGE, 2 * SECOND)
+    (again,), _, _ = take(p)
+    assert again.retransmission and again.message == a
+
+
+def test_a_second_2xx_from_another_fork_is_acked_and_hung_up():
+    p, inv = caller()
+    p.receive(reply_to(inv, 200, "b1"), EDGE, SECOND)
+    take(p)
+    p.receive(reply_to(inv, 200, "b2"), EDGE, SECOND)
+    sends, _, _ = take(p)
+    assert [(s.message.method, s.message.get("to")) for s in sends] == [
+        ("ACK", "<sip:bob@127.0.0.1>;tag=b2"), ("BYE", "<sip:bob@127.0.0.1>;tag=b2")]
+
+
+def test_reliable_provisional_is_pracked_once_per_rseq():
+    p = phone("alice")
+    p.call(0, "sip:bob@127.0.0.1", rel100=True)
+    (inv,), _, _ = take(p)
+    assert inv.message.get("supported") == "100rel"
+    r183 = reply_to(inv.message, 183, "b1", (("Require", "100rel"), ("RSeq", "1")))
+    p.receive(r183, EDGE, SECOND)
+    (prack,), _, _ = take(p)
+    assert (prack.message.method, prack.message.get("rack"), prack.message.get("cseq")) == ("PRACK", "1 1 INVITE", "2 PRACK")
+    p.receive(r183, EDGE, SECOND + 500 * MILLISECOND)
+    assert take(p)[0] == []
+
+
+def test_cancel_waits_for_a_provisional_and_a_late_one_is_refused():
+    p, inv = caller()
+    assert p.cancel(0) is True
+    assert take(p)[0] == []
+    p.receive(reply_to(inv, 180, "b1"), EDGE, SECOND)
+    (cancel,), _, _ = take(p)
+    assert cancel.message.method == "CANCEL"
+    p2, inv2 = caller()
+    p2.receive(reply_to(inv2, 486, "b1"), EDGE, SECOND)
+    take(p2)
+    assert p2.cancel(2 * SECOND) is False
+    _, notes, _ = take(p2)
+    assert "no outgoing call to cancel" in notes[-1]
+
+
+def test_hangup_without_a_call_says_so():
+    p = phone()
+    assert p.hangup(0) is False
+    _, notes, _ = take(p)
+    assert notes == ["bob: no call to hang up"]

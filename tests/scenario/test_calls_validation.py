@@ -1,0 +1,66 @@
+"""Bad calls: policies and call steps fail before the run with file, line and field."""
+
+from __future__ import annotations
+
+import pytest
+
+from puasim.scenario import ScenarioError, run_scenario, scenario_from_text
+
+GOOD = """\
+name: t
+refs: ["RFC 3261 §16"]
+duration: 20
+pua:
+  address: 127.0.0.1:5080
+  params: {outbound_proxy: "sip:127.0.0.1:5060"}
+node:
+  modules:
+    registrar: {min_expires: 0}
+phones:
+  - {name: alice, aor: "sip:alice@127.0.0.1", address: 127.0.0.1:5090, refresh: none}
+  - {name: bob, aor: "sip:bob@127.0.0.1", address: 127.0.0.1:5092, refresh: none,
+     calls: {answer: ring, answer_after: 1}}
+steps:
+  - {at: 0, do: phone.register, with: {phone: alice}}
+  - {at: 0, do: phone.register, with: {phone: bob}}
+  - {at: 1, do: phone.call, with: {phone: alice, to: bob, hold: 2}}
+expect:
+  - count: {match: {from: alice, method: BYE}, equals: 1}
+"""
+
+
+def error_for(text: str) -> ScenarioError:
+    with pytest.raises(ScenarioError) as info:
+        scenario_from_text(text, "f.yaml")
+    return info.value
+
+
+def test_good_document_runs_a_call() -> None:
+    assert run_scenario(scenario_from_text(GOOD, "f.yaml")).passed
+
+
+@pytest.mark.parametrize(("old", "new", "field", "words"), [
+    ("answer: ring,", "answer: maybe,", "phones[1].calls.answer", "answer must be one of"),
+    ("answer_after: 1}", "answer_after: -1}", "phones[1].calls.answer_after", "seconds >= 0"),
+    ("answer_after: 1}", "answer_after: 1, reject_status: 200}", "phones[1].calls.reject_status", "300-699"),
+    ("answer_after: 1}", "answer_after: 1, ring: yes}", "phones[1].calls.ring", "unknown field"),
+    ("answer_after: 1}", "answer_after: 1, rel100: 1}", "phones[1].calls.rel100", "true or false"),
+    ("to: bob, hold: 2", "to: carol, hold: 2", "steps[2].with.to", "neither a phone name nor a SIP URI"),
+    ("to: bob, hold: 2", "hold: 2", "steps[2].with.to", "needs to:"),
+    ("to: bob, hold: 2", "to: bob, hold: soon", "steps[2].with.hold", "seconds >= 0"),
+    ("to: bob, hold: 2", "to: bob, when: 2", "steps[2].with.when", "unknown field"),
+    ("do: phone.call, with: {phone: alice, to: bob, hold: 2}", "do: phone.reject, with: {phone: bob, status: 99}",
+     "steps[2].with.status", "300-699"),
+    ("do: phone.call, with: {phone: alice, to: bob, hold: 2}", "do: phone.answer, with: {phone: carol}",
+     "steps[2].with.phone", "no phone named"),
+])
+def test_call_fields_are_checked(old: str, new: str, field: str, words: str) -> None:
+    err = error_for(GOOD.replace(old, new))
+    assert err.field == field and words in str(err), str(err)
+    assert err.line is not None and err.line > 0
+
+
+def test_a_call_to_an_aor_nobody_registered_gets_404() -> None:
+    text = GOOD.replace("to: bob, hold: 2", "to: \"sip:carol@127.0.0.1\"").replace(
+        "count: {match: {from: alice, method: BYE}, equals: 1}", "count: {match: {to: alice, status: 404}, equals: 1}")
+    assert run_scenario(scenario_from_text(text, "f.yaml")).passed
