@@ -32,9 +32,10 @@ from typing import Any
 from puasim.companions.bla import PuaBla, PuaBlaConfig
 from puasim.companions.reginfo import PuaReginfo, PuaReginfoConfig
 from puasim.companions.usrloc import PuaUsrloc, PuaUsrlocConfig
-from puasim.edge.router import CallRouter
+from puasim.edge.router import CallRouter, DialogHook
 from puasim.edge.script import Call, Script, call_serves, notify_package, substitute
 from puasim.effects import SECOND, Address
+from puasim.node.dialog import DialogConfig, DialogModule
 from puasim.node.registrar import RegistrarConfig, save
 from puasim.node.usrloc import Usrloc, UsrlocConfig
 from puasim.pua import subscribe
@@ -64,10 +65,13 @@ class NodeConfig:
     #: the Kamailio version the script is written for (pua's profile)
     profile: str = "kamailio-5.6"
     pua_bla: PuaBlaConfig | None = None
+    dialog: DialogConfig | None = None
 
     @property
     def modules(self) -> set[str]:
-        loaded = {"usrloc", "registrar", "pua"}
+        loaded = {"core", "usrloc", "registrar", "pua"}
+        if self.dialog is not None:
+            loaded.add("dialog")
         if self.pua_usrloc is not None:
             loaded.add("pua_usrloc")
         if self.pua_reginfo is not None:
@@ -100,6 +104,11 @@ class EdgeProxy:
         #: calls between the phones: tm's stateful proxy (puasim.edge.router)
         self.router = CallRouter(self.layer, self.outbox, self.usrloc, pua.host, pua.port, self.make_reply,
                                  cfg.server_header)
+        self.dialog: DialogModule | None = None
+        if cfg.dialog is not None:
+            self.dialog = DialogModule(cfg.dialog, self.outbox.set_timer, self.outbox.cancel_timer,
+                                       lambda text: self.outbox.emit(Note("info", text)))
+            self.router.observers.append(DialogHook(self.dialog, script))
 
     def __getattr__(self, name: str) -> Any:
         # only reached for names EdgeProxy lacks: the node is a pua node too
@@ -130,6 +139,8 @@ class EdgeProxy:
             subscribe.answer_request(self.pua, txn, now)
 
     def timer(self, key: Hashable, now: int) -> None:
+        if self.dialog is not None and self.dialog.timer(key, now):
+            return
         if key == USRLOC_TIMER:
             self.outbox.set_timer(USRLOC_TIMER, now + self.cfg.usrloc.timer_interval * SECOND)
             self._in_process("timer", self.usrloc.timer, now)

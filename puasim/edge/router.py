@@ -39,7 +39,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from puasim.edge.script import Script
 from puasim.effects import Address, Outbox
+from puasim.node.dialog import Dialog, DialogModule
 from puasim.node.registrar import extract_aor
 from puasim.node.usrloc import Contact, Usrloc
 from puasim.sip import headers as H
@@ -82,6 +84,8 @@ class ProxiedInvite:
     cancelled: bool = False
     #: Record-Route parameters the dialog module adds (``did``)
     rr_params: str = ""
+    #: the dialog module's dialog for this INVITE, if the script made one
+    dialog: Dialog | None = None
 
 
 def pop_via(response: Response) -> Response:
@@ -178,9 +182,11 @@ class CallRouter:
             obs.invite_relayed(proxied, now)
         contacts = self.lookup(req, now)
         if not contacts:
+            # the lab script's sl_send_reply("404"): a stateless reply, which tm (and so the
+            # dialog module) never sees
             self.outbox.emit(Note("info", f"edge: no contact for {req.uri}"))
             txn.respond(self.make_reply(req, 404, "Not Found", ()), now)
-            self._forwarded(proxied, self.make_reply(req, 404, "Not Found", ()), False, now)
+            self.proxied.pop(txn.key, None)
             return
         frm = H.from_(req)
         ftag = frm.tag if frm is not None and frm.tag else ""
@@ -334,3 +340,34 @@ class CallRouter:
             obs.reply_forwarded(proxied, reply, faked, now)
         if reply.status >= 200 and not (200 <= reply.status < 300):
             self.proxied.pop(proxied.server.key, None)
+
+
+class DialogHook:
+    """The dialog module on the proxy: the INVITE route's ``dlg_manage()``/``setflag()``
+    make the dialog (and its ``did`` Record-Route parameter); forwarded replies and
+    loose-routed requests drive it (:mod:`puasim.node.dialog`)."""
+
+    def __init__(self, dialog: DialogModule, script: Script) -> None:
+        self.dialog = dialog
+        self.script = script
+
+    def invite_relayed(self, proxied: ProxiedInvite, now: int) -> None:
+        managed, flags = False, 0
+        for call in self.script.invite:
+            if call.function == "dlg_manage":
+                managed = True
+            elif call.function == "setflag":
+                flags |= 1 << int(call.args[0])
+        if not self.dialog.wants(flags, managed):
+            return
+        dlg = self.dialog.create(proxied.server.request, now)
+        if dlg is not None:
+            proxied.dialog = dlg
+            proxied.rr_params = f";did={dlg.did}"
+
+    def reply_forwarded(self, proxied: ProxiedInvite, reply: Response, faked: bool, now: int) -> None:
+        if proxied.dialog is not None:
+            self.dialog.on_reply(proxied.dialog, reply.status, None if faked else reply, now)
+
+    def in_dialog(self, request: Request, now: int) -> None:
+        self.dialog.on_request(request, now)

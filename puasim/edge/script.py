@@ -5,7 +5,8 @@ calls module functions in order, e.g. (pua_usrloc's documented example)::
 
     if (is_method("REGISTER")) { pua_set_publish(); save("location"); }
 
-Routes modelled: ``register`` (REGISTER requests), ``notify`` (in-dialog
+Routes modelled: ``register`` (REGISTER requests), ``invite`` (initial INVITEs,
+before the node looks the callee up and relays: ``dlg_manage()``, ``setflag(n)``), ``notify`` (in-dialog
 NOTIFYs of the ``reg`` and ``dialog;sla`` events, each running the calls meant
 for its package, see :data:`NOTIFY_HANDLERS`, and answered with
 ``notify_reply`` after them, as the lab's ``sl_send_reply("200", "OK")``; a
@@ -39,9 +40,11 @@ FUNCTIONS: dict[str, tuple[str, frozenset[str], int, int]] = {
     "reginfo_handle_notify": ("pua_reginfo", frozenset({"notify"}), 1, 1),
     "reginfo_disable_publish": ("pua_reginfo", frozenset({"register", "notify", "request"}), 0, 0),
     "bla_handle_notify": ("pua_bla", frozenset({"notify"}), 0, 0),
+    "dlg_manage": ("dialog", frozenset({"invite"}), 0, 0),
+    "setflag": ("core", frozenset({"invite"}), 1, 1),
 }
 
-ROUTES = ("register", "notify", "notify_reply")
+ROUTES = ("register", "notify", "notify_reply", "invite")
 #: the NOTIFY handlers and the event package each one is for (the lab script
 #: dispatches on ``$hdr(Event)``: ``reg`` and ``dialog;sla``)
 NOTIFY_HANDLERS = {"reginfo_handle_notify": "reg", "bla_handle_notify": "dialog;sla"}
@@ -80,6 +83,8 @@ class Script:
     register: tuple[Call, ...]
     notify: tuple[Call, ...] = ()
     notify_reply: tuple[int, str] = (200, "OK")
+    #: calls of the INVITE route before ``lookup()``/``t_relay()`` (``dlg_manage()``, ``setflag(n)``)
+    invite: tuple[Call, ...] = ()
 
     def handles(self, package: str) -> bool:
         """Whether the notify route has a handler for NOTIFYs of this event package."""
@@ -126,6 +131,8 @@ def parse_call(text: str, route: str, modules: set[str], profile: str = "kamaili
         raise ScriptError(f"{name}() cannot be called from the {route} route")
     if not lo <= len(args) <= hi:
         raise ScriptError(f"{name}() takes {lo}..{hi} arguments, got {len(args)}")
+    if name == "setflag" and not (args[0].isdigit() and int(args[0]) <= 31):
+        raise ScriptError(f"setflag() takes a flag number 0..31, got {args[0]!r}")
     if name == "reginfo_subscribe" and len(args) == 2 and not args[1].isdigit():
         raise ScriptError(f"reginfo_subscribe() expires must be a number of seconds, got {args[1]!r}")
     if module not in modules:

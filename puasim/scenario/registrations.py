@@ -20,6 +20,7 @@ from puasim.companions.reginfo import PuaReginfoConfig
 from puasim.companions.usrloc import CompanionStartupError, PuaUsrlocConfig
 from puasim.edge.proxy import EdgeProxy, NodeConfig
 from puasim.edge.script import ROUTES, Call, Script, ScriptError, default_script, parse_call
+from puasim.node.dialog import DialogConfig, DialogStartupError
 from puasim.node.registrar import RegistrarConfig, RegistrarError
 from puasim.node.usrloc import UsrlocConfig, UsrlocError
 from puasim.phones.phone import Phone, PhoneConfig
@@ -34,7 +35,7 @@ if TYPE_CHECKING:
     from puasim.scenario.spec import Step
 
 TOP_KEYS = {"node", "phones", "script"}
-MODULES = {"usrloc", "registrar", "pua_usrloc", "pua_reginfo", "pua_bla"}
+MODULES = {"usrloc", "registrar", "pua_usrloc", "pua_reginfo", "pua_bla", "dialog"}
 PHONE_KEYS = {"name", "aor", "address", "contacts", "expires", "refresh", "registrar", "user_agent", "expires_param",
               "bla", "bla_version", "calls"}
 #: line states a BLA phone can report (RFC 4235 §3.7.1 dialog states, or no dialog at all)
@@ -125,11 +126,18 @@ def _node(doc: Doc, raw: dict) -> NodeConfig:
             pua_bla = PuaBlaConfig.from_params(params)
         except CompanionStartupError as exc:
             raise _module_error(doc, (*path, "pua_bla"), params, exc) from None
+    dialog = None
+    if "dialog" in modules:
+        params = dict(modules.get("dialog") or {})
+        try:
+            dialog = DialogConfig.from_params(params)
+        except (DialogStartupError, TypeError) as exc:
+            raise _module_error(doc, (*path, "dialog"), params, exc) from None
     for key in ("server_header", "user_agent_header"):
         if not isinstance(spec.get(key, ""), str):
             raise doc.error(("node", key), f"{key} must be text")
     return NodeConfig(usrloc, registrar, pua_usrloc, pua_reginfo, spec.get("server_header", ""),
-                      spec.get("user_agent_header", ""), pua_bla=pua_bla)
+                      spec.get("user_agent_header", ""), pua_bla=pua_bla, dialog=dialog)
 
 
 def _calls(doc: Doc, entries: Any, route: str, node: NodeConfig) -> list[Call]:
@@ -172,7 +180,8 @@ def _script(doc: Doc, raw: dict, node: NodeConfig) -> Script:
     code, _, reason = str(reply).partition(" ")
     if not code.isdigit() or not 200 <= int(code) <= 699 or not reason:
         raise doc.error(("script", "notify_reply"), f"expected a final reply such as \"200 OK\", got {reply!r}")
-    return Script(tuple(register), tuple(notify), (int(code), reason))
+    invite = _calls(doc, spec["invite"], "invite", node) if "invite" in spec else []
+    return Script(tuple(register), tuple(notify), (int(code), reason), tuple(invite))
 
 
 def _refresh(value: Any, doc: Doc, path: tuple) -> tuple[str, float]:
