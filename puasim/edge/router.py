@@ -353,7 +353,14 @@ class DialogHook:
 
     def invite_relayed(self, proxied: ProxiedInvite, now: int) -> None:
         managed, flags = False, 0
+        try:
+            frm = H.from_(proxied.server.request)
+            user = (parse_uri(frm.uri).user or "") if frm is not None else ""
+        except (SipParseError, ValueError):
+            user = ""
         for call in self.script.invite:
+            if not call.applies(user):
+                continue
             if call.function == "dlg_manage":
                 managed = True
             elif call.function == "setflag":

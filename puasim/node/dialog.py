@@ -56,7 +56,11 @@ HASH_SIZE = 4096
 
 
 class DialogStartupError(ValueError):
-    """A parameter mod_init refuses; the text is Kamailio's reason."""
+    """A parameter mod_init refuses; the text is Kamailio's reason, ``param`` the parameter."""
+
+    def __init__(self, reason: str, param: str = "") -> None:
+        super().__init__(reason)
+        self.param = param
 
 
 class DlgState(enum.IntEnum):
@@ -131,11 +135,11 @@ class DialogConfig:
         for name in ("default_timeout", "dlg_flag"):
             value = getattr(cfg, name)
             if isinstance(value, bool) or not isinstance(value, int):
-                raise DialogStartupError(f"{name} must be an integer, got {value!r}")
+                raise DialogStartupError(f"{name} must be an integer, got {value!r}", name)
         if cfg.dlg_flag != -1 and cfg.dlg_flag > MAX_FLAG:
-            raise DialogStartupError(f"invalid dlg flag {cfg.dlg_flag}!!")
+            raise DialogStartupError(f"invalid dlg flag {cfg.dlg_flag}!!", "dlg_flag")
         if cfg.default_timeout <= 0:
-            raise DialogStartupError("0 default_timeout not accepted!!")
+            raise DialogStartupError("0 default_timeout not accepted!!", "default_timeout")
         return cfg
 
 

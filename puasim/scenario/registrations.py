@@ -87,7 +87,7 @@ def _mapping(value: Any, doc: Doc, path: tuple, keys: set[str] | None = None) ->
 
 
 def _module_error(doc: Doc, path: tuple, params: dict, exc: Exception) -> Exception:
-    bad = next((k for k in params if repr(k) in str(exc) or f" {k} " in f" {exc} "), None)
+    bad = getattr(exc, "param", None) or next((k for k in params if repr(k) in str(exc) or f" {k} " in f" {exc} "), None)
     return doc.error((*path, bad) if bad else path, f"the node would not start: {exc}")
 
 

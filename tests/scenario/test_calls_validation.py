@@ -64,3 +64,31 @@ def test_a_call_to_an_aor_nobody_registered_gets_404() -> None:
     text = GOOD.replace("to: bob, hold: 2", "to: \"sip:carol@127.0.0.1\"").replace(
         "count: {match: {from: alice, method: BYE}, equals: 1}", "count: {match: {to: alice, status: 404}, equals: 1}")
     assert run_scenario(scenario_from_text(text, "f.yaml")).passed
+
+
+DIALOG = GOOD.replace("    registrar: {min_expires: 0}\n", "    registrar: {min_expires: 0}\n    dialog: {default_timeout: 60}\n"
+                      ).replace("phones:\n", "script:\n  invite: [dlg_manage()]\n", 1).replace(
+    "script:\n  invite: [dlg_manage()]\n", "script:\n  invite: [dlg_manage()]\nphones:\n", 1)
+
+
+def test_dialog_document_tracks_the_call() -> None:
+    result = run_scenario(scenario_from_text(DIALOG, "f.yaml"))
+    assert result.passed
+    texts = [r.event.text for r in result.trace.records if type(r.event).__name__ == "Note" and r.node == "pua"
+             and r.event.text.startswith("dialog ")]
+    assert [t.split(": ")[1].split(" ")[0] for t in texts] == ["CREATED", "EARLY", "CONFIRMED_NA", "CONFIRMED",
+                                                               "TERMINATED"]
+
+
+@pytest.mark.parametrize(("old", "new", "field", "words"), [
+    ("dialog: {default_timeout: 60}", "dialog: {default_timeout: 0}", "node.modules.dialog.default_timeout",
+     "the node would not start: 0 default_timeout not accepted!!"),
+    ("dialog: {default_timeout: 60}", "dialog: {dlg_flag: 32}", "node.modules.dialog.dlg_flag", "invalid dlg flag 32!!"),
+    ("    dialog: {default_timeout: 60}\n", "", "script.invite[0]", "exported by dialog, which the node does not load"),
+    ("invite: [dlg_manage()]", "invite: [setflag(40)]", "script.invite[0]", "flag number 0..31"),
+    ("invite: [dlg_manage()]", "invite: [save(\"location\")]", "script.invite[0]", "cannot be called from the invite route"),
+])
+def test_dialog_fields_are_checked(old: str, new: str, field: str, words: str) -> None:
+    scenario_from_text(DIALOG, "f.yaml")
+    err = error_for(DIALOG.replace(old, new))
+    assert err.field == field and words in str(err), str(err)
