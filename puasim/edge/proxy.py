@@ -15,6 +15,10 @@ the other pua nodes of puasim do.  Callbacks fired
 by usrloc's timer run in the ``timer`` process (its own Call-ID counter, lab
 03 #33).
 
+Calls (INVITE, CANCEL and in-dialog requests) go to :mod:`puasim.edge.router`,
+tm's stateful proxy, and, when the script makes dialogs, to the dialog module
+(:mod:`puasim.node.dialog`).
+
 Every other attribute is pua's (``records()``, ``send_publish``, ...), so the
 scenario runner and pua_rpc work on the edge node as on a bare pua node.
 
