@@ -34,8 +34,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from puasim.companions.bla import PuaBla, PuaBlaConfig
+from puasim.companions.dialoginfo import PuaDialoginfo, PuaDialoginfoConfig
 from puasim.companions.reginfo import PuaReginfo, PuaReginfoConfig
-from puasim.companions.usrloc import PuaUsrloc, PuaUsrlocConfig
+from puasim.companions.usrloc import CompanionStartupError, PuaUsrloc, PuaUsrlocConfig
 from puasim.edge.router import CallRouter, DialogHook
 from puasim.edge.script import Call, Script, call_serves, notify_package, substitute
 from puasim.effects import SECOND, Address
@@ -70,12 +71,15 @@ class NodeConfig:
     profile: str = "kamailio-5.6"
     pua_bla: PuaBlaConfig | None = None
     dialog: DialogConfig | None = None
+    pua_dialoginfo: PuaDialoginfoConfig | None = None
 
     @property
     def modules(self) -> set[str]:
         loaded = {"core", "usrloc", "registrar", "pua"}
         if self.dialog is not None:
             loaded.add("dialog")
+        if self.pua_dialoginfo is not None:
+            loaded.add("pua_dialoginfo")
         if self.pua_usrloc is not None:
             loaded.add("pua_usrloc")
         if self.pua_reginfo is not None:
@@ -113,6 +117,11 @@ class EdgeProxy:
             self.dialog = DialogModule(cfg.dialog, self.outbox.set_timer, self.outbox.cancel_timer,
                                        lambda text: self.outbox.emit(Note("info", text)))
             self.router.observers.append(DialogHook(self.dialog, script))
+        self.pua_dialoginfo: PuaDialoginfo | None = None
+        if cfg.pua_dialoginfo is not None:
+            if self.dialog is None:
+                raise CompanionStartupError("failed to find dialog API - is dialog module loaded?")
+            self.pua_dialoginfo = PuaDialoginfo(pua, self.dialog, cfg.pua_dialoginfo)
 
     def __getattr__(self, name: str) -> Any:
         # only reached for names EdgeProxy lacks: the node is a pua node too

@@ -4,12 +4,13 @@ What the lab's ``proxy.cfg`` does with calls, as a model (RFC 3261 §16):
 
 * ``mf_process_maxfwd_header("10")``: a request whose Max-Forwards is 0 gets
   ``483 Too Many Hops``; a missing one is taken as 10.
-* INVITE without To-tag (``route[INVITE]``): tm answers ``100 trying -- your
-  call is important to us`` at once (lab 07 #15), ``record_route()`` adds
+* INVITE without To-tag (``route[INVITE]``): ``record_route()`` adds
   ``<sip:host:port;lr;ftag=...>`` (plus ``did=`` when the dialog module
   tracks the call), ``lookup("location")`` turns the Request-URI into the
-  AOR's valid contacts (``404 Not Found`` when there is none) and ``t_relay()``
-  forks to all of them in parallel (§16.6), Max-Forwards one less, each branch
+  AOR's valid contacts (``404 Not Found`` when there is none, a stateless
+  reply) and ``t_relay()`` answers ``100 trying -- your call is important to
+  us`` (lab 07 #15, after the dialog's Trying PUBLISH #14) and forks to all of
+  them in parallel (§16.6), Max-Forwards one less, each branch
   an INVITE client transaction with tm's timers (``fr_timer``, then
   ``fr_inv_timer`` once a provisional came; on its expiry tm CANCELs the
   branch and counts a local 408).
@@ -175,9 +176,10 @@ class CallRouter:
         mf = self._max_forwards(req, now, txn)
         if mf is None:
             return
-        txn.respond(self._trying(req), now)
         proxied = ProxiedInvite(txn)
         self.proxied[txn.key] = proxied
+        # route[INVITE]: record_route(), dlg_manage() (DLGCB_CREATED: pua_dialoginfo's
+        # Trying leaves here, lab 07 #14), lookup(), then t_relay() answers 100 (#15)
         for obs in self.observers:
             obs.invite_relayed(proxied, now)
         contacts = self.lookup(req, now)
@@ -188,6 +190,7 @@ class CallRouter:
             txn.respond(self.make_reply(req, 404, "Not Found", ()), now)
             self.proxied.pop(txn.key, None)
             return
+        txn.respond(self._trying(req), now)
         frm = H.from_(req)
         ftag = frm.tag if frm is not None and frm.tag else ""
         rr = f"<sip:{self.layer.sent_by};lr;ftag={ftag}{proxied.rr_params}>"
@@ -332,8 +335,10 @@ class CallRouter:
         server = proxied.server
         if server.state in (InviteState.COMPLETED, InviteState.CONFIRMED, InviteState.TERMINATED):
             return
-        server.respond(reply, now)
+        # TMCB_RESPONSE_READY runs before tm sends the reply: the dialog callbacks and
+        # their PUBLISHes come first (lab 07 #22/#23 before the relayed 180 #24)
         self._forwarded(proxied, reply, faked, now)
+        server.respond(reply, now)
 
     def _forwarded(self, proxied: ProxiedInvite, reply: Response, faked: bool, now: int) -> None:
         for obs in self.observers:
@@ -367,7 +372,7 @@ class DialogHook:
                 flags |= 1 << int(call.args[0])
         if not self.dialog.wants(flags, managed):
             return
-        dlg = self.dialog.create(proxied.server.request, now)
+        dlg = self.dialog.create(proxied.server.request, now, flags)
         if dlg is not None:
             proxied.dialog = dlg
             proxied.rr_params = f";did={dlg.did}"

@@ -207,7 +207,7 @@ class DialogModule:
         """``dlg_manage()`` was called, or the INVITE carries ``dlg_flag``."""
         return managed or (self.cfg.dlg_flag >= 0 and bool(flags & (1 << self.cfg.dlg_flag)))
 
-    def create(self, invite: Request, now: int) -> Dialog | None:
+    def create(self, invite: Request, now: int, flags: int = 0) -> Dialog | None:
         """``dlg_new_dialog()`` for an initial INVITE: the dialog and DLGCB_CREATED."""
         try:
             frm, to, call_id = H.from_(invite), H.to(invite), H.call_id(invite)
@@ -219,7 +219,8 @@ class DialogModule:
         self.next_id += 1
         entry = binascii.crc32(call_id.encode()) % HASH_SIZE
         dlg = Dialog(entry, self.next_id, call_id, frm.uri, frm.tag, to.uri, invite.uri,
-                     contacts[0].uri if contacts else "", self.cfg.default_timeout, invite=invite)
+                     contacts[0].uri if contacts else "", self.cfg.default_timeout, invite=invite,
+                     extra={"flags": flags})
         self.dialogs[dlg.did] = dlg
         self._run(dlg, DlgCb.CREATED, invite, now)
         return dlg

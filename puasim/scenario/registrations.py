@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from puasim.companions.bla import PuaBlaConfig
+from puasim.companions.dialoginfo import PuaDialoginfoConfig
 from puasim.companions.reginfo import PuaReginfoConfig
 from puasim.companions.usrloc import CompanionStartupError, PuaUsrlocConfig
 from puasim.edge.proxy import EdgeProxy, NodeConfig
@@ -35,7 +36,7 @@ if TYPE_CHECKING:
     from puasim.scenario.spec import Step
 
 TOP_KEYS = {"node", "phones", "script"}
-MODULES = {"usrloc", "registrar", "pua_usrloc", "pua_reginfo", "pua_bla", "dialog"}
+MODULES = {"usrloc", "registrar", "pua_usrloc", "pua_reginfo", "pua_bla", "dialog", "pua_dialoginfo"}
 PHONE_KEYS = {"name", "aor", "address", "contacts", "expires", "refresh", "registrar", "user_agent", "expires_param",
               "bla", "bla_version", "calls"}
 #: line states a BLA phone can report (RFC 4235 §3.7.1 dialog states, or no dialog at all)
@@ -133,11 +134,21 @@ def _node(doc: Doc, raw: dict) -> NodeConfig:
             dialog = DialogConfig.from_params(params)
         except (DialogStartupError, TypeError) as exc:
             raise _module_error(doc, (*path, "dialog"), params, exc) from None
+    pua_dialoginfo = None
+    if "pua_dialoginfo" in modules:
+        params = dict(modules.get("pua_dialoginfo") or {})
+        try:
+            pua_dialoginfo = PuaDialoginfoConfig.from_params(params)
+            if dialog is None:
+                raise CompanionStartupError("failed to find dialog API - is dialog module loaded?")
+        except CompanionStartupError as exc:
+            raise _module_error(doc, (*path, "pua_dialoginfo"), params, exc) from None
     for key in ("server_header", "user_agent_header"):
         if not isinstance(spec.get(key, ""), str):
             raise doc.error(("node", key), f"{key} must be text")
     return NodeConfig(usrloc, registrar, pua_usrloc, pua_reginfo, spec.get("server_header", ""),
-                      spec.get("user_agent_header", ""), pua_bla=pua_bla, dialog=dialog)
+                      spec.get("user_agent_header", ""), pua_bla=pua_bla, dialog=dialog,
+                      pua_dialoginfo=pua_dialoginfo)
 
 
 def _calls(doc: Doc, entries: Any, route: str, node: NodeConfig) -> list[Call]:
@@ -260,6 +271,10 @@ def parse(
         key = next(k for k in ("phones", "script") if k in raw)
         raise doc.error((key,), "phones and script need a node: block (the edge node that registers them)")
     node = replace(_node(doc, raw), profile=profile)
+    dlginfo_params = ((raw.get("node") or {}).get("modules") or {}).get("pua_dialoginfo") or {}
+    if "use_uuid" in dlginfo_params and profile != "kamailio-master":  # §11.2: added after 5.6
+        raise doc.error(("node", "modules", "pua_dialoginfo", "use_uuid"), "the node would not start: parameter "
+                        "<use_uuid> not found in module <pua_dialoginfo> (use_uuid exists in kamailio-master only)")
     return Registrations(node, _script(doc, raw, node), _phones(doc, raw, pua_addr, {pua_addr, server_addr}))
 
 
