@@ -230,9 +230,10 @@ class CallRouter:
         if proxied is None:
             txn.respond(self.make_reply(txn.request, 481, "Call/Transaction Does Not Exist", ()), now)
             return
-        txn.respond(self.make_reply(txn.request, 200, "canceling", ()), now)
+        # tm CANCELs the branches first, then answers the CANCEL (lab 10 #18, #19)
         proxied.cancelled = True
         self._cancel_branches(proxied, now)
+        txn.respond(self.make_reply(txn.request, 200, "canceling", ()), now)
 
     def _cancel_branches(self, proxied: ProxiedInvite, now: int, keep: InviteClientTransaction | None = None) -> None:
         for branch in proxied.branches:
