@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from puasim.effects import SECOND
 from puasim.phones.calls import ANSWER_MODES, CallPolicy
+from puasim.scenario.fields import read_seconds
 from puasim.scenario.loader import Source as Doc
 from puasim.sip.uri import parse_uri
 
@@ -35,9 +37,8 @@ CALL_FIELDS = {
 
 
 def _seconds(value: Any, doc: Doc, path: tuple, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
-        raise doc.error(path, f"{name} must be a number of seconds >= 0, got {value!r}")
-    return float(value)
+    """Finite seconds in the format's bounds (``read_seconds``: 0 to 30 days)."""
+    return read_seconds(doc, path, value) / SECOND
 
 
 def _status(value: Any, doc: Doc, path: tuple) -> int:

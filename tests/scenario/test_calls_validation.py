@@ -41,13 +41,15 @@ def test_good_document_runs_a_call() -> None:
 
 @pytest.mark.parametrize(("old", "new", "field", "words"), [
     ("answer: ring,", "answer: maybe,", "phones[1].calls.answer", "answer must be one of"),
-    ("answer_after: 1}", "answer_after: -1}", "phones[1].calls.answer_after", "seconds >= 0"),
+    ("answer_after: 1}", "answer_after: -1}", "phones[1].calls.answer_after", "must be seconds in 0..2.592e+06"),
+    ("answer_after: 1}", "answer_after: .inf}", "phones[1].calls.answer_after", "finite"),
     ("answer_after: 1}", "answer_after: 1, reject_status: 200}", "phones[1].calls.reject_status", "300-699"),
     ("answer_after: 1}", "answer_after: 1, ring: yes}", "phones[1].calls.ring", "unknown field"),
     ("answer_after: 1}", "answer_after: 1, rel100: 1}", "phones[1].calls.rel100", "true or false"),
     ("to: bob, hold: 2", "to: carol, hold: 2", "steps[2].with.to", "neither a phone name nor a SIP URI"),
     ("to: bob, hold: 2", "hold: 2", "steps[2].with.to", "needs to:"),
-    ("to: bob, hold: 2", "to: bob, hold: soon", "steps[2].with.hold", "seconds >= 0"),
+    ("to: bob, hold: 2", "to: bob, hold: soon", "steps[2].with.hold", "must be seconds"),
+    ("to: bob, hold: 2", "to: bob, hold: 1e9", "steps[2].with.hold", "must be seconds in 0..2.592e+06"),
     ("to: bob, hold: 2", "to: bob, when: 2", "steps[2].with.when", "unknown field"),
     ("do: phone.call, with: {phone: alice, to: bob, hold: 2}", "do: phone.reject, with: {phone: bob, status: 99}",
      "steps[2].with.status", "300-699"),
