@@ -152,3 +152,13 @@ def test_use_uuid_exists_in_master_only_and_dialog_must_be_loaded():
         scenario_from_text(DOC.replace("    dialog: {}\n", "").replace("{use_uuid: 1}", "{}").replace(
             "invite: [dlg_manage()]", "register: [save(\"location\")]"), "f.yaml")
     assert "is dialog module loaded?" in str(info.value)
+
+
+def test_use_uuid_gives_a_random_uuid_as_dialog_id():
+    import re
+
+    pua, mod, _ = node(use_uuid=1)
+    mod.create(INVITE, SECOND)
+    (trying,) = publishes(pua)
+    assert re.search(r'<dialog id="[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}" ',
+                     trying.body.decode())
