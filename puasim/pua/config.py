@@ -12,8 +12,17 @@ from typing import Any
 
 from puasim.effects import StartupError
 
-PROFILES = ("kamailio-5.6", "kamailio-master")
+PROFILES = ("kamailio-5.6", "kamailio-master", "fixed")
 DEFAULT_PROFILE = "kamailio-5.6"
+
+#: Repairs of known pua defects (pua-reference §10), each switchable on its own
+#: with the ``repairs`` parameter (comma-separated, e.g. ``"B4,D1"``).  Profile
+#: ``fixed`` is ``kamailio-5.6`` with all of them switched on.
+REPAIRS: dict[str, str] = {
+    "B4": "a removal (expires 0) is sent with Expires: 0, not min_expires (§3.5, §4.2)",
+    "D1": "a 423 to a PUBLISH with a body is retried once with the reply's Min-Expires (RFC 3903 §6)",
+    "B9": "a 412 to a timer refresh re-publishes the last body as a new initial PUBLISH (§3.8.1)",
+}
 
 
 class PuaStartupError(StartupError, ValueError):
@@ -39,6 +48,8 @@ class PuaConfig:
     db_table_lock_write: int = 1
     #: which Kamailio the model follows (§11)
     profile: str = DEFAULT_PROFILE
+    #: comma-separated B/D numbers of §10 defects repaired (see :data:`REPAIRS`)
+    repairs: str = ""
     warnings: tuple[str, ...] = field(default=(), compare=False)
 
     @property
@@ -54,6 +65,17 @@ class PuaConfig:
     @property
     def is_master(self) -> bool:
         return self.profile == "kamailio-master"
+
+    @property
+    def repaired(self) -> frozenset[str]:
+        """The §10 defects this configuration repairs (all of them for profile ``fixed``)."""
+        if self.profile == "fixed":
+            return frozenset(REPAIRS)
+        return frozenset(r.strip() for r in self.repairs.split(",") if r.strip())
+
+    def repairs_(self, number: str) -> bool:
+        """True when defect ``number`` (e.g. ``"B4"``) of pua-reference §10 is repaired."""
+        return number in self.repaired
 
     @property
     def reg_uses_dlginfo_flag(self) -> bool:
@@ -88,6 +110,9 @@ def load_config(params: dict[str, Any] | None = None, **overrides: Any) -> PuaCo
     cfg = replace(defaults, **values)
     if cfg.profile not in PROFILES:
         raise PuaStartupError(f"unknown profile {cfg.profile!r} (known: {', '.join(PROFILES)})")
+    unknown = sorted(cfg.repaired - set(REPAIRS))
+    if unknown:
+        raise PuaStartupError(f"unknown repairs {', '.join(unknown)} (known: {', '.join(REPAIRS)})")
     # 1. clamp min_expires, fix default_expires
     if cfg.min_expires < 0:
         warnings.append(f"min_expires {cfg.min_expires} < 0: reset to 0")

@@ -94,6 +94,8 @@ class Pua:
         #: True (reply 200) or False (the script exits without a reply)
         self.notify_hooks: list[Callable[[Request, int], bool | None]] = []
         self.started = False
+        #: repair B9 only: the last processed body per publication key, for re-publishing after a 412
+        self.last_bodies: dict[tuple[str, int, int, str], tuple[bytes, str]] = {}
         self.defer_callbacks: list[tuple[Any, ...]] | None = None
         for warning in self.cfg.warnings:
             self.log("warning", warning)

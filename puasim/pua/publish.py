@@ -6,6 +6,7 @@ current time in epoch seconds (``now``) or microseconds (``now_us``) as named.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from puasim.pua.constants import (
@@ -33,6 +34,8 @@ RPC_SOURCES = (int(Source.RPC_PUBLISH), int(Source.RPC_ASYN_PUBLISH))
 def publish_expires_header(pua: Pua, expires: int) -> int:
     """§3.5: ``E = expires`` (or default_expires when < 0); ``min_expires`` if E <= 0 else E + 1."""
     e = expires if expires >= 0 else pua.cfg.default_expires
+    if e == 0 and pua.cfg.repairs_("B4"):  # repair B4 (§10.2): a removal stays a removal
+        return 0
     return pua.cfg.min_expires if e <= 0 else e + 1
 
 
@@ -161,6 +164,10 @@ def on_publish_reply(pua: Pua, h: Hentity, reply: Response, faked: bool, now_us:
             pua.record_changed("deleted", rec, now_us, f"{reply.status} reply")
         if reply.status == 412 and h.body and h.flag not in RPC_SOURCES:
             _republish_after_412(pua, h, now, now_us)
+        elif reply.status == 412 and h.ua_flag == REQ_ME and pua.cfg.repairs_("B9"):
+            _republish_refresh_after_412(pua, h, now, now_us)
+        elif reply.status == 423 and h.body and h.ua_flag == REQ_OTHER and pua.cfg.repairs_("D1"):
+            _retry_after_423(pua, h, reply, now, now_us)
         pua.run_callbacks(h, reply, faked, now_us)
         return
     lexpire = H.expires_or_none(reply)
@@ -176,6 +183,8 @@ def on_publish_reply(pua: Pua, h: Hentity, reply: Response, faked: bool, now_us:
             pua.record_changed("deleted", rec, now_us, "Expires 0 in 2xx")
         pua.run_callbacks(h, reply, faked, now_us)
         return
+    if h.body and pua.cfg.repairs_("B9"):  # repair B9: remember the body a refresh may have to re-publish
+        pua.last_bodies[(h.pres_uri, h.event, h.flag, h.id)] = (h.body, h.content_type)
     rec = pua.store.update_publication(key, etag, now + lexpire, h.desired_expires) if h.etag else None
     if rec is not None:  # row 7
         pua.record_changed("refreshed" if h.ua_flag == REQ_ME else "updated", rec, now_us)
@@ -218,3 +227,46 @@ def _republish_after_412(pua: Pua, h: Hentity, now: int, now_us: int) -> None:
     )
     rc = send_publish(pua, publ, now_us)
     pua.api_event("send_publish(412 recovery)", publ, rc)
+
+
+def _republish_refresh_after_412(pua: Pua, h: Hentity, now: int, now_us: int) -> None:
+    """Repair B9 (§10.2, D4): a 412 to a timer refresh re-publishes the last body.
+
+    Kamailio only deletes the record (§3.8 row 3); repaired, the body last sent
+    for the key goes out as a fresh initial PUBLISH, as §3.8.1 does for
+    application PUBLISHes.
+    """
+    saved = pua.last_bodies.get((h.pres_uri, h.event, h.flag, h.id))
+    if saved is None:
+        return
+    body, ctype = saved
+    _republish_after_412(pua, replace(h, body=body, content_type=ctype), now, now_us)
+
+
+def _retry_after_423(pua: Pua, h: Hentity, reply: Response, now: int, now_us: int) -> None:
+    """Repair D1 (§10.1; RFC 3903 §4.1, RFC 3261 §21.4.17): retry a 423 with the reply's Min-Expires.
+
+    Kamailio never reads Min-Expires and drops the publication.  Repaired, an
+    application PUBLISH whose requested lifetime was too brief is sent once more
+    as a new initial PUBLISH asking for Min-Expires seconds; a 423 without a
+    larger Min-Expires is not retried (no loop).
+    """
+    minimum = H.min_expires(reply)
+    asked = h.desired_expires - h.sent_at if h.desired_expires else pua.cfg.default_expires
+    if minimum is None or minimum <= asked:
+        pua.log("error", f"423 to PUBLISH for {h.pres_uri} without a usable Min-Expires: not retried")
+        return
+    publ = PublInfo(
+        pres_uri=h.pres_uri,
+        event=h.event,
+        source_flag=h.flag,
+        expires=minimum,
+        body=h.body,
+        content_type=h.content_type,
+        id=h.id,
+        outbound_proxy=h.outbound_proxy,
+        extra_headers=h.extra_headers,
+        cb_param=h.cb_param,
+    )
+    rc = send_publish(pua, publ, now_us)
+    pua.api_event("send_publish(423 retry)", publ, rc)

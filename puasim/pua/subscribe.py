@@ -37,6 +37,8 @@ MAX_ROUTES = 63
 def subscribe_expires_header(pua: Pua, expires: int) -> int:
     """§4.2: ``E`` (default_expires when < 0); ``min_expires`` if E <= min_expires else E + 10."""
     e = expires if expires >= 0 else pua.cfg.default_expires
+    if e == 0 and pua.cfg.repairs_("B4"):  # repair B4 (§10.2): an un-SUBSCRIBE stays one
+        return 0
     return pua.cfg.min_expires if e <= pua.cfg.min_expires else e + 10
 
 

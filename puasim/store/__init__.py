@@ -54,7 +54,7 @@ def make_store(cfg: PuaConfig, database: Database | None = None) -> Store:
         return SqlStore(
             database,
             table=cfg.db_table,
-            profile=cfg.profile,
+            profile="kamailio-master" if cfg.is_master else "kamailio-5.6",
             lock_write=cfg.db_table_lock_write == 1,
             fetch_rows=cfg.fetch_rows,
         )
