@@ -11,8 +11,9 @@ from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 from puasim.effects import StartupError
+from puasim.pua.policy import POLICIES, ClientPolicy
 
-PROFILES = ("kamailio-5.6", "kamailio-master", "fixed")
+PROFILES = ("kamailio-5.6", "kamailio-master", "fixed", "pjsua", "sipsimple")
 DEFAULT_PROFILE = "kamailio-5.6"
 
 #: Repairs of known pua defects (pua-reference §10), each switchable on its own
@@ -22,6 +23,15 @@ REPAIRS: dict[str, str] = {
     "B4": "a removal (expires 0) is sent with Expires: 0, not min_expires (§3.5, §4.2)",
     "D1": "a 423 to a PUBLISH with a body is retried once with the reply's Min-Expires (RFC 3903 §6)",
     "B9": "a 412 to a timer refresh re-publishes the last body as a new initial PUBLISH (§3.8.1)",
+    "B8": "one PUBLISH in flight per publication; later ones wait and go out with the newest ETag (§3.11)",
+}
+
+#: repairs each profile switches on by itself; ``pjsua`` and ``sipsimple`` also
+#: follow their stack's client policy (:mod:`puasim.pua.policy`)
+PROFILE_REPAIRS: dict[str, frozenset[str]] = {
+    "fixed": frozenset(REPAIRS),
+    "pjsua": frozenset({"B4", "B8", "B9"}),
+    "sipsimple": frozenset({"B4", "B8", "B9"}),
 }
 
 
@@ -69,13 +79,17 @@ class PuaConfig:
     @property
     def repaired(self) -> frozenset[str]:
         """The §10 defects this configuration repairs (all of them for profile ``fixed``)."""
-        if self.profile == "fixed":
-            return frozenset(REPAIRS)
-        return frozenset(r.strip() for r in self.repairs.split(",") if r.strip())
+        own = frozenset(r.strip() for r in self.repairs.split(",") if r.strip())
+        return own | PROFILE_REPAIRS.get(self.profile, frozenset())
 
     def repairs_(self, number: str) -> bool:
         """True when defect ``number`` (e.g. ``"B4"``) of pua-reference §10 is repaired."""
         return number in self.repaired
+
+    @property
+    def client(self) -> ClientPolicy | None:
+        """The other stack's PUBLISH policy for profiles ``pjsua`` / ``sipsimple``, else None."""
+        return POLICIES.get(self.profile)
 
     @property
     def reg_uses_dlginfo_flag(self) -> bool:

@@ -28,6 +28,7 @@ from puasim.pua.constants import PUACB_MAX, REQ_OTHER
 from puasim.pua.errors import StoreError
 from puasim.pua.events import builtin_registry
 from puasim.pua.info import Hentity, PublInfo, SubsInfo
+from puasim.pua.policy import TIMER as POLICY_TIMER
 from puasim.pua.tm import NextHopError, Tm, split_header_block
 from puasim.sip.errors import SipParseError
 from puasim.sip.message import Request, Response
@@ -96,6 +97,10 @@ class Pua:
         self.started = False
         #: repair B9 only: the last processed body per publication key, for re-publishing after a 412
         self.last_bodies: dict[tuple[str, int, int, str], tuple[bytes, str]] = {}
+        #: repair B8 only: publications with a PUBLISH in flight, and the PUBLISHes waiting for it
+        self.publish_queue: dict[tuple[str, int, int, str], list[PublInfo]] = {}
+        #: client policies only: PUBLISHes to retry after a 423 (puasim.pua.policy)
+        self.policy_retries: dict[tuple[str, int, int, str], PublInfo] = {}
         self.defer_callbacks: list[tuple[Any, ...]] | None = None
         for warning in self.cfg.warnings:
             self.log("warning", warning)
@@ -151,6 +156,9 @@ class Pua:
 
     def timer(self, key: Hashable, now: int) -> None:
         if isinstance(key, tuple) and self.layer.timer(key, now):
+            return
+        if isinstance(key, tuple) and key and key[0] == POLICY_TIMER:
+            publish.on_policy_timer(self, key, now)
             return
         if key == CLEAN_TIMER:
             self.outbox.set_timer(CLEAN_TIMER, now + self.cfg.clean_period * SECOND)
@@ -231,7 +239,8 @@ class Pua:
                 continue
             if not (p.expires - period < now):
                 continue
-            if p.desired_expires > p.expires + min_exp or p.desired_expires == 0:
+            own_timer = self.cfg.client is not None and p.is_publication  # the policy refreshes these
+            if not own_timer and (p.desired_expires > p.expires + min_exp or p.desired_expires == 0):
                 try:
                     rc = self.update_pua(p, now_us)
                 except StoreError as exc:

@@ -20,6 +20,7 @@ from puasim.pua.constants import (
 )
 from puasim.pua.events import NullProcessorCrash
 from puasim.pua.info import Hentity, PublInfo
+from puasim.pua.policy import TIMER
 from puasim.sip import headers as H
 from puasim.sip.message import Response
 from puasim.store.record import PuaRecord
@@ -36,7 +37,15 @@ def publish_expires_header(pua: Pua, expires: int) -> int:
     e = expires if expires >= 0 else pua.cfg.default_expires
     if e == 0 and pua.cfg.repairs_("B4"):  # repair B4 (§10.2): a removal stays a removal
         return 0
+    client = pua.cfg.client
+    if client is not None and client.exact_expires:  # the lifetime as asked (puasim.pua.policy)
+        return e
     return pua.cfg.min_expires if e <= 0 else e + 1
+
+
+def publication_key(pres_uri: str, event: int, flag: int, id: str) -> tuple[str, int, int, str]:
+    """The key a repaired or client-policy PUA serialises PUBLISHes by (B8)."""
+    return (pres_uri, event, flag, id)
 
 
 def send_publish(pua: Pua, publ: PublInfo, now_us: int, *, process: str = "worker") -> int:
@@ -46,6 +55,11 @@ def send_publish(pua: Pua, publ: PublInfo, now_us: int, *, process: str = "worke
     if ev is None:  # row 1
         pua.log("error", f"send_publish: event {publ.event} not registered")
         return -1
+    if pua.cfg.repairs_("B8"):  # repair B8 (§10.2, D9): wait for the PUBLISH in flight
+        waiting = pua.publish_queue.get(publication_key(publ.pres_uri, publ.event, publ.source_flag, publ.id))
+        if waiting is not None:
+            waiting.append(publ)
+            return 0
     rec = pua.store.find_publication(
         pres_uri=publ.pres_uri, flag=publ.source_flag, event=publ.event, id=publ.id, etag=publ.etag
     )
@@ -114,6 +128,8 @@ def send_publish(pua: Pua, publ: PublInfo, now_us: int, *, process: str = "worke
     sent = pua.send_out_of_dialog(
         h, tuple(block), body or b"", publ.outbound_proxy or pua.cfg.outbound_proxy, now_us, process
     )
+    if sent is not None and pua.cfg.repairs_("B8"):
+        pua.publish_queue[publication_key(h.pres_uri, h.event, h.flag, h.id)] = []
     return 0 if sent is not None else -1
 
 
@@ -123,11 +139,15 @@ def refresh_publication(pua: Pua, p: PuaRecord, now_us: int) -> int:
     ev = pua.events.get(p.event)
     if ev is None:
         return -1
+    key = publication_key(p.pres_uri, p.event, p.flag, p.id)
+    if pua.cfg.repairs_("B8") and key in pua.publish_queue:  # repair B8: the PUBLISH in flight refreshes
+        return 0
     e = pua.cfg.default_expires if p.desired_expires == 0 else p.desired_expires - now
+    exact = pua.cfg.client is not None and pua.cfg.client.exact_expires
     block = [
         ("Max-Forwards", str(MAX_FORWARDS)),
         ("Event", ev.name),
-        ("Expires", str(pua.cfg.min_expires if e <= 0 else e + 1)),
+        ("Expires", str(e if exact else pua.cfg.min_expires if e <= 0 else e + 1)),
         ("SIP-If-Match", p.etag),
     ]
     try:
@@ -149,11 +169,25 @@ def refresh_publication(pua: Pua, p: PuaRecord, now_us: int) -> int:
         sent_at=now,
     )
     sent = pua.send_out_of_dialog(h, tuple(block), b"", pua.cfg.outbound_proxy, now_us, "timer")
+    if sent is not None and pua.cfg.repairs_("B8"):
+        pua.publish_queue[key] = []
     return 0 if sent is not None else -1
 
 
 def on_publish_reply(pua: Pua, h: Hentity, reply: Response, faked: bool, now_us: int) -> None:
-    """§3.8 ``publ_cback_func``."""
+    """§3.8 ``publ_cback_func``; with repair B8 the next waiting PUBLISH of the key follows."""
+    waiting = pua.publish_queue.pop(publication_key(h.pres_uri, h.event, h.flag, h.id), None)
+    _handle_publish_reply(pua, h, reply, faked, now_us)
+    for i, publ in enumerate(waiting or ()):
+        rc = send_publish(pua, publ, now_us)
+        pua.api_event("send_publish(queued)", publ, rc)
+        later = pua.publish_queue.get(publication_key(publ.pres_uri, publ.event, publ.source_flag, publ.id))
+        if later is not None:  # in flight again: the rest waits for its reply
+            later.extend(waiting[i + 1 :])  # type: ignore[index]
+            break
+
+
+def _handle_publish_reply(pua: Pua, h: Hentity, reply: Response, faked: bool, now_us: int) -> None:
     now = pua.seconds(now_us)
     key: dict[str, Any] = dict(pres_uri=h.pres_uri, flag=h.flag, event=h.event, id=h.id, etag=h.etag)
     if faked:  # row 2: a local timeout keeps every record as it is
@@ -168,6 +202,8 @@ def on_publish_reply(pua: Pua, h: Hentity, reply: Response, faked: bool, now_us:
             _republish_refresh_after_412(pua, h, now, now_us)
         elif reply.status == 423 and h.body and h.ua_flag == REQ_OTHER and pua.cfg.repairs_("D1"):
             _retry_after_423(pua, h, reply, now, now_us)
+        elif reply.status == 423 and h.body and pua.cfg.client is not None:
+            _schedule_423_retry(pua, h, reply, now_us)
         pua.run_callbacks(h, reply, faked, now_us)
         return
     lexpire = H.expires_or_none(reply)
@@ -202,6 +238,10 @@ def on_publish_reply(pua: Pua, h: Hentity, reply: Response, faked: bool, now_us:
             version=0,
         )
         pua.insert_record(rec, now_us)
+    client = pua.cfg.client
+    if client is not None:  # the stack's own refresh timer replaces the sweep (puasim.pua.policy)
+        timer = (TIMER, "refresh", h.pres_uri, h.event, h.flag, h.id)
+        pua.outbox.set_timer(timer, now_us + client.refresh_delay_ms(lexpire) * 1000)
     pua.run_callbacks(h, reply, faked, now_us)
 
 
@@ -270,3 +310,44 @@ def _retry_after_423(pua: Pua, h: Hentity, reply: Response, now: int, now_us: in
     )
     rc = send_publish(pua, publ, now_us)
     pua.api_event("send_publish(423 retry)", publ, rc)
+
+
+def _schedule_423_retry(pua: Pua, h: Hentity, reply: Response, now_us: int) -> None:
+    """sipsimple (``Publisher._CH_publish``): retry a 423 later, with Min-Expires if larger."""
+    client = pua.cfg.client
+    if client is None or client.retry_423_after is None:
+        return  # pjsua: publish_cb gives up
+    asked = h.desired_expires - h.sent_at if h.desired_expires else pua.cfg.default_expires
+    minimum = H.min_expires(reply)
+    publ = PublInfo(
+        pres_uri=h.pres_uri,
+        event=h.event,
+        source_flag=h.flag,
+        expires=minimum if minimum is not None and minimum > asked else (asked if h.desired_expires else -1),
+        body=h.body,
+        content_type=h.content_type,
+        id=h.id,
+        outbound_proxy=h.outbound_proxy,
+        extra_headers=h.extra_headers,
+        cb_param=h.cb_param,
+    )
+    low, high = client.retry_423_after
+    delay_us = int(pua.rng.uniform(low, high) * 1_000_000)
+    pua.policy_retries[(h.pres_uri, h.event, h.flag, h.id)] = publ
+    pua.outbox.set_timer((TIMER, "retry", h.pres_uri, h.event, h.flag, h.id), now_us + delay_us)
+
+
+def on_policy_timer(pua: Pua, key: tuple, now_us: int) -> None:
+    """A client policy's refresh or 423-retry timer fired (:mod:`puasim.pua.policy`)."""
+    _, kind, pres_uri, event, flag, id_ = key
+    if kind == "retry":
+        publ = pua.policy_retries.pop((pres_uri, event, flag, id_), None)
+        if publ is not None:
+            rc = send_publish(pua, publ, now_us)
+            pua.api_event("send_publish(423 retry)", publ, rc)
+        return
+    rec = pua.store.find_publication(pres_uri=pres_uri, flag=flag, event=event, id=id_, etag="")
+    if rec is None:
+        return
+    if rec.desired_expires == 0 or rec.desired_expires > rec.expires:
+        refresh_publication(pua, rec, now_us)

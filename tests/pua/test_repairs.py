@@ -86,3 +86,53 @@ def test_b9_412_on_timer_refresh(repairs):
     assert again.get("Expires") == "3601"  # indefinite stays indefinite
     h.ok_publish(again, 3600, "e2")
     assert [r.etag for r in h.records()] == ["e2"]
+
+
+DLG1 = PIDF.replace(b"open", b"closed") if b"open" in PIDF else PIDF + b" "
+
+
+@pytest.mark.parametrize("repairs", ["", "B8"])
+def test_b8_second_publish_waits_for_the_first(repairs):
+    h = Harness.make(repairs=repairs)
+    h.publish(expires=3600, body=PIDF)
+    first = h.last()
+    h.publish(expires=3600, body=DLG1)  # before the first 2xx
+    if not repairs:  # Kamailio: two initial PUBLISHes, two server publications
+        assert len(h.requests("PUBLISH")) == 2 and h.last().get("SIP-If-Match") is None
+        h.ok_publish(first, 3600, "e1")
+        h.ok_publish(h.last(), 3600, "e2")
+        assert sorted(r.etag for r in h.records()) == ["e1", "e2"]
+        return
+    assert h.requests("PUBLISH") == [first]  # held back
+    h.ok_publish(first, 3600, "e1")
+    update = h.last()
+    assert update is not first and update.get("SIP-If-Match") == "e1" and update.body
+    h.ok_publish(update, 3600, "e2")
+    assert [r.etag for r in h.records()] == ["e2"]
+
+
+def test_b8_update_never_carries_a_stale_etag():
+    h = Harness.make(repairs="B8")
+    h.publish(expires=3600, body=PIDF)
+    h.ok_publish(h.last(), 3600, "e1")
+    h.publish(expires=3600, body=PIDF)
+    u1 = h.last()
+    h.publish(expires=3600, body=DLG1)
+    h.publish(expires=0)
+    assert h.last() is u1 and u1.get("SIP-If-Match") == "e1"
+    h.ok_publish(u1, 3600, "e2")
+    u2 = h.last()
+    assert u2.get("SIP-If-Match") == "e2" and u2.body
+    h.ok_publish(u2, 3600, "e3")
+    removal = h.last()
+    assert removal.get("SIP-If-Match") == "e3" and removal.get("Expires") == "0"
+
+
+def test_b8_a_local_timeout_releases_the_queue():
+    h = Harness.make(repairs="B8")
+    h.publish(expires=3600, body=PIDF)
+    h.publish(expires=3600, body=DLG1)
+    assert len(h.requests("PUBLISH")) == 1
+    h.advance(40)  # tm gives up after fr_timer: faked 408
+    pubs = h.requests("PUBLISH")
+    assert len(pubs) == 2 and pubs[-1].body and pubs[-1].get("SIP-If-Match") is None
