@@ -9,6 +9,7 @@
 ``puasim live SCENARIO``    a scenario (or a captured flow) against a real SIP server on loopback
 ``puasim lab presence``     a real Kamailio presence server on loopback, for ``puasim live``
 ``puasim sweep SPEC``       many runs of one scenario (overrides x seeds) on all cores or Dask
+``puasim compare SCENARIO`` one scenario under several PUA profiles, side by side
 
 Arguments are checked as they are parsed (:mod:`puasim.cliargs`): a bad value
 or an output path that cannot be written ends the command with a one-line
@@ -432,6 +433,64 @@ def _add_sweep_parser(sub: argparse._SubParsersAction) -> None:
     sw.set_defaults(func=_cmd_sweep)
 
 
+def _cmd_compare(args: argparse.Namespace) -> int:
+    import dataclasses
+
+    from puasim.scenario.loader import ScenarioError
+    from puasim.scenario.runner import load_scenario, run_scenario
+
+    try:
+        from puasim.report.compare import (
+            compare_frame,
+            first_divergence,
+            format_table,
+            write_compare_report,
+        )
+        from puasim.report.frames import from_trace
+    except ImportError as exc:
+        return _fail("compare", f"comparisons need pip install 'puasim[report]': {exc}")
+    try:
+        scn = load_scenario(args.scenario)
+    except ScenarioError as exc:
+        return _fail("compare", exc)
+    runs, verdicts = {}, {}
+    for profile in args.profiles:
+        variant = dataclasses.replace(scn, pua_config=dataclasses.replace(scn.pua_config, profile=profile))
+        result = run_scenario(variant)
+        runs[profile] = from_trace(result.trace)
+        verdicts[profile] = f"{result.verdict} ({len(result.failures)} expectation(s) failed)"
+    frame = compare_frame(runs)
+    print(f"{scn.name}: PUA profiles compared (* = differs)")
+    print(format_table(frame))
+    print("\nverdicts: " + "; ".join(f"{k}: {v}" for k, v in verdicts.items()))
+    div = first_divergence(runs)
+    for row in div.itertuples(index=False):
+        if row.index >= 0:
+            print(f"first difference, {row.profile} vs {args.profiles[0]}: request #{row.index}: "
+                  f"{row.this} instead of {row.baseline}")
+        else:
+            print(f"{row.profile} sends the same requests as {args.profiles[0]}")
+    if not args.no_write:
+        try:
+            path = write_compare_report(runs, Path(args.out) / scn.name, title=scn.name, verdicts=verdicts)
+        except OSError as exc:
+            return _fail("compare", exc)
+        print(f"report: {path}")
+    return 0
+
+
+def _add_compare_parser(sub: argparse._SubParsersAction) -> None:
+    c = sub.add_parser("compare", help="run one scenario under several PUA profiles and show where they differ")
+    c.add_argument("scenario", type=A.input_file, help="a scenario file")
+    c.add_argument("--profiles", type=A.profiles, default=["kamailio-5.6", "fixed", "pjsua"],
+                   help="comma-separated PUA profiles, the first is the baseline "
+                        "(default: kamailio-5.6,fixed,pjsua)")
+    c.add_argument("--out", type=A.output_dir, default="reports",
+                   help="where the HTML comparison goes: OUT/<scenario>/compare.html (default: reports)")
+    c.add_argument("--no-write", action="store_true", help="print the table only")
+    c.set_defaults(func=_cmd_compare)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="puasim", description="Simulate and test SIP presence user agents (Kamailio pua).")
     p.add_argument("--version", action="version", version=f"puasim {__version__}")
@@ -480,6 +539,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_live_parser(sub)
     _add_lab_parser(sub)
     _add_sweep_parser(sub)
+    _add_compare_parser(sub)
     return p
 
 

@@ -27,6 +27,7 @@ __all__ = [
     "output_file",
     "phase",
     "port",
+    "profiles",
     "seconds",
     "positive_seconds",
     "server_address",
@@ -180,3 +181,18 @@ def output_dir(text: str) -> str:
         raise Bad(f"{text}: exists and is not a folder")
     _writable_folder(path, text)
     return text
+
+
+def profiles(text: str) -> list[str]:
+    """A comma-separated list of PUA profiles (``kamailio-5.6,fixed,pjsua``), each known, none twice."""
+    from puasim.pua.config import PROFILES
+
+    names = [p.strip() for p in text.split(",") if p.strip()]
+    if not names:
+        raise Bad("no profile given")
+    unknown = [n for n in names if n not in PROFILES]
+    if unknown:
+        raise Bad(f"unknown profile {unknown[0]!r} (known: {', '.join(PROFILES)})")
+    if len(set(names)) != len(names):
+        raise Bad("a profile is named twice")
+    return names
