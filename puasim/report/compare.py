@@ -16,6 +16,7 @@ model's state) and builds
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -167,7 +168,7 @@ def compare_section(frame: pd.DataFrame, divergence: pd.DataFrame, title: str = 
 
 
 def write_compare_report(
-    runs: dict[str, Trace | ReportData], out: Path, title: str, verdicts: dict[str, str] | None = None
+    runs: Mapping[str, Trace | ReportData], out: Path, title: str, verdicts: dict[str, str] | None = None
 ) -> Path:
     """Write ``out/compare.html`` with the comparison section; returns its path."""
     from puasim.report.html import _CSS, _esc, _kv
