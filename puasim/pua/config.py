@@ -24,6 +24,8 @@ REPAIRS: dict[str, str] = {
     "D1": "a 423 to a PUBLISH with a body is retried once with the reply's Min-Expires (RFC 3903 §6)",
     "B9": "a 412 to a timer refresh re-publishes the last body as a new initial PUBLISH (§3.8.1)",
     "B8": "one PUBLISH in flight per publication; later ones wait and go out with the newest ETag (§3.11)",
+    "B10": "a failed refresh skips only that record; the sweep goes on (§5.2)",
+    "B11": "module destroy flushes the changes since the last DB sync (§5.7)",
 }
 
 #: repairs each profile switches on by itself; ``pjsua`` and ``sipsimple`` also

@@ -246,7 +246,7 @@ class Pua:
                 except StoreError as exc:
                     self.log("error", f"refresh: database error: {exc}")
                     rc = -1
-                if rc < 0 and not db_mode_2:  # B10
+                if rc < 0 and not db_mode_2 and not self.cfg.repairs_("B10"):  # B10 (repair: go on)
                     self.log("error", "refresh failed: the rest of this sweep is skipped (B10)")
                     return
                 continue
@@ -313,9 +313,9 @@ class Pua:
             self.log("error", f"{h.method} reply {reply.status}: database error: {exc}")
 
     def shutdown(self, now: int, fixed: bool = False) -> None:
-        """Module destroy (§5.7): no flush (B11) unless ``fixed``."""
+        """Module destroy (§5.7): no flush (B11) unless ``fixed`` or repair B11 is on."""
         if hasattr(self.store, "shutdown"):
-            self.store.shutdown(self.seconds(now), self, fixed=fixed)
+            self.store.shutdown(self.seconds(now), self, fixed=fixed or self.cfg.repairs_("B11"))
 
     def run_callbacks(self, h: Hentity, reply: Response, faked: bool, now_us: int) -> None:
         """§7.3: only for REQ_OTHER transactions; every callback whose types match the flag."""

@@ -136,3 +136,40 @@ def test_b8_a_local_timeout_releases_the_queue():
     h.advance(40)  # tm gives up after fr_timer: faked 408
     pubs = h.requests("PUBLISH")
     assert len(pubs) == 2 and pubs[-1].body and pubs[-1].get("SIP-If-Match") is None
+
+
+@pytest.mark.parametrize("repairs", ["", "B10"])
+def test_b10_one_failed_refresh_does_not_abort_the_sweep(repairs, monkeypatch):
+    h = Harness.make(repairs=repairs)
+    for uri in ("sip:a@127.0.0.1", "sip:b@127.0.0.1"):
+        h.publish(pres_uri=uri, expires=-1, body=PIDF)
+        h.ok_publish(h.last(), 300, f"e-{uri[4]}")
+    tried = []
+    real = h.pua.update_pua
+
+    def failing_first(p, now_us):
+        tried.append(p.pres_uri)
+        return -1 if len(tried) == 1 else real(p, now_us)  # the first refresh of the sweep fails
+
+    monkeypatch.setattr(h.pua, "update_pua", failing_first)
+    h.advance(285)  # one sweep inside the refresh window of both
+    assert len(tried) == (2 if repairs else 1)
+    refreshed = [r for r in h.requests("PUBLISH") if r.get("SIP-If-Match")]
+    assert len(refreshed) == (1 if repairs else 0)
+
+
+class _StoreSpy:
+    def __init__(self):
+        self.fixed = None
+
+    def shutdown(self, now, pua, fixed=False):
+        self.fixed = fixed
+
+
+@pytest.mark.parametrize(("repairs", "flushed"), [("", False), ("B11", True)])
+def test_b11_shutdown_flushes_only_when_repaired(repairs, flushed):
+    h = Harness.make(repairs=repairs)
+    spy = _StoreSpy()
+    h.pua.store = spy
+    h.pua.shutdown(0)
+    assert spy.fixed is flushed
