@@ -18,7 +18,8 @@ optional rows and where the ETag check sits, see
 step   check                                               answer
 =====  ==================================================  ==================
 0      Min-Expires in the script (lab ``PUBLISH_423=1``)   423 + Min-Expires
---     Kamailio's per-PUBLISH ETag counter advances        (no answer)
+--     Kamailio's request counter advances (SUBSCRIBEs     (no answer)
+       advance it too, :meth:`count_subscribe`)
 §6.2   Event missing / not in ``publish_events``           489 + Allow-Events
 §6.1   Request-URI unusable / domain not served            400 / 404
 §6.3   SIP-If-Match: several tags / malformed / unknown    400 / 500 / 412
@@ -171,8 +172,20 @@ class EventStateCompositor:
     # -- queries ------------------------------------------------------------------------
     @property
     def counter(self) -> int:
-        """Kamailio's per-process PUBLISH counter (the 4th ETag field of new tags)."""
+        """Kamailio's per-process request counter (the 4th ETag field of new tags)."""
         return self._counters.requests
+
+    def count_subscribe(self) -> None:
+        """Advance the request counter for one SUBSCRIBE.
+
+        Kamailio's presence module keeps one counter (``pres_counter``) that
+        both ``handle_publish`` and ``handle_subscribe`` increment on entry,
+        before any check; the next new ETag carries it as its fourth field.
+        The lab capture ``x2_rpc_transports`` shows it: an initial and an
+        in-dialog SUBSCRIBE, then the first PUBLISH of the process gets
+        ``a.<start>.<pid>.3.0``.
+        """
+        self._counters.requests += 1
 
     def __len__(self) -> int:
         return sum(len(pubs) for pubs in self._state.values())

@@ -246,6 +246,8 @@ class Notifier:
         from puasim.server.endpoint import event_key, presentity_aor
 
         prof = self.profile
+        # Kamailio: pres_counter++ at the top of handle_subscribe, shared with PUBLISH ETags
+        self.server.compositor.count_subscribe()
         if not prof.clean_period:
             self.lapse(now)  # lazy check, as the compositor's
         request = txn.request

@@ -84,7 +84,8 @@ class ServerProfile:
         Put ``Allow-Events: <publish_events>`` into the 489.
     ``etag_style``
         ``"kamailio"``: ``<etag_prefix>.<start>.<pid>.<counter>.<n>`` where
-        the counter advances on every PUBLISH the module handles and ``n``
+        the counter advances on every PUBLISH and every SUBSCRIBE the module
+        handles (one ``pres_counter`` for both, lab x2) and ``n``
         is one more than the last field of the SIP-If-Match (lab a/b/x3);
         ``"random"``: 16 hex digits from the seeded generator, never reused.
     ``etag_prefix``

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from server_helpers import (
     ALICE,
     CLIENT,
@@ -359,3 +361,38 @@ def test_profile_knob_validation():
     ):
         with pytest.raises(ValueError):
             get_profile("kamailio", **bad)
+
+
+# -- the shared request counter (ETags after SUBSCRIBEs) -----------------------------------
+def _lab_etags(name: str) -> list[str]:
+    """Every SIP-ETag of a lab capture's text decode, in order."""
+    path = Path(__file__).parent.parent / "data" / "lab" / "kamailio" / f"{name}.txt"
+    return [
+        line.split(":", 1)[1].strip()
+        for line in path.read_text().splitlines()
+        if line.startswith("SIP-ETag:")
+    ]
+
+
+def test_lab_x2_subscribes_advance_the_etag_counter():
+    """Lab x2: initial SUBSCRIBE, in-dialog SUBSCRIBE, PUBLISH, removing PUBLISH.
+
+    Kamailio's ``pres_counter`` advances at the top of ``handle_subscribe`` as
+    it does in ``handle_publish``, so the first PUBLISH of the process gets
+    counter 3; the 200 to the removal echoes that tag (lab finding c).
+    """
+    lab = _lab_etags("x2_rpc_transports")
+    start_time, pid = (int(f) for f in lab[0].split(".")[1:3])
+    d = start(start_time=start_time, pid=pid)
+    reply, _ = established(d, subscribe("sip:gina@127.0.0.1", to_uri="sip:gina@127.0.0.1"))
+    (r,) = responses(d.send(refresh(reply, cseq=11), SECOND))
+    assert r.status == 200
+    (first,) = responses(d.send(publish("sip:gina@127.0.0.1"), 2 * SECOND))
+    etag = first.get("sip-etag")
+    (second,) = responses(
+        d.send(
+            publish("sip:gina@127.0.0.1", if_match=etag, expires=0, body=b"", content_type=None),
+            3 * SECOND,
+        )
+    )
+    assert [etag, second.get("sip-etag")] == lab == [f"a.{start_time}.{pid}.3.0"] * 2
