@@ -41,7 +41,9 @@ active; and ``terminated;reason=timeout`` without body when a subscription
 lapses (RFC 6665 §4.2.2), at its expiry or at the next ``clean_period``
 tick (the lab's ``db_update_period`` sweep, finding d).  The body is the
 newest live publication of that presentity and package with its content
-type; without one (or while pending) the NOTIFY has no body, as Kamailio's
+type, or with ``merge_presence_bodies`` (Kamailio) for ``presence`` all live
+publications merged as presence_xml merges them
+(:mod:`puasim.bodies.pidf_merge`; a failed merge sends no body); without one (or while pending) the NOTIFY has no body, as Kamailio's
 (lab g2); RFC 6665 §4.2.1.2 allows "an empty or neutral body" when the
 resource has no meaningful state, and a neutral PIDF is not modelled.
 
@@ -59,6 +61,8 @@ import heapq
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
+from puasim.bodies.errors import BodyError
+from puasim.bodies.pidf_merge import merge_pidf
 from puasim.effects import SECOND, Outbox
 from puasim.server.compositor import FORGOTTEN, REFRESHED, Publication
 from puasim.server.subscription import (
@@ -383,9 +387,7 @@ class Notifier:
         sub.local_cseq = sub.local_cseq + 1 if sub.local_cseq else self.profile.notify_cseq_start
         body, ctype = b"", None
         if with_body and state != PENDING:
-            pub = self._newest(sub, now)
-            if pub is not None:
-                body, ctype = pub.body, pub.content_type
+            body, ctype = self._body(sub, now)
         try:
             request, dest = build_notify(
                 sub,
@@ -427,11 +429,28 @@ class Notifier:
         self._note("terminated", sub, now, f"NOTIFY {how}")
         self._arm()
 
-    def _newest(self, sub: Subscription, now: int) -> Publication | None:
+    def _live(self, sub: Subscription, now: int) -> list[Publication]:
+        """Live publications of the subscription's resource, oldest first
+        (Kamailio orders the presentity rows by ``received_time``)."""
         pubs = [p for p in self.server.compositor.get(sub.presentity, sub.event) if p.expires > now]
+        ordered = sorted(enumerate(pubs), key=lambda item: (item[1].modified, item[0]))
+        return [pub for _, pub in ordered]
+
+    def _body(self, sub: Subscription, now: int) -> tuple[bytes, str | None]:
+        """Body and Content-Type of a NOTIFY carrying the state (module docstring)."""
+        pubs = self._live(sub, now)
         if not pubs:
-            return None
-        return max(enumerate(pubs), key=lambda item: (item[1].modified, item[0]))[1]
+            return b"", None
+        newest = pubs[-1]
+        if not (self.profile.merge_presence_bodies and sub.event == "presence"):
+            return newest.body, newest.content_type
+        try:
+            return merge_pidf([p.body for p in pubs]), newest.content_type
+        except BodyError as exc:
+            self.server.outbox.emit(
+                Note("warning", f"server: NOTIFY for {sub.presentity} without body: {exc}")
+            )
+            return b"", None
 
     # -- bookkeeping ------------------------------------------------------------------------
     def _add(self, sub: Subscription) -> None:

@@ -22,7 +22,10 @@ Two named profiles ship in :data:`PROFILES`:
     minimum Expires, max 3600; the first NOTIFY has CSeq 2; NOTIFY ``To``
     is the watcher as ``user@domain`` (port dropped); an unsubscribe ends
     with ``terminated;reason=timeout``; a body-less refresh PUBLISH also
-    triggers a NOTIFY with the full body.
+    triggers a NOTIFY with the full body.  Several publications of one
+    presentity reach watchers merged into one PIDF document as presence_xml
+    writes it (newest first; an older one whose first tuple id is already
+    present is left out, lab h2).
 
 ``rfc3903``
     A strict RFC 3903 §6 event state compositor: random hexadecimal ETags,
@@ -212,6 +215,16 @@ class ServerProfile:
         Answer to an in-dialog SUBSCRIBE whose CSeq is not above the last
         one: 500 per RFC 3261 §12.2.2; Kamailio answers 400 (presence
         ``get_stored_info``, from the source, not observed in the lab).
+    ``merge_presence_bodies``
+        The body of a ``presence`` NOTIFY is every live publication of the
+        presentity merged as Kamailio's presence_xml merges them by default
+        (:mod:`puasim.bodies.pidf_merge`: newest document first, then the
+        older ones unless their first tuple id is already there; a merge
+        that fails gives a NOTIFY without body).  False: the newest
+        publication's body as published.  Other packages always carry the
+        newest body (Kamailio aggregates only where the package module
+        registers an aggregation; dialog, reg and message-summary are not
+        modelled).
     ``notify_terminating_statuses``
         Final answers to a NOTIFY that end the subscription (no further
         NOTIFY): 481 (RFC 6665 §4.2.2 MUST) and 408, the local timeout
@@ -258,6 +271,7 @@ class ServerProfile:
     notify_cseq_start: int = 1
     notify_on_refresh: bool = False
     stale_cseq_status: int = 500
+    merge_presence_bodies: bool = False
     notify_terminating_statuses: tuple[int, ...] = (408, 481)
 
     def __post_init__(self) -> None:
@@ -377,6 +391,7 @@ KAMAILIO = ServerProfile(
     notify_cseq_start=2,
     notify_on_refresh=True,
     stale_cseq_status=400,
+    merge_presence_bodies=True,
     notify_terminating_statuses=(404, 408, 481),
 )
 

@@ -20,6 +20,7 @@ from server_helpers import (
     subscribe,
 )
 
+from puasim.bodies.pidf_merge import merge_pidf
 from puasim.effects import SECOND
 from puasim.server import get_profile
 from puasim.server.notifier import SUBS_TIMER
@@ -89,14 +90,22 @@ def test_initial_subscribe_kamailio_matches_the_lab_capture():
     )
 
 
-def test_notify_carries_the_newest_publication_with_content_type():
+def test_notify_carries_the_presentity_publication_with_content_type():
+    """Kamailio re-writes even a single PIDF with libxml2's formatter (presence_xml
+    parses and dumps every body it aggregates): the one-line helper body comes
+    out indented; the strict profile sends it as published."""
     d = start()
     d.send(publish(body=PIDF))
     d.send(publish(uri="sip:carol@127.0.0.1", body=PIDF_CLOSED))
     _, notify = established(d)
-    assert notify.body == PIDF
+    assert notify.body == merge_pidf([PIDF]) != PIDF
+    assert b'\n  <tuple id="t1">\n    <status>\n' in notify.body
     assert notify.headers[-1] == ("Content-Type", "application/pidf+xml")
-    assert notify.get("content-length") == str(len(PIDF))
+    assert notify.get("content-length") == str(len(notify.body))
+    d = start("rfc3903")
+    d.send(publish(body=PIDF))
+    _, notify = established(d)
+    assert notify.body == PIDF
 
 
 def test_rfc3903_profile_answers_200_keeps_the_watcher_uri_and_starts_cseq_at_1():
@@ -202,7 +211,7 @@ def test_unsubscribe_terminated_timeout_with_the_state():
     )
     (notify,) = notifies(effects)
     assert state(notify) == "terminated;reason=timeout"
-    assert notify.body == PIDF  # Kamailio picks the body before marking it terminated
+    assert notify.body == merge_pidf([PIDF])  # Kamailio picks the body before marking it terminated
     assert d.srv.count_subscriptions(ALICE, SECOND) == 0
     assert SUBS_TIMER not in d.timers
     (r,) = responses(d.send(refresh(reply, cseq=12)))
@@ -223,7 +232,7 @@ def test_fetch_initial_expires_0():
     (r,) = responses(effects)
     assert (r.status, r.get("expires")) == (200, "0")
     (notify,) = notifies(effects)
-    assert (state(notify), notify.body) == ("terminated;reason=timeout", PIDF)
+    assert (state(notify), notify.body) == ("terminated;reason=timeout", merge_pidf([PIDF]))
     assert d.srv.count_subscriptions(ALICE, 0) == 0
 
 
@@ -237,13 +246,13 @@ def test_notify_follows_publish_modify_refresh_remove():
         "Request",
     ]
     (n1,) = notifies(effects)
-    assert (n1.get("cseq"), n1.body, state(n1)) == ("3 NOTIFY", PIDF, "active;expires=609")
+    assert (n1.get("cseq"), n1.body, state(n1)) == ("3 NOTIFY", merge_pidf([PIDF]), "active;expires=609")
     etag = d.srv.publications[0].etag
     (n2,) = notifies(d.send(publish(if_match=etag, body=PIDF_CLOSED), 2 * SECOND))
-    assert n2.body == PIDF_CLOSED
+    assert n2.body == merge_pidf([PIDF_CLOSED])
     etag = d.srv.publications[0].etag
     (n3,) = notifies(d.send(publish(if_match=etag, body=b"", content_type=None), 3 * SECOND))
-    assert n3.body == PIDF_CLOSED  # lab d: a body-less refresh still NOTIFYs the full body
+    assert n3.body == merge_pidf([PIDF_CLOSED])  # lab d: a body-less refresh still NOTIFYs the full body
     etag = d.srv.publications[0].etag
     (n4,) = notifies(d.send(publish(if_match=etag, body=b"", expires=0), 4 * SECOND))
     assert (n4.body, n4.get("content-type"), n4.get("cseq")) == (b"", None, "6 NOTIFY")
@@ -333,7 +342,7 @@ def test_pending_then_active():
         notifies(d.send(publish(uri=ALICE, body=PIDF_CLOSED), SECOND)) == []
     )  # nothing to tell yet
     (n,) = notifies(d.advance(5 * SECOND))
-    assert (state(n), n.body) == ("active;expires=605", PIDF_CLOSED)
+    assert (state(n), n.body) == ("active;expires=605", merge_pidf([PIDF_CLOSED]))
 
 
 def test_record_route_knob_and_route_set_from_the_request():
@@ -396,3 +405,53 @@ def test_lab_x2_subscribes_advance_the_etag_counter():
         )
     )
     assert [etag, second.get("sip-etag")] == lab == [f"a.{start_time}.{pid}.3.0"] * 2
+
+
+# -- several publications of one presentity (presence_xml aggregation) ---------------------
+def _pidf(tuple_id: str, basic: str) -> bytes:
+    return (
+        b'<?xml version="1.0" encoding="UTF-8"?>\n'
+        b'<presence xmlns="urn:ietf:params:xml:ns:pidf" entity="sip:alice@127.0.0.1">\n'
+        b'  <tuple id="' + tuple_id.encode() + b'">\n'
+        b"    <status><basic>" + basic.encode() + b"</basic></status>\n"
+        b"  </tuple>\n</presence>\n"
+    )
+
+
+def test_kamailio_notify_merges_all_live_publications_newest_first():
+    d = start()
+    d.send(publish(body=_pidf("desk", "open")))
+    d.send(publish(body=_pidf("phone", "closed")), SECOND)
+    _, notify = established(d, at=2 * SECOND)
+    body = notify.body.decode()
+    assert body.index('id="phone"') < body.index('id="desk"')
+    assert '<tuple xmlns="urn:ietf:params:xml:ns:pidf" id="desk">' in body
+    assert notify.get("content-length") == str(len(notify.body))
+    # the strict profile keeps sending the newest publication only
+    d = start("rfc3903")
+    d.send(publish(body=_pidf("desk", "open")))
+    d.send(publish(body=_pidf("phone", "closed")), SECOND)
+    _, notify = established(d, at=2 * SECOND)
+    assert notify.body == _pidf("phone", "closed")
+
+
+def test_kamailio_notify_after_a_publication_expires_drops_its_tuple():
+    d = start()
+    d.send(publish(body=_pidf("desk", "open"), expires=30))
+    d.send(publish(body=_pidf("phone", "closed")), SECOND)
+    _, first = established(d, at=2 * SECOND)
+    assert b'id="desk"' in first.body
+    effects = d.advance(31 * SECOND)
+    (notify,) = notifies(effects)
+    assert notify.body == _pidf("phone", "closed")
+
+
+def test_kamailio_notify_without_body_when_the_merge_fails():
+    """A tuple without id makes presence_xml's aggregation fail: no body at all."""
+    d = start()
+    d.send(publish(body=_pidf("desk", "open").replace(b' id="desk"', b"")))
+    d.send(publish(body=_pidf("phone", "closed")), SECOND)
+    effects = d.send(subscribe(), 2 * SECOND)
+    (notify,) = notifies(effects)
+    assert notify.body == b"" and notify.get("content-type") is None
+    assert any("without body" in n.text for n in events(effects, Note) if n.level == "warning")
