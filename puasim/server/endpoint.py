@@ -44,7 +44,8 @@ from puasim.server.faults import (
     fault_from_dict,
 )
 from puasim.server.notifier import SUBS_TIMER, Notifier, NotifyOutbox
-from puasim.server.profiles import ServerProfile, get_profile
+from puasim.server.profiles import TO_TAG_CRC, ServerProfile, get_profile
+from puasim.server.totag import kamailio_to_tag_suffix
 from puasim.sip import headers as H
 from puasim.sip.errors import SipParseError
 from puasim.sip.message import Request, Response
@@ -363,8 +364,23 @@ class PresenceServer:
         self.reply(txn, 405, self.profile.reason(405), (("Allow", ", ".join(self.handlers)),), now)
 
     # -- replies ----------------------------------------------------------------------
-    def new_to_tag(self) -> str:
-        """A To-tag of Kamailio tm's shape ``<32 hex>-<8 hex>``."""
+    def new_to_tag(self, request: Request | None = None) -> str:
+        """A To-tag of Kamailio's shape ``<32 hex>-<8 hex>``.
+
+        With the profile's ``to_tag_suffix`` ``"crc"`` the suffix is computed
+        from ``request`` as Kamailio's sl module does (:mod:`puasim.server.totag`);
+        otherwise, or when the request has no usable Via, it is drawn from the
+        seeded generator.
+        """
+        if self.profile.to_tag_suffix == TO_TAG_CRC and request is not None:
+            try:
+                via = H.top_via(request)
+            except SipParseError:
+                via = None
+            if via is not None:
+                port = "" if via.port is None else str(via.port)
+                suffix = kamailio_to_tag_suffix(via.host, port, via.branch, request.get("call-id"))
+                return f"{self._tag_base}-{suffix}"
         return f"{self._tag_base}-{self.rng.getrandbits(32):08x}"
 
     def make_response(
@@ -381,7 +397,7 @@ class PresenceServer:
         for key, name in _COPIED:
             for i, value in enumerate(request.get_all(key)):
                 if key == "to" and not _has_tag(request, value, i):
-                    value = f"{value};tag={to_tag or self.new_to_tag()}"
+                    value = f"{value};tag={to_tag or self.new_to_tag(request)}"
                 out.append((name, value))
         out.extend(headers)
         if self.profile.server_header:

@@ -281,7 +281,7 @@ class Notifier:
         if granted is None:
             return
         assert sr.from_value is not None and sr.to_value is not None and sr.event is not None
-        to_tag = self.server.new_to_tag()
+        to_tag = self.server.new_to_tag(request)
         remote = (
             watcher_user_at_host(sr.from_value)
             if prof.notify_to_drops_port

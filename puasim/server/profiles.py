@@ -55,6 +55,10 @@ ETAG_RANDOM = "random"
 ETAG_STYLES = (ETAG_KAMAILIO, ETAG_RANDOM)
 #: values of the ``version_check`` knob
 VERSION_CHECKS = ("rfc3261", "kamailio")
+#: values of the ``to_tag_suffix`` knob
+TO_TAG_RANDOM = "random"
+TO_TAG_CRC = "crc"
+TO_TAG_SUFFIXES = (TO_TAG_RANDOM, TO_TAG_CRC)
 #: values of the ``initial_state`` knob (RFC 6665 §4.2.1.2)
 SUBSCRIPTION_STATES = ("active", "pending")
 
@@ -152,6 +156,12 @@ class ServerProfile:
         discarded.  ``"kamailio"``: Kamailio's core parser decides, and what
         it does not take as SIP is dropped without a reply (``receive_msg``
         runs no script for a non-SIP request).
+    ``to_tag_suffix``
+        How the 8 hex digits after the ``-`` of a server To-tag are made:
+        ``"crc"``, Kamailio's sl module: two CRC-16 values over the request's
+        top Via and Call-ID, so a retransmission or an identical request gets
+        the same tag (:mod:`puasim.server.totag`, lab g2 and a-b-c);
+        ``"random"``: from the seeded generator.
     ``reasons``
         ``((status, phrase), ...)`` overriding the RFC 3261 reason phrases
         (Kamailio's 412 is "Conditional request failed").
@@ -256,6 +266,7 @@ class ServerProfile:
     options_reason: str = "OK"
     server_header: str | None = None
     version_check: str = "rfc3261"
+    to_tag_suffix: str = TO_TAG_RANDOM
     reasons: tuple[tuple[int, str], ...] = field(default=())
     subscribe_events: tuple[str, ...] = ("presence",)
     subs_min_expires: int = 0
@@ -293,6 +304,8 @@ class ServerProfile:
             raise ValueError("subscribe_status must be 200 or 202")
         if self.initial_state not in SUBSCRIPTION_STATES:
             raise ValueError(f"initial_state must be one of {SUBSCRIPTION_STATES}")
+        if self.to_tag_suffix not in TO_TAG_SUFFIXES:
+            raise ValueError(f"to_tag_suffix must be one of {TO_TAG_SUFFIXES}")
         if self.version_check not in VERSION_CHECKS:
             raise ValueError(f"version_check must be one of {VERSION_CHECKS}")
         if self.notify_cseq_start < 1:
@@ -375,6 +388,7 @@ KAMAILIO = ServerProfile(
     remove_reply_etag=True,
     options_reason="Keepalive",
     version_check="kamailio",
+    to_tag_suffix=TO_TAG_CRC,
     reasons=(
         (400, "Bad request"),
         (412, "Conditional request failed"),

@@ -1,0 +1,55 @@
+"""The To-tag suffix Kamailio's stateless replies carry, as a pure function.
+
+Kamailio's ``sl`` module (which answers PUBLISH and, through the presence
+module's ``get_reply_totag``, every initial SUBSCRIBE) makes To-tags
+``<32 hex>-<8 hex>``: a fixed per-process base, then a suffix computed from
+the request, not drawn at random.  The suffix is two CRC-16 values, each
+written as four lower-case hex digits *least significant digit first*: the
+first over the top Via's host, port (as written; empty when absent) and
+branch, the second over the top Via's port and host and the Call-ID.  The
+CRC is the CCITT polynomial in reflected form with initial value 0xFFFF and
+the result inverted (the parameters catalogued as CRC-16/X-25).  Checked
+against the lab captures (``g2_subscribe_check_remote_contact_1``: the two
+SUBSCRIBE replies' suffixes ``2893ec90`` and ``fa2f4e14``; the PUBLISH
+replies of ``a-b-c_publish_modify_unpublish_restart``).
+
+The 32-digit base is an MD5 over a signature and the first listening socket;
+its exact inputs in 5.6.3 were not reproduced, so the server keeps a seeded
+random base.
+"""
+
+from __future__ import annotations
+
+import binascii
+
+__all__ = ["crc16_x25", "kamailio_to_tag_suffix"]
+
+#: each byte with its bit order reversed
+_REFLECT = bytes(int(f"{b:08b}"[::-1], 2) for b in range(256))
+
+
+def crc16_x25(data: bytes) -> int:
+    """CRC-16/X-25 of ``data`` (check value 0x906E for ``b"123456789"``).
+
+    Computed with the standard library's non-reflected CCITT routine
+    (``binascii.crc_hqx``) on bit-reversed input, then reflected and inverted.
+    """
+    crc = binascii.crc_hqx(data.translate(_REFLECT), 0xFFFF)
+    return int(f"{crc:016b}"[::-1], 2) ^ 0xFFFF
+
+
+def _reverse_hex(value: int) -> str:
+    # four hex digits, least significant first
+    return "".join("0123456789abcdef"[(value >> shift) & 0xF] for shift in (0, 4, 8, 12))
+
+
+def kamailio_to_tag_suffix(host: str, port: str, branch: str | None, call_id: str | None) -> str:
+    """The eight hex digits after the ``-`` of a Kamailio stateless To-tag.
+
+    ``host``/``port``/``branch`` are the top Via's, as written (``port`` empty
+    when the Via has none; ``branch`` ``None`` when absent), ``call_id`` the
+    Call-ID value (``None`` when absent).
+    """
+    first = (host + port + (branch or "")).encode("utf-8", "surrogateescape")
+    second = (port + host + (call_id or "")).encode("utf-8", "surrogateescape")
+    return _reverse_hex(crc16_x25(first)) + _reverse_hex(crc16_x25(second))

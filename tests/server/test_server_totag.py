@@ -1,0 +1,97 @@
+"""Kamailio's stateless To-tag suffix (puasim.server.totag) against every lab capture."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from server_helpers import Driver, make_server, publish, responses, subscribe
+
+from puasim.server import get_profile
+from puasim.server.totag import crc16_x25, kamailio_to_tag_suffix
+from puasim.sip import headers as H
+
+LAB = Path(__file__).parent.parent / "data" / "lab" / "kamailio"
+_VIA = re.compile(r"SIP/2\.0/UDP ([^:;]+)(?::(\d+))?;branch=([^;\s]+)")
+
+
+def _messages(path: Path) -> list[dict[str, str]]:
+    out = []
+    for section in path.read_text().split("\n----- ")[1:] + [path.read_text().split("\n----- ")[0]]:
+        lines = section.split("\n")
+        if len(lines) < 2 or "->" not in lines[0]:
+            continue
+        fields = {"first": lines[1], "src": lines[0].split("->")[0].split()[-1]}
+        for line in lines[2:]:
+            if not line:
+                break
+            name, _, value = line.partition(":")
+            fields.setdefault(name.lower(), value.strip())
+        out.append(fields)
+    return out
+
+
+def _server_replies() -> list[tuple[str, dict[str, str], str]]:
+    """(capture, request, To-tag of the server's reply) for every request the
+    lab server answered with a tag it made (initial requests to 127.0.0.1:5060)."""
+    found = []
+    for path in sorted(LAB.glob("*.txt")):
+        msgs = _messages(path)
+        requests = {
+            (m["via"], m["call-id"]): m
+            for m in msgs
+            if not m["first"].startswith("SIP/2.0") and "tag=" not in m.get("to", "")
+        }
+        for m in msgs:
+            if m["first"].startswith("SIP/2.0") and m["src"].endswith(":5060"):
+                req = requests.get((m["via"], m["call-id"]))
+                if req is not None and "tag=" in m.get("to", ""):
+                    found.append((path.stem, req, m["to"].split("tag=")[1]))
+    return found
+
+
+def test_crc16_x25_check_value():
+    assert crc16_x25(b"123456789") == 0x906E
+
+
+def test_every_lab_reply_tag_suffix_is_the_crc_of_its_request():
+    replies = _server_replies()
+    assert len(replies) >= 30  # PUBLISH and SUBSCRIBE replies of every capture
+    assert {r[1]["first"].split()[0] for r in replies} >= {"PUBLISH", "SUBSCRIBE"}
+    for capture, req, tag in replies:
+        host, port, branch = _VIA.match(req["via"]).groups()  # type: ignore[union-attr]
+        suffix = kamailio_to_tag_suffix(host, port or "", branch, req["call-id"])
+        assert tag.split("-")[1] == suffix, (capture, req["first"])
+
+
+def test_server_to_tags_follow_the_request_and_repeat_for_the_same_one():
+    d = Driver(make_server())
+    via_branch = "z9hG4bKlabx"
+    req = subscribe(call_id="c1@127.0.0.1")
+    (reply,) = responses(d.send(req))
+    tag = H.to(reply).tag
+    via = H.top_via(req)
+    assert tag is not None and tag.split("-")[1] == kamailio_to_tag_suffix(
+        via.host, str(via.port), via.branch, "c1@127.0.0.1"
+    )
+    one = publish(branch=via_branch)
+    two = publish(branch=via_branch + "2")
+    tags = [H.to(r).tag for p in (one, two) for r in responses(d.send(p))]
+    assert tags[0] != tags[1] and tags[0].split("-")[0] == tags[1].split("-")[0] == tag.split("-")[0]
+
+
+@pytest.mark.parametrize("profile", ["rfc3903", get_profile("kamailio", to_tag_suffix="random")])
+def test_random_suffix_knob(profile):
+    d = Driver(make_server(profile))
+    req = subscribe(call_id="c1@127.0.0.1")
+    (reply,) = responses(d.send(req))
+    via = H.top_via(req)
+    assert H.to(reply).tag.split("-")[1] != kamailio_to_tag_suffix(
+        via.host, str(via.port), via.branch, "c1@127.0.0.1"
+    )
+
+
+def test_unknown_suffix_style_is_refused():
+    with pytest.raises(ValueError, match="to_tag_suffix"):
+        get_profile("kamailio", to_tag_suffix="counter")
