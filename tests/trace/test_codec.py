@@ -197,3 +197,37 @@ def test_different_seeds_with_loss_give_different_digests():
     digests = {lossy_simulation(seed, count=10).trace.digest() for seed in range(6)}
     assert len(digests) == 6
     assert lossy_simulation(3, count=10).trace.digest() == lossy_simulation(3, count=10).trace.digest()
+
+
+def reference_line(rec) -> str:
+    """The canonical line as defined: the record's object through ``json.dumps``."""
+    from puasim.trace.codec import record_to_dict
+
+    return json.dumps(record_to_dict(rec), sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [1.5, float("nan"), float("inf"), -0.0, {"b": 1, "a": (2, b"\xff")}, [1, "x"], b"\x00\xe9", True, None,
+     "ünï\udcff\r\n\"\\", 10**30, (), ((1, 2.5), ("k", None)), ValueError("x")],
+)
+def test_canonical_line_is_json_dumps_for_any_field_value(value):
+    from puasim.trace.codec import canonical_line
+
+    import enum
+
+    class Level(enum.IntEnum):
+        HIGH = 3
+
+    for v in (value, Level.HIGH):
+        for rec in Trace().add(7, "n\u00e9", ApiCalled("x", (("v", v),), v)), Trace().add(1, "n", CallbackFired(
+                1, "PUBLISH", 200, False, "sip:a@b", v)):
+            assert canonical_line(rec) == reference_line(rec)
+
+
+def test_canonical_line_is_json_dumps_for_every_record_of_one_of_each():
+    from puasim.trace.codec import canonical_line
+
+    for rec in one_of_each():
+        assert canonical_line(rec) == reference_line(rec)
+        assert canonical_line(rec) == reference_line(rec)  # second time from the message text cache
