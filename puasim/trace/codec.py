@@ -15,9 +15,9 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-from json.encoder import encode_basestring_ascii as _esc
 from collections.abc import Iterable, Iterator
 from itertools import islice
+from json.encoder import encode_basestring_ascii as _esc
 from pathlib import Path
 from typing import IO, Any
 

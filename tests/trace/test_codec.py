@@ -212,9 +212,9 @@ def reference_line(rec) -> str:
      "ünï\udcff\r\n\"\\", 10**30, (), ((1, 2.5), ("k", None)), ValueError("x")],
 )
 def test_canonical_line_is_json_dumps_for_any_field_value(value):
-    from puasim.trace.codec import canonical_line
-
     import enum
+
+    from puasim.trace.codec import canonical_line
 
     class Level(enum.IntEnum):
         HIGH = 3
