@@ -15,7 +15,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from itertools import islice
 from json.encoder import encode_basestring_ascii as _esc
 from pathlib import Path
@@ -144,9 +144,8 @@ def record_from_dict(data: dict[str, Any], cache: dict[str, Any] | None = None) 
 #: the canonical encoder (keys sorted, no spaces, ASCII only); built once, not per call
 _CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=True)
 
-#: event class -> its plan: for each key of the record's object, in sorted order, the text
-#: before the value (``{"key":`` or ``,"key":``) and where the value comes from
-_PLANS: dict[type, tuple[tuple[str, str], ...]] = {}
+#: event class -> the function writing its records' lines (``None``: a field shadows a record key)
+_LINE_WRITERS: dict[type, Callable[[Record], str] | None] = {}
 
 _RECORD_KEYS = ("seq", "time", "node", "type")
 
@@ -154,17 +153,37 @@ _RECORD_KEYS = ("seq", "time", "node", "type")
 _FRAGMENTS: dict[int, tuple[Any, str]] = {}
 
 
-def _plan(cls: type) -> tuple[tuple[str, str], ...]:
-    plan = _PLANS.get(cls)
-    if plan is None:
-        names = _field_names(cls)
-        if set(names) & set(_RECORD_KEYS):  # a field would shadow a record key: no fast plan
-            plan = ()
-        else:
-            keys = sorted((*_RECORD_KEYS, *names))
-            plan = tuple(((",", "{")[i == 0] + _esc(k) + ":", k) for i, k in enumerate(keys))
-        _PLANS[cls] = plan
-    return plan
+def _line_writer(cls: type) -> Callable[[Record], str] | None:
+    """A function writing the canonical line of a record of ``cls``, generated from its fields.
+
+    The record's keys are sorted once; each value is written inline when it
+    is a plain ``str`` or ``int`` and by :func:`_fragment` otherwise.
+    """
+    if cls in _LINE_WRITERS:
+        return _LINE_WRITERS[cls]
+    names = _field_names(cls)
+    writer = None
+    if not set(names) & set(_RECORD_KEYS) and all(n.isidentifier() for n in names):
+        parts = []
+        for i, key in enumerate(sorted((*_RECORD_KEYS, *names))):
+            head = ("," if i else "{") + _esc(key) + ":"
+            if key == "type":
+                parts.append(repr(head + _esc(cls.__name__)))
+                continue
+            src = f"rec.{key}" if key in _RECORD_KEYS else f"ev.{key}"
+            parts.append(repr(head))
+            parts.append(f"(E(v) if (t := type(v := {src})) is str else R(v) if t is int else F(v))")
+        parts.append(repr("}"))
+        code = "def line(rec):\n    ev = rec.event\n    return ''.join((" + ", ".join(parts) + ",))\n"
+        scope: dict[str, Any] = {"E": _esc, "R": int.__repr__, "F": _fragment}
+        exec(compile(code, f"<canonical line of {cls.__name__}>", "exec"), scope)
+        writer = scope["line"]
+    _LINE_WRITERS[cls] = writer
+    return writer
+
+
+#: (host, port) -> its JSON text: every message record carries two
+_ADDRESSES: dict[tuple[str, int], str] = {}
 
 
 def _sip_fragment(value: Any) -> str:
@@ -190,6 +209,13 @@ def _fragment(value: Any) -> str:
     if value is None:
         return "null"
     if t is tuple:
+        if len(value) == 2 and type(value[0]) is str and type(value[1]) is int:  # an address
+            hit = _ADDRESSES.get(value)
+            if hit is None:
+                if len(_ADDRESSES) >= _TEXTS_SIZE:
+                    _ADDRESSES.clear()
+                hit = _ADDRESSES[value] = "[" + _esc(value[0]) + "," + int.__repr__(value[1]) + "]"
+            return hit
         return "[" + ",".join([_fragment(v) for v in value]) + "]"
     if t in _MESSAGE_TYPES:
         return _sip_fragment(value)
@@ -200,32 +226,23 @@ def canonical_line(rec: Record) -> str:
     """The record's line for files and the digest: its :func:`record_to_dict` object
     encoded with sorted keys, no spaces and ASCII only.
 
-    Built piece by piece from a per-class plan of the sorted keys, with each
+    Written by a function generated per event class from its sorted keys, with each
     message's text encoded once (a message is traced when sent and again when
     delivered); the result is the same string ``json.dumps`` gives, which the
     tests check on every scenario file.
     """
     global _MESSAGE_TYPES
-    ev = rec.event
-    cls = type(ev)
-    plan = _PLANS.get(cls)
-    if plan is None:
-        plan = _plan(cls)
-    if not plan:
-        return _CANONICAL.encode(record_to_dict(rec))
+    cls = type(rec.event)
+    writer = _LINE_WRITERS.get(cls)
+    if writer is None:
+        writer = _line_writer(cls)
+        if writer is None:
+            return _CANONICAL.encode(record_to_dict(rec))
     if not _MESSAGE_TYPES:
         from puasim.sip.message import Request, Response
 
         _MESSAGE_TYPES = (Request, Response)
-    parts = []
-    for head, key in plan:
-        if key in _RECORD_KEYS:
-            value = cls.__name__ if key == "type" else getattr(rec, key)
-        else:
-            value = getattr(ev, key)
-        parts.append(head + _fragment(value))
-    parts.append("}")
-    return "".join(parts)
+    return writer(rec)
 
 
 def digest(records: Iterable[Record]) -> str:

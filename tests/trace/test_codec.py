@@ -231,3 +231,24 @@ def test_canonical_line_is_json_dumps_for_every_record_of_one_of_each():
     for rec in one_of_each():
         assert canonical_line(rec) == reference_line(rec)
         assert canonical_line(rec) == reference_line(rec)  # second time from the message text cache
+
+
+def test_canonical_line_of_an_event_whose_field_shadows_a_record_key():
+    import dataclasses
+
+    from puasim.trace.codec import canonical_line
+
+    @dataclasses.dataclass(frozen=True, slots=True)
+    class Shadow:
+        node: str
+        b: float
+
+    rec = Trace().add(3, "pua", Shadow("other", 0.25))
+    assert canonical_line(rec) == reference_line(rec) == '{"b":0.25,"node":"other","seq":0,"time":3,"type":"Shadow"}'
+
+
+def test_canonical_line_tells_equal_tuples_of_different_types_apart():
+    from puasim.trace.codec import canonical_line
+
+    lines = [canonical_line(Trace().add(0, "n", ApiCalled("x", (), v))) for v in (("h", 1), ("h", True), ("h", 1.0))]
+    assert [line.split('"rc":')[1].split(',"seq"')[0] for line in lines] == ['["h",1]', '["h",true]', '["h",1.0]']
