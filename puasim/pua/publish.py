@@ -245,15 +245,9 @@ def _handle_publish_reply(pua: Pua, h: Hentity, reply: Response, faked: bool, no
     pua.run_callbacks(h, reply, faked, now_us)
 
 
-def _republish_after_412(pua: Pua, h: Hentity, now: int, now_us: int) -> None:
-    """§3.8.1: a fresh initial PUBLISH with the already processed body."""
-    if h.desired_expires == 0:
-        expires = -1
-    elif h.desired_expires <= now:
-        expires = 0
-    else:
-        expires = h.desired_expires - now + 3
-    publ = PublInfo(
+def _initial_again(h: Hentity, expires: int) -> PublInfo:
+    """The publication ``h`` belongs to, as a new initial PUBLISH asking for ``expires``."""
+    return PublInfo(
         pres_uri=h.pres_uri,
         event=h.event,
         source_flag=h.flag,
@@ -265,6 +259,17 @@ def _republish_after_412(pua: Pua, h: Hentity, now: int, now_us: int) -> None:
         extra_headers=h.extra_headers,
         cb_param=h.cb_param,
     )
+
+
+def _republish_after_412(pua: Pua, h: Hentity, now: int, now_us: int) -> None:
+    """§3.8.1: a fresh initial PUBLISH with the already processed body."""
+    if h.desired_expires == 0:
+        expires = -1
+    elif h.desired_expires <= now:
+        expires = 0
+    else:
+        expires = h.desired_expires - now + 3
+    publ = _initial_again(h, expires)
     rc = send_publish(pua, publ, now_us)
     pua.api_event("send_publish(412 recovery)", publ, rc)
 
@@ -296,18 +301,7 @@ def _retry_after_423(pua: Pua, h: Hentity, reply: Response, now: int, now_us: in
     if minimum is None or minimum <= asked:
         pua.log("error", f"423 to PUBLISH for {h.pres_uri} without a usable Min-Expires: not retried")
         return
-    publ = PublInfo(
-        pres_uri=h.pres_uri,
-        event=h.event,
-        source_flag=h.flag,
-        expires=minimum,
-        body=h.body,
-        content_type=h.content_type,
-        id=h.id,
-        outbound_proxy=h.outbound_proxy,
-        extra_headers=h.extra_headers,
-        cb_param=h.cb_param,
-    )
+    publ = _initial_again(h, minimum)
     rc = send_publish(pua, publ, now_us)
     pua.api_event("send_publish(423 retry)", publ, rc)
 
@@ -319,17 +313,8 @@ def _schedule_423_retry(pua: Pua, h: Hentity, reply: Response, now_us: int) -> N
         return  # pjsua: publish_cb gives up
     asked = h.desired_expires - h.sent_at if h.desired_expires else pua.cfg.default_expires
     minimum = H.min_expires(reply)
-    publ = PublInfo(
-        pres_uri=h.pres_uri,
-        event=h.event,
-        source_flag=h.flag,
-        expires=minimum if minimum is not None and minimum > asked else (asked if h.desired_expires else -1),
-        body=h.body,
-        content_type=h.content_type,
-        id=h.id,
-        outbound_proxy=h.outbound_proxy,
-        extra_headers=h.extra_headers,
-        cb_param=h.cb_param,
+    publ = _initial_again(
+        h, minimum if minimum is not None and minimum > asked else (asked if h.desired_expires else -1)
     )
     low, high = client.retry_423_after
     delay_us = int(pua.rng.uniform(low, high) * 1_000_000)
