@@ -97,52 +97,30 @@ def _node(doc: Doc, raw: dict) -> NodeConfig:
     modules = _mapping(spec.get("modules"), doc, ("node", "modules"), MODULES)
     for name, params in modules.items():
         _mapping(params, doc, ("node", "modules", name))
-    path = ("node", "modules")
-    try:
-        usrloc = UsrlocConfig.from_params(dict(modules.get("usrloc") or {}))
-    except (UsrlocError, TypeError) as exc:
-        raise _module_error(doc, (*path, "usrloc"), dict(modules.get("usrloc") or {}), exc) from None
-    try:
-        registrar = RegistrarConfig.from_params(dict(modules.get("registrar") or {}))
-    except (RegistrarError, TypeError) as exc:
-        raise _module_error(doc, (*path, "registrar"), dict(modules.get("registrar") or {}), exc) from None
-    pua_usrloc = None
-    if "pua_usrloc" in modules:
-        params = dict(modules.get("pua_usrloc") or {})
+    def start(name: str, reader: Any, errors: tuple[type[Exception], ...], required: bool = False) -> Any:
+        """mod_init of one module: its config, or None when the node does not load it."""
+        if not required and name not in modules:
+            return None
+        params = dict(modules.get(name) or {})
         try:
-            pua_usrloc = PuaUsrlocConfig.from_params(params)
-        except CompanionStartupError as exc:
-            raise _module_error(doc, (*path, "pua_usrloc"), params, exc) from None
-    pua_reginfo = None
-    if "pua_reginfo" in modules:
-        params = dict(modules.get("pua_reginfo") or {})
-        try:
-            pua_reginfo = PuaReginfoConfig.from_params(params)
-        except CompanionStartupError as exc:
-            raise _module_error(doc, (*path, "pua_reginfo"), params, exc) from None
-    pua_bla = None
-    if "pua_bla" in modules:
-        params = dict(modules.get("pua_bla") or {})
-        try:
-            pua_bla = PuaBlaConfig.from_params(params)
-        except CompanionStartupError as exc:
-            raise _module_error(doc, (*path, "pua_bla"), params, exc) from None
-    dialog = None
-    if "dialog" in modules:
-        params = dict(modules.get("dialog") or {})
-        try:
-            dialog = DialogConfig.from_params(params)
-        except (DialogStartupError, TypeError) as exc:
-            raise _module_error(doc, (*path, "dialog"), params, exc) from None
-    pua_dialoginfo = None
-    if "pua_dialoginfo" in modules:
-        params = dict(modules.get("pua_dialoginfo") or {})
-        try:
-            pua_dialoginfo = PuaDialoginfoConfig.from_params(params)
-            if dialog is None:
-                raise CompanionStartupError("failed to find dialog API - is dialog module loaded?")
-        except CompanionStartupError as exc:
-            raise _module_error(doc, (*path, "pua_dialoginfo"), params, exc) from None
+            return reader(params)
+        except errors as exc:
+            raise _module_error(doc, ("node", "modules", name), params, exc) from None
+
+    usrloc = start("usrloc", UsrlocConfig.from_params, (UsrlocError, TypeError), required=True)
+    registrar = start("registrar", RegistrarConfig.from_params, (RegistrarError, TypeError), required=True)
+    pua_usrloc = start("pua_usrloc", PuaUsrlocConfig.from_params, (CompanionStartupError,))
+    pua_reginfo = start("pua_reginfo", PuaReginfoConfig.from_params, (CompanionStartupError,))
+    pua_bla = start("pua_bla", PuaBlaConfig.from_params, (CompanionStartupError,))
+    dialog = start("dialog", DialogConfig.from_params, (DialogStartupError, TypeError))
+
+    def dialoginfo(params: dict) -> PuaDialoginfoConfig:
+        cfg = PuaDialoginfoConfig.from_params(params)
+        if dialog is None:
+            raise CompanionStartupError("failed to find dialog API - is dialog module loaded?")
+        return cfg
+
+    pua_dialoginfo = start("pua_dialoginfo", dialoginfo, (CompanionStartupError,))
     for key in ("server_header", "user_agent_header"):
         if not isinstance(spec.get(key, ""), str):
             raise doc.error(("node", key), f"{key} must be text")
