@@ -19,6 +19,11 @@ from puasim.population.distributions import Choice, Distribution, DistributionEr
 _NAME = re.compile(r"[A-Za-z0-9_.-]+")
 #: the doors a user's requests can come in by
 VIA = ("api", "rpc")
+#: the doors of publishing: also ``usrloc``, the phone's registration through the edge
+#: node's pua_usrloc (pua-reference §9.2)
+PUBLISH_VIA = (*VIA, "usrloc")
+#: a phone's own refresh policy: as ``phones:`` entries give it
+REFRESH_KINDS = ("fraction", "lead", "none")
 
 
 class PopulationError(ValueError):
@@ -36,7 +41,7 @@ Doors = tuple[tuple[str, float], ...]
 DoorSpec = str | Mapping[str, float] | Doors
 
 
-def _mix(value: DoorSpec, path: tuple) -> Doors:
+def _mix(value: DoorSpec, path: tuple, allowed: tuple[str, ...] = VIA) -> Doors:
     """``api``, ``{api: 3, rpc: 1}`` or pairs -> ((door, weight), ...) in a stable order."""
     if isinstance(value, str):
         pairs: list[tuple[str, float]] = [(value, 1.0)]
@@ -45,8 +50,8 @@ def _mix(value: DoorSpec, path: tuple) -> Doors:
     else:
         pairs = [tuple(p) for p in value]  # type: ignore[misc]
     for name, weight in pairs:
-        if name not in VIA:
-            raise PopulationError((*path, name) if len(pairs) > 1 else path, f"unknown door {name!r} (one of: {', '.join(VIA)})")
+        if name not in allowed:
+            raise PopulationError((*path, name) if len(pairs) > 1 else path, f"unknown door {name!r} (one of: {', '.join(allowed)})")
         if isinstance(weight, bool) or not isinstance(weight, int | float) or weight < 0:
             raise PopulationError((*path, name), f"weight must be a number >= 0, got {weight!r}")
     if not pairs or sum(w for _, w in pairs) <= 0:
@@ -79,7 +84,9 @@ class PublishBehaviour:
     ``republish``: time between re-sends of the same state by the user (the way pua_usrloc
     re-publishes on every re-registration) or None: then pua alone keeps the
     publication alive until its desired expiry (§5.3).
-    ``via``: the door, or weights per door (drawn once per user);
+    ``via``: the door, or weights per door (drawn once per user); ``usrloc``
+    users publish nothing themselves: their phone's registration does it
+    through the edge node's pua_usrloc (§9.2), so the group needs ``register``;
     ``source``: the source flag of direct API calls (§7.3).
     """
 
@@ -91,7 +98,7 @@ class PublishBehaviour:
     source: str = "RPC_PUBLISH"
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "via", _mix(self.via, ("via",)))
+        object.__setattr__(self, "via", _mix(self.via, ("via",), PUBLISH_VIA))
         if self.expires != Fixed(-1):
             _at_least(self.expires, 0, ("expires",))
         _positive(self.modify, ("modify",))
@@ -127,6 +134,56 @@ class WatchBehaviour:
     def doors(self) -> Doors:
         """``via`` as ((door, weight), ...), sorted by door (how it is stored)."""
         return self.via  # type: ignore[return-value]
+
+
+@dataclass(frozen=True, slots=True)
+class RegisterBehaviour:
+    """Each user has a phone (:class:`~puasim.phones.Phone`) that REGISTERs through the
+    edge node when the user joins (RFC 3261 §10.2), refreshes on its own, and
+    de-registers (Expires 0) when the user leaves; a crash silences the phone, so
+    its contact expires at the registrar (usrloc's timer, pua-reference §9.2).
+
+    ``expires``: the Expires the phone asks for, seconds, drawn once per user
+    and rounded (the registration interval); ``refresh``: the phone's own
+    policy, ``("fraction", f)`` of the granted lifetime, ``("lead", s)`` before
+    it ends, or ``("none", 0)``.
+    """
+
+    expires: Distribution = Fixed(3600)
+    refresh: tuple[str, float] = ("fraction", 0.5)
+
+    def __post_init__(self) -> None:
+        _at_least(self.expires, 1, ("expires",))
+        kind, amount = self.refresh
+        if kind not in REFRESH_KINDS:
+            raise PopulationError(("refresh",), f"refresh is fraction, lead or none, got {kind!r}")
+        if kind == "fraction" and not 0 < amount < 1:
+            raise PopulationError(("refresh", "fraction"), f"fraction must be between 0 and 1, got {amount}")
+        if kind == "lead" and amount < 0:
+            raise PopulationError(("refresh", "lead"), f"lead must be >= 0 seconds, got {amount}")
+
+
+@dataclass(frozen=True, slots=True)
+class CallBehaviour:
+    """Each user's phone calls other users of its group through the edge node.
+
+    ``interval``: time between the calls one user places (a Poisson process
+    with ``rate_per_hour`` in the file form); the callee is drawn uniformly
+    among the other users at each call; ``holding``: how long an answered call
+    lasts before the caller hangs up (BYE), drawn per call; ``answer_after``:
+    the callee's ring time before it answers (180, then 200), drawn once per
+    user.  A callee that is offline, or rings past the node's ``fr_inv_timer``,
+    does not answer: the call fails as it would on a real edge node.
+    """
+
+    interval: Distribution
+    holding: Distribution = Fixed(120)
+    answer_after: Distribution = Fixed(3)
+
+    def __post_init__(self) -> None:
+        _positive(self.interval, ("interval",))
+        _at_least(self.holding, 0, ("holding",))
+        _at_least(self.answer_after, 0, ("answer_after",))
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,6 +231,8 @@ class Population:
     churn: ChurnBehaviour | None = None
     crash: CrashBehaviour | None = None
     domain: str | None = None
+    register: RegisterBehaviour | None = None
+    calls: CallBehaviour | None = None
 
     def __post_init__(self) -> None:
         if isinstance(self.users, bool) or not isinstance(self.users, int) or self.users < 1:
@@ -181,8 +240,12 @@ class Population:
         if not isinstance(self.name, str) or not _NAME.fullmatch(self.name):
             raise PopulationError(("name",), f"name must be letters, digits, '_', '-' or '.', got {self.name!r}")
         _at_least(self.arrival, 0, ("arrival",))
-        if self.publish is None and self.watch is None:
-            raise PopulationError((), "a population needs publish or watch (else it does nothing)")
+        if self.publish is None and self.watch is None and self.register is None:
+            raise PopulationError((), "a population needs publish, watch or register (else it does nothing)")
+        if self.calls is not None and self.register is None:
+            raise PopulationError(("calls",), "calls need register: a user calls from its registered phone")
+        if self.publish is not None and self.register is None and any(d == "usrloc" for d, _ in self.publish.doors):
+            raise PopulationError(("publish", "via"), "usrloc publishing comes from registrations: add register")
 
     def user(self, index: int) -> str:
         """The user part of user ``index`` (0-based), e.g. ``user007`` of 100 users."""
@@ -190,12 +253,15 @@ class Population:
 
 
 __all__ = [
+    "PUBLISH_VIA",
     "VIA",
+    "CallBehaviour",
     "ChurnBehaviour",
     "CrashBehaviour",
     "DistributionError",
     "Population",
     "PopulationError",
     "PublishBehaviour",
+    "RegisterBehaviour",
     "WatchBehaviour",
 ]

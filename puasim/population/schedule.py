@@ -31,7 +31,7 @@ MIN_GAP = 1_000
 INDEFINITE = Fixed(-1)
 
 # what a heap entry stands for
-JOIN, MODIFY, REPUBLISH, LEAVE, CRASH = range(5)
+JOIN, MODIFY, REPUBLISH, LEAVE, CRASH, CALL = range(6)
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,8 +41,12 @@ class Action:
     ``kind``: ``join``, ``leave``, ``crash`` (markers, no request), ``publish``
     (``state`` ``open``/``closed``; ``why`` ``initial``, ``modify`` or
     ``republish``), ``unpublish``, ``subscribe`` and ``unsubscribe`` (of
-    ``target``, another user's name).  ``expires`` in seconds (0 for the
-    removals); ``via`` ``api`` or ``rpc``.
+    ``target``, another user's name), ``register`` (the user's phone, with
+    ``expires`` and ``ring``, its callee ring time in seconds), ``unregister``
+    and ``call`` (to ``target``, held ``hold`` seconds once answered).
+    ``expires`` in seconds (0 for the removals); ``via`` ``api``, ``rpc``
+    (or ``usrloc`` for publishing, which the runner leaves to the phone's
+    registration).
     """
 
     at: int
@@ -54,6 +58,8 @@ class Action:
     state: str = ""
     target: str = ""
     why: str = ""
+    hold: float = 0.0
+    ring: float = 0.0
 
 
 def _delay(dist: Distribution, rng: random.Random) -> int:
@@ -70,7 +76,7 @@ def actions(pop: Population, streams: Callable[[str], random.Random], horizon: i
     """Every action of ``pop`` at or before ``horizon`` (µs), in time order (ties: by scheduling order)."""
     rng = {
         aspect: streams(f"population/{pop.name}/{aspect}")
-        for aspect in ("arrival", "publish", "watch", "churn", "crash")
+        for aspect in ("arrival", "publish", "watch", "churn", "crash", "register", "calls")
     }
     n = pop.users
     names = [pop.user(i) for i in range(n)] if n <= 100_000 else None
@@ -79,6 +85,7 @@ def actions(pop: Population, streams: Callable[[str], random.Random], horizon: i
     pub_via: dict[int, str] = {}
     watches: dict[int, tuple[int, ...]] = {}
     watch_via: dict[int, str] = {}
+    reg: dict[int, tuple[int, float]] = {}
     heap: list[tuple[int, int, int, int, int]] = []
     seq = 0
 
@@ -100,6 +107,7 @@ def actions(pop: Population, streams: Callable[[str], random.Random], horizon: i
         push(round(pop.arrival.draw(rng["arrival"]) * SECOND), u, JOIN)
 
     publish, watch, churn, crash = pop.publish, pop.watch, pop.churn, pop.crash
+    register, calls = pop.register, pop.calls
     group = pop.name
     while heap:
         at, _, u, mark, what = heappop(heap)
@@ -109,11 +117,20 @@ def actions(pop: Population, streams: Callable[[str], random.Random], horizon: i
         if what == JOIN:
             stint[u] += 1
             yield Action(at, "join", group, me)
+            if register is not None:
+                if u not in reg:
+                    r = rng["register"]
+                    ring = calls.answer_after.draw(rng["calls"]) if calls is not None else 0.0
+                    reg[u] = (_expires(register.expires, r), max(0.0, ring))
+                yield Action(at, "register", group, me, expires=reg[u][0], ring=reg[u][1])
+                if calls is not None:
+                    push(at + _delay(calls.interval, rng["calls"]), u, CALL)
             if publish is not None:
                 r = rng["publish"]
                 if u not in pub_via:
                     pub_via[u] = door(publish.doors, r)
                 open_state[u] = 1
+            if publish is not None and pub_via[u] != "usrloc":
                 yield Action(at, "publish", group, me, pub_via[u], _expires(publish.expires, r), "open", why="initial")
                 if publish.modify is not None:
                     push(at + _delay(publish.modify, r), u, MODIFY)
@@ -148,12 +165,23 @@ def actions(pop: Population, streams: Callable[[str], random.Random], horizon: i
             assert churn is not None
             stint[u] += 1
             yield Action(at, "leave", group, me)
-            if publish is not None:
+            if publish is not None and pub_via[u] != "usrloc":
                 yield Action(at, "unpublish", group, me, pub_via[u])
             for v in watches.get(u, ()):
                 yield Action(at, "unsubscribe", group, me, watch_via[u], target=name(v))
+            if register is not None:
+                yield Action(at, "unregister", group, me)
             if churn.away is not None:
                 push(at + _delay(churn.away, rng["churn"]), u, JOIN)
+        elif what == CALL:
+            assert calls is not None
+            r = rng["calls"]
+            if n > 1:
+                v = r.randrange(n - 1)
+                v += v >= u
+                hold = max(0.0, calls.holding.draw(r))
+                yield Action(at, "call", group, me, target=name(v), hold=round(hold, 3))
+            push(at + _delay(calls.interval, r), u, CALL)
         else:  # CRASH: silence, no removal (the requests simply stop)
             assert crash is not None
             stint[u] += 1

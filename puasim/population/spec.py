@@ -12,27 +12,29 @@ from typing import Any
 
 from puasim.population.distributions import Distribution, DistributionError, distribution
 from puasim.population.model import (
+    CallBehaviour,
     ChurnBehaviour,
     CrashBehaviour,
     Population,
     PopulationError,
     PublishBehaviour,
+    RegisterBehaviour,
     WatchBehaviour,
 )
 
-GROUP_KEYS = {"name", "users", "arrival", "domain", "publish", "watch", "churn", "crash"}
+GROUP_KEYS = {"name", "users", "arrival", "domain", "publish", "watch", "churn", "crash", "register", "calls"}
 PUBLISH_KEYS = {"expires", "modify", "republish", "via", "event", "source"}
 WATCH_KEYS = {"count", "expires", "via", "event", "source"}
 CHURN_KEYS = {"online", "away", "rate_per_hour"}
 CRASH_KEYS = {"after", "recover", "rate_per_hour"}
-#: fields of the issue that need features not built yet: rejected, never ignored
-NOT_YET = {
-    "registration": "registrations (usrloc, registrar and phones)",
-    "register": "registrations (usrloc, registrar and phones)",
-    "registration_interval": "registrations (usrloc, registrar and phones)",
-    "calls": "calls (dialog and phones)",
-    "call_rate": "calls (dialog and phones)",
-    "holding_time": "calls (dialog and phones)",
+REGISTER_KEYS = {"expires", "refresh"}
+CALL_KEYS = {"interval", "rate_per_hour", "holding", "answer_after"}
+#: names a reader may reach for, and where the field really is
+ALIASES = {
+    "registration": "register",
+    "registration_interval": "register.expires",
+    "call_rate": "calls.rate_per_hour",
+    "holding_time": "calls.holding",
 }
 
 
@@ -40,10 +42,8 @@ def _mapping(value: Any, path: tuple, keys: set[str]) -> dict:
     if not isinstance(value, dict):
         raise PopulationError(path, f"expected a mapping, got {type(value).__name__}")
     for key in value:
-        if key in NOT_YET:
-            raise PopulationError(
-                (*path, key), f"needs {NOT_YET[key]}, which puasim does not model yet; remove it"
-            )
+        if key in ALIASES:
+            raise PopulationError((*path, key), f"unknown field; the population block calls it {ALIASES[key]}")
         if key not in keys:
             raise PopulationError((*path, key), f"unknown field (allowed: {', '.join(sorted(keys))})")
     return value
@@ -82,6 +82,20 @@ def _rate_or(spec: dict, key: str, path: tuple) -> Distribution:
     if key not in spec:
         raise PopulationError(path, f"missing {key} (or rate_per_hour)")
     return _dist(spec[key], (*path, key))
+
+
+def _refresh(value: Any, path: tuple) -> tuple[str, float]:
+    """``{fraction: f}``, ``{lead: s}`` or ``none``, as a ``phones:`` entry gives it."""
+    if value == "none":
+        return ("none", 0.0)
+    if not isinstance(value, dict) or len(value) != 1:
+        raise PopulationError(path, "give one of {fraction: f} (0 < f < 1), {lead: seconds} or the word none")
+    kind, amount = next(iter(value.items()))
+    if kind not in ("fraction", "lead"):
+        raise PopulationError((*path, kind), "unknown field (allowed: fraction, lead)")
+    if isinstance(amount, bool) or not isinstance(amount, int | float):
+        raise PopulationError((*path, kind), f"expected a number, got {amount!r}")
+    return (kind, float(amount))
 
 
 def _build(cls: Any, path: tuple, **kwargs: Any) -> Any:
@@ -126,6 +140,16 @@ def population_from_data(raw: Any, path: tuple = ()) -> Population:
         c, cp = _mapping(spec["crash"], (*path, "crash"), CRASH_KEYS), (*path, "crash")
         recover = _dist(c["recover"], (*cp, "recover")) if "recover" in c else None
         kwargs["crash"] = _build(CrashBehaviour, cp, after=_rate_or(c, "after", cp), recover=recover)
+    if "register" in spec:
+        g, gp = _mapping(spec["register"] or {}, (*path, "register"), REGISTER_KEYS), (*path, "register")
+        args = {"expires": _dist(g["expires"], (*gp, "expires"))} if "expires" in g else {}
+        if "refresh" in g:
+            args["refresh"] = _refresh(g["refresh"], (*gp, "refresh"))
+        kwargs["register"] = _build(RegisterBehaviour, gp, **args)
+    if "calls" in spec:
+        c, cp = _mapping(spec["calls"], (*path, "calls"), CALL_KEYS), (*path, "calls")
+        args = {k: _dist(c[k], (*cp, k)) for k in ("holding", "answer_after") if k in c}
+        kwargs["calls"] = _build(CallBehaviour, cp, interval=_rate_or(c, "interval", cp), **args)
     return _build(Population, path, **kwargs)
 
 
@@ -146,4 +170,4 @@ def populations_from_data(raw: Any) -> list[Population]:
     return groups
 
 
-__all__ = ["NOT_YET", "population_from_data", "populations_from_data"]
+__all__ = ["ALIASES", "population_from_data", "populations_from_data"]

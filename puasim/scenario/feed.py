@@ -8,14 +8,23 @@ scenario steps do: ``api`` is ``send_publish``/``send_subscribe`` (pua-reference
 §3.1, §4.1), ``rpc`` is pua_rpc's ``pua.publish``/``pua.subscribe`` (§9.1.1,
 §9.1.2).  ``join``, ``leave`` and ``crash`` leave a ``population`` note in the
 trace.
+
+Groups with ``register`` give each user a phone (:class:`~puasim.phones.Phone`),
+a node of its own created when the user first joins, at the address
+:func:`phone_address` gives it.  Phone actions (``register``, ``unregister``,
+``call``) go to the phone whether the edge node is up or not: a phone does
+not know the node is down, it only sees no answer.  A crash stops the phone
+node; the next join starts it again, unregistered.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from puasim.bodies.pidf import Basic, Pidf, Tuple, build_pidf
+from puasim.phones.calls import CallPolicy
+from puasim.phones.phone import Phone, PhoneConfig
 from puasim.pua.constants import Source, event_from_name
 from puasim.pua.info import PublInfo, SubsInfo
 from puasim.trace.events import Note
@@ -28,6 +37,17 @@ if TYPE_CHECKING:
 PIDF_TYPE = "application/pidf+xml"
 #: stands for the user name in a body template (never a valid population user name)
 USER_MARK = "@USER@"
+#: phones of one group per loopback host, on ports from PHONE_PORT
+PHONES_PER_HOST = 50_000
+PHONE_PORT = 10_000
+
+
+def phone_address(group: int, index: int) -> tuple[str, int]:
+    """Where user ``index`` (0-based) of population group ``group`` has its phone:
+    host ``127.<group + 2>.<index // 50000>.1``, port ``10000 + index % 50000``,
+    so no two phones of any groups share an address and none falls on
+    ``127.0.0.0/16``, where scenario files put their own nodes."""
+    return f"127.{group + 2}.{index // PHONES_PER_HOST}.1", PHONE_PORT + index % PHONES_PER_HOST
 
 
 def host_part(address: tuple[str, int]) -> str:
@@ -39,11 +59,14 @@ def host_part(address: tuple[str, int]) -> str:
 class PopulationFeed:
     """Carries out one population group's actions in a :class:`ScenarioRun`."""
 
-    def __init__(self, run: ScenarioRun, pop: Population) -> None:
+    def __init__(self, run: ScenarioRun, pop: Population, group: int = 0) -> None:
         from puasim.population.schedule import actions
 
         self.run = run
         self.pop = pop
+        self.group = group
+        #: user name -> the node of the user's phone (groups with ``register``)
+        self.phones: dict[str, Any] = {}
         scn = run.scn
         self.domain = pop.domain or host_part(scn.server_address)
         self.watcher_host = host_part(scn.pua_address)
@@ -84,7 +107,14 @@ class PopulationFeed:
         now = sim.kernel.now
         if a.kind in ("join", "leave", "crash"):
             sim.trace.add(now, "population", Note("population", f"{a.group}: {a.user} {a.kind}"))
+            if a.kind == "crash" and a.user in self.phones and self.phones[a.user].up:
+                self.phones[a.user].crash("population: the user crashed")
             return
+        if a.kind in ("register", "unregister", "call"):
+            self._phone_action(a, now)
+            return
+        if a.kind in ("publish", "unpublish") and a.via == "usrloc":
+            return  # the phone's registration publishes, through pua_usrloc (§9.2)
         node = run.pua_node
         if not node.up:
             self.skipped += 1
@@ -124,6 +154,45 @@ class PopulationFeed:
                     source_flag=self.sub_source, expires=a.expires, cb_param=f"{a.group}:{a.user}",
                 )
                 node.call("subscribe", pua.send_subscribe, subs, now, "worker")
+
+    def _phone_action(self, a: Action, now: int) -> None:
+        """A phone of the group: created at the user's first ``register``,
+        started again after a crash, then told to register, de-register or call."""
+        self.done += 1
+        node = self.phones.get(a.user)
+        if a.kind == "register":
+            if node is None:
+                node = self.phones[a.user] = self._add_phone(a)
+            elif not node.up:
+                node.restart("population: the user is back")
+            phone: Phone = node.endpoint
+            node.call("phone.register", phone.register, now, a.expires)
+            return
+        if node is None or not node.up:
+            return
+        phone = node.endpoint
+        if a.kind == "unregister":
+            node.call("phone.unregister", phone.unregister, now)
+        else:
+            node.call("phone.call", phone.call, now, self.uri(a.target), a.hold, False)
+
+    def _add_phone(self, a: Action) -> Any:
+        assert self.pop.register is not None
+        sim = self.run.sim
+        index = int(a.user[len(self.pop.name):]) - 1
+        address = phone_address(self.group, index)
+        cfg = PhoneConfig(
+            name=a.user, aor=self.uri(a.user), address=address, registrar=self.run.scn.pua_address,
+            contacts=(f"sip:{a.user}@{address[0]}:{address[1]}",), expires=a.expires,
+            refresh=self.pop.register.refresh, calls=CallPolicy(mode="ring", answer_after=a.ring),
+        )
+        starts = [0]
+
+        def factory(node: Any) -> Phone:
+            starts[0] += 1
+            return Phone(cfg, sim.streams(f"phone:{cfg.name}#{starts[0]}"))
+
+        return sim.add_node(a.user, address, factory)
 
     def _event_name(self) -> str:
         assert self.pop.publish is not None

@@ -30,6 +30,33 @@ def check_population(pop: Population, cfg: PuaConfig, report: Any) -> None:
             report((part, "source"), f"unknown source flag {behaviour.source!r} (e.g. RPC_PUBLISH, UL_PUBLISH, RPC_SUBSCRIBE)")
 
 
+def check_phones(doc: Doc, raw: dict, groups: list[Population], regs: Any, regs_ok: bool = True) -> None:
+    """Groups with ``register``/``calls`` need the edge node (``node:``), and
+    ``publish.via: usrloc`` its pua_usrloc; their users' names must not be
+    ``phones:`` names (each phone is a node named after its user).  Nothing
+    is said when the node blocks themselves were wrong (``regs_ok`` false):
+    that error is already reported."""
+    if not regs_ok:
+        return
+    many = isinstance(raw.get("population"), list)
+    phone_names = {p.name for p in regs.phones} if regs is not None else set()
+    for i, pop in enumerate(groups):
+        where: tuple = ("population", i) if many else ("population",)
+        for part in ("register", "calls"):
+            if getattr(pop, part) is not None and regs is None:
+                raise doc.error((*where, part), f"{part} needs a node: block (the edge node phones register with)")
+        if pop.publish is not None and any(d == "usrloc" for d, _ in pop.publish.doors):
+            if regs is not None and regs.node.pua_usrloc is None:
+                raise doc.error((*where, "publish", "via"), "usrloc publishing needs pua_usrloc in node.modules")
+        if pop.register is None:
+            continue
+        width = len(str(pop.users))
+        for name in sorted(phone_names):
+            rest = name[len(pop.name):]
+            if name.startswith(pop.name) and len(rest) == width and rest.isdigit() and 1 <= int(rest) <= pop.users:
+                raise doc.error((*where, "name"), f"user {name!r} of this group would clash with the phone named {name!r}")
+
+
 def read_populations(doc: Doc, raw: dict, cfg: PuaConfig) -> list[Population]:
     """The groups of ``raw['population']`` (none when absent)."""
     base: tuple = ("population",)
@@ -48,4 +75,4 @@ def read_populations(doc: Doc, raw: dict, cfg: PuaConfig) -> list[Population]:
     return groups
 
 
-__all__ = ["check_population", "read_populations"]
+__all__ = ["check_phones", "check_population", "read_populations"]

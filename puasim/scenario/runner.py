@@ -200,7 +200,7 @@ class ScenarioRun:
 
         for step in self.scn.steps:
             self.sim.kernel.call_at(step.at, self._do, step)
-        self.feeds = [PopulationFeed(self, pop) for pop in self.scn.populations]
+        self.feeds = [PopulationFeed(self, pop, i) for i, pop in enumerate(self.scn.populations)]
         for feed in self.feeds:
             feed.start()
         for i, (kind, spec, _path, _line) in enumerate(self.scn.expectations):

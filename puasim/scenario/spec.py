@@ -618,7 +618,7 @@ def build(doc: Doc) -> Scenario:
         read_list(doc, ("steps",), steps_raw)
     steps: list[Step] = []
     steps_ok = pua_ok
-    regs_ok = False
+    regs_ok = pops_ok = False
     if pua_ok and server_ok:
         with errs.part():
             regs = registrations.parse(doc, raw, pua_addr, server_addr, cfg.profile)
@@ -635,9 +635,15 @@ def build(doc: Doc) -> Scenario:
 
         with errs.part():
             populations = read_populations(doc, raw, cfg)
+            pops_ok = True
     if steps_ok and regs_ok:
         with errs.part():
             registrations.check_steps(doc, steps, regs)
+    if pops_ok and populations:
+        from puasim.scenario.population_block import check_phones
+
+        with errs.part():
+            check_phones(doc, raw, populations, regs if regs_ok else None, regs_ok)
     with errs.part():
         gws = gateways.parse(doc, raw)
         if steps_ok:

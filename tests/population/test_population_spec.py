@@ -43,10 +43,19 @@ def test_good_block_becomes_a_population():
     "old, new, line, field, words",
     [
         ("users: 5", "users: many", 5, "population.users", "integer >= 1"),
-        ("users: 5", "users: 5\n  registration: {interval: 3600}", 6, "population.registration", "registrations (usrloc"),
-        ("users: 5", "users: 5\n  calls: {rate: 1}", 6, "population.calls", "calls (dialog"),
-        ("expires: 600,", "expires: 600, call_rate: 2,", 7, "population.publish.call_rate", "calls (dialog"),
-        ("users: 5", "users: 5\n  registration_interval: 600", 6, "population.registration_interval", "not model yet"),
+        ("users: 5", "users: 5\n  registration: {interval: 3600}", 6, "population.registration", "calls it register"),
+        ("users: 5", "users: 5\n  calls: {rate: 1}", 6, "population.calls.rate", "unknown field"),
+        ("expires: 600,", "expires: 600, call_rate: 2,", 7, "population.publish.call_rate", "calls.rate_per_hour"),
+        ("users: 5", "users: 5\n  registration_interval: 600", 6, "population.registration_interval", "register.expires"),
+        ("users: 5", "users: 5\n  register: {expires: 0}", 6, "population.register.expires", ">= 1"),
+        ("users: 5", "users: 5\n  register: {refresh: {fraction: 2}}", 6, "population.register.refresh.fraction",
+         "between 0 and 1"),
+        ("users: 5", "users: 5\n  register: {refresh: sometimes}", 6, "population.register.refresh", "the word none"),
+        ("users: 5", "users: 5\n  register: {}\n  calls: {holding: 30}", 7, "population.calls",
+         "missing interval (or rate_per_hour)"),
+        ("users: 5", "users: 5\n  calls: {rate_per_hour: 2}", 6, "population.calls", "calls need register"),
+        ("{api: 1, rpc: 1}", "usrloc", 7, "population.publish.via", "add register"),
+        ("users: 5", "users: 5\n  register: {}", 6, "population.register", "needs a node: block"),
         ("users: 5", "usres: 5", 5, "population.usres", "unknown field"),
         ("users: 5", "users: 5\n  name: bé", 6, "population.name", "letters, digits"),
         ("users: 5", "users: 5\n  domain: 'a b'", 6, "population.domain", "not a SIP URI"),
@@ -74,6 +83,41 @@ def test_errors_name_file_line_and_field(old, new, line, field, words):
     err = error_for(GOOD.replace(old, new, 1))
     assert (err.file, err.line, err.field) == ("f.yaml", line, field), str(err)
     assert words in err.problem, err.problem
+
+
+EDGE = """\
+name: t
+refs: ["§9.2"]
+duration: 60
+pua:
+  address: 127.0.0.1:5080
+node:
+  modules: {registrar: {min_expires: 0}}
+phones:
+  - {name: desk2, aor: "sip:desk2@127.0.0.1", address: 127.0.0.1:5090}
+population:
+  name: @NAME@
+  users: 5
+  register: {expires: 600}
+  publish: {via: usrloc}
+expect:
+  - count: {match: {method: REGISTER}, min: 1}
+"""
+
+
+def test_usrloc_publishing_needs_pua_usrloc_on_the_node():
+    err = error_for(EDGE.replace("@NAME@", "team"))
+    assert (err.line, err.field) == (14, "population.publish.via"), str(err)
+    assert "pua_usrloc" in err.problem
+
+
+def test_population_users_must_not_clash_with_phones():
+    text = EDGE.replace("@NAME@", "desk").replace(
+        "registrar: {min_expires: 0}", "registrar: {}, pua_usrloc: {default_domain: 127.0.0.1}")
+    err = error_for(text)
+    assert err.field == "population.name" and "desk2" in err.problem, str(err)
+    scn = scenario_from_text(text.replace("desk2", "alice"), "f.yaml")
+    assert scn.populations[0].register is not None
 
 
 def test_groups_need_distinct_names():
