@@ -10,7 +10,7 @@ module             job
 =================  ==============================================================
 
 A population knows no protocol: the scenario runner turns its actions into
-pua API and pua_rpc calls (``puasim.scenario.feed``).
+pua API and pua_rpc calls and phone steps (``puasim.scenario.feed``).
 """
 
 from puasim.population.distributions import (
@@ -22,11 +22,13 @@ from puasim.population.distributions import (
     distribution,
 )
 from puasim.population.model import (
+    CallBehaviour,
     ChurnBehaviour,
     CrashBehaviour,
     Population,
     PopulationError,
     PublishBehaviour,
+    RegisterBehaviour,
     WatchBehaviour,
 )
 from puasim.population.schedule import Action, actions
@@ -34,6 +36,7 @@ from puasim.population.spec import populations_from_data
 
 __all__ = [
     "Action",
+    "CallBehaviour",
     "Choice",
     "ChurnBehaviour",
     "CrashBehaviour",
@@ -43,6 +46,7 @@ __all__ = [
     "Population",
     "PopulationError",
     "PublishBehaviour",
+    "RegisterBehaviour",
     "Uniform",
     "WatchBehaviour",
     "actions",

@@ -13,14 +13,27 @@ YAML_BLOCKS = re.findall(r"```yaml\n(.*?)```", SECTION, re.S)
 
 
 def test_the_documented_population_block_runs():
-    population, expect = YAML_BLOCKS[0], YAML_BLOCKS[1]
-    assert population.startswith("population:") and expect.startswith("expect:")
+    population = YAML_BLOCKS[0]
+    expect = next(b for b in YAML_BLOCKS if b.startswith("expect:"))
+    assert population.startswith("population:")
     text = f"name: doc\nrefs: [docs]\nduration: 120\n{population}{expect}"
     scn = scenario_from_text(text, "doc.yaml")
     (pop,) = scn.populations
     assert (pop.name, pop.users, pop.publish.via) == ("desk", 40, (("api", 3.0), ("rpc", 1.0)))  # type: ignore[union-attr]
     result = run_scenario(scn)
     assert result.error is None and result.messages > 40
+
+
+def test_the_documented_phone_population_runs():
+    (block,) = [b for b in YAML_BLOCKS if b.startswith("node:")]
+    text = (f"name: doc\nrefs: [docs]\nduration: 300\npua:\n  address: 127.0.0.1:5080\n"
+            f"  params: {{outbound_proxy: \"sip:127.0.0.1:5060\"}}\n{block}"
+            "expect:\n  - count: {match: {method: INVITE}, min: 1}\n")
+    scn = scenario_from_text(text, "doc.yaml")
+    (pop,) = scn.populations
+    assert pop.register is not None and pop.calls is not None
+    result = run_scenario(scn)
+    assert result.error is None and result.passed
 
 
 def test_the_documented_python_door_runs(tmp_path, monkeypatch):

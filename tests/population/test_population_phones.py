@@ -6,7 +6,11 @@ from collections import Counter
 
 from puasim.population import Population, actions
 from puasim.population.distributions import Exponential, Fixed
-from puasim.population.model import CallBehaviour, CrashBehaviour, PublishBehaviour, RegisterBehaviour
+from puasim.population.model import (
+    CallBehaviour,
+    PublishBehaviour,
+    RegisterBehaviour,
+)
 from puasim.scenario import scenario_from_text
 from puasim.scenario.feed import phone_address
 from puasim.scenario.runner import ScenarioRun
