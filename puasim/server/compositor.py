@@ -49,6 +49,10 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from lxml import etree
+
+from puasim.bodies.errors import BodyError
+from puasim.bodies.xml import parse_xml
 from puasim.effects import SECOND
 from puasim.server.profiles import ETAG_KAMAILIO, ServerProfile
 from puasim.trace.events import ServerStateChanged
@@ -126,6 +130,23 @@ class Publication:
 class _Counters:
     requests: int = 0
     issued: set[str] = field(default_factory=set)
+
+
+def dialog_id(body: bytes) -> str | None:
+    """The ``id`` of the first ``dialog`` element of a dialog-info body, or None.
+
+    Read as Kamailio's presence module reads it (the attribute of the first
+    element named ``dialog``, whatever else the document says), so that
+    pua_dialoginfo's ``Trying`` state, which RFC 4235 §4.1 does not know, still
+    counts."""
+    try:
+        root = parse_xml(body, what="dialog-info")
+    except BodyError:
+        return None
+    for node in root.iter():
+        if isinstance(node.tag, str) and etree.QName(node).localname == "dialog":
+            return node.get("id")
+    return None
 
 
 def kamailio_etag_number(etag: str) -> int | None:
@@ -388,6 +409,8 @@ class EventStateCompositor:
                     reply_expires,
                     rule="initial PUBLISH with Expires 0",
                 )
+            if prof.replace_dialog_id and req.event == "dialog" and req.body:
+                self._replace_dialog(req.presentity, req.body)
             pub = Publication(
                 req.presentity,
                 req.event,
@@ -426,6 +449,19 @@ class EventStateCompositor:
             action=action,
             rule=f"RFC 3903 §6 step 5: {action}",
         )
+
+    def _replace_dialog(self, presentity: str, body: bytes) -> None:
+        """Drop the stored ``dialog`` publications of ``presentity`` whose dialog id is the
+        new body's (profile ``replace_dialog_id``; Kamailio presence
+        ``delete_presentity_if_dialog_id_exists()``).  A body without a dialog id, or one
+        that does not parse, replaces nothing."""
+        new_id = dialog_id(body)
+        if new_id is None:
+            return
+        for pub in self.get(presentity, "dialog"):
+            if dialog_id(pub.body) == new_id:
+                self._drop(pub)
+                self._changed(REMOVED, pub, 0)
 
     def _new_etag(self, old: Publication | None) -> str:
         """§6 step 6: a fresh entity-tag for every successful publication."""

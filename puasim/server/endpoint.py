@@ -16,8 +16,10 @@ have Kamailio tm's shape ``<32 hex>-<8 hex>``.
 Timer keys: ``("txn", ...)`` for the transaction layer, ``("server",
 "expire")`` for state expiry, ``("server", "subs")`` for subscription expiry
 and activation, ``("server", "reply", n)`` for delayed replies, ``("server",
-"restart", i)`` for :class:`~puasim.server.faults.Restart` and ``("server",
-"contact", i)`` for :class:`~puasim.server.faults.ChangeContact`.
+"restart", i)`` for :class:`~puasim.server.faults.Restart`, ``("server",
+"contact", i)`` for :class:`~puasim.server.faults.ChangeContact` and
+``("server", "work", n)`` for the end of a message's turn on the worker (profile
+``processing_delay``).
 
 After every input the notifier sends the NOTIFYs for the state that input
 changed (:meth:`Notifier.flush`), so they follow the reply to the PUBLISH.
@@ -179,6 +181,10 @@ class PresenceServer:
         self._pending: dict[int, tuple[ServerTransaction, Response]] = {}
         self._reply_seq = 0
         self._expiry_at: int | None = None
+        #: the one worker of ``processing_delay``: messages waiting, and when it is free again
+        self._queued: dict[int, tuple[Any, Address]] = {}
+        self._work_seq = 0
+        self._busy_until = 0
 
     @property
     def address(self) -> Address:
@@ -225,6 +231,18 @@ class PresenceServer:
             self._arm_contact_change(index, fault, now)
 
     def receive(self, message: Any, src: Address, now: int) -> None:
+        """Handle ``message`` now, or, with the profile's ``processing_delay``, when the one
+        worker has spent that long on it after every message that came before."""
+        delay = self.profile.processing_delay
+        if not delay:
+            self.handle(message, src, now)
+            return
+        self._busy_until = max(now, self._busy_until) + delay
+        self._work_seq += 1
+        self._queued[self._work_seq] = (message, src)
+        self.outbox.set_timer(("server", "work", self._work_seq), self._busy_until)
+
+    def handle(self, message: Any, src: Address, now: int) -> None:
         """The receive boundary: whatever one message does wrong costs that message only.
 
         A parse error raised anywhere while the message is handled (the
@@ -286,6 +304,11 @@ class PresenceServer:
             self.compositor.expire(now)
         elif key == SUBS_TIMER:
             self.notifier.timer(now)
+        elif isinstance(key, tuple) and key[:2] == ("server", "work"):
+            queued = self._queued.pop(key[2], None)
+            if queued is not None:
+                self.handle(queued[0], queued[1], now)
+                return  # handle() settled
         elif isinstance(key, tuple) and key[:2] == ("server", "reply"):
             pending = self._pending.pop(key[2], None)
             if pending is not None:
@@ -470,6 +493,10 @@ class PresenceServer:
         for seq in self._pending:
             self.outbox.cancel_timer(("server", "reply", seq))
         self._pending.clear()
+        for seq in self._queued:  # messages waiting for the worker die with the process
+            self.outbox.cancel_timer(("server", "work", seq))
+        self._queued.clear()
+        self._busy_until = now
         self.layer = TransactionLayer(self.outbox, self.host, self.port, self.rng, self.timers)
         self._boot(now)
 

@@ -240,6 +240,30 @@ class ServerProfile:
         NOTIFY): 481 (RFC 6665 §4.2.2 MUST) and 408, the local timeout
         included (§4.2.2 SHOULD); Kamailio's ``p_tm_callback`` also drops
         on 404 (``timeout_rm_subs`` 1).  Other answers keep it.
+
+    Dialog publications and the server's own pace:
+
+    ``replace_dialog_id``
+        An initial ``dialog`` PUBLISH (no SIP-If-Match) whose body's
+        ``<dialog id=...>`` is also the dialog id of a stored publication of
+        the same presentity replaces that publication: Kamailio's presence
+        ``update_presentity`` calls ``delete_presentity_if_dialog_id_exists()``
+        for new dialog state, so the server keeps one row per dialog (lab
+        companions 08 and 13: five initial PUBLISHes of two users leave two
+        rows; the older ETags get 412 on refresh).  The dropped publication
+        is a ``removed`` state change.  False (the default of both profiles,
+        so that runs made before the rule keep their traces): RFC 3903 only,
+        every initial PUBLISH is a publication of its own.
+    ``processing_delay``
+        µs one worker spends on each message it receives (requests, and
+        replies to its NOTIFYs); messages wait in arrival order while the
+        worker is busy, and a message changes state and is answered only
+        when its turn ends.  0 (default): every message is handled at
+        arrival.  The lab's presence server, one SIP worker on SQLite,
+        answered each PUBLISH 1-9 ms after the previous one (lab companions
+        08 #20-#24), which is what lets a fast 180/200 reach the edge before
+        the first PUBLISH is answered.  Also settable as
+        ``processing_delay_s``.
     """
 
     name: str
@@ -284,6 +308,8 @@ class ServerProfile:
     stale_cseq_status: int = 500
     merge_presence_bodies: bool = False
     notify_terminating_statuses: tuple[int, ...] = (408, 481)
+    replace_dialog_id: bool = False
+    processing_delay: int = 0
 
     def __post_init__(self) -> None:
         if self.etag_style not in ETAG_STYLES:
@@ -294,6 +320,8 @@ class ServerProfile:
             raise ValueError("min_expires must not exceed max_expires")
         if self.clean_period < 0:
             raise ValueError("clean_period must be >= 0")
+        if self.processing_delay < 0:
+            raise ValueError("processing_delay must be >= 0")
         if not self.etag_prefix or "." in self.etag_prefix:
             raise ValueError("etag_prefix must be a non-empty string without '.'")
         if self.subs_min_expires < 0 or self.subs_max_expires < 0 or self.pending_for < 0:
@@ -454,7 +482,7 @@ def get_profile(profile: str | ServerProfile = "kamailio", **knobs: object) -> S
             ) from None
     else:
         base = profile
-    for name in ("clean_period", "pending_for"):
+    for name in ("clean_period", "pending_for", "processing_delay"):
         if f"{name}_s" in knobs:
             knobs[name] = round(float(knobs.pop(f"{name}_s")) * SECOND)  # type: ignore[arg-type]
     for name, value in list(knobs.items()):

@@ -102,13 +102,25 @@ def capture_sides(capture: str) -> tuple[list[tuple[int, Any]], list[tuple[int, 
 
 
 def model_run(capture: str, dialoginfo: dict[str, Any] | None = None, pua_params: dict[str, Any] | None = None,
-              duration: int = 30 * SECOND, invite_route: tuple[Call, ...] = (Call("dlg_manage"),)) -> tuple[list[tuple[int, Any]], list[tuple[int, Any]]]:
-    """(the capture's edge messages, the model's) for the same phones."""
+              duration: int = 30 * SECOND, invite_route: tuple[Call, ...] = (Call("dlg_manage"),),
+              server: dict[str, Any] | None = None, shift: int = 0,
+              edge_start: int = 0) -> tuple[list[tuple[int, Any]], list[tuple[int, Any]]]:
+    """(the capture's edge messages, the model's) for the same phones.
+
+    ``server``: knobs of the simulated Kamailio presence server
+    (:func:`~puasim.server.profiles.get_profile`); ``shift``: µs added to every
+    captured time (whole seconds keep each time's place within its second, which
+    the whole-second Expires arithmetic of refreshes depends on); ``edge_start``:
+    when the edge node starts, which fixes its sweep phase (pua-reference §5.1).
+    """
     real, registers, caller, callee = capture_sides(capture)
+    real = [(t + shift, m) for t, m in real]
+    registers = [(t + shift, r) for t, r in registers]
+    caller = [(t + shift, r) for t, r in caller]
     # loopback: 0.1 ms a hop (the lab's frames are 0.1-0.5 ms apart), so that a caller
     # replayed at fixed times does not overtake a reply the model relays later than Kamailio
     sim = Simulation(seed=3, link=LinkProfile(latency=100))
-    add_server(sim, "server", SERVER)
+    add_server(sim, "server", SERVER, **(server or {}))
     cfg = load_config({"outbound_proxy": "sip:127.0.0.1:5060", **(pua_params or {})})
     node = NodeConfig(UsrlocConfig(), RegistrarConfig(min_expires=0), server_header=LAB, user_agent_header=LAB,
                       dialog=DialogConfig(), pua_dialoginfo=PuaDialoginfoConfig.from_params(dialoginfo or {}))
@@ -118,7 +130,9 @@ def model_run(capture: str, dialoginfo: dict[str, Any] | None = None, pua_params
         pua = Pua(cfg, host=EDGE[0], port=EDGE[1], rng=sim.streams("pua"), epoch=sim.epoch)
         return EdgeProxy(pua, node, script)
 
-    sim.add_node("pua", EDGE, edge)
+    edge_node = sim.add_node("pua", EDGE, edge, start=not edge_start)
+    if edge_start:
+        sim.kernel.call_at(edge_start, edge_node.start)
     sim.add_node("phones", PHONES, lambda _n: Replayer(registers))
     for i, addr in enumerate(CALLERS):
         mine = [(t, r) for t, r in caller if _source(r) == addr]
