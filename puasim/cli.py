@@ -233,16 +233,34 @@ def _cmd_check(args: argparse.Namespace) -> int:
     """``puasim check``: a real PUA's capture against the model (puasim.capture.check)."""
     from puasim.capture import CaptureError
     from puasim.capture.check import CheckError, check_capture
+    from puasim.capture.dlgcheck import calls_through, check_calls
+    from puasim.capture.reader import read_pcap
     from puasim.pua.config import PuaStartupError
+    from puasim.sim.simulation import SimulationError
 
     try:
-        report = check_capture(
-            args.capture, pua_port=args.pua_port, pua_address=args.pua, params=dict(args.params or ()),
-            source_flag=args.source, tolerance=args.tolerance, until=args.until, restarts=args.restart_at,
-            phase=args.phase, ids=dict(args.id or ()), db_quirks=args.db_quirks, strict_sip=args.strict_sip,
-            server_address=args.server,
-        )
-    except (OSError, CaptureError, CheckError, PuaStartupError, ValueError) as exc:
+        trace = read_pcap(args.capture, skip_non_sip=not args.strict_sip)
+        trace.meta.setdefault("source", str(args.capture))
+        node = args.pua or next((r.event.src for r in trace if getattr(r.event, "src", ("", 0))[1] == args.pua_port
+                                 and getattr(r.event, "message", None) is not None), None)
+        calls = args.mode == "calls" or (args.mode == "auto" and node is not None and calls_through(trace, node))
+        if calls:
+            report = check_calls(
+                trace, node_address=node, node_port=args.pua_port, server_address=args.server,
+                params=dict(args.params or ()), dialoginfo=dict(args.dialoginfo or ()),
+                dialog=dict(args.dialog or ()), tolerance=args.tolerance, until=args.until,
+            )
+        else:
+            if args.dialoginfo or args.dialog:
+                return _fail("check", "--dialoginfo and --dialog apply to a capture of calls through an edge node "
+                                      "(no INVITE reached the checked address; see --mode)")
+            report = check_capture(
+                trace, pua_port=args.pua_port, pua_address=args.pua, params=dict(args.params or ()),
+                source_flag=args.source, tolerance=args.tolerance, until=args.until, restarts=args.restart_at,
+                phase=args.phase, ids=dict(args.id or ()), db_quirks=args.db_quirks, strict_sip=args.strict_sip,
+                server_address=args.server,
+            )
+    except (OSError, CaptureError, CheckError, PuaStartupError, SimulationError, ValueError) as exc:
         return _fail("check", exc)
     if args.json:
         import json
@@ -291,6 +309,14 @@ def _add_check_parser(sub: argparse._SubParsersAction) -> None:
     c.add_argument("--strict-sip", action="store_true",
                    help="a UDP datagram that is not SIP is an error (default: left out with a note)")
     c.add_argument("--model-trace", type=A.output_file, metavar="FILE", help="write the model's trace (JSON lines)")
+    c.add_argument("--mode", choices=("auto", "pua", "calls"), default="auto",
+                   help="'pua': requests of a PUA driven by API calls; 'calls': an edge node with dialog and "
+                        "pua_dialoginfo, its PUBLISHes predicted from the calls through it; 'auto' (default): "
+                        "'calls' when an INVITE reaches the checked address")
+    c.add_argument("--dialoginfo", type=A.name_value, nargs="*", action="extend", metavar="NAME=VALUE",
+                   help="calls: pua_dialoginfo parameters, instead of what the PUBLISH bodies show")
+    c.add_argument("--dialog", type=A.name_value, nargs="*", action="extend", metavar="NAME=VALUE",
+                   help="calls: dialog module parameters (default_timeout)")
     c.set_defaults(func=_cmd_check)
 
 

@@ -183,6 +183,8 @@ class CheckReport:
     model_trace: object = None
     #: set when the model raised: the comparison stopped there, so the check cannot pass
     fault: str = ""
+    #: dialog events read from the calls of an edge node's capture (:mod:`puasim.capture.dlgcheck`)
+    calls: list[dict] = field(default_factory=list)
 
     @property
     def differences(self) -> list[tuple[Row, Difference]]:
@@ -199,7 +201,7 @@ class CheckReport:
         def secs(t: int | None) -> float | None:
             return None if t is None else round((t - self.origin) / SECOND, 6)
 
-        return {
+        out = {
             "source": self.source,
             "pua": format_hostport(*self.pua),
             "server": format_hostport(*self.server) if self.server else None,
@@ -220,6 +222,9 @@ class CheckReport:
             "differing": sum(1 for r in self.rows if not r.ok),
             "verdict": "fault" if self.fault else ("ok" if self.ok else "differences"),
         }
+        if self.calls:
+            out["calls"] = list(self.calls)
+        return out
 
     def _t(self, t: int | None) -> str:
         return "       -" if t is None else f"{(t - self.origin) / SECOND:8.3f}"
@@ -230,11 +235,19 @@ class CheckReport:
         server = format_hostport(*self.server) if self.server else "?"
         lines = [
             f"conformance check of {self.source}",
-            f"real PUA {format_hostport(*self.pua)} -> server {server}; model pua params: {params}; "
+            f"real {'node' if self.calls else 'PUA'} {format_hostport(*self.pua)} -> server {server}; "
+            f"model {'parameters' if self.calls else 'pua params'}: {params}; "
             f"timing tolerance {self.tolerance / SECOND:g} s; times in s from the first packet",
             "",
-            f"{'#':>3} {'time':>8} {'frame':>5}  {'inferred':<11} {'result':<6} real request  |  model",
         ]
+        if self.calls:
+            lines.append("dialog events the calls through the node fire (inferred from the capture):")
+            for c in self.calls:
+                frame = f" #{c['frame']}" if c.get("frame") is not None else ""
+                lines.append(f"  {c['time']:8.3f}  {c['event']:<10} {c['message']} from the {c['from']}{frame}"
+                             f"  (Call-ID {c['call_id']})")
+            lines.append("")
+        lines.append(f"{'#':>3} {'time':>8} {'frame':>5}  {'inferred':<11} {'result':<6} real request  |  model")
         for r in self.rows:
             verdict = "ok" if r.ok else "DIFF"
             status = f" -> {r.status}" if r.status is not None else ""
@@ -255,7 +268,7 @@ class CheckReport:
         lines.extend(f"note: {n}" for n in self.notes)
         lines.append(
             f"{len(self.rows)} requests compared, {n_diff} differ ({len(self.differences)} field differences): "
-            + ("the real PUA behaves as the model predicts" if self.ok else "DIFFERENCES")
+            + (f"the real {'node' if self.calls else 'PUA'} behaves as the model predicts" if self.ok else "DIFFERENCES")
         )
         return "\n".join(lines)
 

@@ -1,0 +1,364 @@
+"""Calls through an edge node read back from its capture: dialog events and pua_dialoginfo's settings.
+
+Pure functions over a capture read by :func:`~puasim.capture.reader.read_pcap`,
+used by :mod:`puasim.capture.dlgcheck`.  The edge node is a Kamailio proxy
+with the dialog module and pua_dialoginfo (pua-reference §9.4); what it
+received from the phones fixes the dialog callbacks, and what it published
+shows most of pua_dialoginfo's parameters:
+
+* **Dialog events** (dialog module 5.6, pua-reference §9.4.2), per INVITE
+  dialog (Call-ID of an initial INVITE received by the node):
+  ``created`` at the INVITE, ``early`` at each provisional reply above 100
+  with a To-tag, ``confirmed`` at a 2xx, ``failed`` at a final reply of 300
+  or more (a CANCELled call ends with 487), ``terminated`` at a BYE from
+  either side.  Re-INVITEs and other in-dialog requests are listed as
+  ``within``.
+* **Parameters from the PUBLISH bodies** (§9.4.1, §9.4.3): ``include_callid``
+  (a ``call-id`` attribute), ``include_localremote`` (``local``/``remote``
+  elements), ``include_tags`` (tags in an ``early`` body), ``attribute_display``
+  (``display`` on targets), ``caller_confirmed`` (the caller's PUBLISH at an
+  early event says ``confirmed``), ``callee_trying`` (a callee ``Trying``),
+  the lifetime (``Expires`` − 1 of a non-terminated PUBLISH: dialog
+  ``default_timeout`` or ``override_lifetime``, the capture cannot tell which),
+  pua's ``dlginfo_increase_version`` (a version above 0), and
+  ``send_publish_flag`` (calls that published nothing next to calls that did:
+  the flag was set on the INVITEs of the callers that published).
+
+A parameter the capture gives no evidence for keeps the module default and
+the result says so (:attr:`Inferred.unseen`).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from lxml import etree
+
+from puasim.bodies.errors import BodyError
+from puasim.bodies.xml import parse_xml
+from puasim.sip import SipParseError
+from puasim.sip import headers as H
+from puasim.sip.message import Request, Response
+from puasim.trace.events import MessageSent
+
+__all__ = ["CallEvent", "Inferred", "Wire", "call_events", "dialog_body", "infer_settings", "split_wire"]
+
+Address = tuple[str, int]
+
+#: what pua_dialoginfo sends for each dialog event (§9.4.2)
+EVENT_OF_TRIGGER = ("created", "early", "confirmed", "failed", "terminated", "within")
+
+
+@dataclass(frozen=True, slots=True)
+class CallEvent:
+    """One dialog event read from the call traffic through the node (see the module docstring)."""
+
+    time: int
+    call_id: str
+    kind: str
+    #: the message that fires it: ``INVITE``, ``180 Ringing``, ``BYE``
+    message: str
+    #: who sent that message: ``caller`` or ``callee``
+    side: str
+    frame: int | None = None
+
+
+@dataclass(slots=True)
+class Wire:
+    """The capture split around one edge node (times in µs, first transmissions only).
+
+    ``phones``: every address other than the server that talks to the node;
+    ``to_node``: what the phones sent the node; ``from_node``: what the node
+    sent the phones; ``publishes``: the node's PUBLISHes with the server's
+    replies to each; ``frames``: frame number by the record's sequence number.
+    """
+
+    node: Address
+    server: Address
+    phones: list[Address] = field(default_factory=list)
+    to_node: list[tuple[int, Address, Any, int | None]] = field(default_factory=list)
+    from_node: list[tuple[int, Address, Any, int | None]] = field(default_factory=list)
+    publishes: list[tuple[int, Request, int | None, list[tuple[int, Response]]]] = field(default_factory=list)
+    other_requests: int = 0
+
+
+def _frame(frames: Sequence[int], seq: int) -> int | None:
+    return frames[seq] if seq < len(frames) else None
+
+
+def split_wire(trace: Any, node: Address, server: Address | None = None) -> Wire:
+    """Split ``trace`` into the node's exchanges with phones and with the server.
+
+    The server is ``server`` or where the node's first PUBLISH goes.
+    """
+    frames: list[int] = list(trace.meta.get("frames") or [])
+    sent = [r for r in trace if type(r.event) is MessageSent]
+    if server is None:
+        server = next((r.event.dst for r in sent if r.event.src == node and isinstance(r.event.message, Request)
+                       and r.event.message.method == "PUBLISH"), None)
+        if server is None:
+            raise ValueError(f"no PUBLISH from {node[0]}:{node[1]} in the capture")
+    wire = Wire(node, server)
+    by_branch: dict[str, list[tuple[int, Response]]] = {}
+    for r in sent:
+        ev, msg = r.event, r.event.message
+        if ev.retransmission:
+            continue
+        if ev.src == node and ev.dst == server:
+            if isinstance(msg, Request) and msg.method == "PUBLISH":
+                via = H.top_via(msg)
+                replies: list[tuple[int, Response]] = []
+                by_branch[via.branch if via is not None and via.branch else ""] = replies
+                wire.publishes.append((r.time, msg, _frame(frames, r.seq), replies))
+            elif isinstance(msg, Request):
+                wire.other_requests += 1
+        elif ev.src == server and ev.dst == node:
+            if isinstance(msg, Response):
+                try:
+                    via = H.top_via(msg)
+                except SipParseError:
+                    continue
+                found = by_branch.get(via.branch if via is not None and via.branch else "")
+                if found is not None:
+                    found.append((r.time, msg))
+        elif ev.dst == node:
+            if ev.src not in wire.phones:
+                wire.phones.append(ev.src)
+            wire.to_node.append((r.time, ev.src, msg, _frame(frames, r.seq)))
+        elif ev.src == node:
+            if ev.dst not in wire.phones:
+                wire.phones.append(ev.dst)
+            wire.from_node.append((r.time, ev.dst, msg, _frame(frames, r.seq)))
+    return wire
+
+
+def call_events(wire: Wire) -> list[CallEvent]:
+    """The dialog events the node's call traffic fires (see the module docstring)."""
+    out: list[CallEvent] = []
+    callers: dict[str, Address] = {}
+    for t, src, msg, frame in wire.to_node:
+        try:
+            call_id = H.call_id(msg) or ""
+            cseq = H.cseq(msg)
+            to = H.to(msg)
+        except SipParseError:
+            continue
+        if isinstance(msg, Request):
+            if msg.method == "INVITE" and (to is None or not to.tag) and call_id not in callers:
+                callers[call_id] = src
+                out.append(CallEvent(t, call_id, "created", "INVITE", "caller", frame))
+            elif call_id in callers and msg.method == "BYE":
+                side = "caller" if src == callers[call_id] else "callee"
+                out.append(CallEvent(t, call_id, "terminated", "BYE", side, frame))
+            elif call_id in callers and msg.method not in ("ACK", "CANCEL", "PRACK"):
+                out.append(CallEvent(t, call_id, "within", msg.method, "caller" if src == callers[call_id] else "callee",
+                                     frame))
+        elif call_id in callers and cseq is not None and cseq.method == "INVITE" and src != callers[call_id]:
+            text = f"{msg.status} {msg.reason}"
+            if 100 < msg.status < 200 and to is not None and to.tag:
+                out.append(CallEvent(t, call_id, "early", text, "callee", frame))
+            elif 200 <= msg.status < 300:
+                out.append(CallEvent(t, call_id, "confirmed", text, "callee", frame))
+            elif msg.status >= 300:
+                out.append(CallEvent(t, call_id, "failed", text, "callee", frame))
+    return out
+
+
+# -- PUBLISH bodies ---------------------------------------------------------------------------------
+def _local(node: Any) -> str:
+    return etree.QName(node).localname if isinstance(node.tag, str) else ""
+
+
+def dialog_body(body: bytes) -> dict[str, str] | None:
+    """The fields of a dialog-info body pua_dialoginfo fills in, flat (``None``: not XML).
+
+    Read leniently, as Kamailio's presence reads it: ``Trying`` is kept as a state."""
+    try:
+        root = parse_xml(body, what="dialog-info")
+    except BodyError:
+        return None
+    out: dict[str, str] = {}
+    for name in ("version", "state", "entity"):
+        if root.get(name) is not None:
+            out[name] = root.get(name) or ""
+    dialogs = [n for n in root if _local(n) == "dialog"]
+    out["dialogs"] = str(len(dialogs))
+    if not dialogs:
+        return out
+    d = dialogs[0]
+    for name in ("id", "call-id", "local-tag", "remote-tag", "direction"):
+        if d.get(name) is not None:
+            out[f"dialog.{name}"] = d.get(name) or ""
+    for child in d:
+        kind = _local(child)
+        if kind == "state":
+            out["dialog.state"] = (child.text or "").strip()
+        elif kind in ("local", "remote"):
+            for part in child:
+                pk = _local(part)
+                if pk == "identity":
+                    out[f"{kind}.identity"] = (part.text or "").strip()
+                    if part.get("display") is not None:
+                        out[f"{kind}.identity.display"] = part.get("display") or ""
+                elif pk == "target":
+                    for attr in ("uri", "display"):
+                        if part.get(attr) is not None:
+                            out[f"{kind}.target.{attr}"] = part.get(attr) or ""
+    return out
+
+
+# -- the settings ------------------------------------------------------------------------------------
+@dataclass(slots=True)
+class Inferred:
+    """pua_dialoginfo / dialog / pua parameters read from the capture, with the evidence."""
+
+    dialoginfo: dict[str, int] = field(default_factory=dict)
+    dialog: dict[str, int] = field(default_factory=dict)
+    pua: dict[str, int] = field(default_factory=dict)
+    #: users (From user part) whose INVITEs carried send_publish_flag
+    flagged_users: list[str] = field(default_factory=list)
+    #: one line per parameter: what in the capture decided it
+    evidence: list[str] = field(default_factory=list)
+    #: what the capture does not show, and the value taken instead
+    unseen: list[str] = field(default_factory=list)
+
+
+def _user(uri: str) -> str:
+    m = re.match(r"^\s*(?:\"[^\"]*\"\s*)?<?\s*sips?:([^@;>]+)@", uri)
+    return m.group(1) if m else ""
+
+
+#: the value send_publish_flag is given when the capture shows it was used (the number is not visible)
+INFERRED_FLAG = 4
+
+
+def infer_settings(wire: Wire, events: list[CallEvent], default_timeout: int = 43200) -> Inferred:
+    """pua_dialoginfo's parameters that fit the node's PUBLISHes (see the module docstring)."""
+    res = Inferred()
+    bodies: list[tuple[int, Request, dict[str, str]]] = []
+    for t, msg, _frame_no, _replies in wire.publishes:
+        if (msg.get("Event") or "").split(";")[0].strip().lower() != "dialog" or not msg.body:
+            continue
+        fields = dialog_body(msg.body)
+        if fields is not None and fields.get("dialogs", "0") != "0":
+            bodies.append((t, msg, fields))
+    if not bodies:
+        res.unseen.append("no dialog PUBLISH with a body in the capture: every pua_dialoginfo parameter "
+                          "keeps its default")
+        return res
+    di = res.dialoginfo
+
+    def decide(name: str, value: int, why: str) -> None:
+        di[name] = value
+        res.evidence.append(f"{name}={value}: {why}")
+
+    has = lambda key: any(key in f for _t, _m, f in bodies)  # noqa: E731
+    decide("include_callid", 1 if has("dialog.call-id") else 0,
+           "call-id attributes in the bodies" if has("dialog.call-id") else "no body has a call-id attribute")
+    lr = has("local.identity") or has("remote.identity")
+    decide("include_localremote", 1 if lr else 0,
+           "local/remote elements in the bodies" if lr else "no body has local/remote elements")
+    if lr:
+        disp = has("local.target.display") or has("remote.target.display")
+        decide("attribute_display", 1 if disp else 0,
+               "display attributes on targets" if disp else "targets without display attributes")
+    else:
+        res.unseen.append("attribute_display: no target element in any body; taken as 0")
+    early = [f for _t, _m, f in bodies if f.get("dialog.state") == "early"]
+    if early:
+        tags = any("dialog.local-tag" in f or "dialog.remote-tag" in f for f in early)
+        decide("include_tags", 1 if tags else 0,
+               "tags in the early bodies" if tags else "early bodies without local-tag/remote-tag")
+    else:
+        res.unseen.append("include_tags: no early PUBLISH (tags appear only there, §9.4.3); taken as 1")
+    # the PUBLISHes that follow each event, caller side by direction
+    early_times = [e.time for e in events if e.kind == "early"]
+    created_times = [e.time for e in events if e.kind == "created"]
+    caller_at_early = [f for t, _m, f in bodies if f.get("dialog.direction") == "initiator"
+                       and _follows(t, early_times, wire)]
+    if caller_at_early:
+        conf = any(f.get("dialog.state") == "confirmed" for f in caller_at_early)
+        decide("caller_confirmed", 1 if conf else 0,
+               "the caller's PUBLISH at an early event says " + ("confirmed" if conf else "early"))
+    else:
+        res.unseen.append("caller_confirmed: no caller PUBLISH follows a provisional reply; taken as 0")
+    callee_trying = any(f.get("dialog.direction") == "recipient" and f.get("dialog.state") == "Trying"
+                        for _t, _m, f in bodies)
+    callee_at_create = any(f.get("dialog.direction") == "recipient" and _follows(t, created_times, wire)
+                           for t, _m, f in bodies)
+    if callee_trying or callee_at_create:
+        decide("callee_trying", 1, "a callee PUBLISH says Trying")
+    elif any(f.get("dialog.direction") == "recipient" for _t, _m, f in bodies):
+        decide("callee_trying", 0, "callee PUBLISHes, but none at the INVITE")
+    else:
+        res.unseen.append("callee_trying: no callee PUBLISH in the capture; taken as 0")
+    lifetimes = sorted({(H.expires_or_none(m) or 0) - 1 for _t, m, f in bodies
+                        if f.get("dialog.state") != "terminated" and H.expires_or_none(m) is not None})
+    if lifetimes:
+        life = lifetimes[-1]
+        if life == default_timeout:
+            res.evidence.append(f"lifetime {life} s (Expires {life + 1}): dialog default_timeout {default_timeout}, "
+                                "override_lifetime 0")
+        else:
+            decide("override_lifetime", life, f"Expires {life + 1} on the non-terminated PUBLISHes")
+        res.unseen.append(f"dialog default_timeout or override_lifetime: the capture shows the lifetime ({life} s) "
+                          "only, not which parameter set it")
+    versions = sorted({int(f["version"]) for _t, _m, f in bodies if f.get("version", "").isdigit()})
+    if versions and versions[-1] > 0:
+        res.pua["dlginfo_increase_version"] = 1
+        res.evidence.append(f"pua dlginfo_increase_version=1: versions up to {versions[-1]} in the bodies")
+    elif any(m.get("SIP-If-Match") for _t, m, _f in bodies):
+        res.evidence.append("pua dlginfo_increase_version=0: modifies keep version 0")
+    else:
+        res.unseen.append("pua dlginfo_increase_version: no modify PUBLISH shows a version; taken as 0")
+    # send_publish_flag: calls that published nothing next to calls that did
+    published_calls = {f.get("dialog.call-id") for _t, _m, f in bodies if f.get("dialog.call-id")}
+    callers = _callers(wire)
+    quiet = [cid for cid in callers if not _call_published(cid, wire, events, bodies, published_calls)]
+    if quiet and len(quiet) < len(callers):
+        users = sorted({_user(callers[cid]) for cid in callers if cid not in quiet} - {""})
+        decide("send_publish_flag", INFERRED_FLAG,
+               f"{len(quiet)} of {len(callers)} calls published nothing (the flag was set on the INVITEs "
+               f"of {', '.join(users) or 'the other callers'})")
+        res.flagged_users = users
+        res.unseen.append(f"send_publish_flag: its number is not on the wire; {INFERRED_FLAG} used. The quiet calls "
+                          "may as well not have been dlg_manage()d at all")
+    for name in ("include_req_uri", "publish_dialog_req_within", "use_uuid", "disable_caller_publish_flag",
+                 "disable_callee_publish_flag"):
+        if name == "use_uuid":
+            ids = [f.get("dialog.id", "") for _t, _m, f in bodies]
+            if ids and all(re.fullmatch(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", i) for i in ids):
+                decide("use_uuid", 1, "dialog ids are UUIDs")
+                continue
+            if ids and all(i.startswith("padi-") for i in ids):
+                res.evidence.append("use_uuid=0: dialog ids are sruids (padi-...)")
+                continue
+        res.unseen.append(f"{name}: not inferred from the capture; module default")
+    return res
+
+
+def _follows(t: int, triggers: list[int], wire: Wire) -> bool:
+    """Whether the PUBLISH at ``t`` was sent while the node handled a message at one of ``triggers``:
+    no other message reached the node between the two."""
+    before = [x for x, _s, _m, _f in wire.to_node if x <= t]
+    return bool(before) and before[-1] in triggers
+
+
+def _callers(wire: Wire) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for _t, _src, msg, _f in wire.to_node:
+        if isinstance(msg, Request) and msg.method == "INVITE":
+            to = H.to(msg)
+            if to is None or not to.tag:
+                out.setdefault(H.call_id(msg) or "", msg.get("From") or "")
+    return out
+
+
+def _call_published(call_id: str, wire: Wire, events: list[CallEvent], bodies: list, published: set) -> bool:
+    if call_id in published:
+        return True
+    times = [e.time for e in events if e.call_id == call_id]
+    return any(_follows(t, times, wire) for t, _m, _f in bodies)
