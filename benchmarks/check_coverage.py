@@ -3,7 +3,10 @@
 Each capture is checked the way a user without notes would check it: the pua
 module parameters are given (they are configuration, not inputs), nothing
 else -- no restart times, no sweep phase, no publication ids.  Scenarios are
-run, exported as pcap and checked with their own ``pua.params``.
+run, exported as pcap and checked with their own ``pua.params``.  A capture or
+scenario with calls through an edge node (an INVITE reaching it) is also checked
+in calls mode (:func:`~puasim.capture.dlgcheck.check_calls`): its dialog PUBLISHes
+predicted from the calls, on lines labelled ``calls``.
 
     python3 benchmarks/check_coverage.py [--lab DIR] [--scenarios DIR] [-v]
 """
@@ -19,9 +22,13 @@ import yaml
 
 from puasim.capture import export_pcap
 from puasim.capture.check import CheckError, check_capture
+from puasim.capture.dlgcheck import calls_through, check_calls
+from puasim.capture.reader import read_pcap
 from puasim.scenario.runner import discover, load_scenario, run_scenario
 
 ROOT = Path(__file__).resolve().parent.parent
+#: the companions lab's edge proxy (proxy.cfg: udp 127.0.0.1:5080)
+EDGE = ("127.0.0.1", 5080)
 #: pua parameters of the lab runs (start.sh: update_period 10, check_remote_contact 0; per-experiment settings)
 LAB_PARAMS: dict[str, dict] = {
     "g2_subscribe_check_remote_contact_1": {"check_remote_contact": 1},
@@ -37,6 +44,17 @@ def _until(trace, duration: int) -> float:
 
     first = next((r.time for r in trace if type(r.event) is MessageSent), 0)
     return max(0.0, (duration - first) / 1e6)
+
+
+def _dialog_calls(trace, node) -> bool:
+    """Calls reach ``node`` and it sends dialog PUBLISHes (pua_dialoginfo is loaded)."""
+    from puasim.sip.message import Request
+    from puasim.trace.events import MessageSent
+
+    return calls_through(trace, node) and any(
+        type(r.event) is MessageSent and r.event.src == node and isinstance(r.event.message, Request)
+        and r.event.message.method == "PUBLISH" and (r.event.message.get("Event") or "").startswith("dialog")
+        for r in trace)
 
 
 def _one(label: str, run, verbose: bool) -> tuple[int, int]:
@@ -59,12 +77,18 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--scenarios", type=Path, default=ROOT / "scenarios")
     ap.add_argument("-v", "--verbose", action="store_true")
     args = ap.parse_args(argv)
-    totals = {"lab": [0, 0], "scenarios": [0, 0]}
+    totals = {"lab": [0, 0], "scenarios": [0, 0], "calls": [0, 0]}
     for pcap in sorted(args.lab.rglob("*.pcap")):
         params = {"update_period": 10, "check_remote_contact": 0, **LAB_PARAMS.get(pcap.stem, {})}
         n, bad = _one(f"lab/{pcap.parent.name}/{pcap.name}", lambda p=pcap, q=params: check_capture(p, params=q), args.verbose)
         totals["lab"][0] += n
         totals["lab"][1] += bad
+        if _dialog_calls(read_pcap(pcap), EDGE):
+            q = {"update_period": 10}
+            n, bad = _one(f"calls lab/{pcap.parent.name}/{pcap.name}",
+                          lambda p=pcap, q=q: check_calls(p, node_address=EDGE, params=q), args.verbose)
+            totals["calls"][0] += n
+            totals["calls"][1] += bad
     with tempfile.TemporaryDirectory() as tmp:
         for path in discover([args.scenarios]):
             scn = load_scenario(path)
@@ -84,6 +108,12 @@ def main(argv: list[str] | None = None) -> int:
             )
             totals["scenarios"][0] += n
             totals["scenarios"][1] += bad
+            if _dialog_calls(result.trace, scn.pua_address):
+                n, bad = _one(f"calls scenario/{path.relative_to(args.scenarios)}",
+                              lambda o=out, q=params, s=scn: check_calls(o, node_address=s.pua_address, params=q),
+                              args.verbose)
+                totals["calls"][0] += n
+                totals["calls"][1] += bad
     for key, (n, bad) in totals.items():
         print(f"{key}: {n} requests compared, {bad} differ")
     return 0

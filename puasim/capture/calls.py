@@ -64,6 +64,8 @@ class CallEvent:
     #: who sent that message: ``caller`` or ``callee``
     side: str
     frame: int | None = None
+    #: capture order of that message (the record's sequence number)
+    seq: int = -1
 
 
 @dataclass(slots=True)
@@ -83,6 +85,19 @@ class Wire:
     from_node: list[tuple[int, Address, Any, int | None]] = field(default_factory=list)
     publishes: list[tuple[int, Request, int | None, list[tuple[int, Response]]]] = field(default_factory=list)
     other_requests: int = 0
+    #: capture order (record sequence numbers) of ``to_node`` and ``publishes``, index for index
+    to_node_seq: list[int] = field(default_factory=list)
+    publish_seq: list[int] = field(default_factory=list)
+
+    def before(self, publish: int) -> int | None:
+        """Index in ``to_node`` of the last message the node received before PUBLISH ``publish``."""
+        seq = self.publish_seq[publish]
+        found = None
+        for i, s in enumerate(self.to_node_seq):
+            if s > seq:
+                break
+            found = i
+        return found
 
 
 def _frame(frames: Sequence[int], seq: int) -> int | None:
@@ -113,6 +128,7 @@ def split_wire(trace: Any, node: Address, server: Address | None = None) -> Wire
                 replies: list[tuple[int, Response]] = []
                 by_branch[via.branch if via is not None and via.branch else ""] = replies
                 wire.publishes.append((r.time, msg, _frame(frames, r.seq), replies))
+                wire.publish_seq.append(r.seq)
             elif isinstance(msg, Request):
                 wire.other_requests += 1
         elif ev.src == server and ev.dst == node:
@@ -128,6 +144,7 @@ def split_wire(trace: Any, node: Address, server: Address | None = None) -> Wire
             if ev.src not in wire.phones:
                 wire.phones.append(ev.src)
             wire.to_node.append((r.time, ev.src, msg, _frame(frames, r.seq)))
+            wire.to_node_seq.append(r.seq)
         elif ev.src == node:
             if ev.dst not in wire.phones:
                 wire.phones.append(ev.dst)
@@ -139,7 +156,7 @@ def call_events(wire: Wire) -> list[CallEvent]:
     """The dialog events the node's call traffic fires (see the module docstring)."""
     out: list[CallEvent] = []
     callers: dict[str, Address] = {}
-    for t, src, msg, frame in wire.to_node:
+    for (t, src, msg, frame), seq in zip(wire.to_node, wire.to_node_seq, strict=True):
         try:
             call_id = H.call_id(msg) or ""
             cseq = H.cseq(msg)
@@ -149,21 +166,21 @@ def call_events(wire: Wire) -> list[CallEvent]:
         if isinstance(msg, Request):
             if msg.method == "INVITE" and (to is None or not to.tag) and call_id not in callers:
                 callers[call_id] = src
-                out.append(CallEvent(t, call_id, "created", "INVITE", "caller", frame))
+                out.append(CallEvent(t, call_id, "created", "INVITE", "caller", frame, seq))
             elif call_id in callers and msg.method == "BYE":
                 side = "caller" if src == callers[call_id] else "callee"
-                out.append(CallEvent(t, call_id, "terminated", "BYE", side, frame))
+                out.append(CallEvent(t, call_id, "terminated", "BYE", side, frame, seq))
             elif call_id in callers and msg.method not in ("ACK", "CANCEL", "PRACK"):
                 out.append(CallEvent(t, call_id, "within", msg.method, "caller" if src == callers[call_id] else "callee",
-                                     frame))
+                                     frame, seq))
         elif call_id in callers and cseq is not None and cseq.method == "INVITE" and src != callers[call_id]:
             text = f"{msg.status} {msg.reason}"
             if 100 < msg.status < 200 and to is not None and to.tag:
-                out.append(CallEvent(t, call_id, "early", text, "callee", frame))
+                out.append(CallEvent(t, call_id, "early", text, "callee", frame, seq))
             elif 200 <= msg.status < 300:
-                out.append(CallEvent(t, call_id, "confirmed", text, "callee", frame))
+                out.append(CallEvent(t, call_id, "confirmed", text, "callee", frame, seq))
             elif msg.status >= 300:
-                out.append(CallEvent(t, call_id, "failed", text, "callee", frame))
+                out.append(CallEvent(t, call_id, "failed", text, "callee", frame, seq))
     return out
 
 
@@ -238,13 +255,13 @@ INFERRED_FLAG = 4
 def infer_settings(wire: Wire, events: list[CallEvent], default_timeout: int = 43200) -> Inferred:
     """pua_dialoginfo's parameters that fit the node's PUBLISHes (see the module docstring)."""
     res = Inferred()
-    bodies: list[tuple[int, Request, dict[str, str]]] = []
-    for t, msg, _frame_no, _replies in wire.publishes:
+    bodies: list[tuple[int, Request, dict[str, str]]] = []  # (index in wire.publishes, PUBLISH, body fields)
+    for i, (_t, msg, _frame_no, _replies) in enumerate(wire.publishes):
         if (msg.get("Event") or "").split(";")[0].strip().lower() != "dialog" or not msg.body:
             continue
         fields = dialog_body(msg.body)
         if fields is not None and fields.get("dialogs", "0") != "0":
-            bodies.append((t, msg, fields))
+            bodies.append((i, msg, fields))
     if not bodies:
         res.unseen.append("no dialog PUBLISH with a body in the capture: every pua_dialoginfo parameter "
                           "keeps its default")
@@ -275,10 +292,10 @@ def infer_settings(wire: Wire, events: list[CallEvent], default_timeout: int = 4
     else:
         res.unseen.append("include_tags: no early PUBLISH (tags appear only there, §9.4.3); taken as 1")
     # the PUBLISHes that follow each event, caller side by direction
-    early_times = [e.time for e in events if e.kind == "early"]
-    created_times = [e.time for e in events if e.kind == "created"]
-    caller_at_early = [f for t, _m, f in bodies if f.get("dialog.direction") == "initiator"
-                       and _follows(t, early_times, wire)]
+    early_at = {e.seq for e in events if e.kind == "early"}
+    created_at = {e.seq for e in events if e.kind == "created"}
+    caller_at_early = [f for i, _m, f in bodies if f.get("dialog.direction") == "initiator"
+                       and _follows(i, early_at, wire)]
     if caller_at_early:
         conf = any(f.get("dialog.state") == "confirmed" for f in caller_at_early)
         decide("caller_confirmed", 1 if conf else 0,
@@ -287,18 +304,19 @@ def infer_settings(wire: Wire, events: list[CallEvent], default_timeout: int = 4
         res.unseen.append("caller_confirmed: no caller PUBLISH follows a provisional reply; taken as 0")
     callee_trying = any(f.get("dialog.direction") == "recipient" and f.get("dialog.state") == "Trying"
                         for _t, _m, f in bodies)
-    callee_at_create = any(f.get("dialog.direction") == "recipient" and _follows(t, created_times, wire)
-                           for t, _m, f in bodies)
+    callee_at_create = any(f.get("dialog.direction") == "recipient" and _follows(i, created_at, wire)
+                           for i, _m, f in bodies)
     if callee_trying or callee_at_create:
         decide("callee_trying", 1, "a callee PUBLISH says Trying")
     elif any(f.get("dialog.direction") == "recipient" for _t, _m, f in bodies):
         decide("callee_trying", 0, "callee PUBLISHes, but none at the INVITE")
     else:
         res.unseen.append("callee_trying: no callee PUBLISH in the capture; taken as 0")
-    lifetimes = sorted({(H.expires_or_none(m) or 0) - 1 for _t, m, f in bodies
-                        if f.get("dialog.state") != "terminated" and H.expires_or_none(m) is not None})
-    if lifetimes:
-        life = lifetimes[-1]
+    # the lifetime: the Expires most PUBLISHes of live dialogs ask (pua's 412 recovery recomputes it, §3.8.1)
+    asked = [(H.expires_or_none(m) or 0) - 1 for _i, m, f in bodies
+             if f.get("dialog.state") != "terminated" and H.expires_or_none(m) is not None]
+    if asked:
+        life = min(set(asked), key=lambda v: (-asked.count(v), v))
         if life == default_timeout:
             res.evidence.append(f"lifetime {life} s (Expires {life + 1}): dialog default_timeout {default_timeout}, "
                                 "override_lifetime 0")
@@ -340,11 +358,11 @@ def infer_settings(wire: Wire, events: list[CallEvent], default_timeout: int = 4
     return res
 
 
-def _follows(t: int, triggers: list[int], wire: Wire) -> bool:
-    """Whether the PUBLISH at ``t`` was sent while the node handled a message at one of ``triggers``:
-    no other message reached the node between the two."""
-    before = [x for x, _s, _m, _f in wire.to_node if x <= t]
-    return bool(before) and before[-1] in triggers
+def _follows(publish: int, triggers: set[int], wire: Wire) -> bool:
+    """Whether PUBLISH ``publish`` was sent while the node handled the message of one of
+    ``triggers`` (record sequence numbers): no other message reached the node between the two."""
+    i = wire.before(publish)
+    return i is not None and wire.to_node_seq[i] in triggers
 
 
 def _callers(wire: Wire) -> dict[str, str]:
@@ -360,5 +378,5 @@ def _callers(wire: Wire) -> dict[str, str]:
 def _call_published(call_id: str, wire: Wire, events: list[CallEvent], bodies: list, published: set) -> bool:
     if call_id in published:
         return True
-    times = [e.time for e in events if e.call_id == call_id]
-    return any(_follows(t, times, wire) for t, _m, _f in bodies)
+    seqs = {e.seq for e in events if e.call_id == call_id}
+    return any(_follows(i, seqs, wire) for i, _m, _f in bodies)

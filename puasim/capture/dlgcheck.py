@@ -160,6 +160,8 @@ class _RealPublish:
     frame: int | None
     replies: list[tuple[int, Response]]
     state: str | None
+    #: its index in :attr:`Wire.publishes`
+    index: int = -1
     model: Request | None = None
     model_time: int | None = None
 
@@ -253,17 +255,23 @@ def _phone_plans(wire: Wire) -> dict[Address, tuple[list[tuple[int, Request]],
     return plans
 
 
-def _kind(pub: _RealPublish, wire: Wire, events: list[CallEvent]) -> tuple[str, str]:
-    """What made the node send ``pub``: the dialog event of the message it handled just before."""
+def _kind(pub: _RealPublish, wire: Wire, events: list[CallEvent], real: list[_RealPublish]) -> tuple[str, str]:
+    """What made the node send ``pub``: the dialog event of the message it handled just before,
+    pua's own recovery after a 412 (pua-reference §3.8.1), or its sweep."""
     msg = pub.request
     if not msg.body:
         exp = H.expires_or_none(msg)
         return ("remove", "Expires 0") if exp == 0 else ("refresh", "body-less: the model's sweep must send it")
-    before = [(t, src, m, f) for t, src, m, f in wire.to_node if t <= pub.time]
-    if before:
-        t, _src, m, f = before[-1]
+    i = wire.before(pub.index)
+    last = wire.to_node_seq[i] if i is not None else -1
+    failed = [p for p in real if p.request.uri == msg.uri and p.index < pub.index
+              and any(r.status == 412 and t <= pub.time for t, r in p.replies)]
+    if failed and (i is None or all(wire.to_node[i][0] <= t for t, r in failed[-1].replies if r.status == 412)):
+        return "recovery", f"pua's new initial PUBLISH after the 412 to #{failed[-1].n} (pua-reference §3.8.1)"
+    if i is not None:
+        _t, _src, m, f = wire.to_node[i]
         for e in events:
-            if e.time == t:
+            if e.seq == last:
                 frame = f"#{f}" if f is not None else ""
                 return e.kind, f"after {e.message} from the {e.side} {frame}".rstrip()
         label = m.method if isinstance(m, Request) else f"{m.status} {m.reason}"
@@ -406,14 +414,15 @@ def check_calls(
     sim.kernel.call_at(start + shift, node.start)
     real: list[_RealPublish] = []
     others = 0
-    for t, msg, frame, replies in wire.publishes:
+    for index, (t, msg, frame, replies) in enumerate(wire.publishes):
         if (msg.get("Event") or "").split(";")[0].strip().lower() != "dialog":
             others += 1
             continue
         fields = dialog_body(msg.body) if msg.body else None
-        real.append(_RealPublish(len(real) + 1, t, msg, frame, replies, fields.get("dialog.state") if fields else None))
-    shifted = [_RealPublish(p.n, p.time + shift, p.request, p.frame, [(t + shift, m) for t, m in p.replies], p.state)
-               for p in real]
+        real.append(_RealPublish(len(real) + 1, t, msg, frame, replies, fields.get("dialog.state") if fields else None,
+                                 index))
+    shifted = [_RealPublish(p.n, p.time + shift, p.request, p.frame, [(t + shift, m) for t, m in p.replies], p.state,
+                            p.index) for p in real]
     server = ServerReplayer(shifted, tol, clean + tol)
     sim.add_node("server", wire.server, lambda _n: server)
     for i, (phone, (plan, answers)) in enumerate(_phone_plans(wire).items()):
@@ -439,7 +448,7 @@ def check_calls(
     ids_real: dict[str, int] = {}
     ids_model: dict[str, int] = {}
     for p, s in zip(real, shifted, strict=True):
-        kind, why = _kind(p, wire, events)
+        kind, why = _kind(p, wire, events, real)
         row = Row(p.n, kind, p.time, p.frame, p.request, s.model,
                   None if s.model_time is None else s.model_time - shift,
                   next((r.status for _t, r in p.replies if r.status >= 200), None))

@@ -155,3 +155,22 @@ def test_cli_json_and_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixture[s
 def test_no_calls_is_an_error() -> None:
     with pytest.raises(CheckError, match="no INVITE"):
         check_calls(LAB / "01_usrloc_setpublish_register_refresh_deregister.pcap", node_port=5080)
+
+
+@pytest.mark.parametrize("name", ["dialoginfo_forked", "dialoginfo_refresh_during_call"])
+def test_call_scenarios_exported_agree(name: str, tmp_path: Path) -> None:
+    """The model checked against its own pcap: a forked call (two early PUBLISHes a side) and a
+    call past refreshes with 180 and 200 at the same instant, both with a 412 and pua's recovery
+    PUBLISH.  They once tripped the inference: the lifetime was read from the recovery PUBLISH's
+    Expires, and a 200 at the 180's instant was taken for the 180."""
+    from puasim.scenario.runner import load_scenario, run_scenario
+
+    path = Path(__file__).resolve().parents[2] / "scenarios" / "calls" / f"{name}.yaml"
+    scn = load_scenario(path)
+    result = run_scenario(scn)
+    out = tmp_path / f"{name}.pcap"
+    export_pcap(result.trace, out)
+    params = {"update_period": 10} if "refresh" in name else {}
+    report = check_calls(out, node_address=scn.pua_address, params=params)
+    assert report.ok, report.format()
+    assert any(r.kind == "recovery" for r in report.rows)  # both meet a 412 on a second initial PUBLISH
