@@ -472,7 +472,7 @@ def _check_typed(doc: Doc, path: tuple, value: Any, hint: Any, name: str) -> Non
 def _int_bounds(name: str) -> tuple[int, int]:
     if "status" in name:
         return 100, 699
-    if name in ("after", "until", "at", "delay", "clean_period", "pending_for"):
+    if name in ("after", "until", "at", "delay", "clean_period", "pending_for", "processing_delay"):
         return 0, MAX_DURATION_US  # microseconds of virtual time
     if name == "count":
         return 1, MAX_COUNT
@@ -481,7 +481,7 @@ def _int_bounds(name: str) -> tuple[int, int]:
     return 0, INT_MAX
 
 
-_SECONDS_KNOBS = {"clean_period_s", "pending_for_s"}
+_SECONDS_KNOBS = {"clean_period_s", "pending_for_s", "processing_delay_s"}
 
 
 @cache
