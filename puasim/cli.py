@@ -230,12 +230,14 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
 
 def _cmd_check(args: argparse.Namespace) -> int:
-    """``puasim check``: a real PUA's capture against the model (puasim.capture.check)."""
+    """``puasim check``: a real PUA's capture against the model (puasim.capture.check), or an
+    edge node's calls and dialog PUBLISHes (puasim.capture.dlgcheck)."""
     from puasim.capture import CaptureError
     from puasim.capture.check import CheckError, check_capture
     from puasim.capture.dlgcheck import calls_through, check_calls
     from puasim.capture.reader import read_pcap
     from puasim.pua.config import PuaStartupError
+    from puasim.pua.constants import Source
     from puasim.sim.simulation import SimulationError
 
     try:
@@ -245,6 +247,12 @@ def _cmd_check(args: argparse.Namespace) -> int:
                                  and getattr(r.event, "message", None) is not None), None)
         calls = args.mode == "calls" or (args.mode == "auto" and node is not None and calls_through(trace, node))
         if calls:
+            pua_only = [name for name, given in (("--restart-at", args.restart_at), ("--phase", args.phase != "auto"),
+                                                 ("--id", args.id), ("--source", args.source != int(Source.RPC_ASYN_PUBLISH)),
+                                                 ("--db-quirks", args.db_quirks != "db_sqlite-5.6")) if given]
+            if pua_only:
+                return _fail("check", f"{', '.join(pua_only)} apply to a PUA's capture, not to calls through an edge "
+                                      "node (see --mode)")
             report = check_calls(
                 trace, node_address=node, node_port=args.pua_port, server_address=args.server,
                 params=dict(args.params or ()), dialoginfo=dict(args.dialoginfo or ()),

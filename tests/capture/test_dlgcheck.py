@@ -146,6 +146,13 @@ def test_cli_json_and_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixture[s
     # a pua_dialoginfo parameter the model does not know: one line, exit 2
     assert main(["check", str(LAB / C07), "--pua-port", "5080", "--dialoginfo", "no_such=1"]) == 2
     assert "unknown parameter 'no_such'" in capsys.readouterr().err
+    # options of the PUA check do not apply to calls
+    assert main(["check", str(LAB / C07), "--pua-port", "5080", "--restart-at", "1"]) == 2
+    assert "--restart-at apply to a PUA's capture" in capsys.readouterr().err
+    # calls forced on a capture without INVITEs to the checked address
+    assert main(["check", str(LAB / "01_usrloc_setpublish_register_refresh_deregister.pcap"), "--pua-port", "5080",
+                 "--mode", "calls"]) == 2
+    assert "no INVITE" in capsys.readouterr().err
     # --dialoginfo on a capture without calls
     pua_capture = Path(__file__).resolve().parents[1] / "data" / "lab" / "kamailio" / "a-b-c_publish_modify_unpublish_restart.pcap"
     if pua_capture.exists():
