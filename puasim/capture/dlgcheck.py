@@ -39,6 +39,7 @@ compared here: ``tests/edge/test_lab_calls.py`` does that for the lab captures.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Hashable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -291,8 +292,10 @@ def _compare(pub: _RealPublish, origin_of: Any, tolerance: int, shift: int, orig
     if bool(real.body) != bool(model.body):
         out.append(Difference("body", "present" if real.body else "absent", "present" if model.body else "absent"))
     elif fa is None or fb is None:
-        if real.body and (fa is None) != (fb is None):
+        if (fa is None) != (fb is None):
             out.append(Difference("body", "dialog-info" if fa else "not dialog-info", "dialog-info" if fb else "not dialog-info"))
+        elif real.body != model.body:
+            out.append(Difference("body", f"{len(real.body)} bytes", f"{len(model.body)} bytes, a different body"))
     else:
         for key in sorted(set(fa) | set(fb)):
             if key == "dialog.id":
@@ -326,7 +329,7 @@ def _setup(wire: Wire, events: list[CallEvent], params: Mapping[str, Any], dialo
     invite: tuple[Call, ...] = (Call("dlg_manage"),)
     flag = di.get("send_publish_flag", -1)
     if isinstance(flag, int) and flag >= 0 and "send_publish_flag" not in dialoginfo and inferred.flagged_users:
-        users = "|".join(inferred.flagged_users)
+        users = "|".join(re.escape(u) for u in inferred.flagged_users)
         invite = (Call("setflag", (str(flag),), f"^({users})$"), Call("dlg_manage"))
     elif isinstance(flag, int) and flag >= 0:
         invite = (Call("setflag", (str(flag),)), Call("dlg_manage"))

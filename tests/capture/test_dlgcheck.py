@@ -181,3 +181,10 @@ def test_call_scenarios_exported_agree(name: str, tmp_path: Path) -> None:
     report = check_calls(out, node_address=scn.pua_address, params=params)
     assert report.ok, report.format()
     assert any(r.kind == "recovery" for r in report.rows)  # both meet a 412 on a second initial PUBLISH
+
+
+def test_a_body_that_is_not_dialog_info_is_a_difference() -> None:
+    src = _mutated(C07, 33, body=(b"<?xml", b"garbage <?xml"))
+    report = check_calls(src, node_port=5080)
+    bad = [(r.frame, [(d.field, d.real, d.model) for d in r.diffs]) for r in report.rows if not r.ok]
+    assert bad == [(33, [("body", "not dialog-info", "dialog-info")])]
