@@ -26,6 +26,17 @@ REPAIRS: dict[str, str] = {
     "B8": "one PUBLISH in flight per publication; later ones wait and go out with the newest ETag (§3.11)",
     "B10": "a failed refresh skips only that record; the sweep goes on (§5.2)",
     "B11": "module destroy flushes the changes since the last DB sync (§5.7)",
+    "B1": "pua_update_contact() matches the dialog with the NOTIFY's tags the right way round and stores the Contact URI (§6)",
+    "B2": "a SUBSCRIBE without remote_target finds its dialog by watcher alone, so pua.subscribe can refresh and end it (§2.5.2)",
+    "B3": "an indefinite subscription (expires -1) stays indefinite after its first refresh (§4.5, §5.3)",
+    "B5": "an error reply to an un-SUBSCRIBE ends the dialog without a new initial SUBSCRIBE (§4.6.1)",
+    "B6": "only 408 and 481 to an in-dialog SUBSCRIBE re-subscribe; 405/489/501 end it; other errors keep it (RFC 6665 §4.1.2.2)",
+    "B31": "a re-subscribe with expires -1 leaves a temporary dialog alone, as any expires > 0 does (§4.3 row 5)",
+    "B7": "an error reply to an initial PUBLISH deletes no record; db_mode 2 deletes by pres_uri too (§3.8 row 3, §2.6)",
+    "B12": "the DB sync UPDATE writes every column and inserts a missing row (§5.5)",
+    "B13": "start-up restore skips expired rows, restores publication versions and survives a NULL tuple_id (§5.6)",
+    "B28": "db_mode 2 SUBSCRIBE look-up also matches watcher, flag and event, and deletes no rows on a tie (§2.6)",
+    "B29": "db_mode 2 is_dialog accepts a NOTIFY with a To-tag for a temporary dialog, as db_mode 0 does (§2.6)",
 }
 
 #: repairs each profile switches on by itself; ``pjsua`` and ``sipsimple`` also

@@ -88,6 +88,8 @@ class Pua:
         self.store: Any = store if store is not None else MemoryStore(self.cfg.table_size, self.cfg.check_remote_contact)
         if hasattr(self.store, "bind"):
             self.store.bind(self.outbox.emit)
+        if hasattr(self.store, "repaired"):  # the store-side repairs (B12, B13, B28, B29, B7 in db_mode 2)
+            self.store.repaired = self.cfg.repaired
         self.callbacks: list[tuple[int, PuaCallback]] = []
         #: answers NOTIFYs the way the script around pua does (see subscribe.answer_notify)
         self.notify_policy = subscribe.NotifyPolicy()

@@ -194,7 +194,9 @@ def _handle_publish_reply(pua: Pua, h: Hentity, reply: Response, faked: bool, no
         pua.run_callbacks(h, reply, faked, now_us)
         return
     if reply.status >= 300:  # row 3
-        for rec in pua.store.delete_publication(**key):
+        # repair B7 (§10.2): an initial PUBLISH made no record, so its failure deletes none
+        gone = [] if not h.etag and pua.cfg.repairs_("B7") else pua.store.delete_publication(**key)
+        for rec in gone:
             pua.record_changed("deleted", rec, now_us, f"{reply.status} reply")
         if reply.status == 412 and h.body and h.flag not in RPC_SOURCES:
             _republish_after_412(pua, h, now, now_us)

@@ -73,6 +73,7 @@ def send_subscribe(pua: Pua, subs: SubsInfo, now_us: int, *, process: str = "wor
         event=subs.event,
         id=subs.id,
         remote_target=subs.remote_target,
+        any_target=subs.remote_target is None and pua.cfg.repairs_("B2"),  # repair B2 (§2.5.2)
     )
     if subs.flag & INSERT_TYPE or rec is None:  # row 2
         if subs.expires == 0:  # 2a
@@ -119,7 +120,7 @@ def send_subscribe(pua: Pua, subs: SubsInfo, now_us: int, *, process: str = "wor
     if subs.internal_update_flag == 1:  # row 3
         return 0
     if not rec.to_tag:  # temporary (Kamailio tests to_tag.len == 0)
-        if subs.expires > 0:  # row 4
+        if subs.expires > 0 or (subs.expires < 0 and pua.cfg.repairs_("B31")):  # row 4 (repair B31: -1 too)
             pua.log("warning", "send_subscribe: dialog still temporary, nothing sent")
             return 0
         for gone in pua.store.delete_dialog(  # row 5 (B31)
@@ -130,7 +131,8 @@ def send_subscribe(pua: Pua, subs: SubsInfo, now_us: int, *, process: str = "wor
         return 0
     # row 6: in-dialog SUBSCRIBE (§4.5)
     e = subs.expires if subs.expires >= 0 else pua.cfg.default_expires
-    h = _in_dialog_hentity(rec, REQ_OTHER, desired=now + e, now=now)
+    indefinite = subs.expires < 0 and pua.cfg.repairs_("B3")  # repair B3: -1 stays indefinite
+    h = _in_dialog_hentity(rec, REQ_OTHER, desired=0 if indefinite else now + e, now=now)
     return _send_in_dialog(pua, rec, h, block, now_us)
 
 
@@ -192,7 +194,11 @@ def refresh_dialog(pua: Pua, p: PuaRecord, now_us: int) -> int:
         block = _block(pua, ev.name, p.contact, x, p.extra_headers)
     except ValueError:
         return -1
-    h = _in_dialog_hentity(p, REQ_ME, desired=now + e if e >= 0 else 0, now=now)
+    if p.desired_expires == 0 and pua.cfg.repairs_("B3"):  # repair B3 (§10.2): stays indefinite
+        desired = 0
+    else:
+        desired = now + e if e >= 0 else 0
+    h = _in_dialog_hentity(p, REQ_ME, desired=desired, now=now)
     return _send_in_dialog(pua, p, h, block, now_us)
 
 
@@ -259,8 +265,11 @@ def _handle_subscribe_reply(
             return
     else:
         if reply.status >= 300:  # row 6 (B6)
-            _delete_by_ids(pua, h, h.call_id, h.from_tag, f"{reply.status} to in-dialog SUBSCRIBE", now_us)
-            _resubscribe(pua, h, flag_orig, now, now_us)
+            ending = _in_dialog_error(pua, h, reply.status)
+            if ending != "keep":
+                _delete_by_ids(pua, h, h.call_id, h.from_tag, f"{reply.status} to in-dialog SUBSCRIBE", now_us)
+            if ending == "resubscribe":
+                _resubscribe(pua, h, flag_orig, now, now_us)
             pua.run_callbacks(h, reply, faked, now_us)
             return
         if lexpire == 0:  # row 7
@@ -327,6 +336,34 @@ def _handle_subscribe_reply(
         pua.record_changed("deleted", temp, now_us, "temporary replaced by established dialog")
     pua.record_changed("created", rec, now_us)
     pua.run_callbacks(h, reply, faked, now_us)
+
+
+#: RFC 6665 §4.1.2.2: after these a subscription is gone; 408 and 481 are worth a new one
+GONE_RETRY = (408, 481)
+GONE_FOR_GOOD = (405, 489, 501)
+
+
+def _in_dialog_error(pua: Pua, h: Hentity, status: int) -> str:
+    """What an error reply to an in-dialog SUBSCRIBE does: ``resubscribe``, ``end`` or ``keep``.
+
+    Kamailio deletes the dialog and re-subscribes on every code (§4.6 row 6,
+    §10.2 B6), also after an un-SUBSCRIBE (B5).  Repair B5: a failed
+    un-SUBSCRIBE (desired time not after the send time) just ends the dialog.
+    Repair B6 follows RFC 6665 §4.1.2.2: only 405, 408, 481, 489 and 501 end
+    the subscription, and of those only 408 and 481 are worth a new initial
+    SUBSCRIBE; after any other error the dialog stays valid until its known
+    expiry (a failed un-SUBSCRIBE still ends it).
+    """
+    unsubscribe = h.desired_expires != 0 and h.desired_expires <= h.sent_at
+    if unsubscribe and pua.cfg.repairs_("B5"):
+        return "end"
+    if not pua.cfg.repairs_("B6"):
+        return "resubscribe"
+    if status in GONE_RETRY:
+        return "resubscribe"
+    if status in GONE_FOR_GOOD or unsubscribe:
+        return "end"
+    return "keep"
 
 
 def _resubscribe(pua: Pua, h: Hentity, flag_orig: int, now: int, now_us: int) -> None:
@@ -466,6 +503,8 @@ def pua_update_contact(pua: Pua, notify: Request, now_us: int) -> int:
     contact_raw = notify.get("contact")
     if contact_raw is None:
         return -1
+    if pua.cfg.repairs_("B1"):
+        return _update_contact_repaired(pua, notify, call_id, f.uri, f.tag, t.uri, t.tag, now_us)
     if pua.cfg.db_mode == 2:
         if hasattr(pua.store, "update_contact"):
             pua.store.update_contact(contact_raw, call_id=call_id, to_tag=t.tag, from_tag=f.tag)
@@ -476,3 +515,34 @@ def pua_update_contact(pua: Pua, notify: Request, now_us: int) -> int:
     if rec is None:
         return -1
     raise KamailioCrash("pua_update_contact matched a dialog: use-after-free of remote_contact (B1)")
+
+
+def _update_contact_repaired(
+    pua: Pua, notify: Request, call_id: str, from_uri: str, from_tag: str, to_uri: str, to_tag: str, now_us: int
+) -> int:
+    """Repair B1 (§6, §10.2): what ``pua_update_contact()`` is documented to do.
+
+    The NOTIFY comes from the notifier, so its From-tag is the dialog's remote
+    tag (the record's ``to_tag``) and its To-tag our own (``from_tag``); the
+    value stored is the Contact's URI, as §4.6 row 9 stores it from a 2xx.
+    1 when a dialog took the new target, −1 when none matched.
+    """
+    try:
+        contacts = H.contact_list(notify)
+    except SipParseError:
+        return -1
+    if not contacts:
+        return -1
+    uri = contacts[0].uri
+    if pua.cfg.db_mode == 2 and hasattr(pua.store, "update_contact"):
+        return 1 if pua.store.update_contact(uri, call_id=call_id, to_tag=from_tag, from_tag=to_tag) > 0 else -1
+    rec = pua.store.get_dialog(
+        pres_uri=from_uri, watcher_uri=to_uri, call_id=call_id, to_tag=from_tag, from_tag=to_tag, flag=ALL_FLAGS
+    )
+    if rec is None:
+        return -1
+    if rec.remote_contact != uri:
+        rec.remote_contact = uri
+        pua.store.mark_updated(rec)
+        pua.record_changed("updated", rec, now_us, "pua_update_contact: new remote target")
+    return 1

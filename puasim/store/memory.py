@@ -32,6 +32,8 @@ class MemoryStore:
     """The hash table with the operations of pua's db_mode 0 code paths."""
 
     db_mode = 0
+    #: §10 defects repaired (``PuaConfig.repaired``); the model sets it
+    repaired: frozenset[str] = frozenset()
 
     def __init__(self, size: int = 512, check_remote_contact: int = 1) -> None:
         self.table = HashTable(size)
@@ -66,8 +68,17 @@ class MemoryStore:
 
     # dialogs (§4.3, §4.6)
     def find_dialog_for_subscribe(
-        self, *, pres_uri: str, watcher_uri: str, flag: int, event: int, id: str, remote_target: str | None
+        self,
+        *,
+        pres_uri: str,
+        watcher_uri: str,
+        flag: int,
+        event: int,
+        id: str,
+        remote_target: str | None,
+        any_target: bool = False,
     ) -> PuaRecord | None:
+        """``search_htable`` for SUBSCRIBE; ``any_target`` (repair B2) drops the remote-contact rule."""
         return self.table.search(
             pres_uri=pres_uri,
             watcher_uri=watcher_uri,
@@ -75,7 +86,7 @@ class MemoryStore:
             event=event,
             id=id,
             remote_target=remote_target,
-            check_remote_contact=self.check_remote_contact,
+            check_remote_contact=0 if any_target else self.check_remote_contact,
         )
 
     def get_dialog(self, **key: str | int) -> PuaRecord | None:
@@ -107,6 +118,11 @@ class MemoryStore:
         if rec.db_flag == NO_UPDATEDB:
             rec.db_flag = UPDATEDB
         return rec
+
+    def mark_updated(self, rec: PuaRecord) -> None:
+        """A record changed in place: written by the next DB sync (``db_flag`` NO → UPDATE, §2.5.5)."""
+        if rec.db_flag == NO_UPDATEDB:
+            rec.db_flag = UPDATEDB
 
     def convert_temporary(self, temp_key: dict, new: PuaRecord) -> PuaRecord | None:
         """§4.7: replace the temporary record (searched in the reply's bucket) by ``new``."""
@@ -202,13 +218,22 @@ class SqlBackedMemoryStore(MemoryStore):
         t = self.db_table
         if rec.db_flag == UPDATEDB:
             where, params = self._key(rec)
+            repaired = "B12" in self.repaired
             if self.db.query(f"SELECT expires FROM {t} WHERE {where}", params):
+                cols = ["expires", "cseq", "etag", "desired_expires", "version"]
+                values: list[Any] = [rec.expires, rec.cseq, rec.etag, rec.desired_expires, rec.version]
+                if repaired:  # repair B12: the columns Kamailio's UPDATE leaves out
+                    cols += ["remote_contact", "record_route", "contact", "tuple_id", "extra_headers"]
+                    values += [rec.remote_contact, rec.record_route, rec.contact, rec.tuple_id, rec.extra_headers]
                 n = self.db.execute(
-                    f"UPDATE {t} SET expires = ?, cseq = ?, etag = ?, desired_expires = ?, version = ? WHERE {where}",
-                    [rec.expires, rec.cseq, rec.etag, rec.desired_expires, rec.version, *params],
+                    f"UPDATE {t} SET {', '.join(c + ' = ?' for c in cols)} WHERE {where}", [*values, *params]
                 )
                 result.updated += 1
                 self._emit(pua, StoreWrite("update", t, n, R.describe_record(rec)))
+            elif repaired:  # repair B12: a missing row is inserted
+                self.db.execute(R.insert_sql(t), R.sync_insert_values(rec, self.db.quirks))
+                result.inserted += 1
+                self._emit(pua, StoreWrite("insert", t, 1, f"{R.describe_record(rec)} (row was missing, B12 repaired)"))
             else:
                 result.missing += 1
                 self._emit(pua, Note("debug", f"DB sync: UPDATEDB and no row for {R.describe_record(rec)}: not inserted (B12)"))
@@ -276,18 +301,23 @@ class SqlBackedMemoryStore(MemoryStore):
         t = self.db_table
         before = self.db.fetches
         restored: list[PuaRecord] = []
+        read = 0
         try:
             for page in self.db.pages(f"{R.select_all(t)} ORDER BY id", (), fetch_rows):
                 self._emit(None, StoreWrite("select", t, len(page), f"restore: one fetch of at most {fetch_rows} rows"))
                 for row in page:
-                    rec = R.restore_record(row, INSERTDB)
+                    read += 1
+                    rec = R.restore_record(row, INSERTDB, repaired="B13" in self.repaired)
+                    if "B13" in self.repaired and rec.expires < now:  # repair B13: expired rows stay behind
+                        self._emit(None, Note("debug", f"restore: expired row not restored (B13 repaired): {R.describe_record(rec)}"))
+                        continue
                     self.table.insert(rec)
                     restored.append(rec)
         finally:
             self.restore_fetches = self.db.fetches - before
-        if restored:
+        if read:
             n = self.db.execute(f"DELETE FROM {t}")
-            self._emit(None, StoreWrite("delete", t, n, f"restore: {len(restored)} rows read, table emptied"))
+            self._emit(None, StoreWrite("delete", t, n, f"restore: {read} rows read, table emptied"))
         return restored
 
     # -- §5.7 shutdown -----------------------------------------------------------------

@@ -69,15 +69,17 @@ def record_from_row(row: Sequence[Any]) -> PuaRecord:
     )
 
 
-def restore_record(row: Sequence[Any], db_flag: int) -> PuaRecord:
+def restore_record(row: Sequence[Any], db_flag: int, repaired: bool = False) -> PuaRecord:
     """§5.6 step 2: one row of the start-up SELECT as the hash-table record.
 
     Quirks (B13): publication rows restart at version 0 (only dialog rows
     restore ``version``); a NULL tuple_id next to a non-NULL etag crashes
     Kamailio (:class:`KamailioCrash`); expired rows are restored like any other.
+    ``repaired`` (repair B13): every row keeps its version and a NULL
+    tuple_id reads as empty (the caller skips expired rows).
     """
     etag, tuple_id = row[7], row[8]
-    if etag is not None and tuple_id is None:
+    if etag is not None and tuple_id is None and not repaired:
         raise KamailioCrash(
             f"db_restore: row id {row[0]} ({row[1]}) has a NULL tuple_id next to etag {etag!r}: "
             "Kamailio dereferences it and crashes at start-up (pua-reference §5.6, B13)"
@@ -93,6 +95,7 @@ def restore_record(row: Sequence[Any], db_flag: int) -> PuaRecord:
         etag=_s(etag),
         tuple_id=_s(tuple_id) if etag is not None else "",
         extra_headers=_s(row[18]),
+        version=_i(row[17]) if repaired else 0,
         db_flag=db_flag,
     )
     if _s(row[9]):  # dialog fields only when watcher_uri is non-empty

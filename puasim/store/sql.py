@@ -45,6 +45,8 @@ class SqlStore:
     """Kamailio pua's DB-only mode on a :class:`~puasim.store.database.Database`."""
 
     db_mode = 2
+    #: §10 defects repaired (``PuaConfig.repaired``); the model sets it
+    repaired: frozenset[str] = frozenset()
 
     def __init__(
         self,
@@ -140,8 +142,13 @@ class SqlStore:
                         [rec.version, self._id(rec.id)], f"version {rec.version} for pres_id={rec.id!r}")
 
     def delete_publication(self, *, pres_uri: str, flag: int, event: int, id: str, etag: str) -> list[PuaRecord]:
-        """§3.10 reply rows 3/6: ``DELETE WHERE pres_id [AND etag]`` — no pres_uri (B7)."""
+        """§3.10 reply rows 3/6: ``DELETE WHERE pres_id [AND etag]`` — no pres_uri (B7).
+
+        Repair B7 adds ``pres_uri`` so that another presentity's rows stay."""
         where, params = ["pres_id = ?"], [self._id(id)]
+        if "B7" in self.repaired:
+            where.insert(0, "pres_uri = ?")
+            params.insert(0, pres_uri)
         if etag:
             where.append("etag = ?")
             params.append(etag)
@@ -173,11 +180,29 @@ class SqlStore:
 
     # -- dialogs (§4.3, §4.6, §4.10) -----------------------------------------------------
     def find_dialog_for_subscribe(
-        self, *, pres_uri: str, watcher_uri: str, flag: int, event: int, id: str, remote_target: str | None
+        self,
+        *,
+        pres_uri: str,
+        watcher_uri: str,
+        flag: int,
+        event: int,
+        id: str,
+        remote_target: str | None,
+        any_target: bool = False,
     ) -> PuaRecord | None:
         """``get_dialog_puadb``: ``WHERE pres_id AND pres_uri`` only (check_remote_contact
-        ignored); >1 rows → all deleted, not found (B28)."""
+        ignored); >1 rows → all deleted, not found (B28).
+
+        Repair B28: the rows must also be dialogs of this watcher sharing a
+        flag and event bit (the db_mode 0 key of §2.5.1); on a tie the newest
+        row is taken and nothing is deleted."""
         cond, params = "pres_id = ? AND pres_uri = ?", [self._id(id), pres_uri]
+        if "B28" in self.repaired:
+            cond += " AND watcher_uri = ?"
+            params.append(watcher_uri)
+            with self.transaction():
+                found = [r for r in self._rows(cond, params, " ORDER BY id DESC") if r.flag & flag and r.event & event]
+            return found[0] if found else None
         with self.transaction():
             found = self._rows(cond, params)
             if len(found) > 1:
@@ -313,6 +338,14 @@ class SqlStore:
         with self.transaction():
             n = len(self.db.query(f"SELECT id FROM {self.db_table} WHERE call_id = ? AND to_tag = ? AND from_tag = ?",
                                   [call_id, to_tag, from_tag]))
+        if n == 0 and to_tag and "B29" in self.repaired:  # repair B29: the temporary row, as in db_mode 0
+            with self.transaction():
+                temp = self.db.query(
+                    f"SELECT id FROM {self.db_table} WHERE call_id = ? AND from_tag = ? "
+                    "AND (to_tag = '' OR to_tag IS NULL)",
+                    [call_id, from_tag],
+                )
+            return 1 if temp else -1
         if n == 0:
             return -1
         if n > 1:
