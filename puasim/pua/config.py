@@ -43,8 +43,8 @@ REPAIRS: dict[str, str] = {
 #: follow their stack's client policy (:mod:`puasim.pua.policy`)
 PROFILE_REPAIRS: dict[str, frozenset[str]] = {
     "fixed": frozenset(REPAIRS),
-    "pjsua": frozenset({"B4", "B8", "B9"}),
-    "sipsimple": frozenset({"B4", "B8", "B9"}),
+    "pjsua": frozenset({"B1", "B2", "B3", "B4", "B7", "B8", "B9", "B31"}),
+    "sipsimple": frozenset({"B1", "B2", "B3", "B4", "B7", "B8", "B9", "B31"}),
 }
 
 
@@ -101,7 +101,7 @@ class PuaConfig:
 
     @property
     def client(self) -> ClientPolicy | None:
-        """The other stack's PUBLISH policy for profiles ``pjsua`` / ``sipsimple``, else None."""
+        """The other stack's PUBLISH and SUBSCRIBE policy for profiles ``pjsua`` / ``sipsimple``, else None."""
         return POLICIES.get(self.profile)
 
     @property

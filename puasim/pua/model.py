@@ -22,7 +22,7 @@ from typing import Any
 
 from puasim.bodies.errors import BodyError
 from puasim.effects import SECOND, Address, Outbox
-from puasim.pua import publish, subscribe
+from puasim.pua import publish, subpolicy, subscribe
 from puasim.pua.config import PuaConfig, PuaStartupError, load_config
 from puasim.pua.constants import PUACB_MAX, REQ_OTHER
 from puasim.pua.errors import StoreError
@@ -103,6 +103,8 @@ class Pua:
         self.publish_queue: dict[tuple[str, int, int, str], list[PublInfo]] = {}
         #: client policies only: PUBLISHes to retry after a 423 (puasim.pua.policy)
         self.policy_retries: dict[tuple[str, int, int, str], PublInfo] = {}
+        #: client policies only: new initial SUBSCRIBEs waiting for their timer (puasim.pua.subpolicy)
+        self.policy_resubscribes: dict[tuple[str, str, int, str], subpolicy.PendingSubscribe] = {}
         self.defer_callbacks: list[tuple[Any, ...]] | None = None
         for warning in self.cfg.warnings:
             self.log("warning", warning)
@@ -160,7 +162,10 @@ class Pua:
         if isinstance(key, tuple) and self.layer.timer(key, now):
             return
         if isinstance(key, tuple) and key and key[0] == POLICY_TIMER:
-            publish.on_policy_timer(self, key, now)
+            if key[1] in subpolicy.KINDS:
+                subpolicy.on_timer(self, key, now)
+            else:
+                publish.on_policy_timer(self, key, now)
             return
         if key == CLEAN_TIMER:
             self.outbox.set_timer(CLEAN_TIMER, now + self.cfg.clean_period * SECOND)
@@ -241,7 +246,7 @@ class Pua:
                 continue
             if not (p.expires - period < now):
                 continue
-            own_timer = self.cfg.client is not None and p.is_publication  # the policy refreshes these
+            own_timer = self.cfg.client is not None  # the policy's timers refresh publications and dialogs
             if not own_timer and (p.desired_expires > p.expires + min_exp or p.desired_expires == 0):
                 try:
                     rc = self.update_pua(p, now_us)

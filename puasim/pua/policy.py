@@ -1,8 +1,9 @@
-"""Client policies of other SIP stacks for the PUBLISH side of the PUA API.
+"""Client policies of other SIP stacks for the PUBLISH and SUBSCRIBE sides of the PUA API.
 
-A policy changes *when* and *how* the pua model sends PUBLISH requests, never
-the API: publications are still made with ``send_publish`` and the record
-store keeps the same records.  Each rule below names the stack's source file
+A policy changes *when* and *how* the pua model sends PUBLISH and SUBSCRIBE
+requests, never the API: publications and subscriptions are still made with
+``send_publish`` / ``send_subscribe`` and the record store keeps the same
+records.  Each rule below names the stack's source file
 and function it was read from; behaviour not listed stays Kamailio's
 (pua-reference §3, §5).
 
@@ -39,13 +40,63 @@ python-sipsimple (``sipsimple/core/_primitives.py`` ``Publication``,
 * 423 is retried after a random 60–120 s, asking for Min-Expires when it is
   larger than the configured interval (``_CH_publish``).
 
-Not modelled: authentication (401/407), DNS and route fail-over, sipsimple's
-retry of other failures on the next route, pjsua's SUBSCRIBE side (evsub.c);
-SUBSCRIBE stays Kamailio's for every policy.
+SUBSCRIBE side, pjsua (``pjsip/src/pjsip-simple/evsub.c``,
+``pjsip/src/pjsip-simple/presence.c``, ``pjsip/src/pjsua-lib/pjsua_pres.c``,
+constants in ``pjsip/include/pjsip/sip_config.h`` and ``pjsua.h``):
+
+* Expires asked: the caller's value as is, the package default 600 s when
+  none is given (``presence.c`` registers ``PRES_DEFAULT_EXPIRES`` =
+  ``PJSIP_PRES_DEFAULT_EXPIRES``; ``subscribe_buddy`` passes
+  ``PJSIP_EXPIRES_NOT_SPECIFIED``); an unsubscribe ``Expires: 0``
+  (``unsubscribe_buddy``);
+* refresh timer per subscription, armed by every 2xx: ``L - 5`` s after a
+  2xx granting ``L > 5`` (``PJSIP_EVSUB_TIME_UAC_REFRESH``), then, when that is
+  above 10 s, 1–10 s earlier at random (``evsub.c`` ``on_tsx_state_uac``);
+  the refresh asks for the granted ``L`` again (``sub->expires`` takes the
+  2xx's Expires; ``on_timer`` ``TIMER_TYPE_UAC_REFRESH``);
+* every final error to a SUBSCRIBE — 408 time-out, 412, 423, 481 and the
+  rest, initial or refresh — terminates the subscription, Min-Expires is
+  never read (``on_tsx_state_uac``: "Just terminate now!"; only 401/407 and
+  490 are handled apart);
+* after a termination pjsua subscribes again with a new dialog
+  (``pjsua_evsub_on_state``): 0.5 s after a 481 to a refresh, or after a
+  NOTIFY ``terminated`` with reason ``deactivated`` or ``timeout``; after
+  ``retry-after`` for reason ``probation`` or ``giveup``; otherwise after
+  ``PJSUA_PRES_TIMER`` (300 s) ± 2.5 s at random; never after the
+  application unsubscribed (``pjsua_buddy_update_pres`` sees ``monitor``
+  off).
+
+SUBSCRIBE side, python-sipsimple (``sipsimple/core/_core.subscription.pxi``
+``Subscription``, ``sipsimple/account/subscription.py`` ``Subscriber``,
+``sipsimple/account/__init__.py``):
+
+* Expires asked: the refresh interval, ``subscribe_interval`` = 3600 s by
+  default (``SIPSettings.subscribe_interval``;
+  ``Subscriber._subscription_handler``), the same on every refresh
+  (``Subscription._cb_refresh_timer`` sends ``self.refresh``);
+* refresh ``max(1, L - 30, L / 2)`` s after a 2xx granting ``L``
+  (``Subscription._cb_got_response``, ``expire_warning_time = 30``);
+* an initial SUBSCRIBE that fails is retried with a new dialog
+  (``Subscriber._subscription_handler``): 423 after 60–120 s asking for
+  Min-Expires when larger than the interval; 405, 406, 489 after 3600 s;
+  407 after 60–120 s; any other code, 408 time-out included, moves on to the
+  next route and, with none left, after 60–180 s;
+* once subscribed, any failure of a refresh and any end the notifier
+  announces (NOTIFY ``terminated``) re-subscribes at once
+  (``SIPSubscriptionDidFail`` / ``SIPSubscriptionDidEnd`` →
+  ``Command('subscribe')``); ending the subscription locally does not.
+
+Records keep the PUA API's ``desired_expires`` under every policy: a stack
+refreshes a subscription only while it is indefinite (expires −1) or its
+desired end is later than the granted one, and a finite one asks for its
+remaining lifetime.  Not modelled: authentication (401/407), DNS and route
+fail-over (one route), sipsimple's 5-second SUBSCRIBE time-out, pjsua's
+refresh reset by a NOTIFY's ``expires`` parameter and its 490 handling.
 """
 
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass
 
 #: timer key prefix of a policy's per-publication timers
@@ -62,6 +113,18 @@ class ClientPolicy:
     #: a 423 is retried after this many seconds (low, high) of the model's seeded RNG; None: never
     retry_423_after: tuple[int, int] | None
 
+    #: Expires a SUBSCRIBE asks for when the caller gives none (expires −1)
+    subscribe_default_expires: int = 3600
+
+    def subscribe_refresh_delay_ms(self, granted: int, rng: random.Random) -> int:
+        """Milliseconds from a 2xx granting ``granted`` seconds to the SUBSCRIBE refresh."""
+        if self.name == "pjsua":  # evsub.c on_tsx_state_uac
+            timeout = granted - 5 if granted > 5 else granted
+            if timeout > 10:
+                timeout += -10 + rng.randrange(10)
+            return max(timeout, 0) * 1000
+        return max(1, granted - 30, granted // 2) * 1000  # _core.subscription.pxi _cb_got_response
+
     def refresh_delay_ms(self, granted: int) -> int:
         """Milliseconds from a 2xx granting ``granted`` seconds to the refresh."""
         if self.name == "pjsua":  # publishc.c tsx_callback
@@ -72,6 +135,6 @@ class ClientPolicy:
 
 
 POLICIES = {
-    "pjsua": ClientPolicy("pjsua", exact_expires=True, retry_423_after=None),
-    "sipsimple": ClientPolicy("sipsimple", exact_expires=True, retry_423_after=(60, 120)),
+    "pjsua": ClientPolicy("pjsua", exact_expires=True, retry_423_after=None, subscribe_default_expires=600),
+    "sipsimple": ClientPolicy("sipsimple", exact_expires=True, retry_423_after=(60, 120), subscribe_default_expires=3600),
 }

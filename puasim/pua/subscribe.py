@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from puasim.pua import subpolicy
 from puasim.pua.constants import (
     INSERT_TYPE,
     MAX_FORWARDS,
@@ -36,6 +37,9 @@ MAX_ROUTES = 63
 
 def subscribe_expires_header(pua: Pua, expires: int) -> int:
     """§4.2: ``E`` (default_expires when < 0); ``min_expires`` if E <= min_expires else E + 10."""
+    client = pua.cfg.client
+    if client is not None:  # another stack's Expires (puasim.pua.subpolicy)
+        return subpolicy.expires_header(client, expires)
     e = expires if expires >= 0 else pua.cfg.default_expires
     if e == 0 and pua.cfg.repairs_("B4"):  # repair B4 (§10.2): an un-SUBSCRIBE stays one
         return 0
@@ -61,6 +65,8 @@ def send_subscribe(pua: Pua, subs: SubsInfo, now_us: int, *, process: str = "wor
     if ev is None:  # row 1
         pua.log("error", f"send_subscribe: event {subs.event} not registered")
         return -1
+    if subs.expires == 0 and pua.cfg.client is not None:  # the stack forgets a pending re-subscribe
+        subpolicy.forget(pua, subs)
     try:
         block = _block(pua, ev.name, subs.contact, subscribe_expires_header(pua, subs.expires), subs.extra_headers)
     except ValueError as exc:
@@ -182,12 +188,22 @@ def _send_in_dialog(pua: Pua, rec: PuaRecord, h: Hentity, block: tuple[tuple[str
     return 0
 
 
-def refresh_dialog(pua: Pua, p: PuaRecord, now_us: int) -> int:
-    """§5.3 ``update_pua`` for a dialog: in-dialog SUBSCRIBE built from the record."""
+def refresh_dialog(pua: Pua, p: PuaRecord, now_us: int, expires_header: int | None = None) -> int:
+    """§5.3 ``update_pua`` for a dialog: in-dialog SUBSCRIBE built from the record.
+
+    ``expires_header``: a client policy's refresh (:mod:`puasim.pua.subpolicy`)
+    asks for that and keeps the record's desired time as it is.
+    """
     now = pua.seconds(now_us)
     ev = pua.events.get(p.event)
     if ev is None:
         return -1
+    if expires_header is not None:
+        try:
+            block = _block(pua, ev.name, p.contact, expires_header, p.extra_headers)
+        except ValueError:
+            return -1
+        return _send_in_dialog(pua, p, _in_dialog_hentity(p, REQ_ME, p.desired_expires, now), block, now_us)
     e = pua.cfg.default_expires if p.desired_expires == 0 else p.desired_expires - now
     x = pua.cfg.min_expires if e <= pua.cfg.min_expires else e + 10
     try:
@@ -244,6 +260,7 @@ def _handle_subscribe_reply(
         req_from = H.from_(request)
         req_tag = (req_from.tag if req_from is not None else None) or ""
         _delete_by_ids(pua, h, request.get("call-id") or "", req_tag, "local timeout", now_us)
+        subpolicy.after_failure(pua, h, 408, initial, None, now_us)  # client policies only
         pua.run_callbacks(h, reply, faked, now_us)
         return
     try:
@@ -258,6 +275,8 @@ def _handle_subscribe_reply(
             return
         if reply.status >= 300 or lexpire == 0:  # row 4: no retry
             _delete_by_ids(pua, h, call_id, r_from.tag, f"{reply.status} to initial SUBSCRIBE", now_us)
+            if reply.status >= 300:  # client policies retry later (puasim.pua.subpolicy)
+                subpolicy.after_failure(pua, h, reply.status, True, H.min_expires(reply), now_us)
             pua.run_callbacks(h, reply, faked, now_us)
             return
         if r_to is None or not r_to.tag:  # row 5
@@ -265,11 +284,13 @@ def _handle_subscribe_reply(
             return
     else:
         if reply.status >= 300:  # row 6 (B6)
-            ending = _in_dialog_error(pua, h, reply.status)
+            ending = "policy" if pua.cfg.client is not None else _in_dialog_error(pua, h, reply.status)
             if ending != "keep":
                 _delete_by_ids(pua, h, h.call_id, h.from_tag, f"{reply.status} to in-dialog SUBSCRIBE", now_us)
             if ending == "resubscribe":
                 _resubscribe(pua, h, flag_orig, now, now_us)
+            elif ending == "policy":
+                subpolicy.after_failure(pua, h, reply.status, False, H.min_expires(reply), now_us)
             pua.run_callbacks(h, reply, faked, now_us)
             return
         if lexpire == 0:  # row 7
@@ -295,6 +316,7 @@ def _handle_subscribe_reply(
         )
         if rec is not None:
             pua.record_changed("refreshed" if h.ua_flag == REQ_ME else "updated", rec, now_us)
+            subpolicy.arm_refresh(pua, rec, lexpire, now_us)
         pua.run_callbacks(h, reply, faked, now_us)
         return
     # rows 10/11: temporary -> established (§4.7), searched in the bucket of the reply's To/From
@@ -335,6 +357,7 @@ def _handle_subscribe_reply(
     if temp is not rec:  # db_mode 2 inserts without a temporary row to replace
         pua.record_changed("deleted", temp, now_us, "temporary replaced by established dialog")
     pua.record_changed("created", rec, now_us)
+    subpolicy.arm_refresh(pua, rec, lexpire, now_us)
     pua.run_callbacks(h, reply, faked, now_us)
 
 
@@ -469,6 +492,8 @@ def answer_request(pua: Pua, txn: ServerTransaction, now_us: int) -> None:
             txn.respond(_reply(req, 481, "Call/Transaction Does Not Exist"), now_us)
             return
     txn.respond(_reply(req, 200, "OK"), now_us)
+    if pua.cfg.client is not None:  # the stack acts on NOTIFY terminated (puasim.pua.subpolicy)
+        subpolicy.on_notify(pua, req, now_us)
 
 
 def _reply(req: Request, status: int, reason: str) -> Response:

@@ -37,6 +37,11 @@ METRIC_ROWS: tuple[tuple[str, str], ...] = (
     ("PUBLISH modify", "PUBLISHes with SIP-If-Match and a body"),
     ("PUBLISH remove", "PUBLISHes with Expires 0"),
     ("SUBSCRIBE sent", "SUBSCRIBE requests the PUA sent (first transmissions)"),
+    ("SUBSCRIBE initial", "SUBSCRIBEs without To-tag (a new dialog)"),
+    ("SUBSCRIBE refresh", "in-dialog SUBSCRIBEs with Expires > 0"),
+    ("SUBSCRIBE unsubscribe", "SUBSCRIBEs with Expires 0"),
+    ("SUBSCRIBE failed", "SUBSCRIBE transactions ended by a reply >= 300 or a local timeout"),
+    ("re-subscribe delay median (s)", "from a failed SUBSCRIBE or a NOTIFY terminated to the next new SUBSCRIBE for that presentity, median"),
     ("failed transactions", "transactions ended by a final reply >= 300"),
     ("timed-out transactions", "transactions ended by a local timeout"),
     ("refresh lead median (s)", "record expiry minus refresh send time, median"),
@@ -61,13 +66,45 @@ def profile_metrics(data: ReportData) -> dict[str, Any]:
     ops = pub["op"].value_counts().to_dict() if len(pub) else {}
     rounds = rounds_412(data)
     recovered = int(rounds["recovered"].notna().sum()) if len(rounds) else 0
+    sub = _requests(data, "SUBSCRIBE")
+    sub_ops = sub["op"].value_counts().to_dict() if len(sub) else {}
+    t = data.transactions
+    sub_failed = int(((t["method"] == "SUBSCRIBE") & t["outcome"].isin(["failure", "timeout"])).sum()) if len(t) else 0
     values = [
         s["messages"], len(pub), ops.get("initial", 0), ops.get("refresh", 0), ops.get("modify", 0),
-        ops.get("remove", 0), len(_requests(data, "SUBSCRIBE")), s["failures"], s["timeouts"],
+        ops.get("remove", 0), len(sub), sub_ops.get("initial", 0), sub_ops.get("refresh", 0),
+        sub_ops.get("unsubscribe", 0), sub_failed, resubscribe_delay_median(data), s["failures"], s["timeouts"],
         s["lead_median_s"], s["gaps"], s["gap_none_s"], s["gap_stale_s"], s["longest_gap_s"],
         s["rounds_412"], recovered,
     ]
     return {label: v for (label, _), v in zip(METRIC_ROWS, values, strict=True)}
+
+
+def resubscribe_delay_median(data: ReportData) -> float:
+    """Median seconds from the end of a subscription to the next new SUBSCRIBE for its presentity.
+
+    An end is a SUBSCRIBE transaction that failed or timed out, or a NOTIFY
+    whose Subscription-State is ``terminated``; only ends followed by an
+    initial SUBSCRIBE count.  NaN when there is none.
+    """
+    m = data.messages
+    t = data.transactions
+    ends: list[tuple[float, str]] = []
+    if len(t):
+        failed = t[(t["method"] == "SUBSCRIBE") & t["outcome"].isin(["failure", "timeout"]) & t["end"].notna()]
+        ends += [(float(r.end), str(r.presentity)) for r in failed.itertuples(index=False)]
+    if len(m):
+        term = m[(m["kind"] == "request") & (m["method"] == "NOTIFY") & m["sub_state"].astype(str).str.startswith("terminated")]
+        ends += [(float(r.time), str(r.presentity)) for r in term.itertuples(index=False)]
+    news = _requests(data, "SUBSCRIBE")
+    news = news[news["op"] == "initial"] if len(news) else news
+    starts = sorted((float(r.time), str(r.presentity)) for r in news.itertuples(index=False))
+    delays = []
+    for end, who in sorted(ends):
+        nxt = next((s for s, p in starts if p == who and s >= end), None)
+        if nxt is not None:
+            delays.append(nxt - end)
+    return float(pd.Series(delays).median()) if delays else math.nan
 
 
 def _same(values: list[Any]) -> bool:

@@ -89,3 +89,34 @@ def test_bad_profiles_exit_2(bad: str, tmp_path: Path, capsys: pytest.CaptureFix
     assert main(["compare", str(RACE), "--profiles", bad, "--no-write"]) == 2
     err = capsys.readouterr().err
     assert "--profiles" in err and len(err.strip().splitlines()) == 1
+
+
+SUB_403 = REPO / "scenarios" / "profiles" / "pjsua_subscribe_403_refresh.yaml"
+FOUR = ["kamailio-5.6", "fixed", "pjsua", "sipsimple"]
+
+
+@pytest.fixture(scope="module")
+def sub403():
+    return _runs(SUB_403, FOUR)
+
+
+def test_subscribe_scenario_shows_each_stacks_subscribe_policy(sub403):
+    frame = compare_frame(sub403).set_index("metric")
+    delay = frame.loc["re-subscribe delay median (s)"]
+    assert delay["kamailio-5.6"] == 0 and delay["sipsimple"] == 0  # §4.6.1 and DidFail: at once
+    assert 290 <= delay["pjsua"] <= 305  # PJSUA_PRES_TIMER
+    assert delay["fixed"] > 0  # B6: the 403 keeps the dialog, only the later 481 re-subscribes
+    assert frame.loc["re-subscribe delay median (s)", "differs"]
+    assert frame.loc["SUBSCRIBE refresh", "pjsua"] == 1 and frame.loc["SUBSCRIBE refresh", "kamailio-5.6"] == 2
+    assert frame.loc["SUBSCRIBE failed", "fixed"] == 2
+    div = first_divergence(sub403).set_index("profile")
+    assert "Expires=600" in div.loc["pjsua", "this"] and "Expires=3610" in div.loc["pjsua", "baseline"]
+    assert "Expires=3600" in div.loc["sipsimple", "this"]
+
+
+def test_compare_command_on_a_subscribe_scenario(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    rc = main(["compare", str(SUB_403), "--profiles", ",".join(FOUR), "--no-write"])
+    out = capsys.readouterr().out
+    assert rc == 0
+    assert "* re-subscribe delay median (s)" in out and "* SUBSCRIBE refresh" in out
+    assert "pjsua: pass" in out and "kamailio-5.6: FAIL" in out
