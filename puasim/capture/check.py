@@ -72,6 +72,7 @@ from typing import Any
 
 from puasim.capture.compare import CheckReport, Difference, Row, compare_requests
 from puasim.capture.infer import find_restarts, place_restart, publish_expiry
+from puasim.capture.invisible import cleanup_refreshes, explain, handed_out_etags
 from puasim.capture.reader import address_name, read_pcap
 from puasim.effects import SECOND, CancelTimer, Emit, Send, SetTimer
 from puasim.pua.config import load_config
@@ -648,6 +649,8 @@ class _Checker:
             self.report.fault = text
             self.model_trace.add(self.host.now, "model", RunError("check", text))
         self._hints(records)
+        explain(self.report, db_mode=self.cfg.db_mode, handed_out=handed_out_etags(records, self.pua_addr),
+                restarts=self.restart_times)
         self.report.rows.sort(key=lambda r: (r.real_time if r.real_time is not None else (r.model_time or 0), r.n))
         return self.report
 
@@ -678,6 +681,7 @@ class _Checker:
                 else:
                     real.deadline = rec.time + window
                     self.awaiting.append(real)
+                    self._cleanup_rpc(row, msg, rec.time)
             elif row.kind == "other":
                 row.note = f"{msg.method} is not a pua request: not compared"
             else:
@@ -701,6 +705,21 @@ class _Checker:
                 self._deliver_reply(real, max(rec.time, real.model_time or rec.time), msg)
         elif ev.dst == self.pua_addr and isinstance(msg, Request) and not ev.retransmission:
             self._notify(rec)
+
+    def _cleanup_rpc(self, row: Row, msg: Request, now: int) -> None:
+        """A refresh off the sweep grid that a sweep run now would send: the RPC
+        ``pua.cleanup`` (§5.9), which sends nothing of its own, ran here; the model runs it
+        too (:func:`~puasim.capture.invisible.cleanup_refreshes`)."""
+        if row.kind != "refresh" or self._on_grid(now) or not cleanup_refreshes(self.host.endpoint, msg, now):
+            return
+        when = f"{(now - self.origin) / SECOND:.3f} s"
+        row.note = f"not visible in the capture: an RPC pua.cleanup at {when} (an off-grid sweep, §5.9)"
+        self.report.notes.append(
+            f"not visible in the capture: an RPC pua.cleanup at {when}; the refresh of {_uri(H.to(msg))} then is "
+            "off the sweep grid and its record was due, so the model runs one sweep there too"
+        )
+        _, sends = self.host.call(now, self.host.endpoint.cleanup, now)
+        self._sends(sends)
 
     def _infer_ids(self, records: list) -> None:
         """The publication id is not on the wire.  In db_mode 2 pua finds a record by its
