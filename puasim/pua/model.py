@@ -105,6 +105,8 @@ class Pua:
         self.policy_retries: dict[tuple[str, int, int, str], PublInfo] = {}
         #: client policies only: new initial SUBSCRIBEs waiting for their timer (puasim.pua.subpolicy)
         self.policy_resubscribes: dict[tuple[str, str, int, str], subpolicy.PendingSubscribe] = {}
+        #: client policies only: the lifetime the last 2xx granted each dialog (Call-ID, From-tag)
+        self.policy_granted: dict[tuple[str, str], int] = {}
         self.defer_callbacks: list[tuple[Any, ...]] | None = None
         for warning in self.cfg.warnings:
             self.log("warning", warning)

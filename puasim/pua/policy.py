@@ -54,6 +54,9 @@ constants in ``pjsip/include/pjsip/sip_config.h`` and ``pjsua.h``):
   above 10 s, 1–10 s earlier at random (``evsub.c`` ``on_tsx_state_uac``);
   the refresh asks for the granted ``L`` again (``sub->expires`` takes the
   2xx's Expires; ``on_timer`` ``TIMER_TYPE_UAC_REFRESH``);
+* a NOTIFY ``active`` or ``pending`` with an ``expires`` parameter restarts
+  that timer at ``expires - 5`` s, with no random lead (``on_tsx_state_uac``,
+  the NOTIFY branch);
 * every final error to a SUBSCRIBE — 408 time-out, 412, 423, 481 and the
   rest, initial or refresh — terminates the subscription, Min-Expires is
   never read (``on_tsx_state_uac``: "Just terminate now!"; only 401/407 and
@@ -91,7 +94,7 @@ refreshes a subscription only while it is indefinite (expires −1) or its
 desired end is later than the granted one, and a finite one asks for its
 remaining lifetime.  Not modelled: authentication (401/407), DNS and route
 fail-over (one route), sipsimple's 5-second SUBSCRIBE time-out, pjsua's
-refresh reset by a NOTIFY's ``expires`` parameter and its 490 handling.
+490 handling.
 """
 
 from __future__ import annotations

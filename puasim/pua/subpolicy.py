@@ -21,6 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
+from puasim.effects import SECOND
 from puasim.pua.constants import INSERT_TYPE, REQ_OTHER
 from puasim.pua.info import Hentity, SubsInfo
 from puasim.pua.policy import TIMER, ClientPolicy
@@ -65,7 +66,8 @@ def arm_refresh(pua: Pua, rec: PuaRecord, granted: int, now_us: int) -> None:
     if client is None or granted <= 0:
         return
     delay_ms = client.subscribe_refresh_delay_ms(granted, pua.rng)
-    key = (TIMER, REFRESH, rec.pres_uri, rec.watcher_uri, rec.call_id, rec.from_tag, granted)
+    pua.policy_granted[(rec.call_id, rec.from_tag)] = granted
+    key = (TIMER, REFRESH, rec.pres_uri, rec.watcher_uri, rec.call_id, rec.from_tag)
     pua.outbox.set_timer(key, now_us + delay_ms * 1000)
 
 
@@ -73,10 +75,12 @@ def _refresh(pua: Pua, key: tuple, now_us: int) -> None:
     from puasim.pua.subscribe import refresh_dialog
 
     client = pua.cfg.client
-    _, _, pres_uri, watcher_uri, call_id, from_tag, granted = key
+    _, _, pres_uri, watcher_uri, call_id, from_tag = key
     rec = pua.store.get_temporary_dialog(pres_uri=pres_uri, watcher_uri=watcher_uri, call_id=call_id, from_tag=from_tag)
     if client is None or rec is None or not rec.to_tag:
+        pua.policy_granted.pop((call_id, from_tag), None)
         return
+    granted = pua.policy_granted.get((call_id, from_tag), client.subscribe_default_expires)
     now = pua.seconds(now_us)
     if rec.desired_expires == 0:  # indefinite: pjsua repeats the granted lifetime, sipsimple its interval
         asked = granted if client.name == "pjsua" else client.subscribe_default_expires
@@ -179,6 +183,10 @@ def on_timer(pua: Pua, key: tuple, now_us: int) -> None:
 def on_notify(pua: Pua, notify: Request, now_us: int) -> None:
     """A NOTIFY ``terminated`` ends its dialog; the stack subscribes again (RFC 6665 §4.1.3).
 
+    An ``active`` or ``pending`` NOTIFY with an ``expires`` parameter restarts
+    pjsua's refresh timer at ``expires − 5`` s (``evsub.c``
+    ``on_tsx_state_uac``); sipsimple's refresh follows the 2xx only.
+
     pjsua (``pjsua_evsub_on_state``): 0.5 s for reason ``deactivated`` or
     ``timeout``, ``retry-after`` for ``probation``/``giveup`` when given, else
     300 s ± 2.5 s.  sipsimple: at once (``SIPSubscriptionDidFail`` →
@@ -194,12 +202,21 @@ def on_notify(pua: Pua, notify: Request, now_us: int) -> None:
         f, t = H.from_(notify), H.to(notify)
     except SipParseError:
         return
-    if state is None or state.state != "terminated" or f is None or t is None or not f.tag or not t.tag:
+    if state is None or f is None or t is None or not f.tag or not t.tag:
         return
-    rec = pua.store.get_dialog(
-        pres_uri=f.uri, watcher_uri=t.uri, call_id=call_id, to_tag=f.tag, from_tag=t.tag, flag=(1 << 18) - 1
-    )
+    # a stack matches the NOTIFY to its dialog by Call-ID and tags only (RFC 3261 §12.2.2)
+    rec = next((r for r in pua.records() if r.call_id == call_id and r.to_tag == f.tag and r.from_tag == t.tag), None)
     if rec is None:
+        return
+    if state.state in ("active", "pending"):
+        if client.name == "pjsua" and state.expires is not None and state.expires > 0:
+            # evsub.c on_tsx_state_uac (NOTIFY): the refresh timer restarts from the NOTIFY's
+            # expires parameter, expires - 5 s, without the 2xx's random lead
+            delay = state.expires - 5 if state.expires > 5 else state.expires
+            key = (TIMER, REFRESH, rec.pres_uri, rec.watcher_uri, rec.call_id, rec.from_tag)
+            pua.outbox.set_timer(key, now_us + delay * SECOND)
+        return
+    if state.state != "terminated":
         return
     pua.delete_record(rec, f"NOTIFY terminated;reason={state.reason or '-'} ({client.name})", now_us)
     now = pua.seconds(now_us)

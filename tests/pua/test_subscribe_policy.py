@@ -212,3 +212,15 @@ def test_sipsimple_423_with_a_smaller_min_expires_asks_the_interval_again():
     h.reply(first, 423, ("Min-Expires", "1200"))
     _, new = _next_subscribe_after(h, first, 122, step=1)
     assert new is not None and new.get("Expires") == "3600"
+
+
+@pytest.mark.parametrize(("profile", "expected"), [("pjsua", 596.0), ("sipsimple", 570.0)])
+def test_pjsua_restarts_its_refresh_timer_from_the_notify_expires(profile, expected):
+    h, first = _established(profile)
+    h.advance(1)
+    h.pua.receive(_notify(first, "active;expires=600"), ("127.0.0.1", 5060), h.now)
+    h.collect()
+    h.advance(0)
+    waited, refresh = _next_subscribe_after(h, first, 700, step=0.5)
+    assert refresh is not None and cseq(refresh).seq == 11
+    assert abs((h.now / 1e6) - expected) <= 0.5  # pjsua: 1 s + 600 - 5; sipsimple: the 2xx's L - 30
