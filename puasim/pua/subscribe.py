@@ -550,7 +550,10 @@ def _update_contact_repaired(
     The NOTIFY comes from the notifier, so its From-tag is the dialog's remote
     tag (the record's ``to_tag``) and its To-tag our own (``from_tag``); the
     value stored is the Contact's URI, as §4.6 row 9 stores it from a 2xx.
-    1 when a dialog took the new target, −1 when none matched.
+    A dialog whose URIs the NOTIFY writes differently (a watcher URI with a
+    port comes back without it) is still found by Call-ID and tags
+    (RFC 3261 §12.2.2).  1 when a dialog took the new target, −1 when none
+    matched.
     """
     try:
         contacts = H.contact_list(notify)
@@ -563,6 +566,8 @@ def _update_contact_repaired(
         return 1 if pua.store.update_contact(uri, call_id=call_id, to_tag=from_tag, from_tag=to_tag) > 0 else -1
     rec = pua.store.get_dialog(
         pres_uri=from_uri, watcher_uri=to_uri, call_id=call_id, to_tag=from_tag, from_tag=to_tag, flag=ALL_FLAGS
+    ) or next(  # the notifier may write the URIs otherwise (Kamailio's presence drops the port): dialog ids
+        (r for r in pua.records() if r.call_id == call_id and r.to_tag == from_tag and r.from_tag == to_tag), None
     )
     if rec is None:
         return -1

@@ -68,6 +68,16 @@ def test_b1_update_contact_takes_the_notify_contact(repairs):
     assert h.last().uri == NEW_CONTACT and cseq(h.last()).seq == 11  # next in-dialog request goes there
 
 
+def test_b1_repaired_finds_the_dialog_when_the_notify_drops_the_watcher_port():
+    h = Harness.make(repairs="B1")
+    req = establish(h)  # watcher sip:bob@127.0.0.1:5070
+    notify = _notify(req, NEW_CONTACT)
+    headers = tuple((k, v.replace(":5070", "") if k == "To" else v) for k, v in notify.headers)
+    h.pua.receive(Request(notify.method, notify.uri, headers, notify.body), ("127.0.0.1", 5060), h.now)
+    h.collect()
+    assert h.records()[0].remote_contact == NEW_CONTACT
+
+
 # -- B2 look-up without remote_target ---------------------------------------------------
 
 
