@@ -107,6 +107,8 @@ class Pua:
         self.policy_resubscribes: dict[tuple[str, str, int, str], subpolicy.PendingSubscribe] = {}
         #: client policies only: the lifetime the last 2xx granted each dialog (Call-ID, From-tag)
         self.policy_granted: dict[tuple[str, str], int] = {}
+        #: sipsimple only: the interval a 423 set for an indefinite subscription (pres, watcher, event, id)
+        self.policy_intervals: dict[tuple[str, str, int, str], int] = {}
         self.defer_callbacks: list[tuple[Any, ...]] | None = None
         for warning in self.cfg.warnings:
             self.log("warning", warning)

@@ -81,7 +81,8 @@ SUBSCRIBE side, python-sipsimple (``sipsimple/core/_core.subscription.pxi``
   (``Subscription._cb_got_response``, ``expire_warning_time = 30``);
 * an initial SUBSCRIBE that fails is retried with a new dialog
   (``Subscriber._subscription_handler``): 423 after 60–120 s asking for
-  Min-Expires when larger than the interval; 405, 406, 489 after 3600 s;
+  Min-Expires when larger than the interval, which the new subscription
+  keeps as its refresh interval; 405, 406, 489 after 3600 s;
   407 after 60–120 s; any other code, 408 time-out included, moves on to the
   next route and, with none left, after 60–180 s;
 * once subscribed, any failure of a refresh and any end the notifier

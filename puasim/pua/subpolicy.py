@@ -51,9 +51,19 @@ class PendingSubscribe:
     interval: int | None = None
 
 
-def expires_header(client: ClientPolicy, expires: int) -> int:
-    """The Expires a stack asks for: the caller's value as is, its default for −1."""
-    return expires if expires >= 0 else client.subscribe_default_expires
+def expires_header(pua: Pua, client: ClientPolicy, expires: int, subs: SubsInfo | None = None) -> int:
+    """The Expires a stack asks for: the caller's value as is, for −1 its interval.
+
+    The interval is the stack's default, or the Min-Expires sipsimple took
+    from a 423 for this subscription (``Subscriber._subscription_handler``
+    passes it as the new ``Subscription``'s ``refresh``).
+    """
+    if expires >= 0:
+        return expires
+    if subs is not None:
+        return pua.policy_intervals.get(_key(subs.pres_uri, subs.watcher_uri, subs.event, subs.id),
+                                        client.subscribe_default_expires)
+    return client.subscribe_default_expires
 
 
 def _key(pres_uri: str, watcher_uri: str, event: int, id: str) -> tuple[str, str, int, str]:
@@ -83,7 +93,8 @@ def _refresh(pua: Pua, key: tuple, now_us: int) -> None:
     granted = pua.policy_granted.get((call_id, from_tag), client.subscribe_default_expires)
     now = pua.seconds(now_us)
     if rec.desired_expires == 0:  # indefinite: pjsua repeats the granted lifetime, sipsimple its interval
-        asked = granted if client.name == "pjsua" else client.subscribe_default_expires
+        asked = granted if client.name == "pjsua" else pua.policy_intervals.get(
+            _key(rec.pres_uri, rec.watcher_uri, rec.event, rec.id), client.subscribe_default_expires)
     elif rec.desired_expires > now:
         asked = rec.desired_expires - now
     else:
@@ -160,9 +171,12 @@ def _resubscribe(pua: Pua, key: tuple, now_us: int) -> None:
         expires = pending.desired - now
     else:
         return  # the lifetime the API asked for is over
-    if pending.interval is not None:
-        expires = pending.interval
     subs = replace(pending.subs, expires=expires)
+    if pending.interval is not None:  # sipsimple after a 423: the new subscription's interval
+        if expires < 0:
+            pua.policy_intervals[_key(subs.pres_uri, subs.watcher_uri, subs.event, subs.id)] = pending.interval
+        else:
+            subs = replace(subs, expires=max(expires, pending.interval))
     rc = pua.send_subscribe(subs, now_us)
     if rc < 0:
         pua.log("error", f"{pua.cfg.profile}: new SUBSCRIBE for {subs.pres_uri} failed ({rc})")
@@ -170,7 +184,9 @@ def _resubscribe(pua: Pua, key: tuple, now_us: int) -> None:
 
 def forget(pua: Pua, subs: SubsInfo) -> None:
     """The API unsubscribed: a new SUBSCRIBE waiting for its timer is dropped."""
-    pua.policy_resubscribes.pop(_key(subs.pres_uri, subs.watcher_uri, subs.event, subs.id), None)
+    key = _key(subs.pres_uri, subs.watcher_uri, subs.event, subs.id)
+    pua.policy_resubscribes.pop(key, None)
+    pua.policy_intervals.pop(key, None)
 
 
 def on_timer(pua: Pua, key: tuple, now_us: int) -> None:

@@ -35,11 +35,11 @@ ALL_FLAGS = (1 << 18) - 1
 MAX_ROUTES = 63
 
 
-def subscribe_expires_header(pua: Pua, expires: int) -> int:
+def subscribe_expires_header(pua: Pua, expires: int, subs: SubsInfo | None = None) -> int:
     """§4.2: ``E`` (default_expires when < 0); ``min_expires`` if E <= min_expires else E + 10."""
     client = pua.cfg.client
     if client is not None:  # another stack's Expires (puasim.pua.subpolicy)
-        return subpolicy.expires_header(client, expires)
+        return subpolicy.expires_header(pua, client, expires, subs)
     e = expires if expires >= 0 else pua.cfg.default_expires
     if e == 0 and pua.cfg.repairs_("B4"):  # repair B4 (§10.2): an un-SUBSCRIBE stays one
         return 0
@@ -68,7 +68,7 @@ def send_subscribe(pua: Pua, subs: SubsInfo, now_us: int, *, process: str = "wor
     if subs.expires == 0 and pua.cfg.client is not None:  # the stack forgets a pending re-subscribe
         subpolicy.forget(pua, subs)
     try:
-        block = _block(pua, ev.name, subs.contact, subscribe_expires_header(pua, subs.expires), subs.extra_headers)
+        block = _block(pua, ev.name, subs.contact, subscribe_expires_header(pua, subs.expires, subs), subs.extra_headers)
     except ValueError as exc:
         pua.log("error", f"send_subscribe: {exc}")
         return -1

@@ -224,3 +224,18 @@ def test_pjsua_restarts_its_refresh_timer_from_the_notify_expires(profile, expec
     waited, refresh = _next_subscribe_after(h, first, 700, step=0.5)
     assert refresh is not None and cseq(refresh).seq == 11
     assert abs((h.now / 1e6) - expected) <= 0.5  # pjsua: 1 s + 600 - 5; sipsimple: the 2xx's L - 30
+
+
+def test_sipsimple_keeps_the_min_expires_interval_after_a_423():
+    """The retried subscription stays indefinite and every refresh asks the new interval."""
+    h = Harness.make(profile="sipsimple")
+    h.subscribe(expires=-1)
+    first = h.last()
+    h.reply(first, 423, ("Min-Expires", "4000"))
+    _, new = _next_subscribe_after(h, first, 122, step=1)
+    assert new is not None and new.get("Expires") == "4000"
+    _ok(h, new, 4000)
+    assert h.records()[0].desired_expires == 0
+    waited, refresh = _next_subscribe_after(h, new, 4000, step=5)
+    assert refresh is not None and cseq(refresh).seq == 11 and refresh.get("Expires") == "4000"
+    assert 3965 <= waited <= 3975  # L - 30
