@@ -597,7 +597,12 @@ def evaluate(kind: str, spec: Any, ctx: RunContext, index: int, line: int | None
     if kind == "stat":
         from puasim.scenario.stats import check_stat
 
-        why = check_stat(spec, ctx, ctx.duration_s)
+        try:
+            why = check_stat(spec, ctx, ctx.duration_s)
+        except Exception as exc:  # a metric that cannot be computed fails its expectation, not the run
+            detail = str(exc).splitlines()[0] if str(exc) else ""
+            return fail(f"stat {spec.get('metric')}: could not be computed: {type(exc).__name__}"
+                        + (f": {detail}" if detail else ""))
         return fail(why) if why else None
     raise AssertionError(kind)
 

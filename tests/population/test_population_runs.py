@@ -193,3 +193,29 @@ def test_stat_rates_and_percentiles():
     for spec, passes in cases.items():
         result = run_scenario(scenario_from_text(base.replace("{metric: publish_requests, min: 1}", spec)))
         assert result.passed is passes, (spec, [f.message for f in result.failures])
+
+
+def test_a_stat_whose_metric_raises_is_a_failed_expectation_naming_line_and_metric(monkeypatch, tmp_path, capsys):
+    import puasim.report.frames as frames
+    from puasim.cli import main
+
+    def broken(trace):
+        raise KeyError("node")
+
+    monkeypatch.setattr(frames, "from_trace", broken)
+    text = BARE.format(seed=1, extra="population: {users: 3, publish: {}}").replace(
+        "{metric: publish_requests, min: 1}", "{metric: latency_ms, percentile: 50, max: 1000}"
+    )
+    result = run_scenario(scenario_from_text(text))
+    assert not result.passed and result.error is None
+    (fail,) = result.failures
+    assert fail.kind == "stat" and fail.line == text.splitlines().index(
+        "  - stat: {metric: latency_ms, percentile: 50, max: 1000}") + 1
+    assert fail.message == "stat latency_ms: could not be computed: KeyError: 'node'"
+    assert any(type(r.event) is MessageSent for r in result.trace.records)  # the trace is kept
+    path = tmp_path / "broken_stat.yaml"
+    path.write_text(text)
+    assert main(["run", "--no-write", str(path)]) == 1
+    out = capsys.readouterr()
+    assert f"{path}:{fail.line}: stat: stat latency_ms: could not be computed" in out.out + out.err
+    assert "Traceback" not in out.out + out.err
