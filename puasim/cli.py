@@ -339,18 +339,22 @@ def _cmd_live(args: argparse.Namespace) -> int:
     if bind is None:  # the server's family: an IPv4 socket cannot reach [::1]
         bind = ("::1", 0) if ":" in server[0] else ("127.0.0.1", 0)
     target = Path(args.target)
+    from puasim.live.budgets import LiveBudgets
+
+    budgets = LiveBudgets(args.max_datagrams, args.max_handled, args.max_rate, args.max_duration)
     try:
         if target.suffix in (".pcap", ".pcapng", ".cap"):
             from puasim.live.replay import replay_live
 
             report, trace = replay_live(str(target), args.pua_port, server, bind=bind, speed=args.speed,
-                                        allow_remote=args.allow_remote)
+                                        allow_remote=args.allow_remote, budgets=budgets)
             print(report.format())
             ok = report.ok
         else:
             from puasim.live.scenario import run_live
 
-            result = run_live(target, server, bind=bind, allow_remote=args.allow_remote, capture=args.capture)
+            result = run_live(target, server, bind=bind, allow_remote=args.allow_remote, capture=args.capture,
+                              budgets=budgets)
             trace = result.trace
             for text in result.skipped_steps + result.skipped_expectations + result.notes:
                 print(f"note: {text}")
@@ -397,6 +401,14 @@ def _add_live_parser(sub: argparse._SubParsersAction) -> None:
     lv.add_argument("--speed", type=A.positive_seconds, default=1.0, help="replay: play the capture this many times faster")
     lv.add_argument("--pua-port", type=A.port, default=5070, help="replay: UDP port of the PUA in the capture")
     lv.add_argument("--allow-remote", action="store_true", help="allow non-loopback addresses (off by default)")
+    lv.add_argument("--max-datagrams", type=A.count, default=10_000, metavar="N",
+                    help="datagrams the run may send; one more ends it as a runaway (default 10000)")
+    lv.add_argument("--max-handled", type=A.count, default=10_000, metavar="N",
+                    help="received messages handled; later ones are counted and dropped (default 10000)")
+    lv.add_argument("--max-rate", type=A.positive_seconds, default=500.0, metavar="PER_S",
+                    help="received datagrams read per second; more are counted and dropped (default 500)")
+    lv.add_argument("--max-duration", type=A.positive_seconds, default=None, metavar="SECONDS",
+                    help="wall time the run may last; a longer scenario or replay is cut there (default: no cap)")
     lv.add_argument("-v", "--verbose", action="store_true", help="show the trace around each failure")
     lv.set_defaults(func=_cmd_live)
 

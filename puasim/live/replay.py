@@ -39,6 +39,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from puasim.effects import MILLISECOND, SECOND, Outbox
+from puasim.live.budgets import LiveBudgets
 from puasim.sip import format_hostport
 from puasim.sip import headers as H
 from puasim.sip.message import Request, Response
@@ -337,16 +338,20 @@ async def replay_live_async(
     allow_remote: bool = False,
     reply_timeout: float = 5.0,
     seed: object = None,
+    budgets: LiveBudgets | None = None,
 ) -> tuple[ReplayReport, Trace]:
     """Replay ``flow``'s PUA side against a live ``server``; (report, live trace)."""
     from puasim.live.driver import LiveDriver, check_target
+
+    budgets = budgets or LiveBudgets()
 
     check_target(server, allow_remote, "server")
     if seed is None:  # fresh Call-IDs and branches: the server remembers old transactions
         import time
 
         seed = time.time_ns()
-    driver = LiveDriver(names={server: "server"}, allow_remote=allow_remote, meta={"replay": str(flow.meta.get("source", ""))})
+    driver = LiveDriver(names={server: "server"}, allow_remote=allow_remote, meta={"replay": str(flow.meta.get("source", ""))},
+                        **budgets.driver_kwargs())
     box: dict[str, Replayer] = {}
 
     def make(addr: Address) -> Replayer:
@@ -357,7 +362,8 @@ async def replay_live_async(
     driver.begin()
     node = await driver.open("replayer", bind, make)
     replayer = box["r"]
-    limit = (replayer.offsets[-1] if replayer.offsets else 0) + int((reply_timeout + 1) * SECOND)
+    wanted = (replayer.offsets[-1] if replayer.offsets else 0) + int((reply_timeout + 1) * SECOND)
+    limit = budgets.cap_us(wanted)
     try:
         # bounded: wake up every 50 ms until every request is answered or the limit passes
         while not replayer.done and driver.error is None and driver.now() < limit:
@@ -367,6 +373,8 @@ async def replay_live_async(
         driver.close()
     del node
     report = replayer.report()
+    if limit < wanted and not replayer.done:
+        report.notes.append(f"DIFF: the replay was cut at {limit / SECOND:g} s by the duration budget")
     if driver.error is not None:
         report.notes.append(f"DIFF: the live run stopped: {driver.error}")
     return report, driver.trace

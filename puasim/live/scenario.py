@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from puasim.effects import SECOND
+from puasim.live.budgets import LiveBudgets
 from puasim.live.driver import Address, LiveDriver, LiveNode, check_target
 from puasim.pua.info import PublInfo, SubsInfo
 from puasim.scenario.expect import Failure, RunContext, evaluate
@@ -87,8 +88,10 @@ def _widen_at(spec: Any, slack: float) -> Any:
 
 
 class _LiveScenario:
-    def __init__(self, scn: Scenario, server: Address, bind: Address, allow_remote: bool, seed: object = None) -> None:
+    def __init__(self, scn: Scenario, server: Address, bind: Address, allow_remote: bool, seed: object = None,
+                 budgets: LiveBudgets | None = None) -> None:
         self.scn = scn
+        self.budgets = budgets or LiveBudgets()
         self.server = server
         self.bind = bind
         self.allow_remote = allow_remote
@@ -103,7 +106,8 @@ class _LiveScenario:
         self.skipped: list[str] = []
         # only the server's datagrams are read: anything else on the socket is counted and dropped
         self.driver = LiveDriver(names={server: "server"}, allow_remote=allow_remote, peers=[server],
-                                 meta={"scenario": scn.name, "file": scn.file, "server": _hostport(server)})
+                                 meta={"scenario": scn.name, "file": scn.file, "server": _hostport(server)},
+                                 **self.budgets.driver_kwargs())
         self.node: LiveNode | None = None
 
     def _make_pua(self, addr: Address) -> Any:
@@ -223,7 +227,12 @@ class _LiveScenario:
                 if kind == "record":
                     at = seconds_to_us(spec["at"], scn.doc, ("expect", i, kind, "at"))
                     loop.call_at(driver.clock.loop_time(min(at, scn.duration)), self._probe, i)
-            await driver.run_until(scn.duration + int(grace * SECOND))
+            wanted = scn.duration + int(grace * SECOND)
+            until = self.budgets.cap_us(wanted)
+            if until < wanted:
+                notes.append(f"the run was cut at {until / SECOND:g} s by the duration budget "
+                             f"(the scenario runs {wanted / SECOND:g} s)")
+            await driver.run_until(until)
         finally:
             driver.close()
             if sniffer is not None:
@@ -285,11 +294,12 @@ async def run_live_async(
     at_slack: float = 0.5,
     grace: float = 0.5,
     seed: object = None,
+    budgets: LiveBudgets | None = None,
 ) -> LiveResult:
     """Run ``scn`` against ``server`` (see the module docstring); needs a running loop."""
     check_target(server, allow_remote, "server")
     check_target(bind, allow_remote, "bind address")
-    return await _LiveScenario(scn, server, bind, allow_remote, seed).run(capture, at_slack, grace)
+    return await _LiveScenario(scn, server, bind, allow_remote, seed, budgets).run(capture, at_slack, grace)
 
 
 def run_live(scn: Scenario | str | Path, server: Address, **kw: Any) -> LiveResult:

@@ -72,6 +72,12 @@ BAD = [
     ("live {live} --server 127.0.0.1:5060 --speed 0", "--speed"),
     ("live {live} --server 127.0.0.1:5060 --pua-port 0", "--pua-port"),
     ("live {tmp}/missing.yaml --server 127.0.0.1:5060", "target"),
+    ("live {live} --server 127.0.0.1:5060 --max-datagrams 0", "--max-datagrams"),
+    ("live {live} --server 127.0.0.1:5060 --max-datagrams 1.5", "--max-datagrams"),
+    ("live {live} --server 127.0.0.1:5060 --max-handled x", "--max-handled"),
+    ("live {live} --server 127.0.0.1:5060 --max-rate 0", "--max-rate"),
+    ("live {live} --server 127.0.0.1:5060 --max-rate inf", "--max-rate"),
+    ("live {live} --server 127.0.0.1:5060 --max-duration -1", "--max-duration"),
     ("lab presence --listen 127.0.0.1:99999", "--listen"),
     ("lab presence --duration -3", "--duration"),
     ("lab presence --dir {file}", "--dir"),
@@ -237,3 +243,77 @@ def test_live_against_an_ipv6_server_binds_ipv6(capsys: pytest.CaptureFixture[st
     assert code == 1
     assert first.startswith(b"PUBLISH sip:alice@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP [::1]:")
     assert f"no answer from [::1]:{port}" in capsys.readouterr().out
+
+
+def _flooding_server(replies: int):
+    """A UDP server on loopback answering each datagram with ``replies`` junk datagrams."""
+    import socket
+    import threading
+
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind(("127.0.0.1", 0))
+    sock.settimeout(0.1)
+    stop = threading.Event()
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                _, src = sock.recvfrom(65535)
+            except (TimeoutError, OSError):
+                continue
+            for _ in range(replies):
+                sock.sendto(b"junk", src)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+
+    def close() -> None:
+        stop.set()
+        thread.join(2)
+        sock.close()
+
+    return sock.getsockname()[1], close
+
+
+def test_live_budget_flags_reach_the_driver(capsys: pytest.CaptureFixture[str]) -> None:
+    import time
+
+    port, close = _flooding_server(40)
+    try:
+        started = time.monotonic()
+        code = main(["live", str(LIVE_SCENARIO), "--server", f"127.0.0.1:{port}", "--no-write",
+                     "--max-duration", "0.9", "--max-handled", "5", "--max-rate", "1000"])
+        took = time.monotonic() - started
+    finally:
+        close()
+    out = capsys.readouterr().out
+    assert code == 1
+    assert "note: the run was cut at 0.9 s by the duration budget (the scenario runs 3 s)" in out
+    assert took < 2.5  # the scenario's 2.5 s + grace would take longer
+    assert "after the budget of 5 handled messages" in out
+
+
+def test_live_max_datagrams_ends_a_runaway(capsys: pytest.CaptureFixture[str]) -> None:
+    import socket
+
+    silent = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    silent.bind(("127.0.0.1", 0))
+    port = silent.getsockname()[1]
+    try:
+        code = main(["live", str(LIVE_SCENARIO), "--server", f"127.0.0.1:{port}", "--no-write",
+                     "--max-datagrams", "1"])
+    finally:
+        silent.close()
+    assert code == 1
+    assert "send budget of 1 datagrams exhausted" in capsys.readouterr().out
+
+
+def test_live_max_rate_drops_what_comes_faster(capsys: pytest.CaptureFixture[str]) -> None:
+    port, close = _flooding_server(60)
+    try:
+        code = main(["live", str(LIVE_SCENARIO), "--server", f"127.0.0.1:{port}", "--no-write",
+                     "--max-duration", "0.6", "--max-rate", "2"])
+    finally:
+        close()
+    assert code == 1
+    assert "over the rate limit of 2/s" in capsys.readouterr().out
