@@ -26,12 +26,37 @@ pua-reference §9.4, checked against pua_dialoginfo.c / dialog_publish.c of
   ``attribute_display``; the target URI is the contact when known, else the
   identity).
 
-Not modelled: ``use_pubruri_avps`` and the parameters around it, and
-``local_identity_dlg_var`` (a scenario naming them is refused before the run).
+* In-dialog requests (DLGCB_REQ_WITHIN): a re-INVITE publishes
+  ``confirmed`` for both sides, and so does the ACK of its 2xx (the dialog
+  module runs REQ_WITHIN for every in-dialog request of a confirmed dialog
+  but the confirming ACK and BYE); UPDATE and PRACK are skipped
+  (``__dialog_sendpublish()``: "skip requests that do not control call
+  state"), in the early dialog as in the confirmed one.
+* ``disable_caller_publish_flag`` / ``disable_callee_publish_flag`` are read
+  from the request the callback carries: for the replies' callbacks (EARLY,
+  CONFIRMED_NA, FAILED) that is the INVITE, for REQ_WITHIN and TERMINATED
+  the in-dialog request (which the modelled script never flags), for EXPIRED
+  none.  So with the flag on the INVITE but no ``*_entity_when_publish_disabled``
+  that side publishes nothing until the call is answered, then ``confirmed``
+  on a re-INVITE and ``terminated`` at the end.
+* ``use_pubruri_avps`` (pua-reference §9.4.1): the PUBLISH Request-URIs (and
+  pres_uri) of each side are the values of ``pubruri_caller_avp`` /
+  ``pubruri_callee_avp`` when the dialog is created, newest value first as
+  Kamailio's AVP search returns them, one PUBLISH per value; the body's
+  entity and identities stay the From/To URIs.  No value in either AVP: no
+  cell, nothing is published for the dialog; a value that is not a SIP URI is
+  skipped ("failed to parse the PUBLISH R-URI").  mod_init refuses the flag
+  without both AVP names, and a name that is not an AVP spec.
+
+Not modelled: ``pubruri_caller_dlg_var`` / ``pubruri_callee_dlg_var`` (only
+read when dialogs are loaded from the database after a restart, which the
+model's dialog db_mode 0 never does), ``refresh_pubruri_avps_flag`` and
+``local_identity_dlg_var`` (master; a scenario naming them is refused before the run).
 """
 
 from __future__ import annotations
 
+import re
 import uuid as uuidlib
 from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any
@@ -51,8 +76,22 @@ from puasim.sip.uri import parse_uri
 if TYPE_CHECKING:
     from puasim.pua.model import Pua
 
-NOT_MODELLED = {"use_pubruri_avps", "refresh_pubruri_avps_flag", "pubruri_caller_avp", "pubruri_callee_avp",
-                "pubruri_caller_dlg_var", "pubruri_callee_dlg_var", "local_identity_dlg_var"}
+NOT_MODELLED = {"refresh_pubruri_avps_flag", "pubruri_caller_dlg_var", "pubruri_callee_dlg_var",
+                "local_identity_dlg_var"}
+#: an AVP spec as ``pv_parse_spec()`` takes it for these parameters: ``$avp(name)``,
+#: ``$avp(s:name)`` or ``$avp(i:number)``
+AVP_SPEC = re.compile(r"^\$avp\((?:s:)?([A-Za-z_][A-Za-z0-9_]*)\)$|^\$avp\(i:([0-9]+)\)$")
+#: text parameters (the rest are integers)
+TEXT_PARAMS = {"caller_entity_when_publish_disabled", "callee_entity_when_publish_disabled",
+               "pubruri_caller_avp", "pubruri_callee_avp"}
+
+
+def avp_name(spec: str) -> str | None:
+    """The AVP name of a ``$avp(...)`` spec (``i:N`` names as ``i:N``), None if it is not one."""
+    m = AVP_SPEC.match(spec.strip())
+    if m is None:
+        return None
+    return m.group(1) if m.group(1) is not None else f"i:{m.group(2)}"
 #: MAX_URI_SIZE: longer values make the body build fail
 MAX_URI_SIZE = 1024
 
@@ -76,6 +115,9 @@ class PuaDialoginfoConfig:
     callee_entity_when_publish_disabled: str = ""
     publish_dialog_req_within: int = 1
     attribute_display: int = 0
+    use_pubruri_avps: int = 0
+    pubruri_caller_avp: str = ""
+    pubruri_callee_avp: str = ""
 
     @classmethod
     def from_params(cls, params: dict) -> PuaDialoginfoConfig:
@@ -86,7 +128,7 @@ class PuaDialoginfoConfig:
             if name not in known:
                 raise CompanionStartupError(f"pua_dialoginfo: unknown parameter {name!r}")
         for name, value in params.items():
-            want = str if name.endswith("_disabled") else int
+            want = str if name in TEXT_PARAMS else int
             if isinstance(value, bool) or not isinstance(value, want):
                 raise CompanionStartupError(f"pua_dialoginfo: {name} must be {'text' if want is str else 'an integer'}")
         cfg = cls(**params)
@@ -99,7 +141,22 @@ class PuaDialoginfoConfig:
                 except (SipParseError, ValueError):
                     raise CompanionStartupError(
                         f"{side}_entity_when_publish_disabled is not a valid SIP uri") from None
+        if cfg.use_pubruri_avps:
+            if not cfg.pubruri_caller_avp or not cfg.pubruri_callee_avp:
+                raise CompanionStartupError("pubruri_caller_avp and pubruri_callee_avp must be set, "
+                                            "if use_pubruri_avps is enabled")
+            for name in ("pubruri_caller_avp", "pubruri_callee_avp"):
+                if avp_name(getattr(cfg, name)) is None:
+                    err = CompanionStartupError(f"malformed or non AVP {getattr(cfg, name)} AVP definition")
+                    err.param = name  # type: ignore[attr-defined]
+                    raise err
         return cfg
+
+    def avp_names(self) -> tuple[str, str] | None:
+        """The caller and callee AVP names when ``use_pubruri_avps`` is on."""
+        if not self.use_pubruri_avps:
+            return None
+        return avp_name(self.pubruri_caller_avp) or "", avp_name(self.pubruri_callee_avp) or ""
 
 
 @dataclass(slots=True)
@@ -116,6 +173,9 @@ class DlgInfo:
     lifetime: int
     disable_caller: bool = False
     disable_callee: bool = False
+    #: where each side's PUBLISHes go (``pubruris_caller`` / ``pubruris_callee``)
+    caller_targets: tuple[str, ...] = ()
+    callee_targets: tuple[str, ...] = ()
 
 
 class PuaDialoginfo:
@@ -149,10 +209,16 @@ class PuaDialoginfo:
         local = cfg.caller_entity_when_publish_disabled if info.disable_caller else info.from_uri
         if info.disable_callee:
             uri = cfg.callee_entity_when_publish_disabled
+        # the request of the callback: the INVITE for the replies' callbacks, the in-dialog
+        # request for REQ_WITHIN/TERMINATED (not flagged by the modelled script), none for EXPIRED
+        flags = int(dlg.extra.get("flags", 0)) if kind in (DlgCb.EARLY, DlgCb.CONFIRMED_NA, DlgCb.FAILED) else 0
+        sides = (not self._flagged(flags, cfg.disable_caller_publish_flag),
+                 not self._flagged(flags, cfg.disable_callee_publish_flag))
         if kind in (DlgCb.FAILED, DlgCb.TERMINATED, DlgCb.EXPIRED):
-            self._both(info, "terminated", local, uri, 10, None, None, info.from_contact, "", "", now)
+            self._both(info, "terminated", local, uri, 10, None, None, info.from_contact, "", "", now, sides)
         elif kind in (DlgCb.CONFIRMED_NA, DlgCb.REQ_WITHIN):
-            self._both(info, "confirmed", local, uri, info.lifetime, None, None, info.from_contact, "", "", now)
+            self._both(info, "confirmed", local, uri, info.lifetime, None, None, info.from_contact, "", "", now,
+                       sides)
         elif kind is DlgCb.EARLY:
             tag, target = "", ""
             if cfg.include_tags and msg is not None:
@@ -167,7 +233,11 @@ class PuaDialoginfo:
             tags = (info.from_tag, tag) if cfg.include_tags else None
             caller_state = "confirmed" if cfg.caller_confirmed else "early"
             self._both(info, caller_state, local, uri, info.lifetime, tags, "early", info.from_contact, target,
-                       target, now)
+                       target, now, sides)
+
+    @staticmethod
+    def _flagged(flags: int, flag: int) -> bool:
+        return flag != -1 and bool(flags & (1 << flag))
 
     def _created(self, dlg: Dialog, invite: Any, now: int) -> None:
         cfg = self.cfg
@@ -180,13 +250,25 @@ class PuaDialoginfo:
                       and bool(flags & (1 << cfg.disable_caller_publish_flag)))
         dis_callee = (cfg.disable_callee_publish_flag != -1 and bool(cfg.callee_entity_when_publish_disabled)
                       and bool(flags & (1 << cfg.disable_callee_publish_flag)))
+        avps = cfg.avp_names()
+        if avps is not None:
+            # get_str_list(): every value of the AVP, as the search returns them (newest first)
+            values = dlg.extra.get("avps") or {}
+            caller_targets = tuple(values.get(avps[0], ()))
+            callee_targets = tuple(values.get(avps[1], ()))
+        else:
+            caller_targets = (dlg.from_uri,)
+            callee_targets = (dlg.req_uri if cfg.include_req_uri else dlg.to_uri,)
+        if not caller_targets and not callee_targets:
+            self.pua.log("debug", "pua_dialoginfo: neither pubruris_caller nor pubruris_callee found")
+            return
         self.counter += 1
         if cfg.use_uuid:
             uid = str(uuidlib.UUID(int=self.pua.rng.getrandbits(128), version=4))
         else:  # sruid: padi-<hex time>-<hex pid>-<counter, least significant hex digit first>
             uid = f"padi-{self.pua.seconds(now):x}-{self.pid:x}-{format(self.counter, 'x')[::-1]}"
         info = DlgInfo(uid, dlg.from_uri, dlg.to_uri, dlg.req_uri, dlg.call_id, dlg.from_tag, dlg.caller_contact,
-                       cfg.override_lifetime or dlg.lifetime, dis_caller, dis_callee)
+                       cfg.override_lifetime or dlg.lifetime, dis_caller, dis_callee, caller_targets, callee_targets)
         self.cells[dlg.did] = info
         local = cfg.caller_entity_when_publish_disabled if dis_caller else info.from_uri
         remote = cfg.callee_entity_when_publish_disabled if dis_callee else (
@@ -200,27 +282,40 @@ class PuaDialoginfo:
 
     def _both(self, info: DlgInfo, caller_state: str, local: str, uri: str, lifetime: int,
               tags: tuple[str, str] | None, callee_state: str | None, from_contact: str, target: str,
-              callee_local_target: str, now: int) -> None:
+              callee_local_target: str, now: int, sides: tuple[bool, bool] = (True, True)) -> None:
         callee_state = callee_state or caller_state
-        if not info.disable_caller:
+        if not info.disable_caller and sides[0]:
             self.publish(caller_state, local, uri, info, True, tags, from_contact, target, now, lifetime)
-        if not info.disable_callee:
+        if not info.disable_callee and sides[1]:
             swapped = (tags[1], tags[0]) if tags is not None else None
             self.publish(callee_state, uri, local, info, False, swapped, callee_local_target, from_contact, now,
                          lifetime)
 
-    # -- dialog_publish() ------------------------------------------------------------
+    # -- dialog_publish_multi() / dialog_publish() -------------------------------------------
     def publish(self, state: str, entity: str, peer: str, info: DlgInfo, initiator: bool,
                 tags: tuple[str, str] | None, local_target: str, remote_target: str, now: int,
                 lifetime: int | None = None) -> None:
-        if self.cfg.send_publish_flag == -1 and not self._is_self(entity):
-            self.pua.log("debug", f"pua_dialoginfo: {entity} is not local, no PUBLISH")
+        """One PUBLISH to each of the side's targets (the side's URI, or its AVP values)."""
+        for ruri in info.caller_targets if initiator else info.callee_targets:
+            self._publish_one(ruri, state, entity, peer, info, initiator, tags, local_target, remote_target, now,
+                              lifetime)
+
+    def _publish_one(self, ruri: str, state: str, entity: str, peer: str, info: DlgInfo, initiator: bool,
+                     tags: tuple[str, str] | None, local_target: str, remote_target: str, now: int,
+                     lifetime: int | None) -> None:
+        try:
+            parse_uri(ruri)
+        except (SipParseError, ValueError):
+            self.pua.log("error", f"pua_dialoginfo: failed to parse the PUBLISH R-URI {ruri!r}")
+            return
+        if self.cfg.send_publish_flag == -1 and not self._is_self(ruri):
+            self.pua.log("debug", f"pua_dialoginfo: {ruri} is not local, no PUBLISH")
             return
         body = self.build_body(state, entity, peer, info, initiator, tags, local_target, remote_target)
         if body is None:
             return
         publ = PublInfo(
-            pres_uri=entity,
+            pres_uri=ruri,
             event=int(Event.DIALOG),
             source_flag=int(Source.DIALOG_PUBLISH),
             expires=info.lifetime if lifetime is None else lifetime,

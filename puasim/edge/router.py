@@ -40,7 +40,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from puasim.edge.script import Script
+from puasim.edge.script import Script, substitute
 from puasim.effects import Address, Outbox
 from puasim.node.dialog import Dialog, DialogModule
 from puasim.node.registrar import extract_aor
@@ -359,21 +359,30 @@ class DialogHook:
 
     def invite_relayed(self, proxied: ProxiedInvite, now: int) -> None:
         managed, flags = False, 0
+        request = proxied.server.request
         try:
-            frm = H.from_(proxied.server.request)
+            frm = H.from_(request)
             user = (parse_uri(frm.uri).user or "") if frm is not None else ""
         except (SipParseError, ValueError):
             user = ""
+        #: AVP name -> values, newest first (an assignment adds on top, as Kamailio's does)
+        avps: dict[str, list[str]] = {}
+        seen: dict[str, list[str]] | None = None
         for call in self.script.invite:
             if not call.applies(user):
                 continue
             if call.function == "dlg_manage":
                 managed = True
+                if seen is None:  # DLGCB_CREATED runs inside dlg_manage(): the AVPs set so far
+                    seen = {k: list(v) for k, v in avps.items()}
             elif call.function == "setflag":
                 flags |= 1 << int(call.args[0])
+            elif call.function == "$avp":
+                name, value, kind = call.args
+                avps.setdefault(name, []).insert(0, substitute(value, request) if kind == "pv" else value)
         if not self.dialog.wants(flags, managed):
             return
-        dlg = self.dialog.create(proxied.server.request, now, flags)
+        dlg = self.dialog.create(request, now, flags, seen if seen is not None else avps)
         if dlg is not None:
             proxied.dialog = dlg
             proxied.rr_params = f";did={dlg.did}"

@@ -13,6 +13,14 @@ for its package, see :data:`NOTIFY_HANDLERS`, and answered with
 call that returns 0 ends the script without a reply) and ``request``: calls a scenario
 step makes the script run for a trigger request (the lab's OPTIONS triggers).
 
+An ``invite`` route may also set AVPs as Kamailio's script does,
+``$avp(name) = "sip:..."`` or ``$avp(name) = $fu`` (``$tu``, ``$ru``): each
+assignment adds a value on top of the AVP's earlier ones, and the values a
+``dlg_manage()`` finds (or, in ``dlg_flag`` mode, the route's end) go with the
+dialog, where pua_dialoginfo's ``use_pubruri_avps`` reads them.  An AVP
+assignment is a :class:`Call` of the pseudo-function ``$avp`` with the
+arguments (name, value, ``"text"`` or ``"pv"``).
+
 Here a route is a list of :class:`Call`: a function with its arguments and an
 optional condition on the From user (``if_user`` / ``unless_user``, regular
 expressions searched in the user part, as the lab script's ``$fU =~ "^nopub"``).
@@ -52,6 +60,12 @@ NOTIFY_HANDLERS = {"reginfo_handle_notify": "reg", "bla_handle_notify": "dialog;
 MASTER_ONLY = {"reginfo_disable_publish": "708dd17534"}
 
 _CALL = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*\((.*)\)\s*;?\s*$")
+_AVP_SET = re.compile(r"^\s*\$avp\(\s*([^)]*?)\s*\)\s*=\s*(.*?)\s*;?\s*$")
+_AVP_NAME = re.compile(r"^(?:s:)?([A-Za-z_][A-Za-z0-9_]*)$|^(i:[0-9]+)$")
+#: the pseudo-variables an AVP assignment may copy (see :func:`substitute`)
+AVP_PVS = ("$fu", "$tu", "$ru")
+#: routes where AVP assignments are modelled (pua_dialoginfo reads them at dialog creation)
+AVP_ROUTES = frozenset({"invite"})
 
 
 class ScriptError(ValueError):
@@ -73,6 +87,9 @@ class Call:
         return not (self.unless_user and re.search(self.unless_user, user))
 
     def text(self) -> str:
+        if self.function == "$avp":
+            name, value, kind = self.args
+            return f"$avp({name}) = {value if kind == 'pv' else repr(value)}"
         return f"{self.function}({', '.join(repr(a) for a in self.args)})"
 
 
@@ -114,8 +131,33 @@ def _split_args(text: str) -> tuple[str, ...]:
     return tuple(out)
 
 
+def parse_avp_set(text: str, route: str) -> Call | None:
+    """``$avp(name) = "value"`` (or ``= $fu``/``$tu``/``$ru``) → a ``$avp`` :class:`Call`; None if
+    ``text`` is no AVP assignment."""
+    m = _AVP_SET.match(text)
+    if m is None:
+        return None
+    name_m = _AVP_NAME.match(m.group(1))
+    if name_m is None:
+        raise ScriptError(f"not an AVP name: $avp({m.group(1)}), write e.g. $avp(pubruri_caller)")
+    name = name_m.group(1) or name_m.group(2)
+    value = m.group(2)
+    if route not in AVP_ROUTES:
+        raise ScriptError(f"AVP assignments are modelled in the {', '.join(sorted(AVP_ROUTES))} route only, "
+                          f"not in the {route} route")
+    if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
+        return Call("$avp", (name, value[1:-1], "text"))
+    if value in AVP_PVS:
+        return Call("$avp", (name, value, "pv"))
+    raise ScriptError(f"$avp({name}) takes a quoted string or one of {', '.join(AVP_PVS)}, got {value!r}")
+
+
 def parse_call(text: str, route: str, modules: set[str], profile: str = "kamailio-5.6") -> Call:
-    """``name(args)`` → :class:`Call`, checked against :data:`FUNCTIONS` and the loaded modules."""
+    """``name(args)`` → :class:`Call`, checked against :data:`FUNCTIONS` and the loaded modules;
+    an AVP assignment → :func:`parse_avp_set`."""
+    avp = parse_avp_set(text, route)
+    if avp is not None:
+        return avp
     m = _CALL.match(text)
     if not m:
         hint = " (a call with several arguments inside a YAML [...] list must be quoted)" if text.count("(") != text.count(")") else ""

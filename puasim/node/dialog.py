@@ -207,8 +207,12 @@ class DialogModule:
         """``dlg_manage()`` was called, or the INVITE carries ``dlg_flag``."""
         return managed or (self.cfg.dlg_flag >= 0 and bool(flags & (1 << self.cfg.dlg_flag)))
 
-    def create(self, invite: Request, now: int, flags: int = 0) -> Dialog | None:
-        """``dlg_new_dialog()`` for an initial INVITE: the dialog and DLGCB_CREATED."""
+    def create(self, invite: Request, now: int, flags: int = 0,
+               avps: dict[str, list[str]] | None = None) -> Dialog | None:
+        """``dlg_new_dialog()`` for an initial INVITE: the dialog and DLGCB_CREATED.
+
+        ``flags`` are the INVITE's message flags, ``avps`` the AVPs the script set before
+        (name -> values, newest first): the CREATED callbacks read both."""
         try:
             frm, to, call_id = H.from_(invite), H.to(invite), H.call_id(invite)
             contacts = H.contact_list(invite)
@@ -220,7 +224,7 @@ class DialogModule:
         entry = binascii.crc32(call_id.encode()) % HASH_SIZE
         dlg = Dialog(entry, self.next_id, call_id, frm.uri, frm.tag, to.uri, invite.uri,
                      contacts[0].uri if contacts else "", self.cfg.default_timeout, invite=invite,
-                     extra={"flags": flags})
+                     extra={"flags": flags, "avps": avps or {}})
         self.dialogs[dlg.did] = dlg
         self._run(dlg, DlgCb.CREATED, invite, now)
         return dlg

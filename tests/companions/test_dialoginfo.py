@@ -114,7 +114,10 @@ def test_a_value_beyond_max_uri_size_builds_no_body():
 
 
 @pytest.mark.parametrize(("params", "reason"), [
-    ({"use_pubruri_avps": 1}, "use_pubruri_avps is not modelled"),
+    ({"use_pubruri_avps": 1}, "pubruri_caller_avp and pubruri_callee_avp must be set, if use_pubruri_avps is enabled"),
+    ({"use_pubruri_avps": 1, "pubruri_caller_avp": "$avp(a)", "pubruri_callee_avp": "$var(b)"},
+     r"malformed or non AVP \$var\(b\) AVP definition"),
+    ({"pubruri_caller_dlg_var": "x"}, "pubruri_caller_dlg_var is not modelled"),
     ({"caller_entity_when_publish_disabled": "not a uri"}, "caller_entity_when_publish_disabled is not a valid SIP uri"),
     ({"include_tags": "yes"}, "include_tags must be an integer"),
     ({"bogus": 1}, "unknown parameter 'bogus'"),
@@ -162,3 +165,51 @@ def test_use_uuid_gives_a_random_uuid_as_dialog_id():
     (trying,) = publishes(pua)
     assert re.search(r'<dialog id="[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}" ',
                      trying.body.decode())
+
+
+AVPS = {"use_pubruri_avps": 1, "pubruri_caller_avp": "$avp(c)", "pubruri_callee_avp": "$avp(s:d)"}
+OK = Response(200, "OK", RINGING.headers)
+
+
+def test_pubruri_avps_give_one_publish_per_value_with_the_from_to_identities():
+    pua, mod, _ = node(**AVPS)
+    dlg = mod.create(INVITE, SECOND, 0, {"c": ["sip:desk@127.0.0.1", "not a uri", "sip:alice@127.0.0.1"],
+                                         "d": ["sip:bob-blf@127.0.0.1", "sip:far@10.1.1.1"]})
+    trying = publishes(pua)
+    assert [m.uri for m in trying] == ["sip:desk@127.0.0.1", "sip:alice@127.0.0.1"]  # bad URI skipped
+    assert all('entity="sip:alice@127.0.0.1"' in m.body.decode() for m in trying)
+    mod.on_reply(dlg, 200, OK, 2 * SECOND)
+    out = publishes(pua)
+    assert [(m.uri, state(m)) for m in out] == [("sip:desk@127.0.0.1", "confirmed"), ("sip:alice@127.0.0.1", "confirmed"),
+                                                ("sip:bob-blf@127.0.0.1", "confirmed")]  # 10.1.1.1 is not local
+    assert 'entity="sip:bob@127.0.0.1"' in out[2].body.decode()
+    assert len({m.get("call-id") for m in out}) == 3  # three pua records, one per Request-URI
+
+
+def test_pubruri_avps_without_values_keep_no_cell():
+    pua, mod, info = node(**AVPS)
+    dlg = mod.create(INVITE, SECOND, 0, {"other": ["sip:x@127.0.0.1"]})
+    mod.on_reply(dlg, 200, OK, 2 * SECOND)
+    assert publishes(pua) == [] and info.cells == {}
+    pua, mod, info = node(**AVPS)  # only the callee AVP: callee-side publishes only
+    dlg = mod.create(INVITE, SECOND, 0, {"d": ["sip:bob@127.0.0.1"]})
+    assert publishes(pua) == []
+    mod.on_reply(dlg, 180, RINGING, 2 * SECOND)
+    assert [(m.uri, state(m)) for m in publishes(pua)] == [("sip:bob@127.0.0.1", "early")]
+
+
+def test_disable_flag_without_entity_is_read_from_each_callbacks_request():
+    pua, mod, _ = node(disable_caller_publish_flag=2)
+    dlg = mod.create(INVITE, SECOND, 1 << 2)
+    assert publishes(pua) == []  # Trying: the INVITE carries the flag
+    mod.on_reply(dlg, 180, RINGING, SECOND)
+    mod.on_reply(dlg, 200, OK, SECOND)
+    assert [m.uri for m in publishes(pua)] == ["sip:bob@127.0.0.1"] * 2  # replies: request = the INVITE
+    reinvite = Request("INVITE", "sip:bob@127.0.0.1:5092", (("From", "<sip:alice@127.0.0.1>;tag=at"),
+                                                             ("To", "<sip:bob@127.0.0.1>;tag=bt"), ("Call-ID", "c1"),
+                                                             ("CSeq", "2 INVITE")))
+    mod.on_request(Request("ACK", reinvite.uri, reinvite.headers), SECOND)  # the confirming ACK: CONFIRMED
+    assert publishes(pua) == []
+    mod.on_request(reinvite, 3 * SECOND)  # REQ_WITHIN: the re-INVITE carries no flag, both sides publish
+    assert [(m.uri, state(m)) for m in publishes(pua)] == [("sip:alice@127.0.0.1", "confirmed"),
+                                                          ("sip:bob@127.0.0.1", "confirmed")]

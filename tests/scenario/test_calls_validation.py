@@ -89,8 +89,32 @@ def test_dialog_document_tracks_the_call() -> None:
     ("    dialog: {default_timeout: 60}\n", "", "script.invite[0]", "exported by dialog, which the node does not load"),
     ("invite: [dlg_manage()]", "invite: [setflag(40)]", "script.invite[0]", "flag number 0..31"),
     ("invite: [dlg_manage()]", "invite: [save(\"location\")]", "script.invite[0]", "cannot be called from the invite route"),
+    ("invite: [dlg_manage()]", "invite: ['$avp(x) = sip:a@b', dlg_manage()]", "script.invite[0]",
+     "$avp(x) takes a quoted string or one of $fu, $tu, $ru, got 'sip:a@b'"),
+    ("invite: [dlg_manage()]", "invite: ['$avp(1x) = $fu', dlg_manage()]", "script.invite[0]", "not an AVP name: $avp(1x)"),
+    ("invite: [dlg_manage()]", "invite: [{call: '$avp(x) = $du', if_user: a}]", "script.invite[0].call",
+     "$avp(x) takes a quoted string or one of $fu, $tu, $ru, got '$du'"),
+    ("invite: [dlg_manage()]", "invite: [dlg_manage()]\n  register: ['$avp(x) = $fu', save(location)]",
+     "script.register[0]", "AVP assignments are modelled in the invite route only, not in the register route"),
+    ("dialog: {default_timeout: 60}", "dialog: {default_timeout: 60}\n    pua_dialoginfo: {use_pubruri_avps: 1}",
+     "node.modules.pua_dialoginfo.use_pubruri_avps", "pubruri_caller_avp and pubruri_callee_avp must be set, if use_pubruri_avps is enabled"),
+    ("dialog: {default_timeout: 60}",
+     "dialog: {default_timeout: 60}\n    pua_dialoginfo: {use_pubruri_avps: 1, pubruri_caller_avp: x, pubruri_callee_avp: $avp(b)}",
+     "node.modules.pua_dialoginfo.pubruri_caller_avp", "malformed or non AVP x AVP definition"),
 ])
 def test_dialog_fields_are_checked(old: str, new: str, field: str, words: str) -> None:
     scenario_from_text(DIALOG, "f.yaml")
     err = error_for(DIALOG.replace(old, new))
     assert err.field == field and words in str(err), str(err)
+
+
+def test_avp_assignments_parse_into_dollar_avp_calls() -> None:
+    from puasim.edge.script import Call, ScriptError, parse_avp_set, parse_call
+
+    assert parse_avp_set('$avp(s:pub) = "sip:a@h";', "invite") == Call("$avp", ("pub", "sip:a@h", "text"))
+    assert parse_avp_set("$avp(i:7)='x'", "invite") == Call("$avp", ("i:7", "x", "text"))
+    assert parse_avp_set("$avp(pub) = $tu", "invite") == Call("$avp", ("pub", "$tu", "pv"))
+    assert parse_avp_set("dlg_manage()", "invite") is None
+    assert parse_call("$avp(pub) = $ru", "invite", {"dialog"}).text() == "$avp(pub) = $ru"
+    with pytest.raises(ScriptError, match="not in the request route"):
+        parse_call("$avp(pub) = $ru", "request", {"dialog"})
