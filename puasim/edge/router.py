@@ -25,9 +25,14 @@ What the lab's ``proxy.cfg`` does with calls, as a model (RFC 3261 §16):
   ``481`` otherwise.
 * In-dialog requests (``route[WITHINDLG]``): ``loose_route()`` removes the
   node's own Route entry and the request goes to the Request-URI; an ACK
-  statelessly, BYE/PRACK/others through a non-INVITE transaction whose final
-  reply goes back up.  Without a Route to the node an ACK is dropped and
-  anything else gets ``404 Not here``.
+  statelessly, BYE/PRACK/UPDATE/others through a non-INVITE transaction whose
+  final reply goes back up.  A re-INVITE gets tm's ``100`` and goes through an
+  INVITE client transaction: its provisionals (not 100) and every 2xx go up
+  as they come, a failure goes up once (tm's local ``408`` when no final
+  came), its ACK for a 2xx is end to end like the first one's.  The dialog
+  module sees the re-INVITE and its ACK in ``loose_route()``, before they are
+  relayed, never their replies.  Without a Route to the node an ACK is
+  dropped and anything else gets ``404 Not here``.
 
 :class:`CallObserver` is where the dialog module hooks in: it hears each
 INVITE the script relays, each reply tm forwards or makes, and each
@@ -271,12 +276,35 @@ class CallRouter:
         if req.method == "ACK":
             self.layer.send_ack(fwd, dest)
             return
+        if isinstance(txn, InviteServerTransaction):
+            # a re-INVITE: t_relay() answers 100 and relays it statefully (RFC 3261 §16.7)
+            txn.retransmit_2xx = False
+            txn.respond(self._trying(req), now)
+            self.layer.send_invite(fwd, dest, now, self._on_reinvite_reply, txn)
+            return
         self.layer.send_request(fwd, dest, now, self._on_relayed_final, txn)
 
     # -- replies -------------------------------------------------------------------------
     def _on_relayed_final(self, reply: Response, faked: bool, client: ClientTransaction, now: int) -> None:
         server = client.context
         if not isinstance(server, ServerTransaction) or server.state.value == "Completed":
+            return
+        if faked:
+            server.respond(self.make_reply(server.request, 408, "Request Timeout", ()), now)
+        else:
+            server.respond(pop_via(reply), now)
+
+    def _on_reinvite_reply(self, reply: Response, faked: bool, client: InviteClientTransaction, now: int) -> None:
+        """Replies of a relayed re-INVITE: 1xx (not 100) and each 2xx up at once, one failure up."""
+        server = client.context
+        if not isinstance(server, InviteServerTransaction) or reply.status == 100:
+            return
+        if reply.status < 300:
+            if server.state in (InviteState.PROCEEDING, InviteState.ACCEPTED) and (
+                    reply.status >= 200 or server.state is InviteState.PROCEEDING):
+                server.respond(pop_via(reply), now)
+            return
+        if server.state is not InviteState.PROCEEDING:
             return
         if faked:
             server.respond(self.make_reply(server.request, 408, "Request Timeout", ()), now)

@@ -18,13 +18,25 @@ input               state change                         callback
 3xx-6xx upstream    unconfirmed/early → deleted          FAILED (487 after CANCEL, tm's
                                                          local 408 after fr_inv_timer)
 ACK                 confirmed_na → confirmed             CONFIRMED
-ACK, other request  confirmed → confirmed                REQ_WITHIN (timer restarted)
+ACK, other request  confirmed → confirmed                REQ_WITHIN (timer restarted unless
+                                                         ``timeout_noreset``)
 PRACK, request      early → early                        REQ_WITHIN
 PRACK, request      confirmed_na → confirmed_na          none
 BYE (either side)   confirmed_na/confirmed → deleted     TERMINATED (timer removed)
 BYE                 early → early                        none
 dialog timer        confirmed_na/confirmed → deleted     EXPIRED
 ==================  ===================================  ================================
+
+A re-INVITE or UPDATE is an "other request": in a confirmed dialog it fires
+REQ_WITHIN and restarts the dialog timer, and so does the ACK of a
+re-INVITE's 2xx; an UPDATE in the early dialog fires REQ_WITHIN and leaves
+the timer alone (it starts with the 2xx).  The replies to in-dialog requests
+change nothing: ``dlg_onroute()`` hooks them with TMCB_RESPONSE_IN only,
+where ``dlg_onreply()`` just sets the dialog context.  An INVITE in the
+dialog also refreshes the sender's contact (``dlg_refresh_contacts()``).
+``timeout_noreset`` 1 keeps the timer of a confirmed dialog where the ACK of
+its first 2xx put it; mod_init refuses other values than 0 and 1 ("invalid
+value N for timeout_noreset param!!").
 
 In-dialog requests are matched by the ``did`` parameter the node put into its
 Record-Route (``<h_entry hex>.<h_id hex>``, as the lab's ``did=62f.05a1``) and,
@@ -33,7 +45,8 @@ failing that, by Call-ID and the two tags.  mod_init refuses
 ``dlg_flag`` above 31 ("invalid dlg flag").
 
 Not modelled: dialog profiles, variables, db_mode other than 0, spiralled
-requests, ``dlg_timeout_noreset``, the event routes, DMQ.
+requests, ``timeout_avp`` and ``dlg_set_property("timeout-noreset")``, the
+event routes, DMQ.
 """
 
 from __future__ import annotations
@@ -125,14 +138,17 @@ class DialogConfig:
     default_timeout: int = 43200
     #: message flag that makes relaying an INVITE create a dialog (−1: only dlg_manage())
     dlg_flag: int = -1
+    #: 1: in-dialog requests of a confirmed dialog do not restart its timer
+    timeout_noreset: int = 0
 
     @classmethod
     def from_params(cls, params: dict) -> DialogConfig:
-        unknown = set(params) - {"default_timeout", "dlg_flag"}
+        known = ("default_timeout", "dlg_flag", "timeout_noreset")
+        unknown = set(params) - set(known)
         if unknown:
-            raise DialogStartupError(f"unknown dialog parameter {sorted(unknown)[0]!r} (modelled: default_timeout, dlg_flag)")
+            raise DialogStartupError(f"unknown dialog parameter {sorted(unknown)[0]!r} (modelled: {', '.join(known)})")
         cfg = cls(**params)
-        for name in ("default_timeout", "dlg_flag"):
+        for name in known:
             value = getattr(cfg, name)
             if isinstance(value, bool) or not isinstance(value, int):
                 raise DialogStartupError(f"{name} must be an integer, got {value!r}", name)
@@ -140,6 +156,9 @@ class DialogConfig:
             raise DialogStartupError(f"invalid dlg flag {cfg.dlg_flag}!!", "dlg_flag")
         if cfg.default_timeout <= 0:
             raise DialogStartupError("0 default_timeout not accepted!!", "default_timeout")
+        if cfg.timeout_noreset not in (0, 1):
+            raise DialogStartupError(f"invalid value {cfg.timeout_noreset} for timeout_noreset param!!",
+                                     "timeout_noreset")
         return cfg
 
 
@@ -293,13 +312,31 @@ class DialogModule:
                 self._run(dlg, DlgCb.TERMINATED, req, now)
             return dlg
         if new in (DlgState.CONFIRMED, DlgState.EARLY):
-            if new is DlgState.CONFIRMED:  # timer restarted (dlg_timeout_noreset 0)
+            # the timer restarts when the ACK confirms, and later unless timeout_noreset
+            if new is DlgState.CONFIRMED and (old is not DlgState.CONFIRMED or not self.cfg.timeout_noreset):
                 self.set_timer(dlg.timer_key, now + dlg.lifetime * SECOND)
+            if method == "INVITE":
+                self._refresh_contact(dlg, req)
             if old is DlgState.CONFIRMED_NA:
                 self._run(dlg, DlgCb.CONFIRMED, req, now)
             else:
                 self._run(dlg, DlgCb.REQ_WITHIN, req, now)
         return dlg
+
+    @staticmethod
+    def _refresh_contact(dlg: Dialog, req: Request) -> None:
+        """``dlg_refresh_contacts()``: a single Contact of an in-dialog INVITE becomes its sender's."""
+        try:
+            contacts = H.contact_list(req)
+            frm = H.from_(req)
+        except SipParseError:
+            return
+        if len(contacts) != 1 or frm is None:
+            return
+        if frm.tag == dlg.from_tag:
+            dlg.caller_contact = contacts[0].uri
+        else:
+            dlg.callee_contact = contacts[0].uri
 
     # -- the dialog timer (dlg_ontimeout) ------------------------------------------------
     def timer(self, key: Any, now: int) -> bool:

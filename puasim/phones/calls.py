@@ -20,6 +20,25 @@ its PRACK (RFC 3262 §3: T1 doubling, given up after 64·T1) and holds a 2xx
 answer until that PRACK, answers CANCEL with 200 and the INVITE with 487
 (§9.2), BYE with 200 (§15.1.2), and an unknown in-dialog request with 481.
 
+Within a dialog either side may change the session (RFC 3261 §14, RFC 3311):
+
+* ``reinvite`` sends a re-INVITE in a confirmed call (an INVITE client
+  transaction, CSeq one up, the dialog's route set) with an SDP offer that
+  holds (``a=sendonly``) or resumes (``a=sendrecv``) the call
+  (:mod:`puasim.phones.sdp`); the 2xx gets its own ACK (§13.2.2.4, again for
+  a retransmitted 2xx) and refreshes the remote target (§12.2.1.2); a 481 or
+  a timeout ends the call with BYE (§14.1), any other failure leaves it as it
+  was.  Only one re-INVITE at a time (§14.1).
+* ``update`` sends an UPDATE (a non-INVITE transaction) with such an offer,
+  in the early dialog (once a 1xx with To-tag came, or, as callee, once it
+  rang) or in a confirmed one.
+* As UAS the phone answers a re-INVITE of a confirmed call with 200 (its
+  Contact and the mirrored direction, RFC 3264 §6.1), with 491 while its own
+  re-INVITE is pending (§14.2) and 500 with ``Retry-After`` while the first
+  INVITE is still unanswered; an UPDATE with 200 (same answer) in an early or
+  confirmed call.  Each takes the sender's Contact as the new remote target.
+  A 2xx to a re-INVITE that gets no ACK ends the call with BYE (§13.3.1.4).
+
 A call spec's ``hold`` makes the caller hang up that many seconds after the
 call was answered.  Every change of a call's state is a Note in the trace
 (``call <call-id>: <state>``), so ladders and reports can show it.
@@ -34,6 +53,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from puasim.effects import SECOND, Address, Outbox
+from puasim.phones import sdp
 from puasim.sip import headers as H
 from puasim.sip.errors import SipParseError
 from puasim.sip.message import Request, Response, header_key
@@ -69,7 +89,7 @@ class CallPolicy:
 
 REASONS = {180: "Ringing", 183: "Session Progress", 200: "OK", 481: "Call/Transaction Does Not Exist",
            486: "Busy Here", 487: "Request Terminated", 480: "Temporarily Unavailable", 603: "Decline",
-           404: "Not Found", 408: "Request Timeout", 500: "Server Internal Error"}
+           404: "Not Found", 408: "Request Timeout", 500: "Server Internal Error", 491: "Request Pending"}
 
 
 @dataclass(slots=True)
@@ -99,6 +119,13 @@ class Call:
     answer_pending: bool = False
     acked_rseqs: set[int] = field(default_factory=set)
     rel100: bool = False
+    #: our pending re-INVITE, the ACK of the last re-INVITE's 2xx (sent again on a retransmission)
+    reinvite: InviteClientTransaction | None = None
+    reinvite_ack: Request | None = None
+    #: a re-INVITE of the peer we answered and whose ACK has not come
+    incoming_reinvite: InviteServerTransaction | None = None
+    #: SDP origin version of our last offer or answer (RFC 3264 §8)
+    sdp_version: int = 0
 
 
 class Calls:
@@ -290,6 +317,143 @@ class Calls:
         self._state(call, "terminated", "CANCEL")
         return True
 
+    # -- re-INVITE and UPDATE (RFC 3261 §14, RFC 3311) -------------------------------------
+    def _offer(self, call: Call, on_hold: bool) -> bytes:
+        call.sdp_version += 1
+        return sdp.body(self.contact(), self._session_id(call), call.sdp_version,
+                        "sendonly" if on_hold else "sendrecv")
+
+    @staticmethod
+    def _session_id(call: Call) -> int:
+        return sum(call.local_tag.encode()) * 1000 + len(call.call_id)
+
+    def _pending_reinvite(self, call: Call) -> bool:
+        return call.reinvite is not None and call.reinvite.state in (InviteState.CALLING, InviteState.PROCEEDING)
+
+    def reinvite(self, now: int, call_id: str | None = None, on_hold: bool = True) -> bool:
+        """Re-INVITE a confirmed call to hold it (``a=sendonly``) or resume it (``a=sendrecv``)."""
+        call = self.find(call_id)
+        if call is None or call.state != "confirmed":
+            self.outbox.emit(Note("warning", f"{self.name}: no confirmed call to re-INVITE"))
+            return False
+        if self._pending_reinvite(call) or call.incoming_reinvite is not None:
+            self.outbox.emit(Note("warning", f"{self.name}: call {call.call_id}: a re-INVITE is already pending"))
+            return False
+        headers = self._dialog_headers(call, "INVITE")
+        headers += [("Contact", f"<{self.contact()}>"), ("Content-Type", sdp.CONTENT_TYPE)]
+        body = self._offer(call, on_hold)
+        headers.append(("Content-Length", str(len(body))))
+        request = Request("INVITE", call.remote_target or call.remote_uri, tuple(headers), body)
+        call.reinvite = self.layer.send_invite(request, self._next_hop(call), now, self._on_reinvite_reply,
+                                               call.call_id)
+        call.reinvite_ack = None
+        self.outbox.emit(Note("info", f"{self.name}: call {call.call_id}: re-INVITE ({'hold' if on_hold else 'resume'})"))
+        return True
+
+    def _on_reinvite_reply(self, reply: Response, faked: bool, txn: InviteClientTransaction, now: int) -> None:
+        call = self.calls.get(str(txn.context))
+        if call is None or reply.status < 200:
+            return
+        if reply.status < 300:
+            if call.reinvite_ack is not None and call.reinvite is txn:
+                self.outbox.send(call.reinvite_ack, self._next_hop(call), retransmission=True)
+                return
+            self._target_refresh(call, reply)
+            cseq = H.cseq(txn.request)
+            headers = self._dialog_headers(call, "ACK", cseq=cseq.seq if cseq is not None else call.local_cseq)
+            headers.append(("Content-Length", "0"))
+            ack = Request("ACK", call.remote_target or call.remote_uri, tuple(headers))
+            call.reinvite_ack = self.layer.send_ack(ack, self._next_hop(call))
+            answer = sdp.direction(reply.body) if reply.body else None
+            self.outbox.emit(Note("info", f"{self.name}: call {call.call_id}: re-INVITE answered"
+                                  f" ({reply.status} {reply.reason}, {answer or 'no SDP'})"))
+            return
+        why = "no reply" if faked else f"{reply.status} {reply.reason}"
+        if (faked or reply.status == 481) and call.state == "confirmed":
+            # §14.1: a 481 or a timeout to a re-INVITE ends the dialog
+            self._bye(call, now)
+            self._state(call, "terminated", f"re-INVITE failed: {why}")
+            return
+        self.outbox.emit(Note("info", f"{self.name}: call {call.call_id}: re-INVITE failed ({why}), call unchanged"))
+
+    def update(self, now: int, call_id: str | None = None, on_hold: bool = False) -> bool:
+        """UPDATE an early or confirmed call (RFC 3311) with an SDP offer."""
+        call = self.find(call_id)
+        early = call is not None and call.state in ("early", "ringing") and bool(call.remote_tag)
+        if call is None or not (early or call.state == "confirmed"):
+            self.outbox.emit(Note("warning", f"{self.name}: no early or confirmed call to UPDATE"))
+            return False
+        headers = self._dialog_headers(call, "UPDATE")
+        headers += [("Contact", f"<{self.contact()}>"), ("Content-Type", sdp.CONTENT_TYPE)]
+        body = self._offer(call, on_hold)
+        headers.append(("Content-Length", str(len(body))))
+        request = Request("UPDATE", call.remote_target or call.remote_uri, tuple(headers), body)
+        self.layer.send_request(request, self._next_hop(call), now, self._on_update_final, call.call_id)
+        self.outbox.emit(Note("info", f"{self.name}: call {call.call_id}: UPDATE ({'hold' if on_hold else 'resume'})"))
+        return True
+
+    def _on_update_final(self, reply: Response, faked: bool, txn: object, now: int) -> None:
+        call = self.calls.get(str(getattr(txn, "context", "")))
+        if call is None:
+            return
+        if 200 <= reply.status < 300 and not faked:
+            self._target_refresh(call, reply)
+        why = "no reply" if faked else f"{reply.status} {reply.reason}"
+        self.outbox.emit(Note("info", f"{self.name}: call {call.call_id}: UPDATE answered ({why})"))
+
+    @staticmethod
+    def _target_refresh(call: Call, message: Request | Response) -> None:
+        """RFC 3261 §12.2.1.2 / §12.2.2, RFC 3311 §5: a Contact replaces the remote target."""
+        try:
+            contacts = H.contact_list(message)
+        except SipParseError:
+            return
+        if contacts:
+            call.remote_target = contacts[0].uri
+
+    def _in_dialog_invite(self, txn: InviteServerTransaction, to_tag: str, from_tag: str, now: int) -> None:
+        req = txn.request
+        call = self.calls.get(H.call_id(req) or "")
+        if call is None or call.local_tag != to_tag or call.remote_tag != from_tag or call.state == "terminated":
+            txn.respond(self._reply(req, 481, ""), now)
+            return
+        if call.state != "confirmed" or (call.server is not None and call.server.state is InviteState.PROCEEDING):
+            # §14.2: our own INVITE is not answered yet
+            txn.respond(self._reply(req, 500, "", (("Retry-After", str(1 + self.rng.getrandbits(3))),)), now)
+            return
+        if self._pending_reinvite(call) or call.incoming_reinvite is not None:
+            txn.respond(self._reply(req, 491, ""), now)  # §14.2: glare
+            return
+        self._target_refresh(call, req)
+        offered = (sdp.direction(req.body) or "sendrecv") if req.body else None
+        extra: tuple[tuple[str, str], ...] = (("Contact", f"<{self.contact()}>"),)
+        body = b""
+        if offered is not None:
+            call.sdp_version += 1
+            body = sdp.body(self.contact(), self._session_id(call), call.sdp_version, sdp.ANSWER[offered])
+            extra += (("Content-Type", sdp.CONTENT_TYPE),)
+        call.incoming_reinvite = txn
+        txn.on_ack_timeout = lambda t, at: self._no_ack(call, at)
+        txn.respond(self._reply(req, 200, "", extra, body), now)
+        self.outbox.emit(Note("info", f"{self.name}: call {call.call_id}: re-INVITE received ({offered or 'no SDP'}), 200 sent"))
+
+    def _on_update(self, txn: ServerTransaction, call: Call, now: int) -> None:
+        req = txn.request
+        to = H.to(req)
+        if call.state not in ("early", "ringing", "confirmed") or to is None or to.tag != call.local_tag:
+            txn.respond(self._reply(req, 481, ""), now)
+            return
+        self._target_refresh(call, req)
+        offered = (sdp.direction(req.body) or "sendrecv") if req.body else None
+        extra: tuple[tuple[str, str], ...] = (("Contact", f"<{self.contact()}>"),)
+        body = b""
+        if offered is not None:
+            call.sdp_version += 1
+            body = sdp.body(self.contact(), self._session_id(call), call.sdp_version, sdp.ANSWER[offered])
+            extra += (("Content-Type", sdp.CONTENT_TYPE),)
+        txn.respond(self._reply(req, 200, "", extra, body), now)
+        self.outbox.emit(Note("info", f"{self.name}: call {call.call_id}: UPDATE received ({offered or 'no SDP'}), 200 sent"))
+
     # -- callee --------------------------------------------------------------------------
     def on_invite(self, txn: InviteServerTransaction, src: Address, now: int) -> None:
         req = txn.request
@@ -299,8 +463,11 @@ class Calls:
         except SipParseError:
             txn.respond(self._reply(req, 400, ""), now)
             return
-        if frm is None or to is None or not call_id or to.tag:
-            txn.respond(self._reply(req, 481 if to is not None and to.tag else 400, ""), now)  # no re-INVITEs
+        if frm is not None and to is not None and call_id and to.tag:
+            self._in_dialog_invite(txn, to.tag, frm.tag or "", now)
+            return
+        if frm is None or to is None or not call_id:
+            txn.respond(self._reply(req, 400, ""), now)
             return
         call = Call(call_id, "callee", to.uri, frm.uri, self._tag(), remote_tag=frm.tag or "",
                     remote_target=contacts[0].uri if contacts else frm.uri,
@@ -377,7 +544,7 @@ class Calls:
         """ACK, BYE, CANCEL, PRACK of a call; False when the request is not about calls."""
         req = txn.request
         method = req.method
-        if method not in ("ACK", "BYE", "CANCEL", "PRACK"):
+        if method not in ("ACK", "BYE", "CANCEL", "PRACK", "UPDATE"):
             return False
         call = self.calls.get(H.call_id(req) or "")
         if method == "CANCEL":
@@ -394,10 +561,17 @@ class Calls:
             return True
         if method == "ACK":
             if call is not None and call.state == "confirmed":
+                incoming = call.incoming_reinvite
+                if incoming is not None and (a := H.cseq(req)) is not None and (b := H.cseq(incoming.request)) is not None \
+                        and a.seq == b.seq:
+                    call.incoming_reinvite = None
                 self.outbox.emit(Note("info", f"{self.name}: call {call.call_id}: ACK received"))
             return True
         if call is None:
             txn.respond(self._reply(req, 481, ""), now)
+            return True
+        if method == "UPDATE":
+            self._on_update(txn, call, now)
             return True
         if method == "PRACK":
             rack = (req.get("rack") or "").split()
@@ -437,7 +611,8 @@ class Calls:
             self._stop_rel1xx(call)
             self.reject(now, 500, call_id)
 
-    def _reply(self, req: Request, status: int, tag: str, extra: tuple[tuple[str, str], ...] = ()) -> Response:
+    def _reply(self, req: Request, status: int, tag: str, extra: tuple[tuple[str, str], ...] = (),
+               body: bytes = b"") -> Response:
         headers: list[tuple[str, str]] = []
         for name, value in req.headers:
             key = header_key(name)
@@ -448,5 +623,5 @@ class Calls:
             elif key == "to":
                 headers.append((name, value if ";tag=" in value or not tag else f"{value};tag={tag}"))
         headers.extend(extra)
-        headers.append(("Content-Length", "0"))
-        return Response(status, REASONS.get(status, "Reason"), tuple(headers))
+        headers.append(("Content-Length", str(len(body))))
+        return Response(status, REASONS.get(status, "Reason"), tuple(headers), body)

@@ -233,6 +233,14 @@ class Phone:
     def cancel(self, now: int, call_id: str | None = None) -> bool:
         return self.calls.cancel(now, call_id)
 
+    def reinvite(self, now: int, call_id: str | None = None, on_hold: bool = True) -> bool:
+        """Re-INVITE a confirmed call: hold it (``a=sendonly``) or resume it."""
+        return self.calls.reinvite(now, call_id, on_hold)
+
+    def update(self, now: int, call_id: str | None = None, on_hold: bool = False) -> bool:
+        """UPDATE an early or confirmed call (RFC 3311)."""
+        return self.calls.update(now, call_id, on_hold)
+
     # -- BLA notifier (draft-anil-sipping-bla-03, RFC 6665, RFC 4235) ------------------
     def _bla_subscribe(self, txn: ServerTransaction, src: Address, now: int) -> None:
         req = txn.request

@@ -26,6 +26,8 @@ CALL_ACTIONS = {
     "phone.reject": "a ringing phone rejects its call (with: phone, status)",
     "phone.hangup": "a phone ends its call: BYE once answered, else CANCEL or 480 (with: phone)",
     "phone.cancel": "a calling phone CANCELs its unanswered call (with: phone)",
+    "phone.reinvite": "a phone re-INVITEs its confirmed call to hold or resume it (with: phone, on_hold)",
+    "phone.update": "a phone sends UPDATE in its early or confirmed call (with: phone, on_hold)",
 }
 CALL_FIELDS = {
     "phone.call": {"phone", "to", "hold", "rel100"},
@@ -33,6 +35,8 @@ CALL_FIELDS = {
     "phone.reject": {"phone", "status"},
     "phone.hangup": {"phone"},
     "phone.cancel": {"phone"},
+    "phone.reinvite": {"phone", "on_hold"},
+    "phone.update": {"phone", "on_hold"},
 }
 
 
@@ -88,6 +92,8 @@ def check_step(doc: Doc, action: str, spec: dict, path: tuple, phones: tuple[Pho
             raise doc.error((*path, "rel100"), "rel100 is true or false")
     if action == "phone.reject" and "status" in spec:
         _status(spec["status"], doc, (*path, "status"))
+    if action in ("phone.reinvite", "phone.update") and not isinstance(spec.get("on_hold", False), bool):
+        raise doc.error((*path, "on_hold"), "on_hold is true or false")
 
 
 def target(to: str, phones: tuple[PhoneConfig, ...]) -> str:
@@ -110,3 +116,7 @@ def run_step(node: Any, phone: Phone, action: str, args: dict, now: int, phones:
         node.call(action, phone.hangup, now)
     elif action == "phone.cancel":
         node.call(action, phone.cancel, now)
+    elif action == "phone.reinvite":
+        node.call(action, phone.reinvite, now, None, bool(args.get("on_hold", True)))
+    elif action == "phone.update":
+        node.call(action, phone.update, now, None, bool(args.get("on_hold", False)))

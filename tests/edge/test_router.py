@@ -153,3 +153,51 @@ def test_pop_via_handles_values_sharing_one_line():
     r = Response(200, "OK", (("Via", "SIP/2.0/UDP a:1;branch=z9hG4bK1, SIP/2.0/UDP b:2;branch=z9hG4bK2"),
                              ("Via", "SIP/2.0/UDP c:3;branch=z9hG4bK3")))
     assert [v.host for v in H.via_list(pop_via(r))] == ["b", "c"]
+
+
+def reinvite(branch: str = "z9hG4bKr1") -> Request:
+    return Request("INVITE", "sip:bob@127.0.0.1:5092", (
+        ("Via", f"SIP/2.0/UDP 127.0.0.1:5090;branch={branch}"), ("Route", "<sip:127.0.0.1:5080;lr;ftag=at1>"),
+        ("Max-Forwards", "70"), ("From", "<sip:alice@127.0.0.1>;tag=at1"), ("To", "<sip:bob@127.0.0.1>;tag=bt1"),
+        ("Call-ID", "call1"), ("CSeq", "2 INVITE"), ("Contact", "<sip:alice@127.0.0.1:5090>"),
+        ("Content-Length", "0")))
+
+
+def test_a_reinvite_gets_100_and_goes_through_an_invite_transaction():
+    node = with_bob("sip:bob@127.0.0.1:5092")
+    node.receive(reinvite(), ALICE, SECOND)
+    trying, fwd = sent(node)
+    assert (trying.message.status, trying.message.reason, trying.dest) == (100, "trying -- your call is important to us", ALICE)
+    f = fwd.message
+    assert (f.method, fwd.dest, f.get("route"), f.get("max-forwards")) == ("INVITE", ("127.0.0.1", 5092), None, "69")
+    assert f.get("record-route") is None  # in-dialog requests are not record-routed
+    node.receive(answer(f, 100).with_header("CSeq", "2 INVITE"), fwd.dest, SECOND)
+    node.receive(answer(f, 180).with_header("CSeq", "2 INVITE"), fwd.dest, SECOND)
+    ok = answer(f, 200).with_header("CSeq", "2 INVITE")
+    node.receive(ok, fwd.dest, 2 * SECOND)
+    node.receive(ok, fwd.dest, 3 * SECOND)  # the UAS retransmits its 2xx: each goes up
+    assert [(s.message.status, s.dest) for s in sent(node)] == [(180, ALICE), (200, ALICE), (200, ALICE)]
+
+
+def test_a_failed_reinvite_goes_up_once_and_its_ack_stays_hop_by_hop():
+    node = with_bob("sip:bob@127.0.0.1:5092")
+    node.receive(reinvite(), ALICE, SECOND)
+    _, fwd = sent(node)
+    busy = answer(fwd.message, 491).with_header("CSeq", "2 INVITE")
+    node.receive(busy, fwd.dest, SECOND)
+    ack, up = sent(node)
+    assert (ack.message.method, ack.dest) == ("ACK", fwd.dest) and (up.message.status, up.dest) == (491, ALICE)
+    node.receive(busy, fwd.dest, 2 * SECOND)
+    assert [s.message.method for s in sent(node)] == ["ACK"]  # the retransmission is ACKed, not relayed
+    node.receive(Request("ACK", "sip:bob@127.0.0.1:5092", tuple(
+        (n, "2 ACK" if n == "CSeq" else v) for n, v in reinvite().headers if n != "Contact")), ALICE, 2 * SECOND)
+    assert sent(node) == []  # absorbed by the server transaction
+
+
+def test_a_reinvite_nobody_answers_gets_tm_408():
+    node = with_bob("sip:bob@127.0.0.1:5092")
+    node.receive(reinvite(), ALICE, SECOND)
+    sent(node)
+    node.timer(("txn", "c", next(b for (b, m) in node.router.layer.clients if m == "INVITE"), "INVITE", "B"),
+               40 * SECOND)
+    assert [(s.message.status, s.dest) for s in sent(node) if isinstance(s.message, Response)] == [(408, ALICE)]

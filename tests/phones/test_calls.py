@@ -225,3 +225,116 @@ def test_hangup_without_a_call_says_so():
     assert p.hangup(0) is False
     _, notes, _ = take(p)
     assert notes == ["bob: no call to hang up"]
+
+
+def answered() -> tuple[Phone, str]:
+    """bob with an answered and ACKed call from alice; returns the phone and its To-tag."""
+    p = phone()
+    p.receive(invite(), EDGE, 0)
+    (ringing,), _, _ = take(p)
+    p.answer(SECOND)
+    take(p)
+    tag = tag_of(ringing.message)
+    p.receive(in_dialog("ACK", 1, tag, "z9hG4bKack1"), EDGE, SECOND)
+    take(p)
+    return p, tag
+
+
+def test_caller_reinvite_holds_with_sdp_acks_its_2xx_and_refreshes_the_target():
+    p, inv = caller()
+    p.receive(reply_to(inv, 200, "b1"), EDGE, SECOND)
+    take(p)
+    assert p.reinvite(2 * SECOND, on_hold=True) is True
+    (re,), notes, _ = take(p)
+    r = re.message
+    assert (r.method, r.uri, r.get("cseq"), r.get("route"), r.get("to")) == (
+        "INVITE", "sip:bob@127.0.0.1:5092", "2 INVITE", RR, "<sip:bob@127.0.0.1>;tag=b1")
+    assert r.get("content-type") == "application/sdp" and b"a=sendonly\r\n" in r.body
+    assert r.get("content-length") == str(len(r.body)) and re.dest == EDGE
+    assert p.reinvite(2 * SECOND) is False  # §14.1: one re-INVITE at a time
+    ok = Response(200, "OK", (*[(n, v) for n, v in r.headers if n in ("Via", "From", "Call-ID", "CSeq")],
+                              ("To", "<sip:bob@127.0.0.1>;tag=b1"), ("Contact", "<sip:bob@127.0.0.1:6000>"),
+                              ("Content-Length", "0")))
+    p.receive(ok, EDGE, 3 * SECOND)
+    (ack,), _, _ = take(p)
+    assert (ack.message.method, ack.message.get("cseq"), ack.message.uri) == ("ACK", "2 ACK", "sip:bob@127.0.0.1:6000")
+    p.receive(ok, EDGE, 4 * SECOND)  # a retransmitted 2xx gets the same ACK
+    (again,), _, _ = take(p)
+    assert again.retransmission and again.message == ack.message
+    assert p.reinvite(5 * SECOND, on_hold=False) is True
+    (resume,), _, _ = take(p)
+    assert resume.message.get("cseq") == "3 INVITE" and b"a=sendrecv" in resume.message.body
+    assert b" 2 IN IP4 " in resume.message.body  # RFC 3264 §8: the origin version counts up
+
+
+def test_a_481_to_a_reinvite_ends_the_call_other_failures_leave_it():
+    for status, ends in ((481, True), (488, False)):
+        p, inv = caller()
+        p.receive(reply_to(inv, 200, "b1"), EDGE, SECOND)
+        take(p)
+        p.reinvite(2 * SECOND)
+        (re,), _, _ = take(p)
+        p.receive(reply_to(re.message, status, "b1"), EDGE, 3 * SECOND)
+        sends, notes, _ = take(p)
+        assert [s.message.method for s in sends] == (["ACK", "BYE"] if ends else ["ACK"])
+        assert ("terminated (re-INVITE failed" in notes[-1]) is ends
+        assert p.calls.latest() is (None if ends else p.calls.calls[inv.get("call-id")])
+
+
+def test_callee_answers_a_reinvite_with_the_mirrored_direction_and_491_on_glare():
+    p, tag = answered()
+    body = b"v=0\r\no=alice 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\na=sendonly\r\n"
+    re = in_dialog("INVITE", 2, tag, "z9hG4bKre2", (("Contact", "<sip:alice@127.0.0.1:7000>"),
+                                                    ("Content-Type", "application/sdp")))
+    re = Request("INVITE", re.uri, tuple(h for h in re.headers if h[0] != "Content-Length")
+                 + (("Content-Length", str(len(body))),), body)
+    p.receive(re, EDGE, 2 * SECOND)
+    (ok,), notes, _ = take(p)
+    assert ok.message.status == 200 and b"a=recvonly" in ok.message.body and tag_of(ok.message) == tag
+    assert ok.message.get("content-type") == "application/sdp" and "re-INVITE received (sendonly)" in notes[-1]
+    assert p.calls.calls["c1"].remote_target == "sip:alice@127.0.0.1:7000"
+    # its ACK has not come: a re-INVITE of bob's own would cross it
+    assert p.reinvite(2 * SECOND) is False
+    p.receive(in_dialog("ACK", 2, tag, "z9hG4bKack2"), EDGE, 2 * SECOND)
+    take(p)
+    assert p.reinvite(3 * SECOND) is True
+    take(p)
+    p.receive(in_dialog("INVITE", 3, tag, "z9hG4bKre3"), EDGE, 3 * SECOND)  # glare
+    (pending,), _, _ = take(p)
+    assert pending.message.status == 491
+    p.receive(in_dialog("INVITE", 4, "wrong", "z9hG4bKre4"), EDGE, 3 * SECOND)
+    (unknown,), _, _ = take(p)
+    assert unknown.message.status == 481
+
+
+def test_a_reinvite_before_the_first_invite_is_answered_gets_500_with_retry_after():
+    p = phone()
+    p.receive(invite(), EDGE, 0)
+    (ringing,), _, _ = take(p)
+    p.receive(in_dialog("INVITE", 2, tag_of(ringing.message), "z9hG4bKre2"), EDGE, SECOND)
+    (busy,), _, _ = take(p)
+    assert busy.message.status == 500 and busy.message.get("retry-after")
+
+
+def test_update_in_the_early_dialog_both_ways_and_481_without_a_dialog():
+    p = phone()
+    p.receive(invite(), EDGE, 0)
+    (ringing,), _, _ = take(p)
+    tag = tag_of(ringing.message)
+    p.receive(in_dialog("UPDATE", 2, tag, "z9hG4bKup2", (("Contact", "<sip:alice@127.0.0.1:7000>"),)), EDGE, SECOND)
+    (ok,), notes, _ = take(p)
+    assert (ok.message.status, ok.message.get("cseq"), ok.message.body) == (200, "2 UPDATE", b"")
+    assert "UPDATE received (no SDP)" in notes[-1]
+    assert p.update(SECOND, on_hold=True) is True  # the callee in its early dialog
+    (up,), _, _ = take(p)
+    assert (up.message.method, up.message.get("to"), up.message.get("route")) == (
+        "UPDATE", "<sip:alice@127.0.0.1>;tag=a1", RR)
+    assert b"a=sendonly" in up.message.body
+    p.receive(in_dialog("UPDATE", 3, "other", "z9hG4bKup3"), EDGE, SECOND)
+    (refused,), _, _ = take(p)
+    assert refused.message.status == 481
+    caller_phone, inv = caller()
+    assert caller_phone.update(0) is False  # no early dialog before a 1xx with To-tag
+    caller_phone.receive(reply_to(inv, 180, "b1"), EDGE, SECOND)
+    take(caller_phone)
+    assert caller_phone.update(SECOND) is True
