@@ -137,6 +137,7 @@ def test_match_by_call_id_and_tags_without_route():
     ({"dlg_flag": 32}, "invalid dlg flag 32!!"),
     ({"dlg_flag": "x"}, "dlg_flag must be an integer"),
     ({"hash_size": 8}, "unknown dialog parameter 'hash_size'"),
+    ({"timeout_noreset": 2}, r"invalid value 2 for timeout_noreset param!!"),
 ])
 def test_mod_init_reasons(params, reason):
     with pytest.raises(DialogStartupError, match=reason):
@@ -148,3 +149,29 @@ def test_flag_mode():
     assert h.mod.wants(0, True) and not h.mod.wants(1 << 4, False)
     flagged = DialogModule(DialogConfig(dlg_flag=4), h.timers.__setitem__, lambda k: None, h.notes.append)
     assert flagged.wants(1 << 4, False) and not flagged.wants(1 << 3, False)
+
+
+@pytest.mark.parametrize(("noreset", "expires_at"), [(0, 15), (1, 12)])
+def test_reinvite_and_its_ack_are_req_within_and_restart_the_timer_unless_noreset(noreset, expires_at):
+    h = Harness(timeout=10)
+    h.mod.cfg = DialogConfig(default_timeout=10, timeout_noreset=noreset)
+    dlg = h.mod.create(INVITE, 0)
+    h.mod.on_reply(dlg, 200, reply(200), SECOND)
+    h.mod.on_request(request("ACK", dlg.did), 2 * SECOND)  # the confirming ACK always restarts it
+    assert h.timers[dlg.timer_key] == 12 * SECOND
+    reinvite = request("INVITE", dlg.did, from_tag="bt", to_tag="at").with_header(
+        "Contact", "<sip:bob@10.0.0.2:5092>").with_header("From", "<sip:bob@127.0.0.1>;tag=bt").with_header(
+        "To", "<sip:alice@127.0.0.1>;tag=at")
+    h.mod.on_request(reinvite, 4 * SECOND)
+    h.mod.on_request(request("ACK", dlg.did, from_tag="bt", to_tag="at"), 5 * SECOND)
+    assert [f for f in h.fired[-2:]] == [("REQ_WITHIN", "CONFIRMED")] * 2
+    assert h.timers[dlg.timer_key] == expires_at * SECOND
+    assert dlg.callee_contact == "sip:bob@10.0.0.2:5092"  # dlg_refresh_contacts(): the callee sent it
+
+
+def test_update_in_the_early_dialog_fires_req_within_and_starts_no_timer():
+    h = Harness(timeout=10)
+    dlg = h.mod.create(INVITE, 0)
+    h.mod.on_reply(dlg, 180, reply(180), SECOND)
+    h.mod.on_request(request("UPDATE", dlg.did), 2 * SECOND)
+    assert h.fired[-1] == ("REQ_WITHIN", "EARLY") and h.timers == {}
