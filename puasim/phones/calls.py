@@ -119,9 +119,9 @@ class Call:
     answer_pending: bool = False
     acked_rseqs: set[int] = field(default_factory=set)
     rel100: bool = False
-    #: our pending re-INVITE, the ACK of the last re-INVITE's 2xx (sent again on a retransmission)
+    #: our latest re-INVITE; the ACK of each re-INVITE's 2xx by its branch (sent again on a retransmission)
     reinvite: InviteClientTransaction | None = None
-    reinvite_ack: Request | None = None
+    reinvite_acks: dict[str, Request] = field(default_factory=dict)
     #: a re-INVITE of the peer we answered and whose ACK has not come
     incoming_reinvite: InviteServerTransaction | None = None
     #: SDP origin version of our last offer or answer (RFC 3264 §8)
@@ -346,7 +346,6 @@ class Calls:
         request = Request("INVITE", call.remote_target or call.remote_uri, tuple(headers), body)
         call.reinvite = self.layer.send_invite(request, self._next_hop(call), now, self._on_reinvite_reply,
                                                call.call_id)
-        call.reinvite_ack = None
         self.outbox.emit(Note("info", f"{self.name}: call {call.call_id}: re-INVITE ({'hold' if on_hold else 'resume'})"))
         return True
 
@@ -355,15 +354,16 @@ class Calls:
         if call is None or reply.status < 200:
             return
         if reply.status < 300:
-            if call.reinvite_ack is not None and call.reinvite is txn:
-                self.outbox.send(call.reinvite_ack, self._next_hop(call), retransmission=True)
+            sent = call.reinvite_acks.get(txn.branch)
+            if sent is not None:
+                self.outbox.send(sent, self._next_hop(call), retransmission=True)
                 return
             self._target_refresh(call, reply)
             cseq = H.cseq(txn.request)
             headers = self._dialog_headers(call, "ACK", cseq=cseq.seq if cseq is not None else call.local_cseq)
             headers.append(("Content-Length", "0"))
             ack = Request("ACK", call.remote_target or call.remote_uri, tuple(headers))
-            call.reinvite_ack = self.layer.send_ack(ack, self._next_hop(call))
+            call.reinvite_acks[txn.branch] = self.layer.send_ack(ack, self._next_hop(call))
             answer = sdp.direction(reply.body) if reply.body else None
             self.outbox.emit(Note("info", f"{self.name}: call {call.call_id}: re-INVITE answered"
                                   f" ({reply.status} {reply.reason}, {answer or 'no SDP'})"))
