@@ -138,6 +138,8 @@ class EdgeProxy:
     def receive(self, message: Request | Response, src: Address, now: int) -> None:
         txn = self.layer.receive_any(message, src, now)
         if txn is None:
+            if isinstance(message, Request) and message.method == "ACK":
+                self.router.hop_ack(message, now)  # absorbed by tm, after the script saw it
             return
         req = txn.request
         if self.router.handles(req):

@@ -31,7 +31,9 @@ What the lab's ``proxy.cfg`` does with calls, as a model (RFC 3261 §16):
   as they come, a failure goes up once (tm's local ``408`` when no final
   came), its ACK for a 2xx is end to end like the first one's.  The dialog
   module sees the re-INVITE and its ACK in ``loose_route()``, before they are
-  relayed, never their replies.  Without a Route to the node an ACK is
+  relayed, never their replies; the hop-by-hop ACK of a failed re-INVITE
+  carries the Route too, so the dialog module sees it before tm absorbs it
+  (:meth:`CallRouter.hop_ack`).  Without a Route to the node an ACK is
   dropped and anything else gets ``404 Not here``.
 
 :class:`CallObserver` is where the dialog module hooks in: it hears each
@@ -283,6 +285,25 @@ class CallRouter:
             self.layer.send_invite(fwd, dest, now, self._on_reinvite_reply, txn)
             return
         self.layer.send_request(fwd, dest, now, self._on_relayed_final, txn)
+
+    def hop_ack(self, ack: Request, now: int) -> None:
+        """An ACK the transaction layer absorbed for one of the node's failure replies.
+
+        The script still runs for it: an ACK of a failed re-INVITE carries the
+        re-INVITE's Route (RFC 3261 §17.1.1.3), so ``loose_route()`` runs the rr
+        callbacks and the dialog module sees it like any in-dialog ACK; tm then
+        absorbs it in ``t_relay()``.
+        """
+        try:
+            key = self.layer.server_key(ack)
+            to = H.to(ack)
+        except SipParseError:
+            return
+        txn = self.layer.servers.get(key)
+        if not isinstance(txn, InviteServerTransaction) or to is None or not to.tag or not self._route_is_mine(ack):
+            return
+        for obs in self.observers:
+            obs.in_dialog(ack, now)
 
     # -- replies -------------------------------------------------------------------------
     def _on_relayed_final(self, reply: Response, faked: bool, client: ClientTransaction, now: int) -> None:

@@ -179,8 +179,26 @@ def test_a_reinvite_gets_100_and_goes_through_an_invite_transaction():
     assert [(s.message.status, s.dest) for s in sent(node)] == [(180, ALICE), (200, ALICE), (200, ALICE)]
 
 
+class Seen:
+    """An observer that records the in-dialog requests the script's loose_route() sees."""
+
+    def __init__(self) -> None:
+        self.requests: list[str] = []
+
+    def invite_relayed(self, proxied, now) -> None:
+        pass
+
+    def reply_forwarded(self, proxied, reply, faked, now) -> None:
+        pass
+
+    def in_dialog(self, request, now) -> None:
+        self.requests.append(request.method)
+
+
 def test_a_failed_reinvite_goes_up_once_and_its_ack_stays_hop_by_hop():
     node = with_bob("sip:bob@127.0.0.1:5092")
+    seen = Seen()
+    node.router.observers.append(seen)
     node.receive(reinvite(), ALICE, SECOND)
     _, fwd = sent(node)
     busy = answer(fwd.message, 491).with_header("CSeq", "2 INVITE")
@@ -191,7 +209,8 @@ def test_a_failed_reinvite_goes_up_once_and_its_ack_stays_hop_by_hop():
     assert [s.message.method for s in sent(node)] == ["ACK"]  # the retransmission is ACKed, not relayed
     node.receive(Request("ACK", "sip:bob@127.0.0.1:5092", tuple(
         (n, "2 ACK" if n == "CSeq" else v) for n, v in reinvite().headers if n != "Contact")), ALICE, 2 * SECOND)
-    assert sent(node) == []  # absorbed by the server transaction
+    assert sent(node) == []  # absorbed by the server transaction...
+    assert seen.requests == ["INVITE", "ACK"]  # ...after loose_route() showed it to the dialog module
 
 
 def test_a_reinvite_nobody_answers_gets_tm_408():
