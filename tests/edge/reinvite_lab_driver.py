@@ -1,13 +1,20 @@
-"""The driver that made ``x1_dialoginfo_reinvite_491_update_bye.pcap`` (kept to redo the capture).
+"""The driver that made the ``x1_`` and ``x2_`` captures (kept to redo them).
 
 Run it against the companions lab's edge proxy on 127.0.0.1:5080 (its
-``start.sh all`` with the default knobs) while tshark captures ``udp port 5060
-or udp port 5080`` on lo.  Two raw-UDP phones, alice on 5090 and bob on 5092,
-register; alice calls bob, bob answers at once; bob re-INVITEs (alice: 200,
-bob ACKs end to end), re-INVITEs again (alice: 491, bob ACKs hop by hop with
-the re-INVITE's branch and Route, RFC 3261 §17.1.1.3); alice sends UPDATE,
-then BYE.  One second between the steps.  Not a test: ``test_lab_reinvite``
-replays the capture it made.
+``start.sh all``) while tshark captures ``udp port 5060 or udp port 5080`` on
+lo.  Two raw-UDP phones, alice on 5090 and bob on 5092, register; then
+
+* ``reinvite`` (``x1_dialoginfo_reinvite_491_update_bye.pcap``, default
+  knobs): alice calls bob, bob answers at once; bob re-INVITEs (alice: 200,
+  bob ACKs end to end), re-INVITEs again (alice: 491, bob ACKs hop by hop
+  with the re-INVITE's branch and Route, RFC 3261 §17.1.1.3); alice sends
+  UPDATE, then BYE;
+* ``avps`` (``x2_dialoginfo_pubruri_avps.pcap``, ``proxy.cfg`` changed as
+  :data:`AVP_CONFIG` says): alice calls bob, bob rings with 180 and answers
+  with 200, alice ACKs and hangs up.
+
+One second between the steps.  Not a test: ``test_lab_reinvite`` replays the
+captures.
 """
 
 from __future__ import annotations
@@ -18,6 +25,26 @@ import socket
 import time
 
 PROXY = ("127.0.0.1", 5080)
+#: what the ``avps`` capture changed in the lab's proxy.cfg: three modparams after the other
+#: pua_dialoginfo ones, and AVP assignments around dlg_manage() in route[INVITE]
+AVP_CONFIG = """
+modparam("pua_dialoginfo", "use_pubruri_avps", 1)
+modparam("pua_dialoginfo", "pubruri_caller_avp", "$avp(caller_pub)")
+modparam("pua_dialoginfo", "pubruri_callee_avp", "$avp(s:callee_pub)")
+
+route[INVITE] {
+    record_route();
+    ...
+    $avp(caller_pub) = $fu;
+    $avp(caller_pub) = "garbage";
+    $avp(caller_pub) = "sip:alice-desk@127.0.0.1";
+    $avp(callee_pub) = "sip:bob-blf@127.0.0.1";
+    $avp(callee_pub) = "sip:bob@10.9.9.9";
+    dlg_manage();
+    $avp(callee_pub) = "sip:too-late@127.0.0.1";
+    ...
+}
+"""
 
 
 def branch() -> str:
@@ -66,7 +93,7 @@ class Phone:
                 "Content-Length: 0\n\n")
 
 
-def main() -> None:
+def main(flow: str = "reinvite") -> None:
     alice, bob = Phone("alice", 5090), Phone("bob", 5092)
     for phone in (alice, bob):
         aor = f"sip:{phone.name}@127.0.0.1"
@@ -81,6 +108,10 @@ def main() -> None:
                              "Contact: <sip:alice@127.0.0.1:5090>\n"))
     invite, src = bob.wait("^INVITE")
     record_route = header(invite, "Record-Route")
+    if flow == "avps":
+        bob.send(bob.reply(invite, "180 Ringing", "bt1", "Contact: <sip:bob@127.0.0.1:5092>\n"), src)
+        alice.wait("^SIP/2.0 180")
+        time.sleep(1)
     bob.send(bob.reply(invite, "200 OK", "bt1", "Contact: <sip:bob@127.0.0.1:5092>\n"), src)
     ok, _ = alice.wait("^SIP/2.0 200")
     a_route = "".join(f"Route: {r}\n" for r in reversed(header(ok, "Record-Route")))
@@ -88,6 +119,9 @@ def main() -> None:
     alice.send(alice.request("ACK", "sip:bob@127.0.0.1:5092", a_route, a_side, b_side, call_id, "1 ACK"))
     bob.wait("^ACK")
     time.sleep(1)
+    if flow == "avps":
+        hang_up(alice, bob, a_route, a_side, b_side, call_id, "2 BYE")
+        return
     # re-INVITE answered with 200
     bob.send(bob.request("INVITE", "sip:alice@127.0.0.1:5090", b_route, b_side, a_side, call_id, "1 INVITE",
                          "Contact: <sip:bob@127.0.0.1:5092>\n"))
@@ -114,11 +148,17 @@ def main() -> None:
     bob.send(bob.reply(update, "200 OK", extra="Contact: <sip:bob@127.0.0.1:5092>\n"), src)
     alice.wait("^SIP/2.0 200")
     time.sleep(1)
-    alice.send(alice.request("BYE", "sip:bob@127.0.0.1:5092", a_route, a_side, b_side, call_id, "3 BYE"))
+    hang_up(alice, bob, a_route, a_side, b_side, call_id, "3 BYE")
+
+
+def hang_up(alice: Phone, bob: Phone, route: str, a_side: str, b_side: str, call_id: str, cseq: str) -> None:
+    alice.send(alice.request("BYE", "sip:bob@127.0.0.1:5092", route, a_side, b_side, call_id, cseq))
     bye, src = bob.wait("^BYE")
     bob.send(bob.reply(bye, "200 OK"), src)
     alice.wait("^SIP/2.0 200")
 
 
 if __name__ == "__main__":
-    main()
+    import sys
+
+    main(sys.argv[1] if len(sys.argv) > 1 else "reinvite")

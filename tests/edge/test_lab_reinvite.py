@@ -1,4 +1,4 @@
-"""A re-INVITE, a failed re-INVITE and an UPDATE through the real Kamailio 5.6.3 edge proxy.
+"""A re-INVITE, a failed re-INVITE, an UPDATE, and the pubruri AVPs, on the real Kamailio 5.6.3 edge proxy.
 
 The capture ``x1_dialoginfo_reinvite_491_update_bye.pcap`` was taken on the
 companions lab's edge proxy (``proxy.cfg`` with its default knobs: dialog and
@@ -15,6 +15,16 @@ the node's own ACK downstream.  The 412 rounds in between depend on how fast
 the real server answered (8-16 ms in this capture; in a second run of the
 driver the first re-INVITE's PUBLISHes were answered in time and drew no
 412): the replay gives the simulated server a 10 ms answer time.
+
+The capture ``x2_dialoginfo_pubruri_avps.pcap`` is a call (180, 200, BYE)
+through the same proxy with ``use_pubruri_avps`` and the INVITE route setting
+the AVPs (``reinvite_lab_driver.AVP_CONFIG``): each caller-side state goes to
+``sip:alice-desk@127.0.0.1`` then ``sip:alice@127.0.0.1`` (newest value first;
+the value ``garbage`` in between is skipped, "failed to parse the PUBLISH
+R-URI" in the proxy's log), each callee-side state to
+``sip:bob-blf@127.0.0.1`` only (``sip:bob@10.9.9.9`` is not local, and the
+value set after ``dlg_manage()`` comes too late); the bodies keep the From/To
+URIs.
 
 Each phone is replayed both ways: its captured requests at their offsets,
 and its captured replies to the requests the node sends it (the n-th request
@@ -47,7 +57,8 @@ from puasim.trace.events import MessageSent
 from tests.edge.call_replay import LAB, call_flow
 from tests.edge.lab_replay import DATA, EDGE, SERVER
 
-CAPTURE = "x1_dialoginfo_reinvite_491_update_bye.pcap"
+REINVITE = "x1_dialoginfo_reinvite_491_update_bye.pcap"
+AVPS = "x2_dialoginfo_pubruri_avps.pcap"
 ALICE: Address = ("127.0.0.1", 5090)
 BOB: Address = ("127.0.0.1", 5092)
 
@@ -89,12 +100,12 @@ class PhoneReplayer:
             self.outbox.send(self.pending[key[1]], EDGE)
 
 
-def phone_sides(phone: Address) -> tuple[list[tuple[int, Request]], dict[tuple[str, int], list[tuple[int, Response]]]]:
+def phone_sides(capture: str, phone: Address) -> tuple[list[tuple[int, Request]], dict[tuple[str, int], list[tuple[int, Response]]]]:
     requests: list[tuple[int, Request]] = []
     replies: dict[tuple[str, int], list[tuple[int, Response]]] = {}
     counts: dict[str, int] = {}
     last: dict[str, tuple[tuple[str, int], int]] = {}
-    for rec in read_pcap(DATA / CAPTURE).records:
+    for rec in read_pcap(DATA / capture).records:
         ev = rec.event
         if type(ev) is not MessageSent or ev.retransmission:
             continue
@@ -126,7 +137,8 @@ def edge_messages(records: Any) -> list[tuple[int, Any]]:
     return out
 
 
-def model_run() -> tuple[list[tuple], list[tuple]]:
+def model_run(capture: str, dialoginfo: dict[str, Any] | None = None,
+              invite_route: tuple[Call, ...] = (Call("dlg_manage"),)) -> tuple[list[tuple], list[tuple]]:
     sim = Simulation(seed=3, link=LinkProfile(latency=100))
     add_server(sim, "server", SERVER)
     # the real presence server answered the PUBLISHes 8-16 ms later (SQLite writes): a
@@ -134,23 +146,27 @@ def model_run() -> tuple[list[tuple], list[tuple]]:
     sim.network.links[("server", "pua")] = LinkProfile(latency=10 * MILLISECOND)
     cfg = load_config({"outbound_proxy": "sip:127.0.0.1:5060"})
     node = NodeConfig(UsrlocConfig(), RegistrarConfig(min_expires=0), server_header=LAB, user_agent_header=LAB,
-                      dialog=DialogConfig(), pua_dialoginfo=PuaDialoginfoConfig())
-    script = Script((Call("save", ("location",)),), invite=(Call("dlg_manage"),))
+                      dialog=DialogConfig(), pua_dialoginfo=PuaDialoginfoConfig.from_params(dialoginfo or {}))
+    script = Script((Call("save", ("location",)),), invite=invite_route)
     sim.add_node("pua", EDGE, lambda _n: EdgeProxy(Pua(cfg, host=EDGE[0], port=EDGE[1], rng=sim.streams("pua"),
                                                        epoch=sim.epoch), node, script))
     for name, addr in (("alice", ALICE), ("bob", BOB)):
-        requests, replies = phone_sides(addr)
+        requests, replies = phone_sides(capture, addr)
         sim.add_node(name, addr, lambda _n, r=requests, p=replies: PhoneReplayer(r, p))
     sim.run(until=10 * SECOND)
-    real = edge_messages(read_pcap(DATA / CAPTURE).records)
+    real = edge_messages(read_pcap(DATA / capture).records)
     return call_flow(real), call_flow(edge_messages(sim.trace.records))
 
 
-def test_reinvite_its_ack_a_491_ack_and_an_update_match_the_real_edge_proxy() -> None:
-    real, model = model_run()
+def _compare(real: list[tuple], model: list[tuple]) -> None:
     for i, (want, got) in enumerate(zip(real, model, strict=False)):
         assert got == want, f"message {i} differs"
     assert len(model) == len(real)
+
+
+def test_reinvite_its_ack_a_491_ack_and_an_update_match_the_real_edge_proxy() -> None:
+    real, model = model_run(REINVITE)
+    _compare(real, model)
     kinds = [m[0] if m[0] != "reply" else m[1] for m in model]
     reinvite = model.index(("INVITE", "sip:alice@127.0.0.1:5090"))
     assert kinds[reinvite - 3:reinvite + 1] == ["PUBLISH", "PUBLISH", 100, "INVITE"]  # published before tm's 100
@@ -161,3 +177,22 @@ def test_reinvite_its_ack_a_491_ack_and_an_update_match_the_real_edge_proxy() ->
     # 200; re-INVITE, its ACK, pua's new PUBLISHes after the crossing 412s; re-INVITE, the
     # 491's ACK, 412 again; then the BYE
     assert states == ["Trying"] + ["confirmed"] * 14 + ["terminated"] * 2
+
+
+def test_pubruri_avps_publish_to_each_value_newest_first_as_the_real_edge_proxy_does() -> None:
+    real, model = model_run(
+        AVPS,
+        dialoginfo={"use_pubruri_avps": 1, "pubruri_caller_avp": "$avp(caller_pub)",
+                    "pubruri_callee_avp": "$avp(s:callee_pub)"},
+        invite_route=(Call("$avp", ("caller_pub", "$fu", "pv")), Call("$avp", ("caller_pub", "garbage", "text")),
+                      Call("$avp", ("caller_pub", "sip:alice-desk@127.0.0.1", "text")),
+                      Call("$avp", ("callee_pub", "sip:bob-blf@127.0.0.1", "text")),
+                      Call("$avp", ("callee_pub", "sip:bob@10.9.9.9", "text")), Call("dlg_manage"),
+                      Call("$avp", ("callee_pub", "sip:too-late@127.0.0.1", "text"))),
+    )
+    _compare(real, model)
+    targets = [m[1] for m in model if m[0] == "PUBLISH"]
+    assert targets == ["sip:alice-desk@127.0.0.1", "sip:alice@127.0.0.1"] + [
+        "sip:alice-desk@127.0.0.1", "sip:alice@127.0.0.1", "sip:bob-blf@127.0.0.1"] * 3
+    assert all('entity="sip:alice@127.0.0.1"' in m[4] or 'entity="sip:bob@127.0.0.1"' in m[4]
+               for m in model if m[0] == "PUBLISH")
