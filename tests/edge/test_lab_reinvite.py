@@ -196,3 +196,13 @@ def test_pubruri_avps_publish_to_each_value_newest_first_as_the_real_edge_proxy_
         "sip:alice-desk@127.0.0.1", "sip:alice@127.0.0.1", "sip:bob-blf@127.0.0.1"] * 3
     assert all('entity="sip:alice@127.0.0.1"' in m[4] or 'entity="sip:bob@127.0.0.1"' in m[4]
                for m in model if m[0] == "PUBLISH")
+
+
+def test_puasim_check_of_the_reinvite_capture_finds_no_difference() -> None:
+    """The calls check replays the phones into the model's node, re-INVITEs, their ACKs and the
+    UPDATE included, and predicts all 17 dialog PUBLISHes of the real node."""
+    from puasim.capture.dlgcheck import check_calls
+
+    report = check_calls(DATA / REINVITE, node_port=5080)
+    assert report.ok, report.format()
+    assert len(report.rows) == 17 and all(r.model is not None for r in report.rows)
