@@ -28,6 +28,10 @@ a ``terminated;reason=timeout`` NOTIFY and ends the subscription.
 NOTIFY whose transaction fails is noted in the trace (the edge node does not
 answer a NOTIFY that ``bla_handle_notify()`` refuses, pua-reference §9.3).
 
+A BLF phone (``watch``) subscribes to the ``dialog`` state of other AORs at
+the presence server and refreshes those subscriptions
+(:mod:`puasim.phones.watch`).
+
 Inputs besides the endpoint interface are the API calls :meth:`Phone.register`,
 :meth:`Phone.unregister` and :meth:`Phone.change_contact`.  A crash of the
 phone is a crash of its node: its timers go, so it stops refreshing and its
@@ -45,6 +49,7 @@ from dataclasses import dataclass, field
 
 from puasim.effects import SECOND, Address, Outbox
 from puasim.phones.calls import CallPolicy, Calls
+from puasim.phones.watch import Watches
 from puasim.sip import headers as H
 from puasim.sip.errors import SipParseError
 from puasim.sip.message import Request, Response
@@ -94,6 +99,11 @@ class PhoneConfig:
     bla_version: int = 0
     #: what the phone does with calls to it
     calls: CallPolicy = field(default_factory=CallPolicy)
+    #: a BLF phone: the AORs whose dialog state it SUBSCRIBEs to at the presence server
+    watch: tuple[str, ...] = ()
+    #: where those SUBSCRIBEs go, and the Expires they ask for
+    presence_server: Address | None = None
+    watch_expires: int = 3600
 
     def registrar_uri(self) -> str:
         """The Request-URI of a REGISTER: the AOR's domain (§10.2)."""
@@ -123,11 +133,18 @@ class Phone:
         self.line: tuple[tuple[str, str], ...] = ()
         #: calls placed and taken (puasim.phones.calls); draws from ``rng`` only when calls happen
         self.calls = Calls(cfg.name, cfg.aor, self._contact, cfg.registrar, self.layer, self.outbox, rng, cfg.calls)
+        #: BLF subscriptions (puasim.phones.watch); only a watching phone draws their generator
+        self.watches: Watches | None = None
+        if cfg.watch:
+            self.watches = Watches(cfg.name, cfg.aor, self._contact(), cfg.presence_server or cfg.registrar,
+                                   cfg.watch_expires, self.layer, self.outbox, random.Random(rng.getrandbits(64)))
 
     # -- endpoint interface ------------------------------------------------------------
     def start(self, now: int) -> None:
         if self.cfg.register_at_start:
             self.register(now)
+        if self.watches is not None:
+            self.watches.start(self.cfg.watch, now)
 
     def receive(self, message: Request | Response, src: Address, now: int) -> None:
         txn = self.layer.receive_any(message, src, now)
@@ -152,6 +169,8 @@ class Phone:
                 headers.append((name, value if ";tag=" in value else f"{value};tag={self.rng.getrandbits(32):08x}"))
         headers.append(("Content-Length", "0"))
         txn.respond(Response(status, reason, tuple(headers)), now)
+        if req.method == "NOTIFY" and self.watches is not None:
+            self.watches.on_notify(req, now)
 
     def timer(self, key: Hashable, now: int) -> None:
         if isinstance(key, tuple) and self.layer.timer(key, now):
@@ -161,6 +180,8 @@ class Phone:
             return
         if isinstance(key, tuple) and key and key[0] == "call":
             self.calls.timer(key, now)
+            return
+        if isinstance(key, tuple) and self.watches is not None and self.watches.timer(key, now):
             return
         raise KeyError(f"unknown phone timer {key!r}")
 

@@ -38,7 +38,7 @@ if TYPE_CHECKING:
 TOP_KEYS = {"node", "phones", "script"}
 MODULES = {"usrloc", "registrar", "pua_usrloc", "pua_reginfo", "pua_bla", "dialog", "pua_dialoginfo"}
 PHONE_KEYS = {"name", "aor", "address", "contacts", "expires", "refresh", "registrar", "user_agent", "expires_param",
-              "bla", "bla_version", "calls"}
+              "bla", "bla_version", "calls", "watch", "watch_expires"}
 #: line states a BLA phone can report (RFC 4235 §3.7.1 dialog states, or no dialog at all)
 LINE_STATES = {"idle", "trying", "proceeding", "early", "confirmed", "terminated"}
 NOTIFY_PARTS = {"contact", "body", "subscription_state"}
@@ -189,7 +189,38 @@ def _refresh(value: Any, doc: Doc, path: tuple) -> tuple[str, float]:
     return (kind, float(amount))
 
 
-def _phones(doc: Doc, raw: dict, pua_addr: tuple[str, int], taken: set[tuple[str, int]]) -> tuple[PhoneConfig, ...]:
+def _watch(doc: Doc, spec: dict, path: tuple, server_addr: tuple[str, int]) -> dict[str, Any]:
+    """The BLF fields of one phone: ``watch`` (phone names or AORs) and ``watch_expires``."""
+    value = spec.get("watch", [])
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        raise doc.error((*path, "watch"), "watch is a list of phone names or AORs whose dialog state the phone watches")
+    expires = spec.get("watch_expires", 3600)
+    if isinstance(expires, bool) or not isinstance(expires, int) or not 1 <= expires <= 2**31 - 1:
+        raise doc.error((*path, "watch_expires"), f"watch_expires must be an integer of seconds >= 1, got {expires!r}")
+    return {"watch": tuple(value), "watch_expires": expires, "presence_server": server_addr}
+
+
+def _resolve_watches(doc: Doc, phones: list[PhoneConfig]) -> tuple[PhoneConfig, ...]:
+    """Phone names in ``watch`` become those phones' AORs; anything else must be a SIP URI."""
+    aors = {p.name: p.aor for p in phones}
+    out = []
+    for i, phone in enumerate(phones):
+        targets = []
+        for j, target in enumerate(phone.watch):
+            if target in aors:
+                targets.append(aors[target])
+                continue
+            try:
+                parse_uri(target)
+            except ValueError as exc:
+                raise doc.error(("phones", i, "watch", j), f"{target!r} is neither a phone name nor a SIP URI: {exc}") from None
+            targets.append(target)
+        out.append(replace(phone, watch=tuple(targets)))
+    return tuple(out)
+
+
+def _phones(doc: Doc, raw: dict, pua_addr: tuple[str, int], taken: set[tuple[str, int]],
+            server_addr: tuple[str, int] | None = None) -> tuple[PhoneConfig, ...]:
     from puasim.scenario.spec import parse_address
 
     entries = raw.get("phones") or []
@@ -235,8 +266,9 @@ def _phones(doc: Doc, raw: dict, pua_addr: tuple[str, int], taken: set[tuple[str
             user_agent=str(spec.get("user_agent", "")), expires_header=not bool(spec.get("expires_param", False)),
             bla=bool(spec.get("bla", False)), bla_version=bla_version,
             calls=calls.policy(doc, spec.get("calls"), (*path, "calls")),
+            **_watch(doc, spec, path, server_addr or pua_addr),
         ))
-    return tuple(out)
+    return _resolve_watches(doc, out)
 
 
 def parse(
@@ -253,7 +285,7 @@ def parse(
     if "use_uuid" in dlginfo_params and profile != "kamailio-master":  # §11.2: added after 5.6
         raise doc.error(("node", "modules", "pua_dialoginfo", "use_uuid"), "the node would not start: parameter "
                         "<use_uuid> not found in module <pua_dialoginfo> (use_uuid exists in kamailio-master only)")
-    return Registrations(node, _script(doc, raw, node), _phones(doc, raw, pua_addr, {pua_addr, server_addr}))
+    return Registrations(node, _script(doc, raw, node), _phones(doc, raw, pua_addr, {pua_addr, server_addr}, server_addr))
 
 
 def check_steps(doc: Doc, steps: list[Step], regs: Registrations | None) -> None:
