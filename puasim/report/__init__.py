@@ -14,6 +14,9 @@ module                 job
 ``figures``            Figure creation without pyplot; PNG/SVG output; ``show``
 ``ladder``             sequence (ladder) diagrams
 ``timeline``           per-presentity timelines with gaps shaded
+``lamps``              busy-lamp accuracy: true vs shown lamp, wrong intervals and
+                       their causes, lamp lag
+``lampchart``          the busy-lamp timeline picture
 ``charts``             load curve, lead-time histogram, presentities by state
 ``html``               the self-contained HTML report (``write_report``)
 ``batch``              reports for a trace file or a run folder (``puasim report``)
@@ -24,6 +27,15 @@ puasim[report]``); nothing outside this package imports it.
 """
 
 from puasim.report.frames import COLUMNS, ReportData, from_trace, load
+from puasim.report.lamps import (
+    lag_percentiles,
+    lamp_lag,
+    lamp_shown,
+    lamp_summary,
+    lamp_truth,
+    lamp_wrong,
+    lamps,
+)
 from puasim.report.metrics import (
     latency_percentiles,
     load_curve,
@@ -38,6 +50,13 @@ __all__ = [
     "COLUMNS",
     "ReportData",
     "from_trace",
+    "lag_percentiles",
+    "lamp_lag",
+    "lamp_shown",
+    "lamp_summary",
+    "lamp_truth",
+    "lamp_wrong",
+    "lamps",
     "latency_percentiles",
     "load",
     "load_curve",

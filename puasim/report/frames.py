@@ -112,25 +112,30 @@ class ReportData:
 
     def write_tables(self, out_dir: str | Path, parquet: bool | None = None) -> list[Path]:
         """Write every frame as CSV (and Parquet when pyarrow is importable); return the paths."""
-        out = Path(out_dir)
-        out.mkdir(parents=True, exist_ok=True)
-        if parquet is None:
-            try:
-                import pyarrow  # noqa: F401
-            except ImportError:
-                parquet = False
-            else:
-                parquet = True
-        written = []
-        for name, frame in self.tables().items():
-            path = out / f"{name}.csv"
-            frame.to_csv(path, index=False)
+        return write_frames(self.tables(), out_dir, parquet)
+
+
+def write_frames(tables: dict[str, pd.DataFrame], out_dir: str | Path, parquet: bool | None = None) -> list[Path]:
+    """Write each frame as ``NAME.csv`` (and ``NAME.parquet`` when pyarrow is importable); return the paths."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    if parquet is None:
+        try:
+            import pyarrow  # noqa: F401
+        except ImportError:
+            parquet = False
+        else:
+            parquet = True
+    written = []
+    for name, frame in tables.items():
+        path = out / f"{name}.csv"
+        frame.to_csv(path, index=False)
+        written.append(path)
+        if parquet:
+            path = out / f"{name}.parquet"
+            frame.to_parquet(path, index=False)
             written.append(path)
-            if parquet:
-                path = out / f"{name}.parquet"
-                frame.to_parquet(path, index=False)
-                written.append(path)
-        return written
+    return written
 
 
 def _incidents(trace: Trace) -> pd.DataFrame:

@@ -18,8 +18,10 @@ import pandas as pd
 
 from puasim.report.charts import lead_histogram, load_chart
 from puasim.report.figures import png_data_uri
-from puasim.report.frames import ReportData, load
+from puasim.report.frames import ReportData, load, write_frames
 from puasim.report.ladder import ladder_pages, ladder_rows
+from puasim.report.lampchart import lamp_timeline, wrong_by_cause
+from puasim.report.lamps import LampFrames, lag_percentiles, lamp_summary, lamps
 from puasim.report.metrics import latency_percentiles, refresh_lead_times, rounds_412, summary
 from puasim.report.source import TraceSource
 from puasim.report.timeline import natural_key, presentities, timeline
@@ -125,10 +127,12 @@ def render_html(
     min_gap: float = 0.0,
     *,
     metrics: dict[str, Any] | None = None,
+    lamp_frames: LampFrames | None = None,
 ) -> str:
     """The report page of ``data`` as one HTML string.
 
-    ``metrics`` is ``summary(data, min_gap)`` when the caller has it already.
+    ``metrics`` is ``summary(data, min_gap)`` when the caller has it already,
+    ``lamp_frames`` the :func:`~puasim.report.lamps.lamps` of the data.
     """
     title = title or data.title
     meta: list[tuple[str, Any]] = [
@@ -179,6 +183,7 @@ def render_html(
     out.append(_table(lead, max_rows=60, caption="refreshes"))
     out.append("<h3>412 rounds</h3>")
     out.append(_table(rounds, caption="PUBLISHes answered 412"))
+    out += _lamp_section(data, lamps(data) if lamp_frames is None else lamp_frames)
     rows = ladder_rows(data)
     out.append("<h2>Ladder</h2>")
     pages = ladder_pages(data, rows_per_page=rows_per_page, max_pages=ladder_page_limit, rows=rows)
@@ -207,6 +212,21 @@ def render_html(
     return "\n".join(out)
 
 
+def _lamp_section(data: ReportData, frames: LampFrames) -> list[str]:
+    """Busy lamps (docs/metrics.md): only when a phone watches an extension."""
+    if frames.empty:
+        return []
+    out = ["<h2>Busy lamps</h2>",
+           "<p class='note'>per watcher and watched extension: the phones' own call state against the lamp "
+           "the last NOTIFY showed; wrong intervals shaded by cause.</p>",
+           _kv(lamp_summary(frames, data.end_time).items()),
+           _img(lamp_timeline(frames, data.end_time), "busy lamp timeline"),
+           "<h3>Wrong intervals by cause</h3>", _table(wrong_by_cause(frames.wrong)),
+           "<h3>Lamp lag per watcher (s)</h3>", _table(lag_percentiles(frames.lag)),
+           _table(frames.wrong, max_rows=60, caption="intervals where a lamp was wrong")]
+    return out
+
+
 def write_report(
     trace: TraceSource | ReportData,
     out_dir: str | Path,
@@ -230,6 +250,9 @@ def write_report(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     files = data.write_tables(out / "data") if write_data else None
+    lamp_frames = lamps(data)
+    if files is not None and not lamp_frames.empty:
+        files += write_frames(lamp_frames.tables(), out / "data")
     text = render_html(
         data,
         title=title,
@@ -238,6 +261,7 @@ def write_report(
         data_files=files,
         min_gap=min_gap,
         metrics=metrics,
+        lamp_frames=lamp_frames,
     )
     path = out / REPORT_FILE
     path.write_text(text, encoding="utf-8")

@@ -18,8 +18,9 @@ extension is ``busy`` when any of its dialogs is ``confirmed``, else
 ``ringing`` when any is ``early``, else ``idle`` (``trying``,
 ``proceeding``, ``terminated`` and no dialog at all).  The same rule reads
 the phones' own states (truth) and the dialog-info documents of the NOTIFYs
-(shown); Kamailio's presence_dialoginfo, like this rule, lets a confirmed
-dialog win over an early one when it aggregates several.
+(shown).  RFC 4235 leaves aggregating several dialogs to the watcher
+(Kamailio's presence_dialoginfo passes them all on, and only with
+``force_single_dialog`` picks one, preferring early over confirmed).
 
 Everything is read from the trace: the phones' state Notes
 (:mod:`puasim.phones.calls`), the INVITEs that tell which AOR a call
@@ -265,8 +266,10 @@ def _evidence(data: Any, ext: str) -> _Evidence:
     m = data.messages
     pub = m[(m["method"] == "PUBLISH") & (m["presentity"] == ext) & (m["event"] == "dialog")]
     publishes = sorted(pub[(pub["kind"] == "request") & ~pub["retransmission"] & (pub["body_size"] > 0)]["time"])
-    r412 = pub[(pub["kind"] == "response") & (pub["status"] == 412)]
-    arrivals = r412["delivered"].where(r412["delivered"].notna(), r412["time"])
+    tx = data.transactions
+    r412 = tx[(tx["method"] == "PUBLISH") & (tx["presentity"] == ext) & (tx["event"] == "dialog")
+              & (tx["status"] == 412)]
+    arrivals = r412["end"].dropna()
     se = data.server_events
     se = se[(se["presentity"] == ext) & (se["event"] == "dialog")]
     re_ = data.record_events
@@ -302,7 +305,7 @@ def _classify(iv: dict[str, Any], ev: _Evidence, notifies: pd.DataFrame, faults:
     if swallowed:
         return "lost_notify", f"drop-notify fault at {swallowed[0]:.6g} s"
     expired = [t for t, a in ev.server if a == "expired" and t0 <= t <= end]
-    if expired:
+    if expired and iv["shown"] == "idle" and iv["truth"] != "idle":
         return "expired_publication", f"server publication expired at {expired[0]:.6g} s"
     swept = _in(ev.sweeps, truth_since, end) if iv["truth"] != "idle" else []
     if swept:
@@ -337,7 +340,7 @@ def _phase(start: float, end: float, ev: _Evidence, notifies: pd.DataFrame,
                 if len(sent):
                     marks.append(float(sent["time"].iloc[0]))
         marks.append(end)
-    spans = [max(b - a, 0.0) for a, b in zip(marks, marks[1:], strict=False)]
+    spans = [round(max(b - a, 0.0), 6) for a, b in zip(marks, marks[1:], strict=False)]
     best = max(range(len(spans)), key=lambda i: (spans[i], -i))
     text = ", ".join(f"{PHASES[i]} {spans[i] * 1000:.3f} ms" for i in range(len(spans)))
     return PHASES[best], text
@@ -436,6 +439,8 @@ def lamp_lag(data: Any, truth: pd.DataFrame | None = None, shown: pd.DataFrame |
     for (watcher, ext), seen in shown.groupby(["watcher", "extension"], sort=True):
         first = float(seen["time"].min())
         changes = truth[(truth["extension"] == ext) & truth["changed"]]
+        changes = changes[~changes["time"].duplicated(keep="last")]  # same instant: the state it settled in
+        changes = changes[changes["lamp"] != changes["lamp"].shift()]
         times = list(changes["time"])
         s_times, s_lamps = list(seen["time"]), list(seen["lamp"])
         for k, (t, lamp) in enumerate(zip(changes["time"], changes["lamp"], strict=True)):

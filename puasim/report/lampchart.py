@@ -1,0 +1,103 @@
+"""The busy-lamp timeline: per watcher and watched extension, the true lamp against the lamp shown.
+
+Each (watcher, extension) pair gets a band of two lanes over virtual time:
+the upper lane (``truth``) is the extension's lamp from the phones' own call
+states, the lower lane (``shown``) the lamp the watcher shows after each
+NOTIFY (grey idle, orange ringing, red busy; blank before the watcher's
+first NOTIFY).  Wrong intervals (:func:`puasim.report.lamps.lamp_wrong`) are
+shaded behind the band in their cause's colour, widened to a few pixels so
+that millisecond lags stay visible, and labelled with the cause when the
+interval is wide enough for the text; the legend names every cause drawn.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+from matplotlib.figure import Figure
+from matplotlib.patches import Patch, Rectangle
+
+from puasim.report.figures import new_figure
+from puasim.report.lamps import CAUSES, LampFrames
+
+LAMP_COLORS = {"idle": "#d9d9d9", "ringing": "#f39c12", "busy": "#c0392b"}
+CAUSE_COLORS = dict(zip(CAUSES, (
+    "#8e24aa", "#1565c0", "#00838f", "#ad1457", "#6d4c41", "#5d4037",
+    "#9ccc65", "#4db6ac", "#ffb74d", "#90a4ae"), strict=True))
+#: pairs drawn at most (the wrong intervals of every pair are in the table)
+MAX_PAIRS = 16
+
+
+def _steps(times: list[float], lamps: list[str], end: float) -> list[tuple[float, float, str]]:
+    """(start, end, lamp) spans of a step function given by its change points."""
+    spans = []
+    for i, (t, lamp) in enumerate(zip(times, lamps, strict=True)):
+        stop = times[i + 1] if i + 1 < len(times) else end
+        if stop > t:
+            spans.append((t, stop, lamp))
+    return spans
+
+
+def lamp_timeline(frames: LampFrames, end_time: float, pairs: list[tuple[str, str]] | None = None) -> Figure:
+    """The picture described in the module docstring (empty note when nobody watches)."""
+    shown, truth, wrong = frames.shown, frames.truth, frames.wrong
+    if pairs is None:
+        pairs = list(dict.fromkeys(zip(shown["watcher"], shown["extension"], strict=True)))
+        pairs = sorted(pairs)[:MAX_PAIRS]
+    end = max(end_time, 1e-6)
+    fig = new_figure(11.0, 0.9 + 0.75 * max(len(pairs), 1))
+    ax = fig.add_axes((0.2, 0.12 if len(pairs) > 2 else 0.25, 0.62, 0.8 if len(pairs) > 2 else 0.6))
+    if not pairs:
+        ax.text(0.5, 0.5, "no phone watches an extension in this trace", ha="center", va="center",
+                transform=ax.transAxes)
+        ax.set_axis_off()
+        return fig
+    min_w = end / 400.0  # ~2 pixels on this axis
+    used: set[str] = set()
+    labels = []
+    for row, (watcher, ext) in enumerate(pairs):
+        y = len(pairs) - 1 - row
+        seen = shown[(shown["watcher"] == watcher) & (shown["extension"] == ext)]
+        true = truth[truth["extension"] == ext]
+        for start, stop, lamp in _steps([0.0, *true["time"]], ["idle", *true["lamp"]], end):
+            ax.add_patch(Rectangle((start, y + 0.52), stop - start, 0.3, color=LAMP_COLORS[lamp], lw=0))
+        for start, stop, lamp in _steps(list(seen["time"]), list(seen["lamp"]), end):
+            ax.add_patch(Rectangle((start, y + 0.12), stop - start, 0.3, color=LAMP_COLORS[lamp], lw=0))
+        mine = wrong[(wrong["watcher"] == watcher) & (wrong["extension"] == ext)]
+        for iv in mine.itertuples(index=False):
+            width = max(iv.end - iv.start, min_w)
+            color = CAUSE_COLORS.get(iv.cause, "#000000")
+            used.add(iv.cause)
+            ax.add_patch(Rectangle((iv.start, y + 0.02), width, 0.9, color=color, alpha=0.35, lw=0, zorder=0))
+            if iv.end - iv.start > end / 12:
+                ax.text(iv.start + width / 2, y + 0.94, iv.cause, ha="center", va="bottom", fontsize=7,
+                        color=color, clip_on=True)
+        labels.append(f"{watcher} ← {ext.removeprefix('sip:')}")
+    ax.set_xlim(-end * 0.01, end * 1.01)
+    ax.set_ylim(0, len(pairs) + 0.1)
+    ax.set_yticks([len(pairs) - 1 - i + 0.47 for i in range(len(pairs))], labels, fontsize=8)
+    for i in range(len(pairs)):
+        ax.text(-end * 0.012, len(pairs) - 1 - i + 0.67, "truth", ha="right", va="center", fontsize=6, color="#555")
+        ax.text(-end * 0.012, len(pairs) - 1 - i + 0.27, "shown", ha="right", va="center", fontsize=6, color="#555")
+    ax.tick_params(axis="y", length=0, pad=28)
+    ax.set_xlabel("virtual time (s)")
+    ax.set_title("Busy lamps: the phones' state (upper lane) against what each watcher was NOTIFYed (lower lane)",
+                 fontsize=9)
+    handles: list[Any] = [Patch(color=c, label=f"lamp {k}") for k, c in LAMP_COLORS.items()]
+    handles += [Patch(color=CAUSE_COLORS[c], alpha=0.35, label=f"wrong: {c}") for c in CAUSES if c in used]
+    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=7, frameon=False)
+    return fig
+
+
+def wrong_by_cause(wrong: pd.DataFrame) -> pd.DataFrame:
+    """Wrong intervals per cause: count, total, longest and median seconds (cause order of CAUSES)."""
+    if wrong.empty:
+        return pd.DataFrame(columns=["cause", "intervals", "total_s", "longest_s", "median_s"])
+    g = wrong.groupby("cause")["duration"]
+    out = pd.DataFrame({"intervals": g.size(), "total_s": g.sum(), "longest_s": g.max(), "median_s": g.median()})
+    out = out.reindex([c for c in CAUSES if c in out.index])
+    return out.rename_axis("cause").reset_index()
+
+
+__all__ = ["CAUSE_COLORS", "LAMP_COLORS", "lamp_timeline", "wrong_by_cause"]
