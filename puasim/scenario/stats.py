@@ -41,10 +41,13 @@ SERIES = {
     "gap_s": "presence gap durations, s",
     "recovery_s": "412 round recovery times, s",
     "rate": "requests per second in 1 s bins from 0 to the scenario's duration (the load curve)",
+    "lamp_wrong_s": "durations of the intervals a watcher's busy lamp was wrong, s",
+    "lamp_lag_s": "busy-lamp lag: true lamp change to the watcher showing it, s",
 }
 AGGS = ("mean", "median", "min", "max", "count")
-STAT_KEYS = {"metric", "method", "from", "status", "state", "percentile", "agg", "per_second", "equals", "min", "max", "between", "why"}
-FILTERS = {"method", "from", "status", "state"}
+STAT_KEYS = {"metric", "method", "from", "status", "state", "cause", "watcher", "percentile", "agg", "per_second",
+             "equals", "min", "max", "between", "why"}
+FILTERS = {"method", "from", "status", "state", "cause", "watcher"}
 
 
 def metric_names() -> list[str]:
@@ -80,6 +83,7 @@ def validate_stat(spec: Any, doc: Doc, path: tuple) -> None:
             raise doc.error((*path, "per_second"), f"{metric} is not a count; per_second needs a count metric")
     allowed = {
         "latency_ms": {"method", "from"}, "lead_s": {"method"}, "gap_s": {"state"}, "rate": {"method"},
+        "lamp_wrong_s": {"cause", "watcher"}, "lamp_lag_s": {"watcher"},
         **{m: {"from", "status"} for m in METHOD_COUNTS},
     }.get(metric, set())
     for key in FILTERS & set(spec):
@@ -87,6 +91,13 @@ def validate_stat(spec: Any, doc: Doc, path: tuple) -> None:
             raise doc.error((*path, key), f"{metric} takes no {key} filter" + (f" (it takes: {', '.join(sorted(allowed))})" if allowed else ""))
     if "state" in spec and spec["state"] not in ("none", "stale"):
         raise doc.error((*path, "state"), "state must be none or stale")
+    if "cause" in spec:
+        from puasim.report.lamps import CAUSES
+
+        if spec["cause"] not in CAUSES:
+            raise doc.error((*path, "cause"), f"cause must be one of {', '.join(CAUSES)}, got {spec['cause']!r}")
+    if "watcher" in spec and not isinstance(spec["watcher"], str):
+        raise doc.error((*path, "watcher"), "watcher is a phone name")
     if "status" in spec and not isinstance(spec["status"], int):
         raise doc.error((*path, "status"), "status must be an integer")
     bounds = [k for k in ("equals", "min", "max", "between") if k in spec]
@@ -147,6 +158,18 @@ def _series(metric: str, spec: dict, ctx: Any, duration_s: float) -> Any:
         return gaps["duration"]
     if metric == "recovery_s":
         return rounds_412(data)["recovery"].dropna()
+    if metric in ("lamp_wrong_s", "lamp_lag_s"):
+        frames = ctx.cache.get("lamps")
+        if frames is None:
+            from puasim.report.lamps import lamps
+
+            frames = ctx.cache["lamps"] = lamps(data)
+        frame = frames.wrong if metric == "lamp_wrong_s" else frames.lag
+        if "watcher" in spec:
+            frame = frame[frame["watcher"] == spec["watcher"]]
+        if "cause" in spec:
+            frame = frame[frame["cause"] == spec["cause"]]
+        return (frame["duration"] if metric == "lamp_wrong_s" else frame["lag"]).dropna()
     curve = load_curve(data, by="method" if "method" in spec else None, start=0.0, end=duration_s or None)
     if "method" in spec:
         curve = curve[curve["series"] == spec["method"]]
