@@ -73,7 +73,7 @@ TRUTH_COLUMNS: dict[str, str] = {
 SHOWN_COLUMNS: dict[str, str] = {
     "seq": "trace sequence number of the NOTIFY's delivery",
     "time": "delivery time, seconds",
-    "sent": "time the NOTIFY (that copy's first transmission) left the server",
+    "sent": "time the NOTIFY's first transmission left the server",
     "watcher": "the phone that received it",
     "extension": "sip:user@host the NOTIFY is about (its From URI)",
     "sub_state": "Subscription-State value (active, pending, terminated)",
@@ -499,6 +499,10 @@ class LampFrames:
 
 def lamps(data: Any) -> LampFrames:
     """Every lamp frame of ``data`` (a :class:`~puasim.report.frames.ReportData`)."""
+    m = data.messages
+    if not ((m["method"] == "NOTIFY") & (m["event"] == "dialog")).any():  # nobody watches: no pass over the trace
+        empty = {name: pd.DataFrame(columns=list(cols)) for name, cols in LAMP_COLUMNS.items()}
+        return LampFrames(empty["lamp_truth"], empty["lamp_shown"], empty["lamp_wrong"], empty["lamp_lag"])
     truth, shown = lamp_truth(data), lamp_shown(data)
     return LampFrames(truth, shown, lamp_wrong(data, truth, shown), lamp_lag(data, truth, shown))
 
