@@ -222,7 +222,7 @@ def _lamp_section(data: ReportData, frames: LampFrames) -> list[str]:
            _kv(lamp_summary(frames, data.end_time).items()),
            _img(lamp_timeline(frames, data.end_time), "busy lamp timeline"),
            "<h3>Wrong intervals by cause</h3>", _table(wrong_by_cause(frames.wrong)),
-           "<h3>Lamp lag per watcher (s)</h3>", _table(lag_percentiles(frames.lag)),
+           "<h3>Lamp lag per watcher (s)</h3>", _table(lag_percentiles(frames.lag, by=["watcher", "watcher_uri"])),
            _table(frames.wrong, max_rows=60, caption="intervals where a lamp was wrong")]
     return out
 

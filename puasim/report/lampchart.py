@@ -39,12 +39,20 @@ def _steps(times: list[float], lamps: list[str], end: float) -> list[tuple[float
     return spans
 
 
-def lamp_timeline(frames: LampFrames, end_time: float, pairs: list[tuple[str, str]] | None = None) -> Figure:
-    """The picture described in the module docstring (empty note when nobody watches)."""
+def lamp_timeline(frames: LampFrames, end_time: float, pairs: list[tuple[str, str, str]] | None = None) -> Figure:
+    """The picture described in the module docstring (empty note when nobody watches).
+
+    ``pairs`` are (watcher, watcher_uri, extension) triples (default: the
+    first :data:`MAX_PAIRS` in sorted order); a band is labelled with the
+    watcher's node name, or its subscriber URI when that node holds several.
+    """
     shown, truth, wrong = frames.shown, frames.truth, frames.wrong
     if pairs is None:
-        pairs = list(dict.fromkeys(zip(shown["watcher"], shown["extension"], strict=True)))
+        pairs = list(dict.fromkeys(zip(shown["watcher"], shown["watcher_uri"], shown["extension"], strict=True)))
         pairs = sorted(pairs)[:MAX_PAIRS]
+    hosts: dict[str, set[str]] = {}
+    for watcher, subscriber, _ext in pairs:
+        hosts.setdefault(watcher, set()).add(subscriber)
     end = max(end_time, 1e-6)
     fig = new_figure(11.0, 0.9 + 0.75 * max(len(pairs), 1))
     ax = fig.add_axes((0.2, 0.12 if len(pairs) > 2 else 0.25, 0.62, 0.8 if len(pairs) > 2 else 0.6))
@@ -56,15 +64,17 @@ def lamp_timeline(frames: LampFrames, end_time: float, pairs: list[tuple[str, st
     min_w = end / 400.0  # ~2 pixels on this axis
     used: set[str] = set()
     labels = []
-    for row, (watcher, ext) in enumerate(pairs):
+    for row, (watcher, subscriber, ext) in enumerate(pairs):
         y = len(pairs) - 1 - row
-        seen = shown[(shown["watcher"] == watcher) & (shown["extension"] == ext)]
+        mine_shown = (shown["watcher"] == watcher) & (shown["watcher_uri"] == subscriber)
+        seen = shown[mine_shown & (shown["extension"] == ext)]
         true = truth[truth["extension"] == ext]
         for start, stop, lamp in _steps([0.0, *true["time"]], ["idle", *true["lamp"]], end):
             ax.add_patch(Rectangle((start, y + 0.52), stop - start, 0.3, color=LAMP_COLORS[lamp], lw=0))
         for start, stop, lamp in _steps(list(seen["time"]), list(seen["lamp"]), end):
             ax.add_patch(Rectangle((start, y + 0.12), stop - start, 0.3, color=LAMP_COLORS[lamp], lw=0))
-        mine = wrong[(wrong["watcher"] == watcher) & (wrong["extension"] == ext)]
+        mine = wrong[(wrong["watcher"] == watcher) & (wrong["watcher_uri"] == subscriber)
+                     & (wrong["extension"] == ext)]
         for iv in mine.itertuples(index=False):
             width = max(iv.end - iv.start, min_w)
             color = CAUSE_COLORS.get(iv.cause, "#000000")
@@ -73,7 +83,8 @@ def lamp_timeline(frames: LampFrames, end_time: float, pairs: list[tuple[str, st
             if iv.end - iv.start > end / 12:
                 ax.text(iv.start + width / 2, y + 0.94, iv.cause, ha="center", va="bottom", fontsize=7,
                         color=color, clip_on=True)
-        labels.append(f"{watcher} ← {ext.removeprefix('sip:')}")
+        who = watcher if len(hosts[watcher]) == 1 else subscriber.removeprefix("sip:")
+        labels.append(f"{who} ← {ext.removeprefix('sip:')}")
     ax.set_xlim(-end * 0.01, end * 1.01)
     ax.set_ylim(0, len(pairs) + 0.1)
     ax.set_yticks([len(pairs) - 1 - i + 0.47 for i in range(len(pairs))], labels, fontsize=8)

@@ -51,7 +51,7 @@ LAMPS = ("idle", "ringing", "busy")
 PHONE_STATES = {"calling": "trying", "ringing": "trying", "early": "early", "confirmed": "confirmed",
                 "terminated": "terminated"}
 #: causes in the order the rules try them (docs/metrics.md, "Busy lamps")
-CAUSES = ("lost_notify", "expired_publication", "sweep_delete", "412_round", "ahead", "stale_state",
+CAUSES = ("lost_notify", "sweep_delete", "expired_publication", "412_round", "ahead", "stale_state",
           "not_published", "publish_in_flight", "server_delay", "notify_in_flight")
 PHASES = ("not_published", "publish_in_flight", "server_delay", "notify_in_flight")
 
@@ -74,18 +74,21 @@ SHOWN_COLUMNS: dict[str, str] = {
     "seq": "trace sequence number of the NOTIFY's delivery",
     "time": "delivery time, seconds",
     "sent": "time the NOTIFY's first transmission left the server",
-    "watcher": "the phone that received it",
+    "watcher": "the node that received it (a watching phone)",
+    "watcher_uri": "sip:user@host of the subscriber (the NOTIFY's To URI)",
     "extension": "sip:user@host the NOTIFY is about (its From URI)",
     "sub_state": "Subscription-State value (active, pending, terminated)",
     "doc_state": "dialog-info state attribute (full, partial), none without a body, unreadable",
     "version": "dialog-info version (NA without a body)",
     "dialogs": "dialog id:state pairs the watcher holds after it, comma-separated",
+    "calls": "call-id:state of those dialogs that carry a call-id attribute, comma-separated",
     "lamp": "the lamp the watcher shows after it",
     "changed": "the lamp differs from before (true for the first NOTIFY of a watcher and extension)",
 }
 
 WRONG_COLUMNS: dict[str, str] = {
-    "watcher": "the watching phone",
+    "watcher": "the watching node (a phone, or `pua` for watchers subscribed through pua)",
+    "watcher_uri": "sip:user@host of the subscriber",
     "extension": "sip:user@host watched",
     "start": "interval start, seconds",
     "end": "interval end, seconds (the end of the trace when still wrong)",
@@ -99,7 +102,8 @@ WRONG_COLUMNS: dict[str, str] = {
 }
 
 LAG_COLUMNS: dict[str, str] = {
-    "watcher": "the watching phone",
+    "watcher": "the watching node (a phone, or `pua` for watchers subscribed through pua)",
+    "watcher_uri": "sip:user@host of the subscriber",
     "extension": "sip:user@host watched",
     "time": "time the true lamp changed, seconds",
     "lamp": "the new true lamp",
@@ -162,8 +166,11 @@ def lamp_truth(data: Any) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=list(TRUTH_COLUMNS))
 
 
-def read_dialogs(body: bytes) -> tuple[str, int | None, dict[str, str]] | None:
-    """(document state, version, {dialog id: state}) of a dialog-info body; None when unreadable.
+def read_dialogs(body: bytes) -> tuple[str, int | None, dict[str, str], dict[str, str]] | None:
+    """(document state, version, {dialog id: state}, {dialog id: call-id}) of a dialog-info body.
+
+    None when unreadable.  The call-ids are those of dialogs with a
+    ``call-id`` attribute (pua_dialoginfo's ``include_callid``, on by default).
 
     Tolerant as a phone is: state names in any case (pua_dialoginfo sends
     ``Trying``, pua-reference B23), unknown children ignored.
@@ -179,13 +186,16 @@ def read_dialogs(body: bytes) -> tuple[str, int | None, dict[str, str]] | None:
     except ValueError:
         version = None
     dialogs: dict[str, str] = {}
+    calls: dict[str, str] = {}
     for node in root:
         if etree_local(node.tag) != "dialog":
             continue
         state = next((c for c in node if etree_local(c.tag) == "state"), None)
         text = (state.text or "").strip().lower() if state is not None else ""
         dialogs[str(node.get("id", ""))] = text
-    return (root.get("state", "full") or "full").strip().lower(), version, dialogs
+        if node.get("call-id"):
+            calls[str(node.get("id", ""))] = str(node.get("call-id"))
+    return (root.get("state", "full") or "full").strip().lower(), version, dialogs, calls
 
 
 def etree_local(tag: Any) -> str:
@@ -203,9 +213,10 @@ def lamp_shown(data: Any) -> pd.DataFrame:
     compared, because each pua record numbers its own documents.
     """
     first_sent: dict[str, float] = {}
-    held: dict[tuple[str, str], dict[str, str]] = {}
+    held: dict[tuple[str, str, str], dict[str, str]] = {}
+    held_calls: dict[tuple[str, str, str], dict[str, str]] = {}
     applied: set[tuple[str, str]] = set()
-    last: dict[tuple[str, str], str] = {}
+    last: dict[tuple[str, str, str], str] = {}
     rows: list[dict[str, Any]] = []
     for rec in data.trace.iter_of(MessageSent, MessageDelivered):
         ev = rec.event
@@ -220,28 +231,34 @@ def lamp_shown(data: Any) -> pd.DataFrame:
             continue
         applied.add((rec.node, branch))
         ext = S.presentity_of(msg)
-        key = (rec.node, ext)
+        subscriber = S.aor(S.to_uri(msg))
+        key = (rec.node, subscriber, ext)
         before = last.get(key)
         dialogs = held.setdefault(key, {})
+        callids = held_calls.setdefault(key, {})
         version: int | None = None
         if not msg.body:
             doc = "none"
             dialogs.clear()
+            callids.clear()
         else:
             read = read_dialogs(msg.body)
             if read is None:
                 doc = "unreadable"
             else:
-                doc, version, found = read
+                doc, version, found, found_calls = read
                 if doc != "partial":
                     dialogs.clear()
+                    callids.clear()
                 dialogs.update(found)
+                callids.update(found_calls)
         lamp = lamp_of(dialogs.values())
         rows.append({"seq": rec.seq, "time": rec.time / SECOND, "sent": first_sent.get(branch, math.nan),
-                     "watcher": rec.node, "extension": ext,
+                     "watcher": rec.node, "watcher_uri": subscriber, "extension": ext,
                      "sub_state": S.header(msg, "Subscription-State").partition(";")[0].strip(),
                      "doc_state": doc, "version": pd.NA if version is None else version,
                      "dialogs": ",".join(f"{i}:{s}" for i, s in dialogs.items()),
+                     "calls": ",".join(f"{c}:{dialogs[i]}" for i, c in callids.items() if i in dialogs),
                      "lamp": lamp, "changed": lamp != before})
         last[key] = lamp
     frame = pd.DataFrame(rows, columns=list(SHOWN_COLUMNS))
@@ -262,65 +279,141 @@ class _Evidence:
     sweeps: list[float]           # the PUA's publication records for it expired by the sweep
 
 
-def _evidence(data: Any, ext: str) -> _Evidence:
+def _evidence(data: Any) -> dict[str, _Evidence]:
+    """The evidence of every extension with ``dialog`` state, from the frames (one pass each)."""
     m = data.messages
-    pub = m[(m["method"] == "PUBLISH") & (m["presentity"] == ext) & (m["event"] == "dialog")]
-    publishes = sorted(pub[(pub["kind"] == "request") & ~pub["retransmission"] & (pub["body_size"] > 0)]["time"])
+    pub = m.loc[(m["method"] == "PUBLISH") & (m["event"] == "dialog") & (m["kind"] == "request")
+                & ~m["retransmission"].astype(bool) & (m["body_size"] > 0), ["presentity", "time"]]
     tx = data.transactions
-    r412 = tx[(tx["method"] == "PUBLISH") & (tx["presentity"] == ext) & (tx["event"] == "dialog")
-              & (tx["status"] == 412)]
-    arrivals = r412["end"].dropna()
+    r412 = tx.loc[(tx["method"] == "PUBLISH") & (tx["event"] == "dialog") & (tx["status"] == 412),
+                  ["presentity", "end"]].dropna()
     se = data.server_events
-    se = se[(se["presentity"] == ext) & (se["event"] == "dialog")]
+    se = se.loc[se["event"] == "dialog", ["presentity", "time", "action"]]
     re_ = data.record_events
-    re_ = re_[(re_["kind"] == "publication") & (re_["presentity"] == ext) & (re_["event"] == "dialog")
-              & (re_["action"] == "expired")]
-    return _Evidence(publishes, sorted(arrivals), list(zip(se["time"], se["action"], strict=True)),
-                     sorted(re_["time"]))
+    re_ = re_.loc[(re_["kind"] == "publication") & (re_["event"] == "dialog") & (re_["action"] == "expired"),
+                  ["presentity", "time"]]
+    out: dict[str, _Evidence] = {}
+
+    def get(ext: Any) -> _Evidence:
+        return out.setdefault(str(ext), _Evidence([], [], [], []))
+
+    for ext, t in zip(pub["presentity"], pub["time"], strict=True):
+        get(ext).publishes.append(float(t))
+    for ext, t in zip(r412["presentity"], r412["end"], strict=True):
+        get(ext).rounds_412.append(float(t))
+    for ext, t, action in zip(se["presentity"], se["time"], se["action"], strict=True):
+        get(ext).server.append((float(t), str(action)))
+    for ext, t in zip(re_["presentity"], re_["time"], strict=True):
+        get(ext).sweeps.append(float(t))
+    for ev in out.values():
+        ev.publishes.sort()
+        ev.rounds_412.sort()
+        ev.sweeps.sort()
+    return out
 
 
-def _notifies(data: Any, watcher: str, ext: str) -> pd.DataFrame:
+#: NOTIFY transmissions to one subscriber about one extension: (time sent, lost, drop reason), in time order
+_Sent = list[tuple[float, bool, str]]
+
+
+def _notifies(data: Any) -> dict[tuple[str, str, str], _Sent]:
+    """Every NOTIFY transmission by (receiving node, subscriber AOR, extension)."""
     m = data.messages
-    return m[(m["method"] == "NOTIFY") & (m["kind"] == "request") & (m["dst_node"] == watcher)
-             & (m["presentity"] == ext)]
+    m = m.loc[(m["method"] == "NOTIFY") & (m["kind"] == "request"),
+              ["time", "dst_node", "to", "presentity", "dropped", "drop_reason"]]
+    out: dict[tuple[str, str, str], _Sent] = {}
+    for t, node, to, ext, dropped, reason in zip(m["time"], m["dst_node"], m["to"], m["presentity"], m["dropped"],
+                                                 m["drop_reason"], strict=True):
+        out.setdefault((str(node), S.aor(str(to)), str(ext)), []).append((float(t), bool(dropped), str(reason)))
+    return out
 
 
 def _in(times: Iterable[float], lo: float, hi: float) -> list[float]:
     return [t for t in times if lo <= t <= hi]
 
 
-def _classify(iv: dict[str, Any], ev: _Evidence, notifies: pd.DataFrame, faults: list[float],
-              truth_since: float, opening: dict[str, Any] | None, closing: dict[str, Any] | None) -> tuple[str, str]:
+#: RFC 4235 §3.7.1 dialog states in life-cycle order (to tell a lamp ahead of a phone from one behind it)
+_ORDER = {"trying": 0, "proceeding": 1, "early": 2, "confirmed": 3, "terminated": 4}
+
+
+def _call_states(text: str) -> dict[str, str]:
+    """The ``calls`` column of ``lamp_shown`` as {call-id: state}."""
+    out = {}
+    for item in filter(None, text.split(",")):
+        call, _, state = item.rpartition(":")
+        out[call] = state
+    return out
+
+
+def _by_call(phones: dict[tuple[str, str], str]) -> dict[str, str]:
+    """{call-id: state} of the extension's phones; a call live on any phone counts as its latest live state."""
+    out: dict[str, str] = {}
+    for (_phone, call), state in phones.items():
+        old = out.get(call)
+        live = state != "terminated"
+        if old is None or live and (old == "terminated" or _ORDER.get(state, 0) > _ORDER.get(old, 0)):
+            out[call] = state
+    return out
+
+
+def _dialog_cause(opening: dict[str, Any], truth_calls: dict[str, str]) -> tuple[str, str] | None:
+    """ahead or stale_state from the call-ids of the NOTIFY that opened the interval (None: no call-ids)."""
+    shown = _call_states(opening.get("calls", ""))
+    if not shown:
+        return None
+    for call, state in shown.items():
+        true = truth_calls.get(call)
+        if true is not None and _ORDER.get(state, 0) > _ORDER.get(true, 0):
+            return "ahead", f"call {call}: the lamp says {state}, the phone is still {true}"
+    for call, true in truth_calls.items():
+        if true in ("early", "confirmed") and call not in shown:
+            return "stale_state", f"the NOTIFY lacks call {call} ({true})"
+    for call, state in shown.items():
+        true = truth_calls.get(call)
+        if true is not None and _ORDER.get(state, 0) < _ORDER.get(true, 0):
+            return "stale_state", f"call {call}: the lamp says {state}, the phone is already {true}"
+    return "stale_state", "a NOTIFY carried state the phones do not have"
+
+
+def _classify(iv: dict[str, Any], ev: _Evidence, notifies: _Sent, faults: list[float],
+              truth_since: float, opening: dict[str, Any] | None, closing: dict[str, Any] | None,
+              truth_calls: dict[str, str] | None = None) -> tuple[str, str]:
     """The cause of one wrong interval: the first rule of :data:`CAUSES` that holds (docs/metrics.md)."""
     start, end = iv["start"], iv["end"]
     t0 = start
     if opening is not None:  # the NOTIFY that made the lamp wrong: look back to the server change behind it
         before = [t for t, _ in ev.server if t <= opening["sent"]]
         t0 = min(start, before[-1]) if before else start
-    sent = notifies[(notifies["time"] >= t0) & (notifies["time"] <= end)]
-    lost = sent[sent["dropped"].astype(bool)]
-    if len(lost):
-        return "lost_notify", f"NOTIFY sent at {lost['time'].iloc[0]:.6g} s lost ({lost['drop_reason'].iloc[0]})"
+    lost = [(t, why) for t, dropped, why in notifies if dropped and t0 <= t <= end]
+    if lost:
+        return "lost_notify", f"NOTIFY sent at {lost[0][0]:.6g} s lost ({lost[0][1]})"
     swallowed = _in(faults, t0, end)
     if swallowed:
         return "lost_notify", f"drop-notify fault at {swallowed[0]:.6g} s"
-    expired = [t for t, a in ev.server if a == "expired" and t0 <= t <= end]
+    # an expiry whose NOTIFY closed the interval put the lamp right; it did not make it wrong
+    limit = closing["sent"] if closing is not None and not math.isnan(closing["sent"]) else end
+    expired = [t for t, a in ev.server if a == "expired" and t0 <= t and (t < limit or t == limit == end)]
     if expired and iv["shown"] == "idle" and iv["truth"] != "idle":
+        # pua gave the record up first (so nothing refreshed it), or the server's state simply ran out
+        swept = [t for t in ev.sweeps if truth_since <= t < expired[0]]
+        if swept:
+            return "sweep_delete", (f"pua's sweep dropped the record at {swept[0]:.6g} s, "
+                                    f"the server's publication expired at {expired[0]:.6g} s")
         return "expired_publication", f"server publication expired at {expired[0]:.6g} s"
-    swept = _in(ev.sweeps, truth_since, end) if iv["truth"] != "idle" else []
-    if swept:
-        return "sweep_delete", f"pua's sweep dropped the record at {swept[0]:.6g} s"
     rounds = _in(ev.rounds_412, t0, end)
     if rounds:
         return "412_round", f"PUBLISH answered 412 at {rounds[0]:.6g} s"
     if opening is not None:
+        by_dialog = _dialog_cause(opening, truth_calls or {})
+        if by_dialog is not None:
+            return by_dialog
         if iv["closed_by"] == "truth" and iv.get("truth_at_end") == iv["shown"]:
             return "ahead", "the lamp changed before the phones did"
         return "stale_state", "a NOTIFY carried state older than the phones'"
     return _phase(start, end, ev, notifies, closing)
 
 
-def _phase(start: float, end: float, ev: _Evidence, notifies: pd.DataFrame,
+def _phase(start: float, end: float, ev: _Evidence, notifies: _Sent,
            closing: dict[str, Any] | None) -> tuple[str, str]:
     """Normal propagation: the phase of phone -> edge -> PUBLISH -> server -> NOTIFY that took longest."""
     if closing is not None and not math.isnan(closing["sent"]):
@@ -336,9 +429,9 @@ def _phase(start: float, end: float, ev: _Evidence, notifies: pd.DataFrame,
             applied = [t for t, _ in ev.server if pubs[0] <= t <= end]
             if applied:
                 marks.append(applied[0])
-                sent = notifies[(notifies["time"] >= applied[0]) & (notifies["time"] <= end)]
-                if len(sent):
-                    marks.append(float(sent["time"].iloc[0]))
+                sent = [t for t, _, _ in notifies if applied[0] <= t <= end]
+                if sent:
+                    marks.append(sent[0])
         marks.append(end)
     spans = [round(max(b - a, 0.0), 6) for a, b in zip(marks, marks[1:], strict=False)]
     best = max(range(len(spans)), key=lambda i: (spans[i], -i))
@@ -357,21 +450,27 @@ def lamp_wrong(data: Any, truth: pd.DataFrame | None = None, shown: pd.DataFrame
     faults = [rec.time / SECOND for rec in data.trace.iter_of(FaultInjected)
               if isinstance(rec.event, FaultInjected) and "notify" in rec.event.kind.replace("_", "-")]
     rows: list[dict[str, Any]] = []
-    for (watcher, ext), seen in shown.groupby(["watcher", "extension"], sort=True):
-        ev = _evidence(data, ext)
-        notifies = _notifies(data, watcher, ext)
+    sent = _notifies(data) if len(shown) else {}
+    evidence = _evidence(data) if len(shown) else {}
+    nothing = _Evidence([], [], [], [])
+    for (watcher, subscriber, ext), seen in shown.groupby(["watcher", "watcher_uri", "extension"], sort=True):
+        ev = evidence.get(ext, nothing)
         t_rows = truth[truth["extension"] == ext]
-        rows += _compare(watcher, ext, t_rows, seen, ev, notifies, faults, data.end_time)
+        rows += _compare((watcher, subscriber, ext), t_rows, seen, ev, sent.get((watcher, subscriber, ext), []),
+                         faults, data.end_time)
     return pd.DataFrame(rows, columns=list(WRONG_COLUMNS))
 
 
-def _compare(watcher: str, ext: str, truth: pd.DataFrame, seen: pd.DataFrame, ev: _Evidence,
-             notifies: pd.DataFrame, faults: list[float], end_time: float) -> list[dict[str, Any]]:
+def _compare(pair: tuple[str, str, str], truth: pd.DataFrame, seen: pd.DataFrame, ev: _Evidence,
+             notifies: _Sent, faults: list[float], end_time: float) -> list[dict[str, Any]]:
+    watcher, subscriber, ext = pair
     events: list[tuple[float, int, str, str, dict[str, Any]]] = []
     for r in truth.itertuples(index=False):
         events.append((r.time, r.seq, "truth", r.lamp, {}))
     for r in seen.itertuples(index=False):
-        events.append((r.time, r.seq, "notify", r.lamp, {"sent": r.sent, "seq": r.seq}))
+        events.append((r.time, r.seq, "notify", r.lamp, {"sent": r.sent, "seq": r.seq, "calls": r.calls}))
+    phone_of = {r.seq: (r.phone, r.call_id, r.dialog_state) for r in truth.itertuples(index=False)}
+    phones: dict[tuple[str, str], str] = {}
     events.sort(key=lambda e: (e[0], e[1]))
     first = float(seen["time"].min())
     cur_truth, cur_shown = "idle", None
@@ -388,8 +487,10 @@ def _compare(watcher: str, ext: str, truth: pd.DataFrame, seen: pd.DataFrame, ev
             i += 1
         kinds = set()
         last_notify = None
-        for _t, _seq, kind, lamp, extra in group:
+        for _t, seq, kind, lamp, extra in group:
             if kind == "truth":
+                phone, call, state = phone_of[seq]
+                phones[(phone, call)] = state
                 if lamp != cur_truth:
                     truth_since = t
                 cur_truth = lamp
@@ -407,20 +508,23 @@ def _compare(watcher: str, ext: str, truth: pd.DataFrame, seen: pd.DataFrame, ev
             open_iv = None
         elif open_iv is None and wrong:
             opened_by = "truth" if "truth" in kinds and "notify" not in kinds else "notify"
-            open_iv = {"watcher": watcher, "extension": ext, "start": t, "truth": cur_truth, "shown": cur_shown,
+            open_iv = {"watcher": watcher, "watcher_uri": subscriber, "extension": ext, "start": t, "truth": cur_truth, "shown": cur_shown,
                        "opened_by": opened_by, "truth_since": truth_since}
             opening = last_notify if opened_by == "notify" else None
+            if opening is not None:
+                opening = {**opening, "truth_calls": _by_call(phones)}
     if open_iv is not None:
         _close(open_iv, max(end_time, open_iv["start"]), "end", cur_truth, ev, notifies, faults, opening, None, out)
     return out
 
 
-def _close(iv: dict[str, Any], t: float, closed_by: str, truth_now: str, ev: _Evidence, notifies: pd.DataFrame,
+def _close(iv: dict[str, Any], t: float, closed_by: str, truth_now: str, ev: _Evidence, notifies: _Sent,
            faults: list[float], opening: dict[str, Any] | None, closing: dict[str, Any] | None,
            out: list[dict[str, Any]]) -> None:
     iv.update(end=t, duration=round(t - iv["start"], 6), closed_by=closed_by, truth_at_end=truth_now)
     since = iv.pop("truth_since")
-    cause, detail = _classify(iv, ev, notifies, faults, since, opening, closing)
+    truth_calls = opening.get("truth_calls") if opening is not None else None
+    cause, detail = _classify(iv, ev, notifies, faults, since, opening, closing, truth_calls)
     iv.pop("truth_at_end")
     iv.update(cause=cause, detail=detail)
     out.append(iv)
@@ -436,7 +540,7 @@ def lamp_lag(data: Any, truth: pd.DataFrame | None = None, shown: pd.DataFrame |
     truth = lamp_truth(data) if truth is None else truth
     shown = lamp_shown(data) if shown is None else shown
     rows: list[dict[str, Any]] = []
-    for (watcher, ext), seen in shown.groupby(["watcher", "extension"], sort=True):
+    for (watcher, subscriber, ext), seen in shown.groupby(["watcher", "watcher_uri", "extension"], sort=True):
         first = float(seen["time"].min())
         changes = truth[(truth["extension"] == ext) & truth["changed"]]
         changes = changes[~changes["time"].duplicated(keep="last")]  # same instant: the state it settled in
@@ -456,22 +560,25 @@ def lamp_lag(data: Any, truth: pd.DataFrame | None = None, shown: pd.DataFrame |
             superseded = not math.isnan(shown_at) and shown_at > nxt or math.isnan(shown_at) and nxt < math.inf
             if superseded:
                 shown_at = math.nan
-            rows.append({"watcher": watcher, "extension": ext, "time": t, "lamp": lamp, "shown_at": shown_at,
+            rows.append({"watcher": watcher, "watcher_uri": subscriber, "extension": ext, "time": t, "lamp": lamp, "shown_at": shown_at,
                          "lag": round(shown_at - t, 6) if not math.isnan(shown_at) else math.nan,
                          "superseded": bool(superseded)})
     return pd.DataFrame(rows, columns=list(LAG_COLUMNS))
 
 
-def lag_percentiles(lag: pd.DataFrame, by: str | None = "watcher", q: tuple[int, ...] = (50, 90, 99)) -> pd.DataFrame:
-    """Lamp lag percentiles (seconds) per ``by`` (``watcher``, ``extension`` or None for the run)."""
+def lag_percentiles(lag: pd.DataFrame, by: str | list[str] | None = "watcher",
+                    q: tuple[int, ...] = (50, 90, 99)) -> pd.DataFrame:
+    """Lamp lag percentiles (seconds) per ``by`` (a column or columns of ``lamp_lag``; None: the run)."""
     import numpy as np
 
-    groups = [("all", lag)] if by is None else list(lag.groupby(by, sort=True))
+    keys = [] if by is None else [by] if isinstance(by, str) else list(by)
+    groups: list[tuple[Any, pd.DataFrame]] = [(("all",), lag)] if not keys else [
+        (name if isinstance(name, tuple) else (name,), g) for name, g in lag.groupby(keys, sort=True)]
     rows = []
     for name, g in groups:
         vals = g["lag"].dropna().to_numpy(dtype=float)
-        row: dict[str, Any] = {by or "group": name, "changes": len(g), "shown": len(vals),
-                               "superseded": int(g["superseded"].sum())}
+        row: dict[str, Any] = dict(zip(keys or ["group"], name, strict=True))
+        row.update(changes=len(g), shown=len(vals), superseded=int(g["superseded"].sum()))
         for p in q:
             row[f"p{p}_s"] = float(np.percentile(vals, p)) if len(vals) else math.nan
         row["max_s"] = float(vals.max()) if len(vals) else math.nan
@@ -512,7 +619,8 @@ def lamp_summary(frames: LampFrames, end_time: float) -> dict[str, Any]:
     import numpy as np
 
     shown, wrong, lag = frames.shown, frames.wrong, frames.lag
-    pairs = shown.groupby(["watcher", "extension"])["time"].min() if len(shown) else pd.Series(dtype=float)
+    pairs = (shown.groupby(["watcher", "watcher_uri", "extension"])["time"].min() if len(shown)
+             else pd.Series(dtype=float))
     watched = float(sum(max(end_time - t, 0.0) for t in pairs))
     wrong_s = float(wrong["duration"].sum()) if len(wrong) else 0.0
     vals = lag["lag"].dropna().to_numpy(dtype=float)

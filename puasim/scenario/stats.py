@@ -97,7 +97,7 @@ def validate_stat(spec: Any, doc: Doc, path: tuple) -> None:
         if spec["cause"] not in CAUSES:
             raise doc.error((*path, "cause"), f"cause must be one of {', '.join(CAUSES)}, got {spec['cause']!r}")
     if "watcher" in spec and not isinstance(spec["watcher"], str):
-        raise doc.error((*path, "watcher"), "watcher is a phone name")
+        raise doc.error((*path, "watcher"), "watcher is a phone name or a subscriber's sip:user@host")
     if "status" in spec and not isinstance(spec["status"], int):
         raise doc.error((*path, "status"), "status must be an integer")
     bounds = [k for k in ("equals", "min", "max", "between") if k in spec]
@@ -165,8 +165,8 @@ def _series(metric: str, spec: dict, ctx: Any, duration_s: float) -> Any:
 
             frames = ctx.cache["lamps"] = lamps(data)
         frame = frames.wrong if metric == "lamp_wrong_s" else frames.lag
-        if "watcher" in spec:
-            frame = frame[frame["watcher"] == spec["watcher"]]
+        if "watcher" in spec:  # a phone name, or the subscriber's sip:user@host
+            frame = frame[(frame["watcher"] == spec["watcher"]) | (frame["watcher_uri"] == spec["watcher"])]
         if "cause" in spec:
             frame = frame[frame["cause"] == spec["cause"]]
         return (frame["duration"] if metric == "lamp_wrong_s" else frame["lag"]).dropna()

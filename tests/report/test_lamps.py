@@ -42,8 +42,9 @@ ADDR = {
 }
 
 
-def dialog_info(state: str | None, doc: str = "full", dialog_id: str = "d1") -> bytes:
-    inner = f'<dialog id="{dialog_id}" direction="recipient"><state>{state}</state></dialog>' if state else ""
+def dialog_info(state: str | None, doc: str = "full", dialog_id: str = "d1", call: str = "") -> bytes:
+    cid = f' call-id="{call}"' if call else ""
+    inner = f'<dialog id="{dialog_id}"{cid} direction="recipient"><state>{state}</state></dialog>' if state else ""
     return (f'<?xml version="1.0"?><dialog-info xmlns="urn:ietf:params:xml:ns:dialog-info" version="0" '
             f'state="{doc}" entity="{BOB}">{inner}</dialog-info>').encode()
 
@@ -68,11 +69,11 @@ class Calls(TraceBuilder):
         self.n += 1
         return f"z9hG4bK{self.n}"
 
-    def invite(self, t: float) -> None:
+    def invite(self, t: float, call: str = "c1") -> None:
         """alice's INVITE reaching bob (bob's calls belong to his AOR, the INVITE's To)."""
         req = Request("INVITE", "sip:bob@127.0.0.1:5092", (
             ("Via", f"SIP/2.0/UDP 127.0.0.1:5070;branch={self.branch()}"), ("From", "<sip:alice@127.0.0.1>;tag=a"),
-            ("To", f"<{BOB}>"), ("Call-ID", "c1"), ("CSeq", "1 INVITE"), ("Content-Length", "0")))
+            ("To", f"<{BOB}>"), ("Call-ID", call), ("CSeq", "1 INVITE"), ("Content-Length", "0")))
         self.hop(t, "pua", "bob", req)
 
     def state(self, t: float, state: str, phone: str = "bob", call: str = "c1") -> None:
@@ -139,7 +140,7 @@ def test_lamp_aggregation_confirmed_wins_then_early():
 
 
 def test_read_dialogs_tolerates_pua_capital_trying_and_rejects_junk():
-    assert read_dialogs(dialog_info("Trying")) == ("full", 0, {"d1": "trying"})
+    assert read_dialogs(dialog_info("Trying")) == ("full", 0, {"d1": "trying"}, {})
     assert read_dialogs(b"<not-xml") is None
     assert read_dialogs(b"<presence/>") is None
 
@@ -235,12 +236,27 @@ def test_expired_publication_opens_an_interval_by_notify():
 
 def test_sweep_delete():
     b = ringing_then_busy(Calls())
+    at = b.publish(2.0, dialog_info("confirmed"))
+    b.notify(at, dialog_info("confirmed"))
     b.add(2.5, "pua", RecordChanged("expired", "publication", BOB, "DIALOG_PUBLISH.x", 32, 0, "e1",
                                     EPOCH + 2, EPOCH + 2, 0))
-    b.state(2.6, "terminated")
-    b.state(2.7, "ringing", call="c2")
-    row = wrong(b)
-    assert row[row["truth"] == "busy"]["cause"].tolist() == ["sweep_delete"]
+    b.add(3.0, "server", ServerStateChanged("expired", BOB, "dialog", "e1", 0))
+    b.notify(3.0, b"")
+    row = wrong(b).iloc[-1]
+    assert (row["cause"], row["truth"], row["shown"]) == ("sweep_delete", "busy", "idle")
+
+
+def test_an_expiry_that_puts_the_lamp_right_is_not_the_cause():
+    b = Calls()
+    b.watched()
+    b.invite(0.999)
+    b.state(1.0, "confirmed")  # answered at once: the lamp is dark while bob talks
+    b.publish(1.001, dialog_info("confirmed"), latency=0.5)
+    b.add(1.2, "server", ServerStateChanged("expired", BOB, "dialog", "e0", 0))
+    b.notify(1.2, dialog_info("confirmed"))  # the expiry's NOTIFY shows the confirmed call
+    row = wrong(b).iloc[-1]
+    assert (row["truth"], row["shown"], row["end"]) == ("busy", "idle", pytest.approx(1.201))
+    assert row["cause"] == "publish_in_flight"
 
 
 def test_lamp_ahead_of_the_phones():
@@ -264,6 +280,22 @@ def test_stale_state():
     b.notify(6.0, dialog_info("early"))  # an older publication's state
     row = wrong(b).iloc[-1]
     assert (row["cause"], row["opened_by"], row["closed_by"]) == ("stale_state", "notify", "end")
+
+
+def test_a_notify_that_lacks_a_live_call_is_stale_state_not_ahead():
+    b = Calls()
+    b.watched()
+    b.invite(0.999)
+    b.state(1.0, "confirmed")
+    b.notify(1.001, dialog_info("confirmed", call="c1"))
+    b.invite(1.999, call="c2")
+    b.state(2.0, "confirmed", call="c2")  # a second call: still busy
+    b.state(3.0, "terminated")
+    b.notify(3.001, dialog_info("terminated", call="c1"))  # only the newest publication: c1 ended
+    b.state(5.0, "terminated", call="c2")  # the truth comes round to the dark lamp
+    row = wrong(b).iloc[-1]
+    assert (row["opened_by"], row["closed_by"], row["cause"]) == ("notify", "truth", "stale_state")
+    assert "lacks call c2" in row["detail"]
 
 
 def test_every_cause_is_produced_by_a_test_above():

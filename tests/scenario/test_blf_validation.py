@@ -57,7 +57,7 @@ def test_a_failing_lamp_stat_says_what_it_measured() -> None:
     ('watch: [bob, "sip:alice@127.0.0.1"]', "watch: bob", "phones[2].watch", "list of phone names or AORs"),
     ('"sip:alice@127.0.0.1"]}', '"sip:alice@127.0.0.1"], watch_expires: 0}', "phones[2].watch_expires", ">= 1"),
     ("cause: lost_notify,", "cause: gremlins,", "expect[1].stat.cause", "cause must be one of"),
-    ("watcher: carol,", "watcher: 7,", "expect[0].stat.watcher", "phone name"),
+    ("watcher: carol,", "watcher: 7,", "expect[0].stat.watcher", "phone name or"),
     ("lamp_lag_s, watcher: carol,", "lamp_lag_s, cause: lost_notify,", "expect[0].stat.cause", "takes no cause"),
 ])
 def test_blf_fields_are_checked(old: str, new: str, field: str, words: str) -> None:
