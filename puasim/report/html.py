@@ -20,7 +20,7 @@ from puasim.report.charts import lead_histogram, load_chart
 from puasim.report.figures import png_data_uri
 from puasim.report.frames import ReportData, load, write_frames
 from puasim.report.ladder import ladder_pages, ladder_rows
-from puasim.report.lampchart import lamp_timeline, wrong_by_cause
+from puasim.report.lampchart import MAX_PAIRS, lamp_timeline, wrong_by_cause
 from puasim.report.lamps import LampFrames, lag_percentiles, lamp_summary, lamps
 from puasim.report.metrics import latency_percentiles, refresh_lead_times, rounds_412, summary
 from puasim.report.source import TraceSource
@@ -219,8 +219,12 @@ def _lamp_section(data: ReportData, frames: LampFrames) -> list[str]:
     out = ["<h2>Busy lamps</h2>",
            "<p class='note'>per watcher and watched extension: the phones' own call state against the lamp "
            "the last NOTIFY showed; wrong intervals shaded by cause.</p>",
-           _kv(lamp_summary(frames, data.end_time).items()),
-           _img(lamp_timeline(frames, data.end_time), "busy lamp timeline"),
+           _kv(lamp_summary(frames, data.end_time).items())]
+    pairs = frames.shown.groupby(["watcher", "watcher_uri", "extension"]).ngroups
+    if pairs > MAX_PAIRS:
+        out.append(f"<p class='note'>{MAX_PAIRS} of {pairs} watcher/extension pairs drawn: those with the most "
+                   "wrong time; every interval is in data/lamp_wrong.csv.</p>")
+    out += [_img(lamp_timeline(frames, data.end_time), "busy lamp timeline"),
            "<h3>Wrong intervals by cause</h3>", _table(wrong_by_cause(frames.wrong)),
            "<h3>Lamp lag per watcher (s)</h3>", _table(lag_percentiles(frames.lag, by=["watcher", "watcher_uri"])),
            _table(frames.wrong, max_rows=60, caption="intervals where a lamp was wrong")]

@@ -29,6 +29,16 @@ CAUSE_COLORS = dict(zip(CAUSES, (
 MAX_PAIRS = 16
 
 
+def chosen_pairs(frames: LampFrames, limit: int = MAX_PAIRS) -> list[tuple[str, str, str]]:
+    """The (watcher, watcher_uri, extension) bands drawn: the ``limit`` with the most wrong time, in sorted order."""
+    pairs = list(dict.fromkeys(zip(frames.shown["watcher"], frames.shown["watcher_uri"], frames.shown["extension"],
+                                   strict=True)))
+    wrong = frames.wrong.groupby(["watcher", "watcher_uri", "extension"])["duration"].sum().to_dict() \
+        if len(frames.wrong) else {}
+    ranked = sorted(pairs, key=lambda p: (-wrong.get(p, 0.0), p))
+    return sorted(ranked[:limit])
+
+
 def _steps(times: list[float], lamps: list[str], end: float) -> list[tuple[float, float, str]]:
     """(start, end, lamp) spans of a step function given by its change points."""
     spans = []
@@ -42,14 +52,13 @@ def _steps(times: list[float], lamps: list[str], end: float) -> list[tuple[float
 def lamp_timeline(frames: LampFrames, end_time: float, pairs: list[tuple[str, str, str]] | None = None) -> Figure:
     """The picture described in the module docstring (empty note when nobody watches).
 
-    ``pairs`` are (watcher, watcher_uri, extension) triples (default: the
-    first :data:`MAX_PAIRS` in sorted order); a band is labelled with the
+    ``pairs`` are (watcher, watcher_uri, extension) triples (default:
+    :func:`chosen_pairs`, the :data:`MAX_PAIRS` with the most wrong time); a band is labelled with the
     watcher's node name, or its subscriber URI when that node holds several.
     """
     shown, truth, wrong = frames.shown, frames.truth, frames.wrong
     if pairs is None:
-        pairs = list(dict.fromkeys(zip(shown["watcher"], shown["watcher_uri"], shown["extension"], strict=True)))
-        pairs = sorted(pairs)[:MAX_PAIRS]
+        pairs = chosen_pairs(frames)
     hosts: dict[str, set[str]] = {}
     for watcher, subscriber, _ext in pairs:
         hosts.setdefault(watcher, set()).add(subscriber)
@@ -111,4 +120,4 @@ def wrong_by_cause(wrong: pd.DataFrame) -> pd.DataFrame:
     return out.rename_axis("cause").reset_index()
 
 
-__all__ = ["CAUSE_COLORS", "LAMP_COLORS", "lamp_timeline", "wrong_by_cause"]
+__all__ = ["CAUSE_COLORS", "LAMP_COLORS", "MAX_PAIRS", "chosen_pairs", "lamp_timeline", "wrong_by_cause"]

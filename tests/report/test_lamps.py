@@ -390,3 +390,16 @@ def test_report_has_a_busy_lamp_section_and_frames_only_with_watchers(tmp_path):
     plain = write_report(TraceBuilder().trace, tmp_path / "plain")
     assert "Busy lamps" not in plain.read_text(encoding="utf-8")
     assert not (tmp_path / "plain" / "data" / "lamp_truth.csv").exists()
+
+
+def test_chosen_pairs_keep_those_with_the_most_wrong_time():
+    from puasim.report.lampchart import chosen_pairs
+
+    b = ringing_then_busy(Calls())
+    at = b.publish(2.0, dialog_info("confirmed"))
+    b.notify(at, dialog_info("confirmed"), lost=2)
+    frames = lamps(load(b.trace))
+    extra = frames.shown.iloc[:1].assign(extension="sip:aaa@127.0.0.1")  # sorts first, never wrong
+    frames.shown = __import__("pandas").concat([frames.shown, extra], ignore_index=True)
+    assert chosen_pairs(frames, limit=1) == [("carol", "sip:carol@127.0.0.1", BOB)]
+    assert len(chosen_pairs(frames)) == 2
