@@ -381,9 +381,11 @@ def _classify(iv: dict[str, Any], ev: _Evidence, notifies: _Sent, faults: list[f
     """The cause of one wrong interval: the first rule of :data:`CAUSES` that holds (docs/metrics.md)."""
     start, end = iv["start"], iv["end"]
     t0 = start
-    if opening is not None:  # the NOTIFY that made the lamp wrong: look back to the server change behind it
-        before = [t for t, _ in ev.server if t <= opening["sent"]]
-        t0 = min(start, before[-1]) if before else start
+    behind = ""  # the server change behind the NOTIFY that made the lamp wrong
+    if opening is not None:
+        before = [(t, a) for t, a in ev.server if t <= opening["sent"]]
+        if before:
+            t0, behind = min(start, before[-1][0]), before[-1][1]
     lost = [(t, why) for t, dropped, why in notifies if dropped and t0 <= t <= end]
     if lost:
         return "lost_notify", f"NOTIFY sent at {lost[0][0]:.6g} s lost ({lost[0][1]})"
@@ -391,8 +393,11 @@ def _classify(iv: dict[str, Any], ev: _Evidence, notifies: _Sent, faults: list[f
     if swallowed:
         return "lost_notify", f"drop-notify fault at {swallowed[0]:.6g} s"
     # an expiry whose NOTIFY closed the interval put the lamp right; it did not make it wrong
-    limit = closing["sent"] if closing is not None and not math.isnan(closing["sent"]) else end
-    expired = [t for t, a in ev.server if a == "expired" and t0 <= t and (t < limit or t == limit == end)]
+    if opening is not None:  # only an expiry can have sent the NOTIFY that turned the lamp dark
+        expired = [t0] if behind == "expired" else []
+    else:  # an expiry whose NOTIFY closed the interval put the lamp right instead
+        limit = closing["sent"] if closing is not None and not math.isnan(closing["sent"]) else end
+        expired = [t for t, a in ev.server if a == "expired" and t0 <= t and (t < limit or t == limit == end)]
     if expired and iv["shown"] == "idle" and iv["truth"] != "idle":
         # pua gave the record up first (so nothing refreshed it), or the server's state simply ran out
         swept = [t for t in ev.sweeps if truth_since <= t < expired[0]]

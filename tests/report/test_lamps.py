@@ -292,6 +292,8 @@ def test_a_notify_that_lacks_a_live_call_is_stale_state_not_ahead():
     b.state(2.0, "confirmed", call="c2")  # a second call: still busy
     b.state(3.0, "terminated")
     b.notify(3.001, dialog_info("terminated", call="c1"))  # only the newest publication: c1 ended
+    b.add(4.0, "server", ServerStateChanged("expired", BOB, "dialog", "e1", 0))  # c1's lapses: still dark
+    b.notify(4.0, b"")
     b.state(5.0, "terminated", call="c2")  # the truth comes round to the dark lamp
     row = wrong(b).iloc[-1]
     assert (row["opened_by"], row["closed_by"], row["cause"]) == ("notify", "truth", "stale_state")
