@@ -146,6 +146,22 @@ class Phone:
         if self.watches is not None:
             self.watches.start(self.cfg.watch, now)
 
+    def watch(self, aor: str, now: int, expires: int | None = None) -> None:
+        """Start watching ``aor``'s dialog state (BLF, :mod:`puasim.phones.watch`); a phone
+        configured without ``watch`` makes its subscriber here, asking ``expires``
+        (default ``watch_expires``) for all its subscriptions."""
+        if self.watches is None:
+            self.watches = Watches(self.cfg.name, self.cfg.aor, self._contact(),
+                                   self.cfg.presence_server or self.cfg.registrar,
+                                   self.cfg.watch_expires if expires is None else expires,
+                                   self.layer, self.outbox, random.Random(self.rng.getrandbits(64)))
+        self.watches.subscribe(aor, now)
+
+    def unwatch(self, aor: str, now: int) -> None:
+        """Stop watching ``aor``: un-SUBSCRIBE (Expires 0) if the subscription was granted."""
+        if self.watches is not None:
+            self.watches.unsubscribe(aor, now)
+
     def receive(self, message: Request | Response, src: Address, now: int) -> None:
         txn = self.layer.receive_any(message, src, now)
         if txn is None:

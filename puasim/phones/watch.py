@@ -76,6 +76,17 @@ class Watches:
         self.watches[aor] = watch
         self._send(watch, now)
 
+    def unsubscribe(self, aor: str, now: int) -> None:
+        """End the subscription to ``aor``: a SUBSCRIBE with ``Expires: 0`` in its dialog
+        (RFC 6665 §4.1.2.3), or nothing when it never got one; the watch is forgotten."""
+        watch = self.watches.pop(aor, None)
+        if watch is None:
+            return
+        self.outbox.cancel_timer(("watch", aor))
+        if watch.active and watch.to_tag:
+            watch.active = False
+            self._send(watch, now, expires=0)
+
     def timer(self, key: tuple, now: int) -> bool:
         if len(key) != 2 or key[0] != "watch":
             return False
@@ -106,7 +117,7 @@ class Watches:
         if reason in RESUBSCRIBE_REASONS:
             self.subscribe(watch.aor, now)
 
-    def _send(self, watch: Watch, now: int) -> None:
+    def _send(self, watch: Watch, now: int, expires: int | None = None) -> None:
         watch.cseq += 1
         to = f"<{watch.aor}>" + (f";tag={watch.to_tag}" if watch.to_tag else "")
         headers = (
@@ -118,7 +129,7 @@ class Watches:
             ("Contact", f"<{self.contact}>"),
             ("Event", "dialog"),
             ("Accept", "application/dialog-info+xml"),
-            ("Expires", str(self.expires)),
+            ("Expires", str(self.expires if expires is None else expires)),
             ("Content-Length", "0"),
         )
         self.layer.send_request(Request("SUBSCRIBE", watch.aor, headers), self.server, now, self._on_final, watch)

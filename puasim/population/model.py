@@ -22,6 +22,9 @@ VIA = ("api", "rpc")
 #: the doors of publishing: also ``usrloc``, the phone's registration through the edge
 #: node's pua_usrloc (pua-reference §9.2)
 PUBLISH_VIA = (*VIA, "usrloc")
+#: the doors of watching: also ``phone``, the user's own phone subscribing to the
+#: watched users' dialog state at the presence server (a BLF key, RFC 4235)
+WATCH_VIA = (*VIA, "phone")
 #: a phone's own refresh policy: as ``phones:`` entries give it
 REFRESH_KINDS = ("fraction", "lead", "none")
 
@@ -116,7 +119,10 @@ class WatchBehaviour:
     subscribing when it joins and unsubscribing when it leaves (§4.1 subs_info, §9.1.2).
 
     ``count`` is drawn once per user and rounded; the number of watchers a user
-    has then averages the same.  ``expires`` as for publishing.
+    has then averages the same.  ``expires`` as for publishing.  ``via``
+    ``phone``: the user's own phone subscribes to the watched users' ``dialog``
+    state at the presence server, as a BLF key does (the group needs
+    ``register``; the first draw of ``expires`` is what the phone asks for).
     """
 
     count: Distribution = Fixed(1)
@@ -126,7 +132,9 @@ class WatchBehaviour:
     source: str = "RPC_SUBSCRIBE"
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "via", _mix(self.via, ("via",)))
+        object.__setattr__(self, "via", _mix(self.via, ("via",), WATCH_VIA))
+        if any(d == "phone" for d, _ in self.doors) and self.event != "dialog":
+            raise PopulationError(("event",), "phones watch dialog state (BLF): give event: dialog with via phone")
         _at_least(self.count, 0, ("count",))
         _at_least(self.expires, 0, ("expires",))
 
@@ -246,6 +254,8 @@ class Population:
             raise PopulationError(("calls",), "calls need register: a user calls from its registered phone")
         if self.publish is not None and self.register is None and any(d == "usrloc" for d, _ in self.publish.doors):
             raise PopulationError(("publish", "via"), "usrloc publishing comes from registrations: add register")
+        if self.watch is not None and self.register is None and any(d == "phone" for d, _ in self.watch.doors):
+            raise PopulationError(("watch", "via"), "phone watchers are the users' phones: add register")
 
     def user(self, index: int) -> str:
         """The user part of user ``index`` (0-based), e.g. ``user007`` of 100 users."""
@@ -255,6 +265,7 @@ class Population:
 __all__ = [
     "PUBLISH_VIA",
     "VIA",
+    "WATCH_VIA",
     "CallBehaviour",
     "ChurnBehaviour",
     "CrashBehaviour",

@@ -113,6 +113,9 @@ class PopulationFeed:
         if a.kind in ("register", "unregister", "call"):
             self._phone_action(a, now)
             return
+        if a.kind in ("subscribe", "unsubscribe") and a.via == "phone":
+            self._phone_action(a, now)
+            return
         if a.kind in ("publish", "unpublish") and a.via == "usrloc":
             return  # the phone's registration publishes, through pua_usrloc (§9.2)
         node = run.pua_node
@@ -157,7 +160,8 @@ class PopulationFeed:
 
     def _phone_action(self, a: Action, now: int) -> None:
         """A phone of the group: created at the user's first ``register``,
-        started again after a crash, then told to register, de-register or call."""
+        started again after a crash, then told to register, de-register, call,
+        or watch and stop watching another user (``via: phone``)."""
         self.done += 1
         node = self.phones.get(a.user)
         if a.kind == "register":
@@ -173,6 +177,10 @@ class PopulationFeed:
         phone = node.endpoint
         if a.kind == "unregister":
             node.call("phone.unregister", phone.unregister, now)
+        elif a.kind == "subscribe":
+            node.call("phone.watch", phone.watch, self.uri(a.target), now, a.expires)
+        elif a.kind == "unsubscribe":
+            node.call("phone.unwatch", phone.unwatch, self.uri(a.target), now)
         else:
             node.call("phone.call", phone.call, now, self.uri(a.target), a.hold, False)
 
@@ -185,6 +193,7 @@ class PopulationFeed:
             name=a.user, aor=self.uri(a.user), address=address, registrar=self.run.scn.pua_address,
             contacts=(f"sip:{a.user}@{address[0]}:{address[1]}",), expires=a.expires,
             refresh=self.pop.register.refresh, calls=CallPolicy(mode="ring", answer_after=a.ring),
+            presence_server=self.run.scn.server_address,
         )
         starts = [0]
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections import Counter
 
+import pytest
+
 from puasim.population import Population, actions
 from puasim.population.distributions import Exponential, Fixed
 from puasim.population.model import (
@@ -11,7 +13,7 @@ from puasim.population.model import (
     PublishBehaviour,
     RegisterBehaviour,
 )
-from puasim.scenario import scenario_from_text
+from puasim.scenario import ScenarioError, scenario_from_text
 from puasim.scenario.feed import phone_address
 from puasim.scenario.runner import ScenarioRun
 from puasim.sim.rng import Streams
@@ -119,3 +121,51 @@ def test_phones_register_call_crash_and_come_back():
     assert any(node == "pua" and getattr(m, "method", None) == "PUBLISH" for node, m in sent)
     invites = [m for node, m in sent if node.startswith("desk") and getattr(m, "method", None) == "INVITE"]
     assert invites and all(m.uri.startswith("sip:desk") for m in invites)
+
+
+WATCHERS = """\
+name: t
+refs: ["RFC 4235"]
+seed: 5
+duration: 200
+pua:
+  address: 127.0.0.1:5080
+  params: {outbound_proxy: "sip:127.0.0.1:5060"}
+node:
+  modules: {registrar: {min_expires: 0}, dialog: {}, pua_dialoginfo: {}}
+population:
+  name: key
+  users: 4
+  domain: 127.0.0.1
+  register: {expires: 600}
+  watch: {count: 2, via: phone, event: dialog, expires: 120}
+  churn: {online: 100}
+expect:
+  - count: {match: {method: SUBSCRIBE}, min: 1}
+"""
+
+
+def test_phone_watchers_subscribe_themselves_and_unsubscribe_when_leaving():
+    run = ScenarioRun(scenario_from_text(WATCHERS, "t.yaml"))
+    assert run.run().error is None
+    subs = [(r.node, r.event.message) for r in run.sim.trace.records
+            if isinstance(r.event, MessageSent) and getattr(r.event.message, "method", None) == "SUBSCRIBE"]
+    assert subs and all(node.startswith("key") for node, _ in subs)  # the phones, never the PUA
+    assert all(m.get("event") == "dialog" and m.uri.startswith("sip:key") for _, m in subs)
+    initial = [m for _, m in subs if ";tag=" not in (m.get("to") or "")]
+    assert len(initial) == 8  # 4 phones x 2 keys
+    assert {m.get("expires") for m in initial} == {"120"}
+    # everyone leaves at 100 s: each granted subscription ends with Expires 0 in its dialog
+    ends = [m for _, m in subs if m.get("expires") == "0"]
+    assert len(ends) == 8 and all(";tag=" in (m.get("to") or "") for m in ends)
+
+
+def test_phone_watchers_need_dialog_and_register():
+    bad_event = WATCHERS.replace("event: dialog, ", "")
+    with pytest.raises(ScenarioError) as info:
+        scenario_from_text(bad_event, "t.yaml")
+    assert info.value.field == "population.watch.event" and "event: dialog" in info.value.problem
+    no_register = WATCHERS.replace("  register: {expires: 600}\n", "  publish: {}\n")
+    with pytest.raises(ScenarioError) as info:
+        scenario_from_text(no_register, "t.yaml")
+    assert info.value.field == "population.watch.via" and "add register" in info.value.problem

@@ -53,7 +53,8 @@ def digest_in_subprocess(path: Path, seed_env: str) -> str:
 
 
 def test_there_are_population_scenarios():
-    assert 2 <= len(FILES) <= 4
+    # each file also runs twice in subprocesses below: keep the folder small
+    assert 2 <= len(FILES) <= 8
 
 
 @pytest.mark.parametrize("path", FILES, ids=lambda p: p.stem)
