@@ -87,7 +87,7 @@ route[FAIL_ONCE] {
 
 
 def log(text: str) -> None:
-    print(f"{datetime.datetime.now(datetime.timezone.utc).strftime('%H:%M:%S.%f')[:-3]} {text}", flush=True)
+    print(f"{datetime.datetime.now(datetime.UTC).strftime('%H:%M:%S.%f')[:-3]} {text}", flush=True)
 
 
 class Dumpcap:
@@ -231,7 +231,7 @@ def write_text(pcap: Path, txt: Path) -> None:
         ts = float(pkt.time)
         first = ts if first is None else first
         data = bytes(pkt[UDP].payload)
-        stamp = datetime.datetime.fromtimestamp(ts, datetime.timezone.utc).strftime("%H:%M:%S.%f")[:-3]
+        stamp = datetime.datetime.fromtimestamp(ts, datetime.UTC).strftime("%H:%M:%S.%f")[:-3]
         lines.append(f"----- {stamp} (+{ts - first:.3f}s) {pkt[IP].src}:{pkt[UDP].sport} -> "
                      f"{pkt[IP].dst}:{pkt[UDP].dport} ({len(data)} bytes)")
         lines.append(data.decode("utf-8", "replace").replace("\r\n", "\n").rstrip("\n"))
