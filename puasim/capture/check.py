@@ -668,8 +668,11 @@ class _Checker:
             self.report.rows.append(row)
             real = _Real(row, via.branch if via and via.branch else "", msg.method)
             self.by_branch[(real.branch, real.method)] = real
-            if row.kind == "subscribe" and self._recovers(msg, rec.time):
+            failed = self._recovers(msg, rec.time) if row.kind == "subscribe" else None
+            if failed is not None:
                 row.kind = "recovery"
+                row.note = (f"pua's own re-SUBSCRIBE after the {failed[1]} to #{failed[0]} "
+                            "(pua-reference §4.6.1), not an API call")
             elif row.kind == "resubscribe" and (id(msg) in self.changes or not self._on_grid(rec.time)):
                 row.kind = "change"  # an API call on the existing dialog (§4.3, §4.5)
             if row.kind in ("refresh", "resubscribe", "recovery"):
@@ -775,10 +778,12 @@ class _Checker:
         off = (t - base) % clean
         return off <= self.tolerance or clean - off <= self.tolerance
 
-    def _recovers(self, msg: Request, now: int) -> bool:
+    def _recovers(self, msg: Request, now: int) -> tuple[int, int] | None:
         """A SUBSCRIBE without To-tag right after an error reply to an in-dialog SUBSCRIBE
         of the same watcher, presentity and event is pua's own re-subscribe (§4.6 row 6,
-        §4.6.1), not an API call."""
+        §4.6.1), not an API call: (row number, status) of the failed request, or None.
+        Real Kamailio 5.6.3 sends it within a millisecond of the reply (the lab captures
+        ``r*_subscribe_recovery_*``)."""
         to, frm = H.to(msg), H.from_(msg)
         key = (_uri(to), _uri(frm), msg.get("Event"))
         for real in self.by_branch.values():
@@ -787,9 +792,10 @@ class _Checker:
                 continue
             if (_uri(H.to(old)), _uri(H.from_(old)), old.get("Event")) != key:
                 continue
-            if any(300 <= reply.status and t <= now <= t + self.tolerance for t, reply in real.replies):
-                return True
-        return False
+            for t, reply in real.replies:
+                if 300 <= reply.status and t <= now <= t + self.tolerance:
+                    return real.row.n, reply.status
+        return None
 
     def _hints(self, records: list) -> None:
         if self.real_retrans:

@@ -64,6 +64,12 @@ def test_the_real_recovery_is_puas_own_and_the_model_agrees(name: str) -> None:
     # every request was paired with one the model sent (none left unmatched either way)
     assert all(r.real is not None and r.model is not None for r in report.rows)
     assert "extra" not in [r.kind for r in report.rows]
+    # the output says why each recovery is no API call, naming the failed request and its status
+    for row in report.rows:
+        if row.kind == "recovery":
+            failed = report.rows[row.n - 2]
+            assert row.note == (f"pua's own re-SUBSCRIBE after the {failed.status} to #{failed.n} "
+                                "(pua-reference §4.6.1), not an API call")
 
 
 def test_what_the_real_recovery_looks_like() -> None:
