@@ -36,6 +36,13 @@ LAB_PARAMS: dict[str, dict] = {
     "run1_d2_children2_nowal_sqlite_locked_500": {"default_expires": 600},
     "h2_pua_db_mode2_and_subscribe_crash": {"db_mode": 2},
 }
+#: the pua node's port where it is not the lab's 5070 (tests/live/subscribe_recovery_lab_driver.py)
+LAB_PUA_PORTS = {
+    "r1_subscribe_recovery_481_server_restart": 5370,
+    "r2_subscribe_recovery_500_once": 5370,
+    "r3_subscribe_recovery_481_unsubscribe": 5370,
+    "r4_subscribe_recovery_481_indefinite_and_api_change": 5370,
+}
 
 
 def _until(trace, duration: int) -> float:
@@ -80,7 +87,9 @@ def main(argv: list[str] | None = None) -> int:
     totals = {"lab": [0, 0], "scenarios": [0, 0], "calls": [0, 0]}
     for pcap in sorted(args.lab.rglob("*.pcap")):
         params = {"update_period": 10, "check_remote_contact": 0, **LAB_PARAMS.get(pcap.stem, {})}
-        n, bad = _one(f"lab/{pcap.parent.name}/{pcap.name}", lambda p=pcap, q=params: check_capture(p, params=q), args.verbose)
+        port = LAB_PUA_PORTS.get(pcap.stem, 5070)
+        n, bad = _one(f"lab/{pcap.parent.name}/{pcap.name}",
+                      lambda p=pcap, q=params, o=port: check_capture(p, pua_port=o, params=q), args.verbose)
         totals["lab"][0] += n
         totals["lab"][1] += bad
         if _dialog_calls(read_pcap(pcap), EDGE):
