@@ -1,4 +1,4 @@
-"""Start and stop real Kamailio instances on loopback (presence server, pua node), and talk JSON-RPC.
+"""Start and stop real Kamailio instances on loopback (presence server, pua node, edge node), and talk JSON-RPC.
 
 The configurations are puasim's own (``puasim/live/kamailio/*.cfg``); this
 module fills in everything machine-specific at start time: listen sockets
@@ -46,6 +46,8 @@ __all__ = [
     "kamailio_binary",
     "schema_dir",
     "sip_ping",
+    "EDGE_PARAMS",
+    "start_edge_node",
     "start_presence_server",
     "start_pua_node",
 ]
@@ -323,6 +325,66 @@ def start_pua_node(
         defines[names[key]] = int(value)
     return _start("pua node", CONFIG_DIR / "pua-node.cfg", rundir, [f"udp:{hp}", f"tcp:{rhp}"], (host, port),
                   defines, dbp, (host, rpc_port), ready_timeout)
+
+
+#: module parameters of :func:`start_edge_node` (``module.parameter``) and the define each sets
+EDGE_PARAMS = {
+    "pua.update_period": "PUA_UPDATE_PERIOD",
+    "pua.db_mode": "PUA_DB_MODE",
+    "pua.default_expires": "PUA_DEFAULT_EXPIRES",
+    "pua.min_expires": "PUA_MIN_EXPIRES",
+    "pua.dlginfo_increase_version": "PUA_DLGINFO_INCREASE_VERSION",
+    "usrloc.timer_interval": "UL_TIMER_INTERVAL",
+    "registrar.min_expires": "REG_MIN_EXPIRES",
+    "registrar.default_expires": "REG_DEFAULT_EXPIRES",
+    "tm.fr_inv_timer": "TM_FR_INV_TIMER",
+    "dialog.default_timeout": "DLG_DEFAULT_TIMEOUT",
+    "pua_dialoginfo.include_callid": "PDI_INCLUDE_CALLID",
+    "pua_dialoginfo.include_localremote": "PDI_INCLUDE_LOCALREMOTE",
+    "pua_dialoginfo.include_tags": "PDI_INCLUDE_TAGS",
+    "pua_dialoginfo.override_lifetime": "PDI_OVERRIDE_LIFETIME",
+    "pua_dialoginfo.caller_confirmed": "PDI_CALLER_CONFIRMED",
+    "pua_dialoginfo.include_req_uri": "PDI_INCLUDE_REQ_URI",
+    "pua_dialoginfo.callee_trying": "PDI_CALLEE_TRYING",
+    "pua_dialoginfo.publish_dialog_req_within": "PDI_PUBLISH_DIALOG_REQ_WITHIN",
+    "pua_dialoginfo.attribute_display": "PDI_ATTRIBUTE_DISPLAY",
+}
+
+
+def start_edge_node(
+    rundir: str | Path,
+    server: tuple[str, int],
+    *,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    params: dict[str, int] | None = None,
+    ready_timeout: float = 10.0,
+) -> KamailioProcess:
+    """A Kamailio edge node (usrloc, registrar, tm, rr, dialog, pua, pua_dialoginfo) publishing to ``server``.
+
+    ``edge-node.cfg`` routes as the companions lab's edge proxy does for calls
+    (``record_route()``, ``dlg_manage()``, ``lookup("location")``,
+    ``t_relay()``); ``params`` are module parameters named
+    ``module.parameter`` (:data:`EDGE_PARAMS`), integers.  pua's table lives
+    in a fresh SQLite file made from Kamailio's schema (pua needs a db_url in
+    every db_mode).
+    """
+    check_target(server, what="presence server")
+    rundir = Path(rundir).resolve()
+    rundir.mkdir(parents=True, exist_ok=True)
+    port = port or free_port(host)
+    db = create_sqlite_db(rundir / "edge.sqlite")
+    hp = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    shp = f"[{server[0]}]:{server[1]}" if ":" in server[0] else f"{server[0]}:{server[1]}"
+    defines: dict[str, Any] = {"DB_URL": _db_url(db), "PRESENCE_SERVER": f"sip:{shp}", "EDGE_ALIAS": hp}
+    for key, value in (params or {}).items():
+        if key not in EDGE_PARAMS:
+            raise KamailioError(f"edge node: unsupported parameter {key!r} (known: {', '.join(EDGE_PARAMS)})")
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise KamailioError(f"edge node: parameter {key!r} must be an integer, got {value!r}")
+        defines[EDGE_PARAMS[key]] = value
+    return _start("edge node", CONFIG_DIR / "edge-node.cfg", rundir, [f"udp:{hp}"], (host, port),
+                  defines, db, None, ready_timeout)
 
 
 class JsonRpc:

@@ -43,7 +43,7 @@ from puasim.sip.uri import format_hostport
 from puasim.trace.events import MessageSent, Note, RunError
 from puasim.trace.trace import Trace
 
-__all__ = ["LiveResult", "run_live", "run_live_async", "LIVE_ACTIONS"]
+__all__ = ["LiveResult", "run_live", "run_live_async", "evaluate_live", "LIVE_ACTIONS"]
 
 LIVE_ACTIONS = frozenset({
     "publish", "subscribe", "rpc.publish", "rpc.send_publish", "rpc.subscribe",
@@ -212,7 +212,6 @@ class _LiveScenario:
                 notes.append("capture: no BPF (libpcap missing?): Python-side filter used")
         driver = self.driver
         loop = asyncio.get_running_loop()
-        skipped_exp: list[str] = []
         try:
             driver.begin()  # t = 0 and the epoch from here, after the set-up
             self.node.endpoint = self._make_pua(self.node.address)
@@ -242,35 +241,14 @@ class _LiveScenario:
         if driver.drop_report():
             notes.append(driver.drop_report())
         names = dict(driver.names)
-        ctx = RunContext(trace, names, int(driver.epoch), self.step_results, self.probes, duration_s=scn.duration / SECOND)
-        failures: list[Failure] = []
         error = None if driver.error is None else f"{type(driver.error).__name__}: {driver.error}"
-        expects_error = any(kind == "error" for kind, *_ in scn.expectations)
+        failures: list[Failure] = []
         silent = self._no_answer(trace)
         if silent:
             failures.append(Failure("no-answer", None, silent, ""))
-        if error and not expects_error:
-            failures.append(Failure("run", None, f"the live run stopped with an error: {error}", ""))
-        if not expects_error:
-            # errors the run recorded and went on after (a refused send): not a pass either
-            seen: dict[tuple[str, str], int] = {}
-            for rec in trace.records:
-                ev = rec.event
-                if type(ev) is RunError and ev.error != error:
-                    seen[(ev.where, ev.error)] = seen.get((ev.where, ev.error), 0) + 1
-            for (where, text), n in seen.items():
-                times = f" ({n} times)" if n > 1 else ""
-                failures.append(Failure("run", None, f"{where}: {text}{times}", ""))
-        for i, (kind, spec, _path, line) in enumerate(scn.expectations):
-            if kind == "server_state":
-                skipped_exp.append(f"expect[{i}] (line {line}): server_state reads the simulated server: not evaluated live")
-                continue
-            live_spec = copy.deepcopy(spec)
-            if kind in ("sequence", "count", "absent"):
-                live_spec = _widen_at(live_spec, at_slack)
-            failure = evaluate(kind, live_spec, ctx, i, line)
-            if failure is not None:
-                failures.append(failure)
+        more, skipped_exp = evaluate_live(scn, trace, names, int(driver.epoch), self.step_results, self.probes, error,
+                                          at_slack)
+        failures += more
         messages = sum(1 for r in trace.records if type(r.event) is MessageSent)
         return LiveResult(
             name=scn.name, passed=not failures, failures=failures, skipped_steps=list(self.skipped),
@@ -278,6 +256,51 @@ class _LiveScenario:
             wall_time=time.perf_counter() - started, error=error,
             capture=str(capture) if capture is not None else None, notes=notes,
         )
+
+
+def evaluate_live(
+    scn: Scenario,
+    trace: Trace,
+    names: dict[Address, str],
+    epoch: int,
+    step_results: dict[int, Any],
+    probes: dict[int, Any],
+    error: str | None,
+    at_slack: float,
+    not_live: tuple[str, ...] = ("server_state",),
+) -> tuple[list[Failure], list[str]]:
+    """Judge a live trace: (failures, texts of the expectations not evaluated).
+
+    A run error fails the run unless the scenario expects one; so does any
+    error the run recorded and went on after (a refused send).  Expectations
+    of the kinds ``not_live`` read simulated state and are skipped; exact
+    ``at`` times of message matchers become windows ``[at, at + at_slack]``."""
+    ctx = RunContext(trace, names, epoch, step_results, probes, duration_s=scn.duration / SECOND)
+    failures: list[Failure] = []
+    skipped: list[str] = []
+    expects_error = any(kind == "error" for kind, *_ in scn.expectations)
+    if error and not expects_error:
+        failures.append(Failure("run", None, f"the live run stopped with an error: {error}", ""))
+    if not expects_error:
+        seen: dict[tuple[str, str], int] = {}
+        for rec in trace.records:
+            ev = rec.event
+            if type(ev) is RunError and ev.error != error:
+                seen[(ev.where, ev.error)] = seen.get((ev.where, ev.error), 0) + 1
+        for (where, text), n in seen.items():
+            times = f" ({n} times)" if n > 1 else ""
+            failures.append(Failure("run", None, f"{where}: {text}{times}", ""))
+    for i, (kind, spec, _path, line) in enumerate(scn.expectations):
+        if kind in not_live:
+            skipped.append(f"expect[{i}] (line {line}): {kind} reads the simulated node or server: not evaluated live")
+            continue
+        live_spec = copy.deepcopy(spec)
+        if kind in ("sequence", "count", "absent"):
+            live_spec = _widen_at(live_spec, at_slack)
+        failure = evaluate(kind, live_spec, ctx, i, line)
+        if failure is not None:
+            failures.append(failure)
+    return failures, skipped
 
 
 def _hostport(addr: Address) -> str:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from puasim.live.kamailio import KamailioProcess, kamailio_binary, start_presence_server
+from puasim.live.kamailio import KamailioProcess, kamailio_binary, start_edge_node, start_presence_server
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
@@ -51,3 +51,14 @@ def lab() -> Path:
     if not LAB_CAPTURES.is_dir():
         raise FileNotFoundError(f"the lab captures are missing from the repository: {LAB_CAPTURES}")
     return LAB_CAPTURES
+
+
+@pytest.fixture
+def edge_node(presence_server: KamailioProcess, tmp_path: Path) -> Iterator[KamailioProcess]:
+    """A fresh Kamailio edge node (usrloc, registrar, dialog, pua, pua_dialoginfo; any free
+    loopback port) publishing to the shared presence server; stopped by PID afterwards."""
+    node = start_edge_node(tmp_path / "edge", presence_server.sip)
+    try:
+        yield node
+    finally:
+        node.stop()

@@ -1,0 +1,275 @@
+"""A scenario's phones, live: puasim's sans-IO phones on loopback UDP sockets against a real edge node.
+
+The phones of a scenario's ``phones:`` block run over the
+:class:`~puasim.live.driver.LiveDriver`, each on its own UDP socket, and talk
+to a real SIP edge node (a Kamailio registrar/proxy, such as the one
+:func:`puasim.live.kamailio.start_edge_node` starts) instead of the
+simulated one: the node given replaces every phone's registrar and outbound
+proxy.  Scenario times are seconds of wall time from the start.
+
+* Each phone binds ``(host of its scenario address, 0)``: any free port, so
+  runs never collide (``keep_ports=True`` binds the scenario's ports).  Its
+  contacts that name its scenario address are rewritten to the bound one.
+* Steps ``phone.register``, ``phone.unregister``, ``phone.change_contact``,
+  ``phone.line_state``, ``phone.call``, ``phone.answer``, ``phone.reject``,
+  ``phone.hangup``, ``phone.cancel``, ``phone.crash``, ``phone.start`` and
+  ``mark`` run; every other step (``publish``, ``rpc.*``, ``server.*``,
+  ``network.*``, ``node.call``, ...) needs the simulated node, server or
+  network: it is skipped with a note in the trace and in the result.
+* Safety and bounds are the driver's: every address must be loopback unless
+  ``allow_remote``; only datagrams from the node (and the phones themselves)
+  are read; the run ends at the scenario's duration plus ``grace`` seconds,
+  or earlier at the driver's send/timer budgets.
+* ``capture`` takes a pcap on ``lo`` of the node's port, the phones' ports
+  and ``capture_ports`` (the presence server's, to see the node's PUBLISHes
+  and their replies); :attr:`PhonesResult.capture_trace` reads it back with
+  the scenario's node names (``pua`` for the node, ``server`` for
+  ``server``, the phones by name).
+
+Expectations are evaluated as :func:`puasim.live.scenario.run_live` does, on
+the capture's trace when there is one (it holds what the node sent to the
+presence server), else on the phones' own trace; ``record``,
+``server_state`` and ``rpc`` expectations read the simulated node or server
+and are not evaluated live.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from puasim.effects import SECOND
+from puasim.live.driver import Address, LiveDriver, LiveNode, check_target
+from puasim.phones.phone import Phone, PhoneConfig
+from puasim.scenario.calls import CALL_ACTIONS, run_step
+from puasim.scenario.expect import Failure
+from puasim.scenario.spec import Scenario, Step
+from puasim.sip.uri import format_hostport
+from puasim.trace.events import MessageSent, Note
+from puasim.trace.trace import Trace
+
+__all__ = ["LIVE_PHONE_ACTIONS", "PhonesResult", "run_phones", "run_phones_async"]
+
+LIVE_PHONE_ACTIONS = frozenset({
+    "phone.register", "phone.unregister", "phone.change_contact", "phone.line_state", "phone.crash",
+    "phone.start", "mark", *CALL_ACTIONS,
+})
+#: expectations that read the simulated node or server
+NOT_LIVE = ("record", "server_state", "rpc")
+
+
+@dataclass(slots=True)
+class PhonesResult:
+    name: str
+    passed: bool
+    failures: list[Failure]
+    skipped_steps: list[str]
+    skipped_expectations: list[str]
+    #: the phones' own view (what their sockets sent and received)
+    trace: Trace
+    #: phone name -> the address it was bound to
+    phones: dict[str, Address]
+    node: Address
+    messages: int
+    wall_time: float
+    error: str | None = None
+    capture: str | None = None
+    #: the capture read back with the run's node names (None without ``capture``)
+    capture_trace: Trace | None = None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def verdict(self) -> str:
+        return "pass" if self.passed else "FAIL"
+
+
+def _rewrite(contact: str, old: Address, new: Address) -> str:
+    for text in (format_hostport(*old), f"{old[0]}:{old[1]}"):
+        if text in contact:
+            return contact.replace(text, format_hostport(*new))
+    return contact
+
+
+class _LivePhones:
+    def __init__(self, scn: Scenario, node: Address, allow_remote: bool, keep_ports: bool, seed: object,
+                 server: Address | None) -> None:
+        if scn.registrations is None or not scn.registrations.phones:
+            raise ValueError(f"{scn.file}: the scenario has no phones: block to run live")
+        self.scn = scn
+        self.node_addr = node
+        self.allow_remote = allow_remote
+        self.keep_ports = keep_ports
+        # a fresh seed per live run: a real node remembers Call-IDs and branches for a while
+        self.seed = f"{scn.seed}/{time.time_ns()}" if seed is None else seed
+        self.server = server
+        names = {node: "pua"}
+        if server is not None:
+            names[server] = "server"
+        self.driver = LiveDriver(names=names, allow_remote=allow_remote, peers=[node],
+                                 meta={"scenario": scn.name, "file": scn.file, "node": format_hostport(*node)})
+        self.configs: dict[str, PhoneConfig] = {}
+        self.nodes: dict[str, LiveNode] = {}
+        self.starts: dict[str, int] = {}
+        self.skipped: list[str] = []
+        self.step_results: dict[int, Any] = {}
+
+    def _note(self, level: str, text: str) -> None:
+        self.driver.trace.add(self.driver.now(), "scenario", Note(level, text))
+
+    def _make_phone(self, name: str) -> Phone:
+        self.starts[name] = self.starts.get(name, 0) + 1
+        return Phone(self.configs[name], random.Random(f"{self.seed}/phone:{name}#{self.starts[name]}"))
+
+    async def _open(self, cfg: PhoneConfig) -> LiveNode:
+        bind = cfg.address if self.keep_ports else (cfg.address[0], 0)
+        node = await self.driver.open(cfg.name, bind, lambda addr: None, start=False)
+        contacts = tuple(_rewrite(c, cfg.address, node.address) for c in cfg.contacts)
+        self.configs[cfg.name] = replace(cfg, address=node.address, registrar=self.node_addr, contacts=contacts)
+        self.nodes[cfg.name] = node
+        return node
+
+    def _do(self, step: Step) -> None:
+        action, args = step.action, step.args
+        self._note("step", f"step {step.index} (line {step.line}): {action}")
+        if action not in LIVE_PHONE_ACTIONS:
+            text = f"step {step.index} (line {step.line}): {action} needs the simulated node, server or network: skipped live"
+            self.skipped.append(text)
+            self._note("skipped", text)
+            return
+        if action == "mark":
+            self._note("mark", str(args))
+            return
+        name = args["phone"]
+        node = self.nodes[name]
+        now = self.driver.now()
+        if action == "phone.crash":
+            for handle in node.timers.values():
+                handle.cancel()
+            node.timers.clear()
+            node.up = False
+            return
+        if action == "phone.start":
+            if not node.up:
+                node.up = True
+                self.driver.replace_endpoint(node, self._make_phone(name))
+            return
+        if not node.up:
+            self._note("warning", f"step {step.index}: phone {name} is down, {action} not done")
+            return
+        phone: Phone = node.endpoint
+        if action == "phone.register":
+            node.call(action, phone.register, now, args.get("expires"), bool(args.get("new_call_id", False)))
+        elif action == "phone.unregister":
+            node.call(action, phone.unregister, now, args.get("contacts"), bool(args.get("star", False)))
+        elif action == "phone.change_contact":
+            node.call(action, phone.change_contact, now, list(args["contacts"]), bool(args.get("remove_old", False)))
+        elif action == "phone.line_state":
+            node.call(action, phone.line_state, now, args["state"], args.get("dialog_id", "line1"),
+                      args.get("subscription_state"), tuple(args.get("omit", ())))
+        else:
+            run_step(node, phone, action, args, now, tuple(self.configs.values()))
+
+    async def run(self, capture: str | Path | None, capture_ports: tuple[int, ...], at_slack: float,
+                  grace: float) -> PhonesResult:
+        from puasim.live.scenario import evaluate_live
+
+        started = time.perf_counter()
+        scn = self.scn
+        regs = scn.registrations
+        assert regs is not None
+        check_target(self.node_addr, self.allow_remote, "edge node")
+        driver = self.driver
+        notes: list[str] = []
+        sniffer = None
+        for cfg in regs.phones:
+            await self._open(cfg)
+        if capture is not None:
+            from puasim.live.sniff import LoopbackCapture
+
+            ports = [self.node_addr[1], *capture_ports, *(n.address[1] for n in self.nodes.values())]
+            sniffer = LoopbackCapture(ports)
+            sniffer.start()
+            if sniffer.python_filter:
+                notes.append("capture: no BPF (libpcap missing?): Python-side filter used")
+        loop = asyncio.get_running_loop()
+        try:
+            driver.begin()  # t = 0 here, after the set-up
+            for name, node in self.nodes.items():
+                node.endpoint = self._make_phone(name)
+                driver.start(node)
+            for step in scn.steps:
+                loop.call_at(driver.clock.loop_time(step.at), self._do, step)
+            await driver.run_until(scn.duration + int(grace * SECOND))
+        finally:
+            driver.close()
+            if sniffer is not None:
+                sniffer.stop()
+                sniffer.write(capture)  # type: ignore[arg-type]
+        trace = driver.trace
+        if driver.drop_report():
+            notes.append(driver.drop_report())
+        names = dict(driver.names)
+        judged = trace
+        capture_trace = None
+        if capture is not None:
+            from puasim.capture.reader import read_pcap
+
+            capture_trace = read_pcap(capture, names)
+            judged = capture_trace
+        error = None if driver.error is None else f"{type(driver.error).__name__}: {driver.error}"
+        failures: list[Failure] = []
+        if not any(type(r.event) is MessageSent and r.event.src == self.node_addr for r in trace.records):
+            sent = sum(1 for r in trace.records if type(r.event) is MessageSent)
+            if sent:
+                failures.append(Failure("no-answer", None, f"no answer from the node {format_hostport(*self.node_addr)}: "
+                                        f"{sent} message(s) sent by the phones, nothing came back", ""))
+        epoch = int(capture_trace.meta.get("epoch", 0)) if capture_trace is not None else int(driver.epoch)
+        more, skipped_exp = evaluate_live(scn, judged, names, epoch, self.step_results, {}, error, at_slack,
+                                          not_live=NOT_LIVE)
+        failures += more
+        messages = sum(1 for r in trace.records if type(r.event) is MessageSent)
+        return PhonesResult(
+            name=scn.name, passed=not failures, failures=failures, skipped_steps=list(self.skipped),
+            skipped_expectations=skipped_exp, trace=trace,
+            phones={n: node.address for n, node in self.nodes.items()}, node=self.node_addr, messages=messages,
+            wall_time=time.perf_counter() - started, error=error,
+            capture=str(capture) if capture is not None else None, capture_trace=capture_trace, notes=notes,
+        )
+
+
+async def run_phones_async(
+    scn: Scenario,
+    node: Address,
+    *,
+    server: Address | None = None,
+    allow_remote: bool = False,
+    keep_ports: bool = False,
+    capture: str | Path | None = None,
+    capture_ports: tuple[int, ...] = (),
+    at_slack: float = 0.5,
+    grace: float = 0.5,
+    seed: object = None,
+) -> PhonesResult:
+    """Run the phones of ``scn`` against the edge node at ``node`` (see the module docstring).
+
+    ``server``: the presence server the node publishes to, named ``server`` in
+    the traces (and captured when ``capture`` is given)."""
+    check_target(node, allow_remote, "edge node")
+    if server is not None:
+        check_target(server, allow_remote, "server")
+        capture_ports = (*capture_ports, server[1])
+    return await _LivePhones(scn, node, allow_remote, keep_ports, seed, server).run(capture, capture_ports, at_slack,
+                                                                                    grace)
+
+
+def run_phones(scn: Scenario | str | Path, node: Address, **kw: Any) -> PhonesResult:
+    """:func:`run_phones_async` in a fresh event loop; ``scn`` may be a scenario file."""
+    if not isinstance(scn, Scenario):
+        from puasim.scenario.runner import load_scenario
+
+        scn = load_scenario(scn)
+    return asyncio.run(run_phones_async(scn, node, **kw))
