@@ -135,13 +135,23 @@ def publish_rows(trace: Any, node: Address, names: Mapping[Address, str] | None 
     finals: dict[str, tuple[int, int]] = {}
     #: position of the last arrival at the node that is not a reply to a PUBLISH
     trigger = -1
+    #: (Call-ID, top Via branch) of the PUBLISHes taken: a live driver hosting both ends of a
+    #: message records it at each end, and a retransmission repeats the branch
+    seen: set[tuple[str, str]] = set()
     for pos, rec in enumerate(records):
         ev = rec.event
         cls = type(ev)
         if cls is MessageSent and ev.src == node:
             msg = ev.message
             if not ev.retransmission and isinstance(msg, Request) and msg.method == "PUBLISH":
-                sent.append((rec.time, trigger, msg))
+                try:
+                    via = H.top_via(msg)
+                    key = (H.call_id(msg) or "", via.branch or "" if via is not None else "")
+                except SipParseError:
+                    key = (str(pos), "")
+                if key not in seen:
+                    seen.add(key)
+                    sent.append((rec.time, trigger, msg))
             continue
         if cls is not arrival or ev.dst != node:
             continue
