@@ -14,7 +14,8 @@ it registers at), to another phone's AOR.  As UAC it
   reply that made the dialog, reversed (§12.1.2), to its first hop.
 
 As UAS it answers an INVITE by its :class:`CallPolicy` (ring with 180, or
-with a reliable 183 when the caller supports 100rel; answer with 200 after a
+with a reliable 183 when the caller supports 100rel, at once or after a
+delay; answer with 200 after a
 delay, reject, or leave it ringing), retransmits a reliable provisional until
 its PRACK (RFC 3262 §3: T1 doubling, given up after 64·T1) and holds a 2xx
 answer until that PRACK, answers CANCEL with 200 and the INVITE with 487
@@ -85,6 +86,8 @@ class CallPolicy:
     reject_status: int = 486
     #: seconds from the answer until the callee hangs up (``None``: it never does)
     hangup_after: float | None = None
+    #: seconds from the INVITE to the 180 (or reliable 183) in ``ring`` mode (0: at once)
+    ring_after: float = 0.0
 
 
 REASONS = {180: "Ringing", 183: "Session Progress", 200: "OK", 481: "Call/Transaction Does Not Exist",
@@ -483,7 +486,10 @@ class Calls:
         elif mode == "reject":
             self.reject(now, self.policy.reject_status, call_id)
         elif mode == "ring":
-            self._ring(call, now)
+            if self.policy.ring_after > 0:
+                self.outbox.set_timer(("call", call_id, "ring"), now + int(self.policy.ring_after * SECOND))
+            else:
+                self._ring(call, now)
             if self.policy.answer_after is not None:
                 self.outbox.set_timer(("call", call_id, "answer"), now + int(self.policy.answer_after * SECOND))
 
@@ -602,6 +608,9 @@ class Calls:
                 self._state(call, "terminated", "hung up")
         elif what == "answer":
             self.answer(now, call_id)
+        elif what == "ring":
+            if call.state == "ringing":  # not answered, rejected or cancelled meanwhile
+                self._ring(call, now)
         elif what == "rel1xx" and call.awaiting_prack is not None and call.server is not None:
             self.outbox.send(call.awaiting_prack, call.server.reply_to or self.proxy, retransmission=True)
             call.prack_interval = min(2 * call.prack_interval, 64 * self.layer.timers.t1)

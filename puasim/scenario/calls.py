@@ -18,7 +18,7 @@ from puasim.sip.uri import parse_uri
 if TYPE_CHECKING:
     from puasim.phones.phone import Phone, PhoneConfig
 
-POLICY_KEYS = {"answer", "rel100", "answer_after", "reject_status", "hangup_after"}
+POLICY_KEYS = {"answer", "rel100", "answer_after", "reject_status", "hangup_after", "ring_after"}
 
 CALL_ACTIONS = {
     "phone.call": "a phone calls another phone (or an AOR) through the edge node (with: phone, to, hold, rel100)",
@@ -73,6 +73,7 @@ def policy(doc: Doc, value: Any, path: tuple) -> CallPolicy:
         answer_after=None if after is None else _seconds(after, doc, (*path, "answer_after"), "answer_after"),
         reject_status=_status(value.get("reject_status", 486), doc, (*path, "reject_status")),
         hangup_after=None if hang is None else _seconds(hang, doc, (*path, "hangup_after"), "hangup_after"),
+        ring_after=_seconds(value.get("ring_after", 0), doc, (*path, "ring_after"), "ring_after"),
     )
 
 

@@ -66,6 +66,24 @@ def test_callee_rings_with_180_copying_record_route_and_answers_on_the_step():
     assert p.answer(SECOND) is False  # nothing left ringing
 
 
+def test_ring_after_delays_the_180_and_an_earlier_answer_skips_it():
+    p = phone(policy=CallPolicy(ring_after=0.2))
+    p.receive(invite(), EDGE, 0)
+    sends, _, timers = take(p)
+    assert sends == [] and timers[("call", "c1", "ring")] == 200 * MILLISECOND
+    p.timer(("call", "c1", "ring"), 200 * MILLISECOND)
+    (ringing,), notes, _ = take(p)
+    assert ringing.message.status == 180 and notes[-1].endswith("early (180 sent)")
+    # answered before its ring time: a 200 and no 180 at all
+    q = phone(policy=CallPolicy(ring_after=0.5, answer_after=0.1))
+    q.receive(invite(), EDGE, 0)
+    take(q)
+    q.timer(("call", "c1", "answer"), 100 * MILLISECOND)
+    q.timer(("call", "c1", "ring"), 500 * MILLISECOND)
+    sends, _, _ = take(q)
+    assert [s.message.status for s in sends] == [200]
+
+
 def test_cancel_gets_200_and_the_invite_487():
     p = phone()
     p.receive(invite(), EDGE, 0)
