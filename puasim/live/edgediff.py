@@ -25,7 +25,10 @@ what it receives in arrival order, so each row records whether that reply
 had arrived before the message that caused the PUBLISH, taken as the last
 one the node received before sending it (:attr:`PublishRow.prior_answered`);
 when the two sides differ in that, a different ``SIP-If-Match`` is the race
-and is reported as a note, not as a difference.
+and is reported as a note, not as a difference; so are, for that Request-URI
+from then on, different ``version`` values (with ``dlginfo_increase_version``
+the version counts per pua record, and the race decides whether a PUBLISH
+starts a new record, pua-reference §3.4.2).
 """
 
 from __future__ import annotations
@@ -223,6 +226,8 @@ def compare_publishes(real: list[PublishRow], model: list[PublishRow]) -> Publis
     """Line the two sequences up in order; one text per difference (the real node is the reference)."""
     diffs: list[str] = []
     notes: list[str] = []
+    #: R-URIs whose records went another way through the If-Match race
+    raced: set[str] = set()
     for a, b in zip(real, model, strict=False):
         where = f"PUBLISH {a.index + 1} ({a.describe()})"
         for name in ("ruri", "event", "expires", "content_type", "status"):
@@ -233,6 +238,7 @@ def compare_publishes(real: list[PublishRow], model: list[PublishRow]) -> Publis
             text = (f"{where}: SIP-If-Match: real {'present' if a.if_match else 'absent'}, "
                     f"model {'present' if b.if_match else 'absent'}")
             if a.prior_answered != b.prior_answered:
+                raced.add(a.ruri)
                 notes.append(f"{text} (timing: the previous publication's 200 had "
                              f"{'' if a.prior_answered else 'not '}arrived on the real node, "
                              f"had {'' if b.prior_answered else 'not '}in the model)")
@@ -243,6 +249,9 @@ def compare_publishes(real: list[PublishRow], model: list[PublishRow]) -> Publis
             only_b = [line for line in b.body if line not in a.body]
             if not only_a and not only_b:
                 diffs.append(f"{where}: body: same elements in another order")
+            elif a.ruri in raced and all(line.startswith("@version=") for line in only_a + only_b):
+                notes.append(f"{where}: version: real {only_a}, model {only_b} (follows the If-Match race: "
+                             "an initial PUBLISH makes a new record, whose version starts again)")
             else:
                 diffs.append(f"{where}: body: real has {only_a or 'nothing more'}, model has {only_b or 'nothing more'}")
     for extra, side in ((real[len(model):], "real node"), (model[len(real):], "model")):

@@ -47,6 +47,7 @@ __all__ = [
     "schema_dir",
     "sip_ping",
     "EDGE_PARAMS",
+    "edge_params",
     "start_edge_node",
     "start_presence_server",
     "start_pua_node",
@@ -349,6 +350,67 @@ EDGE_PARAMS = {
     "pua_dialoginfo.publish_dialog_req_within": "PDI_PUBLISH_DIALOG_REQ_WITHIN",
     "pua_dialoginfo.attribute_display": "PDI_ATTRIBUTE_DISPLAY",
 }
+
+
+#: pua_dialoginfo parameters edge-node.cfg sets from defines
+_PDI_PARAMS = ("include_callid", "include_localremote", "include_tags", "override_lifetime", "caller_confirmed",
+               "include_req_uri", "callee_trying", "publish_dialog_req_within", "attribute_display")
+
+
+def edge_params(scn: Any) -> dict[str, int]:
+    """The :func:`start_edge_node` parameters of a scenario's ``pua:`` and ``node:`` blocks.
+
+    So that the real node runs what the model runs: every parameter that
+    differs from its module default is passed on, and anything
+    ``edge-node.cfg`` cannot do (other modules, another script, a dialog or
+    publish flag, a pua parameter it does not set) is a :class:`ValueError`
+    naming it.  ``outbound_proxy`` is not taken: the node publishes to the
+    presence server it is started with."""
+    from dataclasses import fields
+
+    from puasim.companions.dialoginfo import PuaDialoginfoConfig
+    from puasim.edge.script import Call
+    from puasim.node.dialog import DialogConfig
+    from puasim.node.registrar import RegistrarConfig
+    from puasim.node.usrloc import UsrlocConfig
+    from puasim.pua.config import load_config
+
+    regs = scn.registrations
+    where = f"{scn.file}: the shipped edge-node.cfg"
+    if regs is None or regs.node.dialog is None or regs.node.pua_dialoginfo is None:
+        raise ValueError(f"{where} runs dialog and pua_dialoginfo: the scenario's node: block must load both")
+    node = regs.node
+    extra = sorted(node.modules - {"core", "usrloc", "registrar", "pua", "dialog", "pua_dialoginfo"})
+    if extra:
+        raise ValueError(f"{where} does not load {', '.join(extra)}")
+    if regs.script.register != (Call("save", ("location",)),) or regs.script.invite != (Call("dlg_manage"),):
+        raise ValueError(f'{where} runs save("location") for REGISTER and dlg_manage() for INVITE, nothing else')
+    out: dict[str, int] = {}
+
+    def take(module: str, cfg: Any, default: Any, names: tuple[str, ...]) -> None:
+        for f in fields(default):
+            value, base = getattr(cfg, f.name), getattr(default, f.name)
+            if value == base:
+                continue
+            if f.name not in names:
+                raise ValueError(f"{where} cannot set {module} {f.name} (the scenario gives {value!r})")
+            out[f"{module}.{f.name}"] = int(value)
+
+    take("usrloc", node.usrloc, UsrlocConfig(), ("timer_interval",))
+    take("registrar", node.registrar, RegistrarConfig(), ("min_expires", "default_expires"))
+    take("dialog", node.dialog, DialogConfig(), ("default_timeout",))
+    take("pua_dialoginfo", node.pua_dialoginfo, PuaDialoginfoConfig(), _PDI_PARAMS)
+    # edge-node.cfg's own defaults that differ from the modules': registrar min_expires 0
+    out.setdefault("registrar.min_expires", node.registrar.min_expires)
+    pua = load_config({})
+    for f in fields(pua):
+        value, base = getattr(scn.pua_config, f.name), getattr(pua, f.name)
+        if value == base or f.name in ("outbound_proxy", "db_url", "warnings"):
+            continue
+        if f.name not in ("update_period", "db_mode", "default_expires", "min_expires", "dlginfo_increase_version"):
+            raise ValueError(f"{where} cannot set pua {f.name} (the scenario gives {value!r})")
+        out[f"pua.{f.name}"] = int(value)
+    return out
 
 
 def start_edge_node(

@@ -11,10 +11,16 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from puasim.live.kamailio import KamailioProcess, kamailio_binary, start_edge_node, start_presence_server
+from puasim.live.kamailio import (
+    KamailioProcess,
+    kamailio_binary,
+    start_edge_node,
+    start_presence_server,
+)
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
@@ -53,12 +59,22 @@ def lab() -> Path:
     return LAB_CAPTURES
 
 
-@pytest.fixture
-def edge_node(presence_server: KamailioProcess, tmp_path: Path) -> Iterator[KamailioProcess]:
-    """A fresh Kamailio edge node (usrloc, registrar, dialog, pua, pua_dialoginfo; any free
-    loopback port) publishing to the shared presence server; stopped by PID afterwards."""
-    node = start_edge_node(tmp_path / "edge", presence_server.sip)
+
+@pytest.fixture(scope="module")
+def edge_nodes(presence_server: KamailioProcess, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """Start fresh Kamailio edge nodes (usrloc, registrar, dialog, pua, pua_dialoginfo; any free
+    loopback port) publishing to the shared presence server: ``edge_nodes(params)``, with
+    parameters as :func:`puasim.live.kamailio.edge_params` gives them.  Each is stopped by PID
+    when the module's tests are done."""
+    started: list[KamailioProcess] = []
+
+    def start(params: dict[str, int] | None = None) -> KamailioProcess:
+        node = start_edge_node(tmp_path_factory.mktemp("edge"), presence_server.sip, params=params)
+        started.append(node)
+        return node
+
     try:
-        yield node
+        yield start
     finally:
-        node.stop()
+        for node in started:
+            node.stop()

@@ -10,30 +10,53 @@ two PUBLISH sequences (puasim.live.edgediff).
 
 from __future__ import annotations
 
-from pathlib import Path
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import pytest
 
-from puasim.live.edgediff import compare_publishes, model_publishes, publish_rows
+from puasim.live.edgediff import PublishRow, compare_publishes, model_publishes, publish_rows
+from puasim.live.kamailio import KamailioProcess, edge_params
 from puasim.live.phones import PhonesResult, run_phones
+from puasim.scenario.runner import load_scenario
 
 from .conftest import HERE
 
 pytestmark = pytest.mark.live
 
 SCENARIOS = HERE / "scenarios"
-CALLS = ("edge_basic_call", "edge_rejected_call", "edge_cancelled_call")
+#: the live scenarios of calls; each runs once per module, then the tests read its outcome
+CALLS = ("edge_basic_call", "edge_rejected_call", "edge_cancelled_call", "edge_prack_call",
+         "edge_parameters_call")
 
 
-def _run(name: str, node, server, tmp_path: Path) -> PhonesResult:
-    result = run_phones(SCENARIOS / f"{name}.yaml", node.sip, server=server.sip, capture=tmp_path / f"{name}.pcap")
-    assert result.capture_trace is not None
-    return result
+@dataclass
+class LiveCall:
+    result: PhonesResult
+    node: KamailioProcess
+    #: the PUBLISHes the real node sent, from the capture
+    rows: list[PublishRow]
 
 
-def _real_rows(result: PhonesResult, node, server) -> list:
-    names = {node.sip: "pua", server.sip: "server", **{addr: name for name, addr in result.phones.items()}}
-    return publish_rows(result.capture_trace, node.sip, names)
+@pytest.fixture(scope="module")
+def live_call(presence_server, edge_nodes, tmp_path_factory) -> Callable[[str], LiveCall]:
+    """``live_call(name)``: the scenario's phones against a fresh real edge node started with the
+    scenario's own parameters, captured on lo (run once per module, then cached)."""
+    runs: dict[str, LiveCall] = {}
+
+    def run(name: str) -> LiveCall:
+        if name not in runs:
+            path = SCENARIOS / f"{name}.yaml"
+            node = edge_nodes(edge_params(load_scenario(path)))
+            pcap = tmp_path_factory.mktemp("calls") / f"{name}.pcap"
+            result = run_phones(path, node.sip, server=presence_server.sip, capture=pcap)
+            assert result.capture_trace is not None
+            names = {node.sip: "pua", presence_server.sip: "server", **{a: n for n, a in result.phones.items()}}
+            runs[name] = LiveCall(result, node, publish_rows(result.capture_trace, node.sip, names))
+            node.stop()  # its log stays; the next scenario gets a node of its own
+        return runs[name]
+
+    return run
 
 
 def _states(rows) -> list[tuple[str, str | None, str, bool]]:
@@ -44,12 +67,12 @@ def _states(rows) -> list[tuple[str, str | None, str, bool]]:
     return out
 
 
-def test_a_basic_call_through_the_real_edge_node(presence_server, edge_node, can_capture, tmp_path) -> None:
+def test_a_basic_call_through_the_real_edge_node(live_call, can_capture) -> None:
     """REGISTER x2, INVITE, 180, 200, ACK, BYE: the scenario's own expectations hold on the
     capture, and the node published Trying, early x2, confirmed x2, terminated x2."""
-    result = _run("edge_basic_call", edge_node, presence_server, tmp_path)
-    assert result.passed, [f.message for f in result.failures]
-    rows = _real_rows(result, edge_node, presence_server)
+    run = live_call("edge_basic_call")
+    assert run.result.passed, [f.message for f in run.result.failures]
+    rows = run.rows
     states = _states(rows)
     assert [(uri, exp, state) for uri, exp, state, _ in states] == [
         ("sip:alice@127.0.0.1", "43201", "Trying"),
@@ -64,35 +87,53 @@ def test_a_basic_call_through_the_real_edge_node(presence_server, edge_node, can
     assert "dialog/local/target@uri=sip:bob@<bob>" in early_bob  # the 180's Contact
 
 
-def test_a_rejected_call_through_the_real_edge_node(presence_server, edge_node, can_capture, tmp_path) -> None:
+def test_a_rejected_call_through_the_real_edge_node(live_call, can_capture) -> None:
     """486 at once, never early: alice Trying, alice terminated, bob an initial terminated."""
-    result = _run("edge_rejected_call", edge_node, presence_server, tmp_path)
-    assert result.passed, [f.message for f in result.failures]
-    states = _states(_real_rows(result, edge_node, presence_server))
+    run = live_call("edge_rejected_call")
+    assert run.result.passed, [f.message for f in run.result.failures]
+    states = _states(run.rows)
     assert [(uri, exp, state) for uri, exp, state, _ in states] == [
         ("sip:alice@127.0.0.1", "43201", "Trying"), ("sip:alice@127.0.0.1", "11", "terminated"),
         ("sip:bob@127.0.0.1", "11", "terminated")]
     assert states[2][3] is False
 
 
-def test_a_cancelled_call_through_the_real_edge_node(presence_server, edge_node, can_capture, tmp_path) -> None:
+def test_a_cancelled_call_through_the_real_edge_node(live_call, can_capture) -> None:
     """CANCEL while ringing: early x2, then terminated x2 (Expires 11) before the 487 goes up."""
-    result = _run("edge_cancelled_call", edge_node, presence_server, tmp_path)
-    assert result.passed, [f.message for f in result.failures]
-    states = _states(_real_rows(result, edge_node, presence_server))
+    run = live_call("edge_cancelled_call")
+    assert run.result.passed, [f.message for f in run.result.failures]
+    states = _states(run.rows)
     assert [(uri, exp, state) for uri, exp, state, _ in states] == [
         ("sip:alice@127.0.0.1", "43201", "Trying"),
         ("sip:alice@127.0.0.1", "43201", "early"), ("sip:bob@127.0.0.1", "43201", "early"),
         ("sip:alice@127.0.0.1", "11", "terminated"), ("sip:bob@127.0.0.1", "11", "terminated")]
 
 
+def test_a_100rel_call_and_a_hangup_by_the_callee(live_call, can_capture) -> None:
+    """183 with 100rel: early x2 on the 183, nothing for the PRACK, confirmed x2, and
+    terminated x2 on bob's BYE (the lab kept no capture of this one)."""
+    run = live_call("edge_prack_call")
+    assert run.result.passed, [f.message for f in run.result.failures]
+    assert [state for _, _, state, _ in _states(run.rows)] == [
+        "Trying", "early", "early", "confirmed", "confirmed", "terminated", "terminated"]
+
+
+def test_the_scenario_parameters_reach_the_real_node(live_call, can_capture) -> None:
+    """override_lifetime 120, callee_trying, caller_confirmed, no call-id or tags,
+    dlginfo_increase_version: the node was started with what the scenario says."""
+    run = live_call("edge_parameters_call")
+    assert run.result.passed, [f.message for f in run.result.failures]
+    assert {row.expires for row in run.rows} == {"121", "11"}
+    assert [line for line in run.rows[-1].body if line.startswith("@version")] == ["@version=3"]
+    assert not any(line.startswith(("dialog@call-id", "dialog@local-tag")) for row in run.rows for line in row.body)
+
+
 @pytest.mark.parametrize("name", CALLS)
-def test_differential_real_edge_node_vs_model(name, presence_server, edge_node, can_capture, tmp_path) -> None:
+def test_differential_real_edge_node_vs_model(name, live_call, can_capture) -> None:
     """The same calls through the real node and the edge node model: the same PUBLISHes
     (R-URI, Event, Expires, Content-Type, If-Match present or not, reply status, body tree),
     random values (dialog id, Call-ID, tags, ETags) by presence only."""
-    result = _run(name, edge_node, presence_server, tmp_path)
-    real = _real_rows(result, edge_node, presence_server)
+    real = live_call(name).rows
     model, sim = model_publishes(SCENARIOS / f"{name}.yaml")
     assert sim.passed
     comparison = compare_publishes(real, model)

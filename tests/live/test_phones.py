@@ -140,3 +140,24 @@ def test_the_if_match_race_is_a_note_not_a_difference() -> None:
     # without the race to explain it, the same If-Match difference is one
     unexplained = [replace(early, if_match=False) if r is early else r for r in rows]
     assert not compare_publishes(unexplained, rows).ok
+
+
+def test_versions_after_an_if_match_race_are_notes() -> None:
+    """dlginfo_increase_version counts per record: a PUBLISH that went out initial on one side
+    starts a new record there, so the versions after it differ by the race alone."""
+    rows, _ = model_publishes(SCENARIOS / "edge_parameters_call.yaml")
+    alice = [i for i, r in enumerate(rows) if r.ruri == "sip:alice@127.0.0.1"]
+    first_refresh = next(i for i in alice if rows[i].if_match)
+
+    def restart(row):
+        return replace(row, body=tuple("@version=0" if line.startswith("@version=") else line for line in row.body))
+
+    raced = list(rows)
+    raced[first_refresh] = replace(restart(rows[first_refresh]), if_match=False, prior_answered=False)
+    comparison = compare_publishes(raced, rows)
+    assert comparison.ok, comparison.format()
+    assert any("follows the If-Match race" in n for n in comparison.notes)
+    # the same version difference without a race is a difference
+    unexplained = list(rows)
+    unexplained[first_refresh] = restart(rows[first_refresh])
+    assert not compare_publishes(unexplained, rows).ok
