@@ -8,6 +8,7 @@
 ``puasim check CAPTURE``    a capture of a real PUA checked against the model
 ``puasim live SCENARIO``    a scenario (or a captured flow) against a real SIP server on loopback
 ``puasim lab presence``     a real Kamailio presence server on loopback, for ``puasim live``
+``puasim lab edge``         a real Kamailio edge node (dialog, pua_dialoginfo) on loopback, for ``puasim live --node``
 ``puasim sweep SPEC``       many runs of one scenario (overrides x seeds) on all cores or Dask
 ``puasim compare SCENARIO`` one scenario under several PUA profiles, side by side
 
@@ -330,20 +331,26 @@ def _add_check_parser(sub: argparse._SubParsersAction) -> None:
 
 def _cmd_live(args: argparse.Namespace) -> int:
     """``puasim live``: a scenario (or a captured flow: replay) against a real server."""
+    from puasim.live.budgets import LiveBudgets
     from puasim.live.driver import LiveSafetyError
     from puasim.live.sniff import CaptureUnavailable
     from puasim.scenario.loader import ScenarioError
     from puasim.trace.codec import write_jsonl
 
-    server, bind = args.server, args.bind
-    if bind is None:  # the server's family: an IPv4 socket cannot reach [::1]
-        bind = ("::1", 0) if ":" in server[0] else ("127.0.0.1", 0)
+    server, bind, node = args.server, args.bind, args.node
     target = Path(args.target)
-    from puasim.live.budgets import LiveBudgets
-
     budgets = LiveBudgets(args.max_datagrams, args.max_handled, args.max_rate, args.max_duration)
+    replay = target.suffix in (".pcap", ".pcapng", ".cap")
+    if server is None and (node is None or replay):
+        need = "--server (the presence server the capture's PUA side is replayed against)" if replay else \
+            "--server (a presence server for the scenario's PUA) or --node (an edge node for its phones)"
+        print(f"puasim live: error: give {need} (see puasim live --help)", file=sys.stderr)
+        return 2
+    if bind is None:  # the server's family: an IPv4 socket cannot reach [::1]
+        peer = node if node is not None and not replay else server
+        bind = ("::1", 0) if ":" in peer[0] else ("127.0.0.1", 0)
     try:
-        if target.suffix in (".pcap", ".pcapng", ".cap"):
+        if replay:
             from puasim.live.replay import replay_live
 
             report, trace = replay_live(str(target), args.pua_port, server, bind=bind, speed=args.speed,
@@ -351,10 +358,17 @@ def _cmd_live(args: argparse.Namespace) -> int:
             print(report.format())
             ok = report.ok
         else:
-            from puasim.live.scenario import run_live
+            result: Any
+            if node is not None:
+                from puasim.live.phones import run_phones
 
-            result = run_live(target, server, bind=bind, allow_remote=args.allow_remote, capture=args.capture,
-                              budgets=budgets)
+                result = run_phones(target, node, server=server, allow_remote=args.allow_remote,
+                                    capture=args.capture, bind_host=bind[0], budgets=budgets)
+            else:
+                from puasim.live.scenario import run_live
+
+                result = run_live(target, server, bind=bind, allow_remote=args.allow_remote, capture=args.capture,
+                                  budgets=budgets)
             trace = result.trace
             for text in result.skipped_steps + result.skipped_expectations + result.notes:
                 print(f"note: {text}")
@@ -387,12 +401,16 @@ def _cmd_live(args: argparse.Namespace) -> int:
 def _add_live_parser(sub: argparse._SubParsersAction) -> None:
     lv = sub.add_parser("live", help="run a scenario (or replay a capture) against a real SIP server")
     lv.add_argument("target", type=A.input_file, help="a scenario file, or a pcap whose PUA side is replayed")
-    lv.add_argument("--server", type=A.server_address, required=True, metavar="HOST:PORT",
+    lv.add_argument("--server", type=A.server_address, metavar="HOST:PORT",
                     help="address of the real presence server, IPv6 as [addr]:port (loopback only; "
-                         "'puasim lab presence' starts one)")
+                         "'puasim lab presence' starts one); with --node: the server the node publishes to, "
+                         "named 'server' in the trace and captured with --capture")
+    lv.add_argument("--node", type=A.server_address, metavar="HOST:PORT",
+                    help="run the scenario's phones (its phones: block), each on its own loopback socket, "
+                         "against this real edge node instead of the simulated one ('puasim lab edge' starts one)")
     lv.add_argument("--bind", type=A.bind_address, metavar="HOST[:PORT]",
                     help="local address of puasim's socket (default 127.0.0.1, or ::1 for an IPv6 server; "
-                         "any free port)")
+                         "any free port); with --node only its host counts: each phone takes a free port")
     lv.add_argument("--capture", type=A.output_file, metavar="PCAP", help="capture the run on lo into this file (needs root)")
     lv.add_argument("--trace", type=A.output_file, metavar="FILE",
                     help="where the live trace goes (default OUT/live/NAME.jsonl)")
@@ -418,13 +436,16 @@ def _cmd_lab(args: argparse.Namespace) -> int:
     import signal
 
     from puasim.live.driver import LiveSafetyError
-    from puasim.live.lab import LabError, serve_presence
+    from puasim.live.lab import LabError, serve_edge, serve_presence
 
     def _terminate(signum: int, frame: object) -> None:
         raise KeyboardInterrupt
 
     previous = signal.signal(signal.SIGTERM, _terminate)
     try:
+        if args.lab == "edge":
+            return serve_edge(args.listen[0], args.listen[1], server=args.server, scenario=args.scenario,
+                              duration=args.duration, rundir=args.dir, say=lambda text: print(text, flush=True))
         return serve_presence(args.listen[0], args.listen[1], duration=args.duration, rundir=args.dir,
                               max_expires=args.max_expires, say=lambda text: print(text, flush=True))
     except (LabError, LiveSafetyError, OSError) as exc:
@@ -445,6 +466,19 @@ def _add_lab_parser(sub: argparse._SubParsersAction) -> None:
                     help="keep the config defines, SQLite DB and log here (default: a temporary folder)")
     pr.add_argument("--max-expires", type=A.count, default=3600, help="presence max_expires (default 3600)")
     pr.set_defaults(func=_cmd_lab)
+    ed = kinds.add_parser("edge", help="a Kamailio edge node (usrloc, registrar, dialog, pua, pua_dialoginfo) and a "
+                                       "presence server for it, for 'puasim live --node'")
+    ed.add_argument("--listen", type=A.bind_address, default=("127.0.0.1", 5080), metavar="HOST[:PORT]",
+                    help="loopback address of the edge node (default 127.0.0.1:5080; port 0 = any free port)")
+    ed.add_argument("--server", type=A.server_address, metavar="HOST:PORT",
+                    help="publish to this running presence server (default: start one on a free port)")
+    ed.add_argument("--scenario", type=A.input_file, metavar="FILE",
+                    help="take the node's module parameters from this scenario's pua: and node: blocks")
+    ed.add_argument("--duration", type=A.positive_seconds, metavar="SECONDS",
+                    help="stop after this many seconds (default: run until Ctrl-C)")
+    ed.add_argument("--dir", type=A.output_dir, metavar="FOLDER",
+                    help="keep the config defines, SQLite DBs and logs here (default: a temporary folder)")
+    ed.set_defaults(func=_cmd_lab)
 
 
 def _cmd_sweep(args: argparse.Namespace) -> int:

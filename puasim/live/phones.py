@@ -7,8 +7,9 @@ to a real SIP edge node (a Kamailio registrar/proxy, such as the one
 simulated one: the node given replaces every phone's registrar and outbound
 proxy.  Scenario times are seconds of wall time from the start.
 
-* Each phone binds ``(host of its scenario address, 0)``: any free port, so
-  runs never collide (``keep_ports=True`` binds the scenario's ports).  Its
+* Each phone binds ``(host of its scenario address, 0)`` (or ``bind_host``):
+  any free port, so runs never collide (``keep_ports=True`` binds the
+  scenario's ports).  Its
   contacts that name its scenario address are rewritten to the bound one.
 * Steps ``phone.register``, ``phone.unregister``, ``phone.change_contact``,
   ``phone.line_state``, ``phone.call``, ``phone.answer``, ``phone.reject``,
@@ -19,7 +20,9 @@ proxy.  Scenario times are seconds of wall time from the start.
 * Safety and bounds are the driver's: every address must be loopback unless
   ``allow_remote``; only datagrams from the node (and the phones themselves)
   are read; the run ends at the scenario's duration plus ``grace`` seconds,
-  or earlier at the driver's send/timer budgets.
+  or earlier at the driver's send/timer budgets; ``budgets``
+  (:class:`~puasim.live.budgets.LiveBudgets`, ``puasim live --max-*``) sets
+  them and caps the duration.
 * ``capture`` takes a pcap on ``lo`` of the node's port, the phones' ports
   and ``capture_ports`` (the presence server's, to see the node's PUBLISHes
   and their replies); :attr:`PhonesResult.capture_trace` reads it back with
@@ -43,6 +46,7 @@ from pathlib import Path
 from typing import Any
 
 from puasim.effects import SECOND
+from puasim.live.budgets import LiveBudgets
 from puasim.live.driver import Address, LiveDriver, LiveNode, check_target
 from puasim.phones.phone import Phone, PhoneConfig
 from puasim.scenario.calls import CALL_ACTIONS, run_step
@@ -96,13 +100,15 @@ def _rewrite(contact: str, old: Address, new: Address) -> str:
 
 class _LivePhones:
     def __init__(self, scn: Scenario, node: Address, allow_remote: bool, keep_ports: bool, seed: object,
-                 server: Address | None) -> None:
+                 server: Address | None, bind_host: str | None = None, budgets: LiveBudgets | None = None) -> None:
         if scn.registrations is None or not scn.registrations.phones:
             raise ValueError(f"{scn.file}: the scenario has no phones: block to run live")
         self.scn = scn
         self.node_addr = node
         self.allow_remote = allow_remote
         self.keep_ports = keep_ports
+        self.bind_host = bind_host
+        self.budgets = budgets or LiveBudgets()
         # a fresh seed per live run: a real node remembers Call-IDs and branches for a while
         self.seed = f"{scn.seed}/{time.time_ns()}" if seed is None else seed
         self.server = server
@@ -110,7 +116,8 @@ class _LivePhones:
         if server is not None:
             names[server] = "server"
         self.driver = LiveDriver(names=names, allow_remote=allow_remote, peers=[node],
-                                 meta={"scenario": scn.name, "file": scn.file, "node": format_hostport(*node)})
+                                 meta={"scenario": scn.name, "file": scn.file, "node": format_hostport(*node)},
+                                 **self.budgets.driver_kwargs())
         self.configs: dict[str, PhoneConfig] = {}
         self.nodes: dict[str, LiveNode] = {}
         self.starts: dict[str, int] = {}
@@ -125,7 +132,7 @@ class _LivePhones:
         return Phone(self.configs[name], random.Random(f"{self.seed}/phone:{name}#{self.starts[name]}"))
 
     async def _open(self, cfg: PhoneConfig) -> LiveNode:
-        bind = cfg.address if self.keep_ports else (cfg.address[0], 0)
+        bind = cfg.address if self.keep_ports else (self.bind_host or cfg.address[0], 0)
         node = await self.driver.open(cfg.name, bind, lambda addr: None, start=False)
         contacts = tuple(_rewrite(c, cfg.address, node.address) for c in cfg.contacts)
         self.configs[cfg.name] = replace(cfg, address=node.address, registrar=self.node_addr, contacts=contacts)
@@ -195,6 +202,9 @@ class _LivePhones:
             sniffer.start()
             if sniffer.python_filter:
                 notes.append("capture: no BPF (libpcap missing?): Python-side filter used")
+        else:
+            notes.append("no capture: what the node sends the presence server is not seen here, so expectations "
+                         "on its PUBLISHes cannot hold (capture to see them)")
         loop = asyncio.get_running_loop()
         try:
             driver.begin()  # t = 0 here, after the set-up
@@ -203,7 +213,12 @@ class _LivePhones:
                 driver.start(node)
             for step in scn.steps:
                 loop.call_at(driver.clock.loop_time(step.at), self._do, step)
-            await driver.run_until(scn.duration + int(grace * SECOND))
+            wanted = scn.duration + int(grace * SECOND)
+            until = self.budgets.cap_us(wanted)
+            if until < wanted:
+                notes.append(f"the run was cut at {until / SECOND:g} s by the duration budget "
+                             f"(the scenario runs {wanted / SECOND:g} s)")
+            await driver.run_until(until)
         finally:
             driver.close()
             if sniffer is not None:
@@ -248,6 +263,8 @@ async def run_phones_async(
     server: Address | None = None,
     allow_remote: bool = False,
     keep_ports: bool = False,
+    bind_host: str | None = None,
+    budgets: LiveBudgets | None = None,
     capture: str | Path | None = None,
     capture_ports: tuple[int, ...] = (),
     at_slack: float = 0.5,
@@ -262,8 +279,10 @@ async def run_phones_async(
     if server is not None:
         check_target(server, allow_remote, "server")
         capture_ports = (*capture_ports, server[1])
-    return await _LivePhones(scn, node, allow_remote, keep_ports, seed, server).run(capture, capture_ports, at_slack,
-                                                                                    grace)
+    if bind_host is not None:
+        check_target((bind_host, 0), allow_remote, "bind address")
+    phones = _LivePhones(scn, node, allow_remote, keep_ports, seed, server, bind_host, budgets)
+    return await phones.run(capture, capture_ports, at_slack, grace)
 
 
 def run_phones(scn: Scenario | str | Path, node: Address, **kw: Any) -> PhonesResult:

@@ -140,3 +140,19 @@ def test_differential_real_edge_node_vs_model(name, live_call, can_capture) -> N
     print(comparison.format())
     assert comparison.ok, comparison.format()
     assert len(real) >= 3
+
+
+def test_the_cli_runs_a_scenarios_phones_against_a_real_edge_node(presence_server, edge_nodes, can_capture,
+                                                                   tmp_path, capsys) -> None:
+    from puasim.cli import main
+
+    node = edge_nodes({"registrar.min_expires": 0})
+    trace = tmp_path / "phones.jsonl"
+    argv = ["live", str(SCENARIOS / "edge_cancelled_call.yaml"), "--node", f"{node.sip[0]}:{node.sip[1]}",
+            "--server", f"{presence_server.sip[0]}:{presence_server.sip[1]}", "--capture", str(tmp_path / "c.pcap"),
+            "--trace", str(trace)]
+    assert main(argv) == 0, capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "live_edge_cancelled_call: pass" in out and "capture written to" in out
+    assert trace.stat().st_size > 0
+    assert main(["live", str(SCENARIOS / "edge_cancelled_call.yaml"), "--node", "192.0.2.1:5080"]) == 2

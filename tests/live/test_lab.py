@@ -72,3 +72,37 @@ def test_lab_presence_stops_on_ctrl_c(kamailio: str) -> None:
     assert "interrupted" in out and "stopped" in out
     with pytest.raises(ProcessLookupError):
         os.kill(int(m.group(1)), 0)
+
+
+def test_lab_edge_starts_a_node_and_its_presence_server_and_stops_both(kamailio: str, tmp_path) -> None:
+    from puasim.live.phones import run_phones
+
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "puasim", "lab", "edge", "--listen", "127.0.0.1:0", "--duration", "12",
+         "--scenario", str(HERE / "scenarios" / "edge_rejected_call.yaml"), "--dir", str(tmp_path / "lab")],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=REPO,
+    )
+    try:
+        assert proc.stdout is not None
+        first = proc.stdout.readline()
+        m = re.search(r"edge node \(pid (\d+)\) listening on udp:127\.0\.0\.1:(\d+), publishing to presence server "
+                      r"\(pid (\d+)\) on udp:127\.0\.0\.1:(\d+)", first)
+        assert m, first + (proc.stderr.read() if proc.stderr else "")
+        node, server = ("127.0.0.1", int(m.group(2))), ("127.0.0.1", int(m.group(4)))
+        result = run_phones(HERE / "scenarios" / "edge_rejected_call.yaml", node, server=server, grace=0.3)
+        # no capture here: the expectations on the node's PUBLISHes cannot hold, the phones' side does
+        assert not result.error and [f.kind for f in result.failures] == ["sequence", "count"]
+        statuses = [getattr(r.event.message, "status", None) for r in result.trace
+                    if r.node == "pua" and type(r.event).__name__ == "MessageSent"]
+        assert 486 in statuses
+        out, err = proc.communicate(timeout=40)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+    assert proc.returncode == 0, err
+    assert f"edge node on udp:127.0.0.1:{node[1]} stopped" in out
+    for pid in (int(m.group(1)), int(m.group(3))):
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)  # both Kamailios it started are gone

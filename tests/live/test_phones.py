@@ -161,3 +161,21 @@ def test_versions_after_an_if_match_race_are_notes() -> None:
     unexplained = list(rows)
     unexplained[first_refresh] = restart(rows[first_refresh])
     assert not compare_publishes(unexplained, rows).ok
+
+
+def test_the_duration_budget_cuts_a_phones_run() -> None:
+    from puasim.live.budgets import LiveBudgets
+
+    async def go():
+        host = LiveDriver(names={})
+        host.begin()
+        node = await host.open("pua", ("127.0.0.1", 0), lambda a: _Silent())
+        try:
+            return await run_phones_async(load_scenario(SCENARIOS / "edge_basic_call.yaml"), node.address,
+                                          budgets=LiveBudgets(max_duration=0.6))
+        finally:
+            host.close()
+
+    result = asyncio.run(go())
+    assert result.wall_time < 3
+    assert any("cut at 0.6 s by the duration budget" in n for n in result.notes)
