@@ -6,7 +6,8 @@ one :class:`PublishRow` per PUBLISH, retransmissions left out, in the order
 sent.  :func:`compare_publishes` lines up two such sequences and lists, one
 line each, where they differ.
 
-What is compared, per PUBLISH: the Request-URI, ``Event``, ``Expires``,
+What is compared, per PUBLISH (and, when asked, when it left, counted from
+the first one, within a slack): the Request-URI, ``Event``, ``Expires``,
 ``Content-Type``, whether ``SIP-If-Match`` is present (not its value: each
 presence server makes its own ETags), the status of the reply, and the body
 as a canonical tree: the ``dialog-info`` root's ``entity``, ``version`` and
@@ -222,14 +223,23 @@ class PublishComparison:
         return "\n".join(out)
 
 
-def compare_publishes(real: list[PublishRow], model: list[PublishRow]) -> PublishComparison:
-    """Line the two sequences up in order; one text per difference (the real node is the reference)."""
+def compare_publishes(real: list[PublishRow], model: list[PublishRow],
+                      time_slack: int | None = None) -> PublishComparison:
+    """Line the two sequences up in order; one text per difference (the real node is the reference).
+
+    ``time_slack`` (µs): also compare when each PUBLISH left, counted from each side's first
+    one, within that slack (None: times are not compared)."""
     diffs: list[str] = []
     notes: list[str] = []
     #: R-URIs whose records went another way through the If-Match race
     raced: set[str] = set()
     for a, b in zip(real, model, strict=False):
         where = f"PUBLISH {a.index + 1} ({a.describe()})"
+        if time_slack is not None and real and model:
+            ta, tb = a.time - real[0].time, b.time - model[0].time
+            if abs(ta - tb) > time_slack:
+                diffs.append(f"{where}: sent {ta / 1e6:.3f} s after the first on the real node, "
+                             f"{tb / 1e6:.3f} s in the model (slack {time_slack / 1e6:g} s)")
         for name in ("ruri", "event", "expires", "content_type", "status"):
             va, vb = getattr(a, name), getattr(b, name)
             if va != vb:
