@@ -98,6 +98,16 @@ def _rewrite(contact: str, old: Address, new: Address) -> str:
     return contact
 
 
+def _rebased(trace: Trace, epoch: float) -> Trace:
+    """A capture's trace with its times counted from the run's t = 0 (UNIX time ``epoch``),
+    so that the scenario's times (``at`` of expectations) mean the same on it."""
+    offset = int(round((float(trace.meta.get("epoch", 0)) - epoch) * SECOND))
+    out = Trace({**trace.meta, "epoch": epoch})
+    for rec in trace.records:
+        out.add(max(0, rec.time + offset), rec.node, rec.event)
+    return out
+
+
 class _LivePhones:
     def __init__(self, scn: Scenario, node: Address, allow_remote: bool, keep_ports: bool, seed: object,
                  server: Address | None, bind_host: str | None = None, budgets: LiveBudgets | None = None) -> None:
@@ -192,21 +202,21 @@ class _LivePhones:
         driver = self.driver
         notes: list[str] = []
         sniffer = None
-        for cfg in regs.phones:
-            await self._open(cfg)
-        if capture is not None:
-            from puasim.live.sniff import LoopbackCapture
-
-            ports = [self.node_addr[1], *capture_ports, *(n.address[1] for n in self.nodes.values())]
-            sniffer = LoopbackCapture(ports)
-            sniffer.start()
-            if sniffer.python_filter:
-                notes.append("capture: no BPF (libpcap missing?): Python-side filter used")
-        else:
-            notes.append("no capture: what the node sends the presence server is not seen here, so expectations "
-                         "on its PUBLISHes cannot hold (capture to see them)")
         loop = asyncio.get_running_loop()
         try:
+            for cfg in regs.phones:
+                await self._open(cfg)
+            if capture is not None:
+                from puasim.live.sniff import LoopbackCapture
+
+                ports = [self.node_addr[1], *capture_ports, *(n.address[1] for n in self.nodes.values())]
+                sniffer = LoopbackCapture(ports)
+                sniffer.start()
+                if sniffer.python_filter:
+                    notes.append("capture: no BPF (libpcap missing?): Python-side filter used")
+            else:
+                notes.append("no capture: what the node sends the presence server is not seen here, so "
+                             "expectations on its PUBLISHes cannot hold (capture to see them)")
             driver.begin()  # t = 0 here, after the set-up
             for name, node in self.nodes.items():
                 node.endpoint = self._make_phone(name)
@@ -233,7 +243,7 @@ class _LivePhones:
         if capture is not None:
             from puasim.capture.reader import read_pcap
 
-            capture_trace = read_pcap(capture, names)
+            capture_trace = _rebased(read_pcap(capture, names), driver.epoch)
             judged = capture_trace
         error = None if driver.error is None else f"{type(driver.error).__name__}: {driver.error}"
         failures: list[Failure] = []
@@ -242,8 +252,7 @@ class _LivePhones:
             if sent:
                 failures.append(Failure("no-answer", None, f"no answer from the node {format_hostport(*self.node_addr)}: "
                                         f"{sent} message(s) sent by the phones, nothing came back", ""))
-        epoch = int(capture_trace.meta.get("epoch", 0)) if capture_trace is not None else int(driver.epoch)
-        more, skipped_exp = evaluate_live(scn, judged, names, epoch, self.step_results, {}, error, at_slack,
+        more, skipped_exp = evaluate_live(scn, judged, names, int(driver.epoch), self.step_results, {}, error, at_slack,
                                           not_live=NOT_LIVE)
         failures += more
         messages = sum(1 for r in trace.records if type(r.event) is MessageSent)

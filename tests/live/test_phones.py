@@ -179,3 +179,15 @@ def test_the_duration_budget_cuts_a_phones_run() -> None:
     result = asyncio.run(go())
     assert result.wall_time < 3
     assert any("cut at 0.6 s by the duration budget" in n for n in result.notes)
+
+
+def test_a_capture_is_rebased_to_the_runs_start() -> None:
+    """The capture counts from its first packet's whole second; the scenario from the run's t = 0."""
+    from puasim.live.phones import _rebased
+    from puasim.trace.trace import Trace
+
+    cap = Trace({"epoch": 1_000, "source": "x.pcap"})
+    cap.add(100_000, "alice", Note("info", "first"))
+    out = _rebased(cap, 999.5)
+    assert out.meta["epoch"] == 999.5 and out.meta["source"] == "x.pcap"
+    assert [r.time for r in out.records] == [600_000]
