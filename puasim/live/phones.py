@@ -17,9 +17,11 @@ proxy.  Scenario times are seconds of wall time from the start.
   ``mark`` run; every other step (``publish``, ``rpc.*``, ``server.*``,
   ``network.*``, ``node.call``, ...) needs the simulated node, server or
   network: it is skipped with a note in the trace and in the result.
+* A watching phone (``watch:``, BLF) subscribes to ``server`` when one is
+  given (else to its scenario's ``presence_server``, or the node).
 * Safety and bounds are the driver's: every address must be loopback unless
-  ``allow_remote``; only datagrams from the node (and the phones themselves)
-  are read; the run ends at the scenario's duration plus ``grace`` seconds,
+  ``allow_remote``; only datagrams from the node, ``server`` (and the phones
+  themselves) are read; the run ends at the scenario's duration plus ``grace`` seconds,
   or earlier at the driver's send/timer budgets; ``budgets``
   (:class:`~puasim.live.budgets.LiveBudgets`, ``puasim live --max-*``) sets
   them and caps the duration.
@@ -125,7 +127,9 @@ class _LivePhones:
         names = {node: "pua"}
         if server is not None:
             names[server] = "server"
-        self.driver = LiveDriver(names=names, allow_remote=allow_remote, peers=[node],
+        # the node's datagrams are read, and the server's (the NOTIFYs of a watching phone's SUBSCRIBEs)
+        peers = [node] if server is None else [node, server]
+        self.driver = LiveDriver(names=names, allow_remote=allow_remote, peers=peers,
                                  meta={"scenario": scn.name, "file": scn.file, "node": format_hostport(*node)},
                                  **self.budgets.driver_kwargs())
         self.configs: dict[str, PhoneConfig] = {}
@@ -145,7 +149,9 @@ class _LivePhones:
         bind = cfg.address if self.keep_ports else (self.bind_host or cfg.address[0], 0)
         node = await self.driver.open(cfg.name, bind, lambda addr: None, start=False)
         contacts = tuple(_rewrite(c, cfg.address, node.address) for c in cfg.contacts)
-        self.configs[cfg.name] = replace(cfg, address=node.address, registrar=self.node_addr, contacts=contacts)
+        presence = self.server if self.server is not None else cfg.presence_server
+        self.configs[cfg.name] = replace(cfg, address=node.address, registrar=self.node_addr, contacts=contacts,
+                                         presence_server=presence)
         self.nodes[cfg.name] = node
         return node
 

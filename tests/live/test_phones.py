@@ -191,3 +191,35 @@ def test_a_capture_is_rebased_to_the_runs_start() -> None:
     out = _rebased(cap, 999.5)
     assert out.meta["epoch"] == 999.5 and out.meta["source"] == "x.pcap"
     assert [r.time for r in out.records] == [600_000]
+
+
+def test_a_watching_phone_subscribes_to_the_server_and_gets_its_notifies() -> None:
+    """carol watches alice (BLF): live, her SUBSCRIBE goes to the server given, whose NOTIFYs
+    (from an address other than the node's) are read, not dropped as strangers."""
+    text = (SCENARIOS / "edge_basic_call.yaml").read_text().replace(
+        "steps:\n",
+        "  - {name: carol, aor: \"sip:carol@127.0.0.1\", address: 127.0.0.1:5094, refresh: none, watch: [alice]}\n"
+        "steps:\n")
+    path = SCENARIOS / "watch.yaml"
+    scn = scenario_from_text(text, str(path))
+
+    async def go():
+        host = LiveDriver(names={})
+        host.begin()
+        server = await host.open("server", ("127.0.0.1", 0), lambda a: PresenceServer(
+            a[0], a[1], rng=random.Random(2), epoch=int(host.epoch)))
+        cfg = replace(scn.pua_config, outbound_proxy=f"sip:127.0.0.1:{server.address[1]}")
+        node = await host.open("pua", ("127.0.0.1", 0), lambda a: make_edge(scn.registrations, Pua(
+            cfg, host=a[0], port=a[1], rng=random.Random(1), epoch=int(host.epoch))))
+        try:
+            return await run_phones_async(scn, node.address, server=server.address), server.address
+        finally:
+            host.close()
+
+    result, server = asyncio.run(go())
+    sent = [r for r in result.trace if type(r.event) is MessageSent]
+    assert any(r.node == "carol" and r.event.dst == server and getattr(r.event.message, "method", "") == "SUBSCRIBE"
+               for r in sent)
+    notifies = [r for r in sent if r.node == "server" and getattr(r.event.message, "method", "") == "NOTIFY"]
+    assert len(notifies) >= 3  # the initial one, then alice's call states
+    assert result.trace.meta.get("dropped") is None and "stranger" not in " ".join(result.notes)
