@@ -15,12 +15,15 @@ from collections.abc import Hashable
 from dataclasses import dataclass
 from typing import Any
 
+from puasim.frozen import quick_init
+
 SECOND = 1_000_000
 MILLISECOND = 1_000
 
 Address = tuple[str, int]
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Send:
     """Put ``message`` on the wire from the node towards ``dest``."""
@@ -30,6 +33,7 @@ class Send:
     retransmission: bool = False
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class SetTimer:
     """Arm (or re-arm) the timer ``key`` to fire at absolute time ``at``."""
@@ -38,6 +42,7 @@ class SetTimer:
     at: int
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class CancelTimer:
     """Disarm timer ``key`` if it is armed."""
@@ -45,6 +50,7 @@ class CancelTimer:
     key: Hashable
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Emit:
     """Record ``event`` (a :mod:`puasim.trace.events` value) in the trace."""

@@ -54,6 +54,7 @@ from lxml import etree
 from puasim.bodies.errors import BodyError
 from puasim.bodies.xml import parse_xml
 from puasim.effects import SECOND
+from puasim.frozen import quick_init
 from puasim.server.profiles import ETAG_KAMAILIO, ServerProfile
 from puasim.trace.events import ServerStateChanged
 
@@ -68,6 +69,7 @@ EXPIRED = "expired"
 FORGOTTEN = "forgotten"
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class PublishRequest:
     """What the compositor needs from one PUBLISH, read by the endpoint.
@@ -91,6 +93,7 @@ class PublishRequest:
     event_malformed: bool = False
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class PublishOutcome:
     """The compositor's answer: what the endpoint puts into the reply.

@@ -24,6 +24,7 @@ import functools
 import re
 from dataclasses import dataclass, field
 
+from puasim.frozen import quick_init
 from puasim.sip.errors import SipParseError
 from puasim.sip.syntax import (
     MAX_UINT32,
@@ -54,6 +55,7 @@ def _param_value(params: Params, name: str) -> str | None:
 
 
 # --------------------------------------------------------------------------- Via (§20.42)
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Via:
     """One Via value: ``SIP/2.0/UDP host:port;params`` (RFC 3261 §20.42, §18.2.1).

@@ -12,6 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
+from puasim.frozen import quick_init
+
 _T = TypeVar("_T")
 
 #: compact form -> canonical lower-case long name (RFC 3261 §7.3.3, RFC 6665 §8.2.1 ...)
@@ -204,6 +206,7 @@ class _HeaderAccess:
         return replace(self, headers=headers)  # type: ignore[type-var]
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Request(_HeaderAccess):
     """A SIP request: ``method``, Request-URI text, header fields and body."""
@@ -222,6 +225,7 @@ class Request(_HeaderAccess):
         return True
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Response(_HeaderAccess):
     """A SIP response: status code, reason phrase, header fields and body."""

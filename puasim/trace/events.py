@@ -13,6 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from puasim.frozen import quick_init
+
 Address = tuple[str, int]
 
 
@@ -252,5 +254,10 @@ EVENT_TYPES: dict[str, type] = {
         Note,
     )
 }
+
+# every event is made once per happening: construction kept cheap (puasim.frozen)
+for _cls in EVENT_TYPES.values():
+    quick_init(_cls)
+del _cls
 
 MESSAGE_EVENTS = (MessageSent, MessageDelivered, MessageDropped, MessageDuplicated)

@@ -12,7 +12,10 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from puasim.frozen import quick_init
 
+
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Record:
     """One trace entry: sequence number, time (µs), node name and the event."""
