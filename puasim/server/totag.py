@@ -21,6 +21,7 @@ random base.
 from __future__ import annotations
 
 import binascii
+import functools
 
 __all__ = ["crc16_x25", "kamailio_to_tag_suffix"]
 
@@ -35,12 +36,19 @@ def crc16_x25(data: bytes) -> int:
     (``binascii.crc_hqx``) on bit-reversed input, then reflected and inverted.
     """
     crc = binascii.crc_hqx(data.translate(_REFLECT), 0xFFFF)
-    return int(f"{crc:016b}"[::-1], 2) ^ 0xFFFF
+    return ((_REFLECT[crc & 0xFF] << 8) | _REFLECT[crc >> 8]) ^ 0xFFFF
 
 
 def _reverse_hex(value: int) -> str:
-    # four hex digits, least significant first
-    return "".join("0123456789abcdef"[(value >> shift) & 0xF] for shift in (0, 4, 8, 12))
+    # four hex digits (value < 2**16), least significant first
+    return f"{value:04x}"[::-1]
+
+
+@functools.lru_cache(maxsize=4096)
+def _second_half(port: str, host: str, call_id: str) -> str:
+    """The suffix's second CRC: the same for every request of a Call-ID from one Via sent-by
+    (a refreshing client reuses its Call-ID), so it is kept for the recent ones."""
+    return _reverse_hex(crc16_x25((port + host + call_id).encode("utf-8", "surrogateescape")))
 
 
 def kamailio_to_tag_suffix(host: str, port: str, branch: str | None, call_id: str | None) -> str:
@@ -51,5 +59,4 @@ def kamailio_to_tag_suffix(host: str, port: str, branch: str | None, call_id: st
     Call-ID value (``None`` when absent).
     """
     first = (host + port + (branch or "")).encode("utf-8", "surrogateescape")
-    second = (port + host + (call_id or "")).encode("utf-8", "surrogateescape")
-    return _reverse_hex(crc16_x25(first)) + _reverse_hex(crc16_x25(second))
+    return _reverse_hex(crc16_x25(first)) + _second_half(port, host, call_id or "")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import re
 from pathlib import Path
 
@@ -95,3 +96,33 @@ def test_random_suffix_knob(profile):
 def test_unknown_suffix_style_is_refused():
     with pytest.raises(ValueError, match="to_tag_suffix"):
         get_profile("kamailio", to_tag_suffix="counter")
+
+
+def _crc16_x25_bitwise(data: bytes) -> int:
+    # the textbook definition: reflected polynomial 0x8408, init 0xFFFF, result inverted
+    crc = 0xFFFF
+    for byte in data:
+        crc ^= byte
+        for _ in range(8):
+            crc = (crc >> 1) ^ 0x8408 if crc & 1 else crc >> 1
+    return crc ^ 0xFFFF
+
+
+def test_crc16_x25_agrees_with_the_bitwise_definition():
+    rng = random.Random(13)
+    samples = [b"", b"\x00", b"\xff" * 3] + [rng.randbytes(rng.randrange(1, 80)) for _ in range(300)]
+    for data in samples:
+        assert crc16_x25(data) == _crc16_x25_bitwise(data), data
+
+
+def test_suffix_digits_are_written_least_significant_first():
+    host, port, branch, call_id = "10.0.0.1", "5070", "z9hG4bKx", "abc@h"
+    first = _crc16_x25_bitwise((host + port + branch).encode())
+    second = _crc16_x25_bitwise((port + host + call_id).encode())
+    want = "".join(f"{v:04x}"[::-1] for v in (first, second))
+    assert kamailio_to_tag_suffix(host, port, branch, call_id) == want
+    assert kamailio_to_tag_suffix(host, port, branch, call_id) == want  # the kept second half
+    assert kamailio_to_tag_suffix(host, port, None, None) == (
+        f"{_crc16_x25_bitwise((host + port).encode()):04x}"[::-1]
+        + f"{_crc16_x25_bitwise((port + host).encode()):04x}"[::-1]
+    )
