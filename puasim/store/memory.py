@@ -161,6 +161,14 @@ class MemoryStore:
         return contextlib.nullcontext()
 
 
+#: WHERE clauses of the UPDATEDB sync (§5.5): publications, and dialogs with their ids
+_PUBLICATION_KEY = "pres_uri = ? AND pres_id = ? AND flag = ? AND event = ?"
+_DIALOG_KEY = _PUBLICATION_KEY + " AND watcher_uri = ? AND call_id = ? AND to_tag = ? AND from_tag = ?"
+#: columns the UPDATEDB sync sets, and those only repair B12 adds
+_SYNC_COLUMNS = ("expires", "cseq", "etag", "desired_expires", "version")
+_B12_COLUMNS = ("remote_contact", "record_route", "contact", "tuple_id", "extra_headers")
+
+
 @dataclass(slots=True)
 class SyncResult:
     """What one DB-sync run did (§5.5)."""
@@ -194,6 +202,8 @@ class SqlBackedMemoryStore(MemoryStore):
         self.db_table = check_identifier(table)
         self.emit: Callable[[Any], None] | None = None
         self.last_sync: SyncResult | None = None
+        #: (table, key, all columns) -> the SELECT and UPDATE texts of the UPDATEDB sync
+        self._sql: dict[tuple[str, str, bool], tuple[str, str]] = {}
         #: result pages read by the last :meth:`restore`
         self.restore_fetches = 0
 
@@ -206,28 +216,37 @@ class SqlBackedMemoryStore(MemoryStore):
     # -- §5.5 DB sync ------------------------------------------------------------------
     def _key(self, rec: PuaRecord) -> tuple[str, list[Any]]:
         """UPDATEDB key: pres_uri, pres_id, flag, event (+ dialog ids for dialog records)."""
-        values = R.sync_insert_values(rec, self.db.quirks)
-        where = ["pres_uri = ?", "pres_id = ?", "flag = ?", "event = ?"]
-        params = [rec.pres_uri, values[1], rec.flag, rec.event]
+        params = [rec.pres_uri, R.sync_pres_id(rec, self.db.quirks), rec.flag, rec.event]
         if rec.watcher_uri:
-            where += ["watcher_uri = ?", "call_id = ?", "to_tag = ?", "from_tag = ?"]
             params += [rec.watcher_uri, rec.call_id, rec.to_tag, rec.from_tag]
-        return " AND ".join(where), params
+            return _DIALOG_KEY, params
+        return _PUBLICATION_KEY, params
+
+    def _update_sql(self, where: str, all_columns: bool) -> tuple[str, str]:
+        """The SELECT and UPDATE of an UPDATEDB record with key ``where`` (texts made once);
+        ``all_columns`` (repair B12) also sets the columns Kamailio's UPDATE leaves out."""
+        key = (self.db_table, where, all_columns)
+        sql = self._sql.get(key)
+        if sql is None:
+            t = self.db_table
+            cols = _SYNC_COLUMNS + (_B12_COLUMNS if all_columns else ())
+            sql = self._sql[key] = (
+                f"SELECT expires FROM {t} WHERE {where}",
+                f"UPDATE {t} SET {', '.join(c + ' = ?' for c in cols)} WHERE {where}",
+            )
+        return sql
 
     def _sync_one(self, rec: PuaRecord, result: SyncResult, pua: Any) -> None:
         t = self.db_table
         if rec.db_flag == UPDATEDB:
             where, params = self._key(rec)
             repaired = "B12" in self.repaired
-            if self.db.query(f"SELECT expires FROM {t} WHERE {where}", params):
-                cols = ["expires", "cseq", "etag", "desired_expires", "version"]
+            select, update = self._update_sql(where, repaired)
+            if self.db.query(select, params):
                 values: list[Any] = [rec.expires, rec.cseq, rec.etag, rec.desired_expires, rec.version]
                 if repaired:  # repair B12: the columns Kamailio's UPDATE leaves out
-                    cols += ["remote_contact", "record_route", "contact", "tuple_id", "extra_headers"]
                     values += [rec.remote_contact, rec.record_route, rec.contact, rec.tuple_id, rec.extra_headers]
-                n = self.db.execute(
-                    f"UPDATE {t} SET {', '.join(c + ' = ?' for c in cols)} WHERE {where}", [*values, *params]
-                )
+                n = self.db.execute(update, [*values, *params])
                 result.updated += 1
                 self._emit(pua, StoreWrite("update", t, n, R.describe_record(rec)))
             elif repaired:  # repair B12: a missing row is inserted

@@ -115,6 +115,11 @@ def _null_if(quirks: DriverQuirks, value: str, absent: bool) -> str | None:
     return None if (quirks.null_absent and absent) else value
 
 
+def sync_pres_id(rec: PuaRecord, quirks: DriverQuirks) -> str | None:
+    """The ``pres_id`` the DB sync binds for ``rec`` (see :func:`sync_insert_values`)."""
+    return _null_if(quirks, rec.id, bool(rec.watcher_uri) and bool(rec.to_tag) and not rec.id)
+
+
 def sync_insert_values(rec: PuaRecord, quirks: DriverQuirks) -> tuple:
     """§5.5 INSERTDB: all 18 data columns, absent strings as ''.
 
@@ -123,10 +128,9 @@ def sync_insert_values(rec: PuaRecord, quirks: DriverQuirks) -> tuple:
     when one was given, and the sync passes that pointer unchanged (lab finding
     h: "NOT NULL constraint failed: pua.pres_id" for pua.subscribe dialogs).
     """
-    established = bool(rec.watcher_uri) and bool(rec.to_tag)
     return (
         rec.pres_uri,
-        _null_if(quirks, rec.id, established and not rec.id),
+        sync_pres_id(rec, quirks),
         rec.event,
         rec.expires,
         rec.desired_expires,
