@@ -417,11 +417,19 @@ class PresenceServer:
         """A reply to ``request``: copied fields, To-tag (``to_tag`` or a new one), ``headers``,
         Server, Content-Length 0."""
         out: list[tuple[str, str]] = []
+        index = request._hindex or request._index()  # the request's fields by lookup key
         for key, name in _COPIED:
-            for i, value in enumerate(request.get_all(key)):
-                if key == "to" and not _has_tag(request, value, i):
-                    value = f"{value};tag={to_tag or self.new_to_tag(request)}"
-                out.append((name, value))
+            values = index.get(key)
+            if values is None:
+                continue
+            if key == "to":
+                for i, value in enumerate(values):
+                    if not _has_tag(request, value, i):
+                        value = f"{value};tag={to_tag or self.new_to_tag(request)}"
+                    out.append((name, value))
+            else:
+                for value in values:
+                    out.append((name, value))
         out.extend(headers)
         if self.profile.server_header:
             out.append(("Server", self.profile.server_header))

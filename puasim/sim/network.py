@@ -93,7 +93,7 @@ class Network:
         trace_add(now, src_node, MessageSent(src, dst, message, retransmission))
         if isinstance(message, Request):
             self.requests_sent += 1
-        dst_node = sim.node_at(dst)
+        dst_node = sim._by_addr.get(dst)
         dst_name = dst_node.name if dst_node is not None else f"{dst[0]}:{dst[1]}"
         for part in self.partitions:
             if part.cuts(now, src_node, dst_name):
@@ -112,14 +112,14 @@ class Network:
         if prof.loss and self._rng.random() < prof.loss:
             trace_add(now, src_node, MessageDropped(src, dst, message, "loss"))
             return
-        sim.kernel.call_later(self._delay(prof), self._deliver, src, dst, message)
+        sim.kernel.call_later(self._delay(prof) if prof.jitter else prof.latency, self._deliver, src, dst, message)
         if prof.duplicate and self._rng.random() < prof.duplicate:
             trace_add(now, src_node, MessageDuplicated(src, dst, message))
             sim.kernel.call_later(self._delay(prof), self._deliver, src, dst, message)
 
     def _deliver(self, src: Address, dst: Address, message: Any) -> None:
         sim = self.sim
-        node = sim.node_at(dst)
+        node = sim._by_addr.get(dst)
         now = sim.kernel.now
         if node is None or not node.up:
             where = node.name if node is not None else f"{dst[0]}:{dst[1]}"

@@ -177,23 +177,30 @@ class Node:
 
     # -- outputs --------------------------------------------------------------------
     def apply(self, effects: list) -> None:
+        """Carry out ``effects`` in order (records and timers the commonest, tested first)."""
+        if not effects:
+            return
         sim = self.sim
         kernel = sim.kernel
         timers = self._timers
+        trace_add = sim.trace.add
+        name = self.name
         for eff in effects:
             cls = eff.__class__
-            if cls is Send:
-                sim.network.send(self.name, self.address, eff.dest, eff.message, eff.retransmission)
+            if cls is Emit:
+                trace_add(kernel.now, name, eff.event)
             elif cls is SetTimer:
-                old = timers.get(eff.key)
+                key = eff.key
+                old = timers.get(key)
                 if old is not None:
                     kernel.cancel(old)
-                timers[eff.key] = kernel.call_at(max(eff.at, kernel.now), self._fire, eff.key)
+                at = eff.at
+                timers[key] = kernel.call_at(at if at > kernel.now else kernel.now, self._fire, key)
+            elif cls is Send:
+                sim.network.send(name, self.address, eff.dest, eff.message, eff.retransmission)
             elif cls is CancelTimer:
                 old = timers.pop(eff.key, None)
                 if old is not None:
                     kernel.cancel(old)
-            elif cls is Emit:
-                sim.trace.add(kernel.now, self.name, eff.event)
             else:
                 raise TypeError(f"unknown effect {eff!r}")
