@@ -7,6 +7,7 @@ Kamailio refuse to start raise :class:`PuaStartupError` with Kamailio's reason.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
@@ -52,6 +53,14 @@ class PuaStartupError(StartupError, ValueError):
     """pua would refuse to start (mod_init or child_init failed): bad parameters, no database."""
 
 
+@functools.lru_cache(maxsize=64)
+def _repaired(repairs: str, profile: str) -> frozenset[str]:
+    """The defects repaired by the ``repairs`` list and the profile (asked for at every
+    refresh and reply, so kept per configuration)."""
+    own = frozenset(r.strip() for r in repairs.split(",") if r.strip())
+    return own | PROFILE_REPAIRS.get(profile, frozenset())
+
+
 @dataclass(frozen=True, slots=True)
 class PuaConfig:
     """The pua module parameters (§1.1) plus puasim's choice of behaviour profile."""
@@ -92,8 +101,7 @@ class PuaConfig:
     @property
     def repaired(self) -> frozenset[str]:
         """The §10 defects this configuration repairs (all of them for profile ``fixed``)."""
-        own = frozenset(r.strip() for r in self.repairs.split(",") if r.strip())
-        return own | PROFILE_REPAIRS.get(self.profile, frozenset())
+        return _repaired(self.repairs, self.profile)
 
     def repairs_(self, number: str) -> bool:
         """True when defect ``number`` (e.g. ``"B4"``) of pua-reference §10 is repaired."""
