@@ -18,31 +18,37 @@ from puasim.trace.levels import Observer, make_trace
 #: a progress hook: called with the simulation between events (it must not schedule or trace)
 ProgressHook = Callable[["Simulation"], None]
 
-#: generation-0 threshold while a run goes (CPython's default is 700)
-RUN_GC_THRESHOLD0 = 50_000
-
-
 @contextlib.contextmanager
 def collector_tuned() -> Iterator[None]:
-    """Run with the cyclic garbage collector tuned for a growing trace.
+    """Run with the cyclic garbage collector's automatic collections off.
 
-    A run allocates millions of small, long-lived objects (trace records,
-    messages) and little cyclic garbage.  With CPython's default thresholds
-    the collector keeps walking them: about a fifth of a long run's time.
-    Here the objects alive before the run are frozen out of the collector's
-    view and generation 0 is collected every 50,000 allocations instead of
-    700; both are undone afterwards.  Collection never changes what a run
-    does, only when memory of cyclic garbage comes back.
+    A run allocates millions of small objects that live to its end (trace
+    records, events, messages in them) and makes next to no cyclic garbage:
+    on ``benchmarks/bench_scale.py`` the only cycles are the simulation's
+    own structure (nodes, network and kernel pointing at each other), which
+    is garbage only once the run is over.  With automatic collection on,
+    the collector still examines every long-lived object at least twice
+    (young generation, then middle), about 8% of a run's CPU time even with
+    the thresholds raised.  So automatic collection is off while the kernel
+    runs and is put back as it was afterwards; the objects the run made
+    join the oldest generation, where long-lived objects end up anyway
+    (cyclic garbage a model does make is reclaimed at the next full
+    collection).  Collection
+    never changes what a run does, only when memory of cyclic garbage comes
+    back.
     """
-    old = gc.get_threshold()
-    gc.freeze()
-    if old[0]:  # 0: automatic collection is off, leave it so
-        gc.set_threshold(max(old[0], RUN_GC_THRESHOLD0), 20, 10)
+    was_enabled = gc.isenabled()
+    gc.disable()
     try:
         yield
     finally:
-        gc.set_threshold(*old)
+        # what the run allocated is old now: straight to the oldest generation
+        # (freeze, then unfreeze, moves every tracked object there), or the
+        # first young collection after the run would walk all of it
+        gc.freeze()
         gc.unfreeze()
+        if was_enabled:
+            gc.enable()
 
 
 class SimulationError(RuntimeError):

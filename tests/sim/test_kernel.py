@@ -197,15 +197,21 @@ def test_arguments_are_passed_and_handles_report_their_time():
     assert not h.cancelled  # it ran; it was not cancelled
 
 
-def test_a_run_tunes_the_collector_and_puts_it_back():
+def test_a_run_turns_automatic_collection_off_and_puts_it_back():
     import gc
 
-    from puasim.sim.simulation import RUN_GC_THRESHOLD0, Simulation
+    from puasim.sim.simulation import Simulation
 
-    sim = Simulation(seed=1)
-    seen = []
-    sim.kernel.call_at(1, lambda: seen.append((gc.get_threshold()[0], gc.get_freeze_count() > 0)))
-    before = gc.get_threshold()
-    sim.run()
-    assert seen == [(max(before[0], RUN_GC_THRESHOLD0), True)]
-    assert gc.get_threshold() == before and gc.get_freeze_count() == 0
+    for enabled in (True, False):
+        (gc.enable if enabled else gc.disable)()
+        try:
+            sim = Simulation(seed=1)
+            seen: list[bool] = []
+            sim.kernel.call_at(1, lambda seen=seen: seen.append(gc.isenabled()))
+            sim.kernel.call_at(2, lambda: 1 / 0)  # a model fault ends the run: the collector is put back too
+            with pytest.raises(ZeroDivisionError):
+                sim.run()
+            assert seen == [False]
+            assert gc.isenabled() is enabled and gc.get_freeze_count() == 0
+        finally:
+            gc.enable()
