@@ -70,30 +70,49 @@ class StartupError(Exception):
     """
 
 
+#: kinds of the rows an :class:`Outbox` keeps (:meth:`Outbox.drain`)
+SEND, SET_TIMER, CANCEL_TIMER, EMIT = 0, 1, 2, 3
+
+
 class Outbox:
-    """Collects effects produced while one input is handled."""
+    """Collects effects produced while one input is handled.
+
+    The effects are kept as plain rows, ``(SEND, message, dest,
+    retransmission)``, ``(SET_TIMER, key, at)``, ``(CANCEL_TIMER, key)`` and
+    ``(EMIT, event)``: a run makes about a dozen per SIP request and reads
+    each once.  :meth:`take` gives them as the effect values above;
+    :meth:`drain` gives the rows themselves to a driver that dispatches on
+    the first item (the simulator's node).
+    """
 
     __slots__ = ("_effects",)
 
     def __init__(self) -> None:
-        self._effects: list[Effect] = []
+        self._effects: list[tuple] = []
 
     def send(self, message: Any, dest: Address, retransmission: bool = False) -> None:
-        self._effects.append(Send(message, dest, retransmission))
+        self._effects.append((SEND, message, dest, retransmission))
 
     def set_timer(self, key: Hashable, at: int) -> None:
-        self._effects.append(SetTimer(key, at))
+        self._effects.append((SET_TIMER, key, at))
 
     def cancel_timer(self, key: Hashable) -> None:
-        self._effects.append(CancelTimer(key))
+        self._effects.append((CANCEL_TIMER, key))
 
     def emit(self, event: Any) -> None:
-        self._effects.append(Emit(event))
+        self._effects.append((EMIT, event))
 
     def take(self) -> list[Effect]:
         """Return the collected effects and start a new batch."""
-        effects, self._effects = self._effects, []
-        return effects
+        return [_EFFECT_OF[row[0]](*row[1:]) for row in self.drain()]
+
+    def drain(self) -> list[tuple]:
+        """Return the collected effects as rows (see the class) and start a new batch."""
+        rows, self._effects = self._effects, []
+        return rows
 
     def __len__(self) -> int:
         return len(self._effects)
+
+
+_EFFECT_OF: dict[int, type] = {SEND: Send, SET_TIMER: SetTimer, CANCEL_TIMER: CancelTimer, EMIT: Emit}

@@ -12,7 +12,19 @@ from collections.abc import Callable, Hashable
 from typing import TYPE_CHECKING, Any, Protocol
 
 from puasim.bodies.errors import BodyError
-from puasim.effects import Address, CancelTimer, Emit, Outbox, Send, SetTimer, StartupError
+from puasim.effects import (
+    CANCEL_TIMER,
+    EMIT,
+    SEND,
+    SET_TIMER,
+    Address,
+    CancelTimer,
+    Emit,
+    Outbox,
+    Send,
+    SetTimer,
+    StartupError,
+)
 from puasim.sim.kernel import Handle
 from puasim.sip.errors import SipParseError
 from puasim.trace.events import (
@@ -95,7 +107,7 @@ class Node:
             try:
                 endpoint.start(now)
             except StartupError as exc:
-                endpoint.outbox.take()  # a failed start has no effects: no timers, no records
+                endpoint.outbox.drain()  # a failed start has no effects: no timers, no records
                 failed.append(exc)
 
         self._call("start", start, now)
@@ -162,45 +174,62 @@ class Node:
             if peer is not None and isinstance(exc, PEER_ERRORS):  # the message's fault, not the model's
                 sim.trace.add(sim.kernel.now, self.name, MessageRejected(peer[1], peer[0], f"escaped the endpoint: {exc}"))
                 if self.endpoint is not None:
-                    self.apply(self.endpoint.outbox.take())
+                    self.apply_rows(self.endpoint.outbox.drain())
                 return None
             if isinstance(what, tuple):
                 what = " ".join(what)
             sim.trace.add(sim.kernel.now, self.name, RunError(f"{self.name}: {what}", f"{type(exc).__name__}: {exc}"))
             if self.endpoint is not None:
-                self.apply(self.endpoint.outbox.take())
+                self.apply_rows(self.endpoint.outbox.drain())
             sim.fail(exc)
             return None
         if self.endpoint is not None:
-            self.apply(self.endpoint.outbox.take())
+            self.apply_rows(self.endpoint.outbox.drain())
         return result
 
     # -- outputs --------------------------------------------------------------------
     def apply(self, effects: list) -> None:
-        """Carry out ``effects`` in order (records and timers the commonest, tested first)."""
-        if not effects:
+        """Carry out effect values (:class:`~puasim.effects.Send` ...) in order."""
+        rows: list[tuple] = []
+        for eff in effects:
+            cls = eff.__class__
+            if cls is Emit:
+                rows.append((EMIT, eff.event))
+            elif cls is SetTimer:
+                rows.append((SET_TIMER, eff.key, eff.at))
+            elif cls is Send:
+                rows.append((SEND, eff.message, eff.dest, eff.retransmission))
+            elif cls is CancelTimer:
+                rows.append((CANCEL_TIMER, eff.key))
+            else:
+                raise TypeError(f"unknown effect {eff!r}")
+        self.apply_rows(rows)
+
+    def apply_rows(self, rows: list[tuple]) -> None:
+        """Carry out an outbox's rows (:meth:`Outbox.drain`) in order, commonest kinds tested first."""
+        if not rows:
             return
         sim = self.sim
         kernel = sim.kernel
         timers = self._timers
         trace_add = sim.trace.add
         name = self.name
-        for eff in effects:
-            cls = eff.__class__
-            if cls is Emit:
-                trace_add(kernel.now, name, eff.event)
-            elif cls is SetTimer:
-                key = eff.key
+        for row in rows:
+            kind = row[0]
+            if kind == EMIT:
+                trace_add(kernel.now, name, row[1])
+            elif kind == SET_TIMER:
+                key = row[1]
                 old = timers.get(key)
                 if old is not None:
                     kernel.cancel(old)
-                at = eff.at
+                at = row[2]
                 timers[key] = kernel.call_at(at if at > kernel.now else kernel.now, self._fire, key)
-            elif cls is Send:
-                sim.network.send(name, self.address, eff.dest, eff.message, eff.retransmission)
-            elif cls is CancelTimer:
-                old = timers.pop(eff.key, None)
+            elif kind == SEND:
+                sim.network.send(name, self.address, row[2], row[1], row[3])
+            elif kind == CANCEL_TIMER:
+                old = timers.pop(row[1], None)
                 if old is not None:
                     kernel.cancel(old)
             else:
-                raise TypeError(f"unknown effect {eff!r}")
+                raise TypeError(f"unknown effect row {row!r}")
