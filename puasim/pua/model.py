@@ -148,7 +148,6 @@ class Pua:
         rest of its handling.  Each leaves a
         :class:`~puasim.trace.events.MessageRejected` record.
         """
-        label = message.method if isinstance(message, Request) else f"{message.status} reply"
         if not kamailio_core_accepts(message):
             reason = f"{message.version}: not SIP to Kamailio's core parser, dropped"
             self.outbox.emit(MessageRejected(src, message, reason))
@@ -160,6 +159,7 @@ class Pua:
             if txn is not None:
                 subscribe.answer_request(self, txn, now)
         except (SipParseError, BodyError) as exc:
+            label = message.method if isinstance(message, Request) else f"{message.status} reply"
             self.outbox.emit(MessageRejected(src, message, f"{label}: {exc}"))
 
     def timer(self, key: Hashable, now: int) -> None:

@@ -77,7 +77,11 @@ class Via:
 
     @property
     def branch(self) -> str | None:
-        return _param_value(self.params, "branch")
+        params = self.params
+        if params and params[0][0] == "branch":  # where every UA here writes it: the first match
+            value = params[0][1]
+            return "" if value is None else unquote(value)
+        return _param_value(params, "branch")
 
     @property
     def received(self) -> str | None:

@@ -101,14 +101,13 @@ class _HeaderAccess:
         index = self._hindex
         if index is None:
             index = {}
-            known = _KNOWN_KEYS.get
+            known = _KNOWN_KEYS
             for hname, value in self.headers:
-                key = known(hname) or header_key(hname)
-                values = index.get(key)
-                if values is None:
-                    index[key] = [value]
+                key = known[hname] if hname in known else header_key(hname)
+                if key in index:
+                    index[key].append(value)
                 else:
-                    values.append(value)
+                    index[key] = [value]
             object.__setattr__(self, "_hindex", index)
         return index
 

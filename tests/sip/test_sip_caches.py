@@ -120,3 +120,21 @@ def test_has_field_with_and_without_an_index():
     assert msg._hindex is None  # a scan, no index built
     msg.get("via")
     assert msg.has_field("via") and not msg.has_field("route")
+
+
+@pytest.mark.parametrize(
+    "text, branch",
+    [
+        ("SIP/2.0/UDP h:5060;branch=z9hG4bKa", "z9hG4bKa"),
+        ("SIP/2.0/UDP h;received=1.2.3.4;branch=z9hG4bKb", "z9hG4bKb"),
+        ("SIP/2.0/UDP h;BRANCH=z9hG4bKc;branch=other", "z9hG4bKc"),
+        ("SIP/2.0/UDP h;branch", ""),
+        ("SIP/2.0/UDP h;branch=\"q\"", "q"),
+        ("SIP/2.0/UDP h;rport", None),
+    ],
+)
+def test_via_branch_read_from_the_first_parameter_as_the_general_rule_reads_it(text, branch):
+    from puasim.sip.fields import _param_value, parse_via
+
+    via = parse_via(text)[0]
+    assert via.branch == branch == _param_value(via.params, "branch")
