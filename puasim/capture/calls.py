@@ -20,9 +20,25 @@ shows most of pua_dialoginfo's parameters:
   early event says ``confirmed``), ``callee_trying`` (a callee ``Trying``),
   the lifetime (``Expires`` − 1 of a non-terminated PUBLISH: dialog
   ``default_timeout`` or ``override_lifetime``, the capture cannot tell which),
-  pua's ``dlginfo_increase_version`` (a version above 0), and
+  pua's ``dlginfo_increase_version`` (a version above 0),
   ``send_publish_flag`` (calls that published nothing next to calls that did:
-  the flag was set on the INVITEs of the callers that published).
+  the flag was set on the INVITEs of the callers that published), and
+  ``use_pubruri_avps`` with each call's AVP values (below).
+* **The pubruri AVPs** (§9.4.1, ``use_pubruri_avps``): without them every
+  PUBLISH of a side goes to the URI its body names as entity (the From or To
+  URI).  A PUBLISH to another Request-URI, or several Request-URIs for one
+  side of one dialog, shows the AVPs: the values of a side are the
+  Request-URIs its PUBLISHes go to, in the order of one event's PUBLISHes
+  (newest value first: pua_dialoginfo publishes to each value in the order
+  the AVP search returns them).  The AVP names, the values the node skipped
+  (not a SIP URI, not local) and those set after ``dlg_manage()`` leave no
+  trace on the wire.
+* **Registrations the capture starts too late for** (registrar, usrloc): an
+  initial INVITE the node relays shows a binding of the Request-URI's AOR to
+  each Request-URI the node sends the INVITE to (one per branch, with the
+  address it went to as ``received`` when that is not the URI's host and
+  port).  A binding no earlier REGISTER of the capture made is inferred
+  (:func:`inferred_bindings`): the phone registered before the capture began.
 
 A parameter the capture gives no evidence for keeps the module default and
 the result says so (:attr:`Inferred.unseen`).
@@ -39,12 +55,15 @@ from lxml import etree
 
 from puasim.bodies.errors import BodyError
 from puasim.bodies.xml import parse_xml
+from puasim.node.registrar import extract_aor, request_contacts
 from puasim.sip import SipParseError
 from puasim.sip import headers as H
 from puasim.sip.message import Request, Response
+from puasim.sip.uri import parse_uri
 from puasim.trace.events import MessageSent
 
-__all__ = ["CallEvent", "Inferred", "Wire", "call_events", "dialog_body", "infer_settings", "split_wire"]
+__all__ = ["Binding", "CallEvent", "Inferred", "Wire", "call_events", "dialog_body", "infer_settings",
+           "inferred_bindings", "split_wire"]
 
 Address = tuple[str, int]
 
@@ -232,11 +251,13 @@ def dialog_body(body: bytes) -> dict[str, str] | None:
 class Inferred:
     """pua_dialoginfo / dialog / pua parameters read from the capture, with the evidence."""
 
-    dialoginfo: dict[str, int] = field(default_factory=dict)
+    dialoginfo: dict[str, int | str] = field(default_factory=dict)
     dialog: dict[str, int] = field(default_factory=dict)
     pua: dict[str, int] = field(default_factory=dict)
     #: users (From user part) whose INVITEs carried send_publish_flag
     flagged_users: list[str] = field(default_factory=list)
+    #: with ``use_pubruri_avps``: Call-ID -> (caller values, callee values), newest first
+    avps: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = field(default_factory=dict)
     #: one line per parameter: what in the capture decided it
     evidence: list[str] = field(default_factory=list)
     #: what the capture does not show, and the value taken instead
@@ -268,7 +289,7 @@ def infer_settings(wire: Wire, events: list[CallEvent], default_timeout: int = 4
         return res
     di = res.dialoginfo
 
-    def decide(name: str, value: int, why: str) -> None:
+    def decide(name: str, value: int | str, why: str) -> None:
         di[name] = value
         res.evidence.append(f"{name}={value}: {why}")
 
@@ -344,6 +365,7 @@ def infer_settings(wire: Wire, events: list[CallEvent], default_timeout: int = 4
         res.flagged_users = users
         res.unseen.append(f"send_publish_flag: its number is not on the wire; {INFERRED_FLAG} used. The quiet calls "
                           "may as well not have been dlg_manage()d at all")
+    _infer_pubruri(wire, bodies, res)
     for name in ("include_req_uri", "publish_dialog_req_within", "use_uuid", "disable_caller_publish_flag",
                  "disable_callee_publish_flag"):
         if name == "use_uuid":
@@ -380,3 +402,141 @@ def _call_published(call_id: str, wire: Wire, events: list[CallEvent], bodies: l
         return True
     seqs = {e.seq for e in events if e.call_id == call_id}
     return any(_follows(i, seqs, wire) for i, _m, _f in bodies)
+
+
+# -- the pubruri AVPs --------------------------------------------------------------------------------
+#: the AVP names the model is given when the capture shows use_pubruri_avps (names are not on the wire)
+CALLER_AVP = "$avp(pubruri_caller)"
+CALLEE_AVP = "$avp(pubruri_callee)"
+
+
+def _message_call_id(msg: Any) -> str:
+    try:
+        return H.call_id(msg) or ""
+    except SipParseError:
+        return ""
+
+
+def _infer_pubruri(wire: Wire, bodies: list[tuple[int, Request, dict[str, str]]], res: Inferred) -> None:
+    """``use_pubruri_avps`` and each call's AVP values (see the module docstring)."""
+    # (dialog id, side) -> burst (index in to_node of the message handled) -> R-URIs in sending order
+    bursts: dict[tuple[str, str], dict[int | None, list[str]]] = {}
+    call_of: dict[str, str] = {}
+    revealing: tuple[int, str, str] | None = None  # first PUBLISH whose R-URI is not its entity
+    for i, msg, f in bodies:
+        did = f.get("dialog.id", "")
+        side = "caller" if f.get("dialog.direction") == "initiator" else "callee"
+        handled = wire.before(i)
+        if did not in call_of:
+            cid = f.get("dialog.call-id") or (_message_call_id(wire.to_node[handled][2]) if handled is not None else "")
+            call_of[did] = cid
+        uris = bursts.setdefault((did, side), {}).setdefault(handled, [])
+        if msg.uri not in uris:
+            uris.append(msg.uri)
+        entity = f.get("entity")
+        if revealing is None and entity is not None and msg.uri != entity:
+            revealing = (i, msg.uri, entity)
+    several = next(((did, side) for (did, side), b in bursts.items() if len({u for us in b.values() for u in us}) > 1),
+                   None)
+    if revealing is None and several is None:
+        res.evidence.append("use_pubruri_avps=0: every dialog PUBLISH goes to the entity its body names")
+        return
+    values: dict[str, dict[str, tuple[str, ...]]] = {}
+    for (did, side), b in bursts.items():
+        # one event's PUBLISHes show the values and their order; the event with the most of them
+        # (the first of those) is taken: a 412 recovery or the capture's start shows fewer
+        order = max(b.values(), key=len)
+        extra = list(dict.fromkeys(u for us in b.values() for u in us if u not in order))
+        if extra:
+            res.unseen.append(f"the {side} PUBLISHes of Call-ID {call_of[did]} go to different Request-URIs at "
+                              f"different events ({', '.join(extra)} besides {', '.join(order)}), which no set of "
+                              f"AVP values explains (they are read once, when the dialog is created): "
+                              f"{', '.join(order)} taken")
+        values.setdefault(call_of[did], {}).setdefault(side, tuple(order))
+    for cid in _callers(wire):
+        v = values.get(cid, {})
+        res.avps[cid] = (v.get("caller", ()), v.get("callee", ()))
+    if revealing is not None:
+        i, uri, entity = revealing
+        frame = wire.publishes[i][2]
+        why = f"PUBLISH {uri}{f' #{frame}' if frame is not None else ''} for the entity {entity}"
+    else:
+        why = f"the {several[1] if several else ''} PUBLISHes of one dialog go to several Request-URIs"
+    res.dialoginfo["use_pubruri_avps"] = 1
+    res.dialoginfo["pubruri_caller_avp"] = CALLER_AVP
+    res.dialoginfo["pubruri_callee_avp"] = CALLEE_AVP
+    res.evidence.append(f"use_pubruri_avps=1: {why}")
+    for cid, (caller, callee) in res.avps.items():
+        res.evidence.append(f"AVP values of Call-ID {cid} (newest first): {CALLER_AVP} "
+                            f"[{', '.join(caller)}], {CALLEE_AVP} [{', '.join(callee)}]")
+    res.unseen.append(f"the pubruri AVP names are not on the wire ({CALLER_AVP}, {CALLEE_AVP} used); values the "
+                      "node skipped (not a SIP URI, not local) or set after dlg_manage() leave no trace")
+
+
+# -- registrations made before the capture ------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class Binding:
+    """A usrloc binding the node's routing of an INVITE shows (see the module docstring)."""
+
+    #: the AOR as usrloc keys it (``extract_aor`` of the INVITE's Request-URI)
+    aor: str
+    #: the Request-URI of the INVITE the node received
+    target: str
+    #: the Request-URI of the INVITE the node relayed: the registered contact
+    contact: str
+    #: where the node sent it, as ``sip:host:port``, when not the contact's host and port; else ""
+    received: str
+    call_id: str
+    time: int
+    frame: int | None = None
+
+
+def _hostport(uri: str) -> Address | None:
+    try:
+        u = parse_uri(uri)
+    except (SipParseError, ValueError):
+        return None
+    return u.host.strip("[]"), u.port or 5060
+
+
+def inferred_bindings(wire: Wire, use_domain: int = 0) -> list[Binding]:
+    """The bindings the INVITEs the node relays prove and no earlier REGISTER of the capture made."""
+    registered: list[tuple[int, str, str]] = []  # (time, aor, contact uri)
+    for t, _src, msg, _f in wire.to_node:
+        if isinstance(msg, Request) and msg.method == "REGISTER":
+            try:
+                to = H.to(msg)
+                aor = extract_aor(to.uri, use_domain) if to is not None else ""
+                registered.extend((t, aor, c.uri) for c in request_contacts(msg))
+            except (SipParseError, ValueError):
+                continue
+    relayed: dict[tuple[str, int], list[tuple[int, Address, Request, int | None]]] = {}
+    for ft, dst, fwd, frame in wire.from_node:
+        if isinstance(fwd, Request) and fwd.method == "INVITE":
+            try:
+                fcs, fcid = H.cseq(fwd), H.call_id(fwd)
+            except SipParseError:
+                continue
+            if fcs is not None and fcid:
+                relayed.setdefault((fcid, fcs.seq), []).append((ft, dst, fwd, frame))
+    out: list[Binding] = []
+    seen: set[tuple[str, str]] = set()
+    for t, _src, msg, _f in wire.to_node:
+        if not isinstance(msg, Request) or msg.method != "INVITE":
+            continue
+        try:
+            to, cseq, call_id = H.to(msg), H.cseq(msg), H.call_id(msg)
+            aor = extract_aor(msg.uri, use_domain)
+        except (SipParseError, ValueError):
+            continue
+        if (to is not None and to.tag) or cseq is None or not call_id:
+            continue
+        for ft, dst, fwd, frame in relayed.get((call_id, cseq.seq), []):
+            if ft < t or (aor, fwd.uri) in seen:
+                continue
+            seen.add((aor, fwd.uri))
+            if any(rt <= t and ra == aor and rc == fwd.uri for rt, ra, rc in registered):
+                continue
+            received = "" if _hostport(fwd.uri) == dst else f"sip:{dst[0]}:{dst[1]}"
+            out.append(Binding(aor, msg.uri, fwd.uri, received, call_id, ft, frame))
+    return out

@@ -185,6 +185,9 @@ class CheckReport:
     fault: str = ""
     #: dialog events read from the calls of an edge node's capture (:mod:`puasim.capture.dlgcheck`)
     calls: list[dict] = field(default_factory=list)
+    #: what the calls check read from the capture beyond the parameters: ``pubruri_avps`` (the
+    #: AVP names and each call's values), ``registrations`` (bindings made before the capture)
+    inferred: dict = field(default_factory=dict)
 
     @property
     def differences(self) -> list[tuple[Row, Difference]]:
@@ -224,6 +227,8 @@ class CheckReport:
         }
         if self.calls:
             out["calls"] = list(self.calls)
+        if self.inferred:
+            out["inferred"] = dict(self.inferred)
         return out
 
     def _t(self, t: int | None) -> str:
@@ -246,6 +251,21 @@ class CheckReport:
                 frame = f" #{c['frame']}" if c.get("frame") is not None else ""
                 lines.append(f"  {c['time']:8.3f}  {c['event']:<10} {c['message']} from the {c['from']}{frame}"
                              f"  (Call-ID {c['call_id']})")
+            lines.append("")
+        avps = self.inferred.get("pubruri_avps")
+        if avps:
+            lines.append("pubruri AVP values the PUBLISH Request-URIs show (newest first):")
+            for call_id, sides in avps["calls"].items():
+                lines.append(f"  Call-ID {call_id}: {avps['pubruri_caller_avp']} [{', '.join(sides['caller'])}], "
+                             f"{avps['pubruri_callee_avp']} [{', '.join(sides['callee'])}]")
+            lines.append("")
+        bindings = self.inferred.get("registrations")
+        if bindings:
+            lines.append("registrations made before the capture (read from the INVITEs the node relayed):")
+            for b in bindings:
+                frame = f" #{b['frame']}" if b.get("frame") is not None else ""
+                received = f" received {b['received']}" if b.get("received") else ""
+                lines.append(f"  {b['aor']} -> {b['contact']}{received}{frame}")
             lines.append("")
         lines.append(f"{'#':>3} {'time':>8} {'frame':>5}  {'inferred':<11} {'result':<6} real request  |  model")
         for r in self.rows:

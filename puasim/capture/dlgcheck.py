@@ -27,6 +27,15 @@ The check
    own), and the time (``tolerance``).  A real PUBLISH without a partner and a
    model PUBLISH without one are differences.
 
+Two things the model's node needs are read from the traffic when the capture
+lacks them: the pubruri AVP values of each call (``use_pubruri_avps``, from
+the PUBLISH Request-URIs), which go to the model's dialog when it is
+created (:class:`AvpsOfCapture`), and the registrations of phones that
+registered before the capture began (from the INVITEs the node relays,
+:func:`~puasim.capture.calls.inferred_bindings`), which go into the model's
+usrloc before the first packet, without expiry (the capture does not show
+it).  Both are listed in the report (``inferred`` in the JSON output).
+
 What the capture does not show is said in the report's notes: the parameters
 the bodies give no evidence for, the dialog lifetime's source, the number of
 ``send_publish_flag``, and the node's sweep phase when no body-less refresh
@@ -46,33 +55,37 @@ from pathlib import Path
 from typing import Any
 
 from puasim.capture.calls import (
+    Binding,
     CallEvent,
     Inferred,
     Wire,
     call_events,
     dialog_body,
     infer_settings,
+    inferred_bindings,
     split_wire,
 )
 from puasim.capture.compare import CheckReport, Difference, Row, compare_requests
 from puasim.capture.reader import read_pcap
 from puasim.companions.dialoginfo import PuaDialoginfoConfig
 from puasim.edge import EdgeProxy, NodeConfig
+from puasim.edge.router import DialogHook
 from puasim.edge.script import Call, Script
 from puasim.effects import SECOND, Outbox
-from puasim.node.dialog import DialogConfig
+from puasim.node.dialog import Dialog, DialogConfig, DialogModule
 from puasim.node.registrar import RegistrarConfig
-from puasim.node.usrloc import UsrlocConfig
+from puasim.node.usrloc import ContactInfo, Usrloc, UsrlocConfig
 from puasim.pua.config import load_config
 from puasim.pua.model import Pua
 from puasim.sim import LinkProfile
 from puasim.sim.simulation import Simulation
+from puasim.sip import SipParseError
 from puasim.sip import headers as H
 from puasim.sip.message import Request, Response
 from puasim.trace.events import MessageSent
 from puasim.trace.trace import Trace
 
-__all__ = ["calls_through", "check_calls"]
+__all__ = ["AvpsOfCapture", "calls_through", "check_calls"]
 
 Address = tuple[str, int]
 #: one hop on the simulated loopback (the lab's frames are 0.1-0.5 ms apart)
@@ -227,6 +240,37 @@ class ServerReplayer:
         assert isinstance(key, tuple)
         reply, dest = self.pending[key[1]]
         self.outbox.send(reply, dest)
+
+
+class AvpsOfCapture:
+    """The model's dialog module as the real node's INVITE route left it: :meth:`create` gives each
+    dialog the pubruri AVP values its call's PUBLISHes showed (pua-reference §9.4.1; the values are
+    read once, at DLGCB_CREATED), in place of the script's.  Everything else is the module's."""
+
+    def __init__(self, dialog: DialogModule, values: Mapping[str, dict[str, list[str]]]) -> None:
+        self.dialog = dialog
+        self.values = values
+
+    def create(self, invite: Request, now: int, flags: int = 0,
+               avps: dict[str, list[str]] | None = None) -> Dialog | None:
+        try:
+            call_id = H.call_id(invite) or ""
+        except SipParseError:
+            call_id = ""
+        found = self.values.get(call_id)
+        return self.dialog.create(invite, now, flags, {k: list(v) for k, v in found.items()} if found is not None
+                                  else avps)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.dialog, name)
+
+
+def _bind(usrloc: Usrloc, bindings: list[Binding], now: int) -> None:
+    """The registrations made before the capture, in the order the node's branches show (equal q:
+    usrloc keeps them in insertion order, lookup() forks in that order); expires 0 keeps them valid."""
+    for b in bindings:
+        rec = usrloc.insert_urecord("location", b.aor)
+        usrloc.insert_ucontact(rec, b.contact, ContactInfo(expires=0, call_id="", cseq=0, received=b.received), now)
 
 
 # -- the check -----------------------------------------------------------------------------------------
@@ -409,9 +453,20 @@ def check_calls(
     di_cfg = PuaDialoginfoConfig.from_params(setup.dialoginfo)
     node_cfg = NodeConfig(UsrlocConfig(), RegistrarConfig(min_expires=0), dialog=dlg_cfg, pua_dialoginfo=di_cfg)
 
+    avp_names = di_cfg.avp_names()
+    avp_values = {cid: {avp_names[0]: list(caller), avp_names[1]: list(callee)}
+                  for cid, (caller, callee) in setup.inferred.avps.items()} if avp_names is not None else {}
+    bindings = inferred_bindings(wire, node_cfg.usrloc.use_domain)
+
     def edge(_node: Any) -> EdgeProxy:
         pua = Pua(cfg, host=node_address[0], port=node_address[1], rng=sim.streams("pua"), epoch=sim.epoch)
-        return EdgeProxy(pua, node_cfg, setup.script)
+        proxy = EdgeProxy(pua, node_cfg, setup.script)
+        if avp_values:
+            for obs in proxy.router.observers:
+                if isinstance(obs, DialogHook):
+                    obs.dialog = AvpsOfCapture(obs.dialog, avp_values)  # type: ignore[assignment]
+        _bind(proxy.usrloc, bindings, 0)
+        return proxy
 
     node = sim.add_node("node", node_address, edge, start=False)
     sim.kernel.call_at(start + shift, node.start)
@@ -482,6 +537,19 @@ def check_calls(
         report.rows.append(row)
     report.rows.sort(key=lambda r: (r.real_time if r.real_time is not None else (r.model_time or 0), r.n))
     report.calls = [_call_dict(e, origin) for e in events]
+    if avp_values and avp_names is not None:
+        report.inferred["pubruri_avps"] = {
+            "pubruri_caller_avp": setup.dialoginfo.get("pubruri_caller_avp"),
+            "pubruri_callee_avp": setup.dialoginfo.get("pubruri_callee_avp"),
+            "calls": {cid: {"caller": list(caller), "callee": list(callee)}
+                      for cid, (caller, callee) in setup.inferred.avps.items()}}
+    if bindings:
+        report.inferred["registrations"] = [
+            {"aor": b.aor, "contact": b.contact, "received": b.received, "call_id": b.call_id,
+             "time": round((b.time - origin) / SECOND, 6), "frame": b.frame} for b in bindings]
+        notes.extend(f"registration inferred: {b.aor} -> {b.contact}{f' received {b.received}' if b.received else ''} "
+                     f"(the INVITE to {b.target} the node relayed there{f', #{b.frame}' if b.frame is not None else ''}): "
+                     "no REGISTER for it in the capture; the binding is kept for the whole replay" for b in bindings)
     report.notes.extend(notes)
     report.notes.extend(f"inferred {line}" for line in setup.inferred.evidence)
     report.notes.extend(f"not visible in the capture: {line}" for line in setup.inferred.unseen)

@@ -188,3 +188,136 @@ def test_a_body_that_is_not_dialog_info_is_a_difference() -> None:
     report = check_calls(src, node_port=5080)
     bad = [(r.frame, [(d.field, d.real, d.model) for d in r.diffs]) for r in report.rows if not r.ok]
     assert bad == [(33, [("body", "not dialog-info", "dialog-info")])]
+
+
+# -- the pubruri AVPs (x2: use_pubruri_avps, AVPs set around dlg_manage()) ------------------------------
+X2 = "x2_dialoginfo_pubruri_avps.pcap"
+X2_CALL = "call-33aaae5ee8"
+
+
+def test_pubruri_avps_inferred_and_the_avp_capture_agrees() -> None:
+    """Each caller-side state goes to alice-desk then alice, each callee-side state to bob-blf:
+    the check reads use_pubruri_avps and the values (newest first) from the Request-URIs, and the
+    model then sends all 11 dialog PUBLISHes of the real node (without them: 8 missing, 3 extra)."""
+    wire = split_wire(read_pcap(LAB / X2), NODE)
+    got = infer_settings(wire, call_events(wire))
+    assert got.dialoginfo["use_pubruri_avps"] == 1
+    assert got.avps == {X2_CALL: (("sip:alice-desk@127.0.0.1", "sip:alice@127.0.0.1"), ("sip:bob-blf@127.0.0.1",))}
+    report = check_calls(LAB / X2, node_port=5080)
+    assert report.ok, report.format()
+    assert len(report.rows) == 11 and all(r.model is not None for r in report.rows)
+    assert report.inferred["pubruri_avps"] == {
+        "pubruri_caller_avp": "$avp(pubruri_caller)", "pubruri_callee_avp": "$avp(pubruri_callee)",
+        "calls": {X2_CALL: {"caller": ["sip:alice-desk@127.0.0.1", "sip:alice@127.0.0.1"],
+                            "callee": ["sip:bob-blf@127.0.0.1"]}}}
+    text = report.format()
+    assert "use_pubruri_avps=1: PUBLISH sip:alice-desk@127.0.0.1 #14 for the entity sip:alice@127.0.0.1" in text
+    assert "$avp(pubruri_caller) [sip:alice-desk@127.0.0.1, sip:alice@127.0.0.1]" in text
+
+
+def test_no_pubruri_avps_without_evidence() -> None:
+    wire = split_wire(read_pcap(LAB / C07), NODE)
+    got = infer_settings(wire, call_events(wire))
+    assert "use_pubruri_avps" not in got.dialoginfo and not got.avps
+    assert any(line.startswith("use_pubruri_avps=0") for line in got.evidence)
+
+
+def _retargeted(capture: str, frame: int, uri: str) -> Trace:
+    """``capture`` with the Request-URI of the PUBLISH of ``frame`` changed to ``uri``."""
+    src = read_pcap(LAB / capture)
+    frames = list(src.meta["frames"])
+    out = Trace(dict(src.meta))
+    for r in src:
+        ev = r.event
+        if frames[r.seq] == frame:
+            req = ev.message
+            assert isinstance(req, Request) and req.method == "PUBLISH"
+            ev = MessageSent(ev.src, ev.dst, Request(req.method, uri, req.headers, req.body), ev.retransmission)
+        out.add(r.time, r.node, ev)
+    return out
+
+
+def test_avp_capture_with_a_changed_request_uri_is_a_difference() -> None:
+    """x2 with the early caller PUBLISH to alice-desk (#20) sent to alice-phone instead: the real
+    PUBLISH has no partner, the model's to alice-desk is extra, the model's next PUBLISH to
+    alice-desk (#29) modifies with the older ETag, and a note says the caller's Request-URIs
+    differ between events."""
+    report = check_calls(_retargeted(X2, 20, "sip:alice-phone@127.0.0.1"), node_port=5080)
+    assert not report.ok
+    bad = [r for r in report.rows if not r.ok]
+    assert sorted((r.frame or 0, r.kind) for r in bad) == [(0, "extra"), (20, "early"), (29, "confirmed")]
+    by_frame = {r.frame: r for r in bad}
+    assert by_frame[20].diffs[0].real == "sent by the real node"
+    assert [d.field for d in by_frame[29].diffs] == ["if_match"]
+    extra = next(r for r in bad if r.kind == "extra")
+    assert "the model sent PUBLISH sip:alice-desk@127.0.0.1 (early)" in extra.diffs[0].model
+    # no set of AVP values explains it: the values of the INVITE's PUBLISHes are taken, and said so
+    assert any("sip:alice-phone@127.0.0.1 besides sip:alice-desk@127.0.0.1, sip:alice@127.0.0.1" in n
+               for n in report.notes)
+
+
+def test_avp_capture_with_a_removed_publish_is_a_difference() -> None:
+    """x2 without bob-blf's early PUBLISH (#22) and its reply: the model's has no partner."""
+    src = read_pcap(LAB / X2)
+    frames = list(src.meta["frames"])
+    target = next(r for r in src if frames[r.seq] == 22)
+    branch = target.event.message.get("Via")
+    out = Trace({k: v for k, v in src.meta.items() if k != "frames"})
+    kept = []
+    for r in src:
+        msg = getattr(r.event, "message", None)
+        if msg is not None and msg.get("Via") == branch:
+            continue
+        out.add(r.time, r.node, r.event)
+        kept.append(frames[r.seq])
+    out.meta["frames"] = kept
+    report = check_calls(out, node_port=5080)
+    bad = [r for r in report.rows if not r.ok]
+    assert bad and bad[0].kind == "extra"
+    assert "the model sent PUBLISH sip:bob-blf@127.0.0.1 (early)" in bad[0].diffs[0].model
+
+
+def test_cli_json_reports_the_avps(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["check", str(LAB / X2), "--pua-port", "5080", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["verdict"] == "ok" and out["compared"] == 11
+    assert out["params"]["pua_dialoginfo.use_pubruri_avps"] == 1
+    assert out["inferred"]["pubruri_avps"]["calls"][X2_CALL]["callee"] == ["sip:bob-blf@127.0.0.1"]
+
+
+# -- registrations made before the capture began -----------------------------------------------------------
+def _without_registers(capture: str) -> Trace:
+    """``capture`` without its REGISTERs and their replies, as a capture started after them."""
+    src = read_pcap(LAB / capture)
+    out = Trace({k: v for k, v in src.meta.items() if k != "frames"})
+    for r in src:
+        msg = getattr(r.event, "message", None)
+        if msg is not None and (msg.get("CSeq") or "").split()[-1:] == ["REGISTER"]:
+            continue
+        out.add(r.time, r.node, r.event)
+    return out
+
+
+def test_registrations_inferred_when_the_capture_starts_after_them(tmp_path: Path) -> None:
+    """07 written without its two REGISTERs: bob's binding is read from the INVITE the node relays
+    to sip:bob@127.0.0.1:5092, said in the notes, and the seven PUBLISHes still agree."""
+    cut = tmp_path / "07_no_register.pcap"
+    trace = _without_registers(C07)
+    export_pcap(trace, cut, epoch=trace.meta["epoch"])
+    assert not any(getattr(r.event, "message", None) is not None and isinstance(r.event.message, Request)
+                   and r.event.message.method == "REGISTER" for r in read_pcap(cut))
+    report = check_calls(cut, node_port=5080)
+    assert report.ok, report.format()
+    assert len(report.rows) == 7 and all(r.model is not None for r in report.rows)
+    assert [n for n in report.notes if "registration" in n] == [
+        "registration inferred: bob -> sip:bob@127.0.0.1:5092 (the INVITE to sip:bob@127.0.0.1 the node relayed "
+        "there, #12): no REGISTER for it in the capture; the binding is kept for the whole replay"]
+    assert report.inferred["registrations"] == [
+        {"aor": "bob", "contact": "sip:bob@127.0.0.1:5092", "received": "", "call_id": report.calls[0]["call_id"],
+         "time": report.to_dict()["inferred"]["registrations"][0]["time"], "frame": 12}]
+
+
+def test_no_registration_inferred_when_the_capture_has_the_register() -> None:
+    report = check_calls(LAB / C07, node_port=5080)
+    assert "registrations" not in report.inferred
+    assert not any("registration inferred" in n for n in report.notes)
