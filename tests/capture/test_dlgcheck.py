@@ -198,7 +198,7 @@ X2_CALL = "call-33aaae5ee8"
 def test_pubruri_avps_inferred_and_the_avp_capture_agrees() -> None:
     """Each caller-side state goes to alice-desk then alice, each callee-side state to bob-blf:
     the check reads use_pubruri_avps and the values (newest first) from the Request-URIs, and the
-    model then sends all 11 dialog PUBLISHes of the real node (without them: 8 missing, 3 extra)."""
+    model then sends all 11 dialog PUBLISHes of the real node (without them: 7 missing, 3 extra)."""
     wire = split_wire(read_pcap(LAB / X2), NODE)
     got = infer_settings(wire, call_events(wire))
     assert got.dialoginfo["use_pubruri_avps"] == 1
@@ -321,3 +321,67 @@ def test_no_registration_inferred_when_the_capture_has_the_register() -> None:
     report = check_calls(LAB / C07, node_port=5080)
     assert "registrations" not in report.inferred
     assert not any("registration inferred" in n for n in report.notes)
+
+
+TWO_CALLS_AVPS = """
+name: two_calls_pubruri_avps
+refs: ["pua-reference §9.4.1 (use_pubruri_avps)"]
+duration: 30
+pua:
+  address: 127.0.0.1:5080
+  params: {outbound_proxy: "sip:127.0.0.1:5060"}
+node:
+  modules:
+    registrar: {min_expires: 0}
+    dialog: {}
+    pua_dialoginfo: {use_pubruri_avps: 1, pubruri_caller_avp: "$avp(c)", pubruri_callee_avp: "$avp(d)",
+                     include_callid: 0}
+script:
+  invite:
+    - {call: '$avp(c) = $fu', if_user: "^alice"}
+    - {call: '$avp(c) = "sip:alice-desk@127.0.0.1"', if_user: "^alice"}
+    - {call: '$avp(d) = "sip:bob-blf@127.0.0.1"', if_user: "^alice"}
+    - {call: '$avp(c) = "sip:bob-desk@127.0.0.1"', if_user: "^bob"}
+    - {call: '$avp(d) = $tu', if_user: "^bob"}
+    - {call: '$avp(d) = "sip:alice-blf@127.0.0.1"', if_user: "^bob"}
+    - dlg_manage()
+phones:
+  - {name: alice, aor: "sip:alice@127.0.0.1", address: 127.0.0.1:5090, expires: 3600, refresh: none,
+     calls: {answer: ring, answer_after: 1}}
+  - {name: bob, aor: "sip:bob@127.0.0.1", address: 127.0.0.1:5092, expires: 3600, refresh: none,
+     calls: {answer: ring, answer_after: 1}}
+steps:
+  - {at: 0, do: phone.register, with: {phone: alice}}
+  - {at: 0.2, do: phone.register, with: {phone: bob}}
+  - {at: 2, do: phone.call, with: {phone: alice, to: bob, hold: 2}}
+  - {at: 10, do: phone.call, with: {phone: bob, to: alice, hold: 2}}
+expect:
+  - count: {match: {from: pua, method: PUBLISH, ruri: "sip:bob-desk@127.0.0.1"}, equals: 4}
+"""
+
+
+@pytest.mark.parametrize("name", ["dialoginfo_pubruri_avps", "two_calls"])
+def test_pubruri_scenarios_exported_agree(name: str, tmp_path: Path) -> None:
+    """The model checked against its own pcap: the pubruri scenario (values set before and after
+    dlg_manage(), a non-local one), and two calls whose AVPs differ (each call's own values, found
+    without call-id attributes through the message each PUBLISH follows)."""
+    from puasim.scenario.runner import load_scenario, run_scenario
+
+    if name == "two_calls":
+        path = tmp_path / "two_calls.yaml"
+        path.write_text(TWO_CALLS_AVPS)
+    else:
+        path = Path(__file__).resolve().parents[2] / "scenarios" / "calls" / f"{name}.yaml"
+    scn = load_scenario(path)
+    out = tmp_path / f"{name}.pcap"
+    export_pcap(run_scenario(scn).trace, out)
+    report = check_calls(out, node_address=scn.pua_address)
+    assert report.ok, report.format()
+    values = {tuple(v["caller"]) + tuple(v["callee"]) for v in report.inferred["pubruri_avps"]["calls"].values()}
+    if name == "two_calls":
+        assert len(report.rows) == 21  # 2 + 3 x 3 for alice's call, 1 + 3 x 3 for bob's
+        assert values == {("sip:alice-desk@127.0.0.1", "sip:alice@127.0.0.1", "sip:bob-blf@127.0.0.1"),
+                          ("sip:bob-desk@127.0.0.1", "sip:alice-blf@127.0.0.1", "sip:alice@127.0.0.1")}
+    else:
+        assert len(report.rows) == 11
+        assert values == {("sip:alice-desk@127.0.0.1", "sip:alice@127.0.0.1", "sip:bob-blf@127.0.0.1")}
