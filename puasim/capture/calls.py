@@ -514,10 +514,12 @@ def inferred_bindings(wire: Wire, use_domain: int = 0) -> list[Binding]:
     for ft, dst, fwd, frame in wire.from_node:
         if isinstance(fwd, Request) and fwd.method == "INVITE":
             try:
-                fcs, fcid = H.cseq(fwd), H.call_id(fwd)
+                fcs, fcid, fto = H.cseq(fwd), H.call_id(fwd), H.to(fwd)
             except SipParseError:
                 continue
-            if fcs is not None and fcid:
+            # a branch of an initial INVITE: no To-tag (a re-INVITE of the callee may carry the
+            # caller's CSeq number, its own CSeq space starting at 1 as well)
+            if fcs is not None and fcid and (fto is None or not fto.tag):
                 relayed.setdefault((fcid, fcs.seq), []).append((ft, dst, fwd, frame))
     out: list[Binding] = []
     seen: set[tuple[str, str]] = set()

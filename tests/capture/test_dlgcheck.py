@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from puasim.capture.calls import call_events, infer_settings, split_wire
+from puasim.capture.calls import call_events, infer_settings, inferred_bindings, split_wire
 from puasim.capture.check import CheckError
 from puasim.capture.dlgcheck import check_calls
 from puasim.capture.pcap import export_pcap
@@ -321,6 +321,20 @@ def test_no_registration_inferred_when_the_capture_has_the_register() -> None:
     report = check_calls(LAB / C07, node_port=5080)
     assert "registrations" not in report.inferred
     assert not any("registration inferred" in n for n in report.notes)
+
+
+@pytest.mark.parametrize("name", ["dialoginfo_reinvite_hold", "dialog_timeout_noreset"])
+def test_a_callees_reinvite_is_no_branch(name: str, tmp_path: Path) -> None:
+    """bob's re-INVITE carries his own CSeq 1, as alice's INVITE did: relayed to alice's contact, it
+    once passed for a branch of her call, a binding of bob's AOR to alice's phone."""
+    from puasim.scenario.runner import load_scenario, run_scenario
+
+    scn = load_scenario(Path(__file__).resolve().parents[2] / "scenarios" / "calls" / f"{name}.yaml")
+    out = tmp_path / f"{name}.pcap"
+    export_pcap(run_scenario(scn).trace, out)
+    report = check_calls(out, node_address=scn.pua_address)
+    assert "registrations" not in report.inferred
+    assert inferred_bindings(split_wire(read_pcap(out), scn.pua_address)) == []
 
 
 TWO_CALLS_AVPS = """
