@@ -6,9 +6,12 @@ else -- no restart times, no sweep phase, no publication ids.  Scenarios are
 run, exported as pcap and checked with their own ``pua.params``.  A capture or
 scenario with calls through an edge node (an INVITE reaching it) is also checked
 in calls mode (:func:`~puasim.capture.dlgcheck.check_calls`): its dialog PUBLISHes
-predicted from the calls, on lines labelled ``calls``.
+predicted from the calls, on lines labelled ``calls``.  With ``--cut-registers``
+each of those is checked a second time without its REGISTERs and their replies,
+as a capture that began after the phones registered (lines labelled ``cut``):
+the check then reads the bindings from the INVITEs the node relays.
 
-    python3 benchmarks/check_coverage.py [--lab DIR] [--scenarios DIR] [-v]
+    python3 benchmarks/check_coverage.py [--lab DIR] [--scenarios DIR] [--cut-registers] [-v]
 """
 
 from __future__ import annotations
@@ -64,6 +67,20 @@ def _dialog_calls(trace, node) -> bool:
         for r in trace)
 
 
+def _without_registers(source):
+    """The trace of ``source`` (a pcap path) without REGISTERs and their replies."""
+    from puasim.trace.trace import Trace
+
+    src = read_pcap(source)
+    out = Trace({k: v for k, v in src.meta.items() if k != "frames"})
+    for r in src:
+        msg = getattr(r.event, "message", None)
+        if msg is not None and (msg.get("CSeq") or "").split()[-1:] == ["REGISTER"]:
+            continue
+        out.add(r.time, r.node, r.event)
+    return out
+
+
 def _one(label: str, run, verbose: bool) -> tuple[int, int]:
     try:
         report = run()
@@ -82,9 +99,24 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--lab", type=Path, default=ROOT / "tests" / "data" / "lab")
     ap.add_argument("--scenarios", type=Path, default=ROOT / "scenarios")
+    ap.add_argument("--cut-registers", action="store_true",
+                    help="check each capture with calls again without its REGISTERs")
     ap.add_argument("-v", "--verbose", action="store_true")
     args = ap.parse_args(argv)
     totals = {"lab": [0, 0], "scenarios": [0, 0], "calls": [0, 0]}
+    if args.cut_registers:
+        totals["calls without REGISTERs"] = [0, 0]
+
+    def calls(label: str, source: Path, node, params: dict) -> None:
+        n, bad = _one(f"calls {label}", lambda: check_calls(source, node_address=node, params=params), args.verbose)
+        totals["calls"][0] += n
+        totals["calls"][1] += bad
+        if args.cut_registers:
+            n, bad = _one(f"cut   {label}", lambda: check_calls(_without_registers(source), node_address=node,
+                                                                params=params), args.verbose)
+            totals["calls without REGISTERs"][0] += n
+            totals["calls without REGISTERs"][1] += bad
+
     for pcap in sorted(args.lab.rglob("*.pcap")):
         params = {"update_period": 10, "check_remote_contact": 0, **LAB_PARAMS.get(pcap.stem, {})}
         port = LAB_PUA_PORTS.get(pcap.stem, 5070)
@@ -93,11 +125,7 @@ def main(argv: list[str] | None = None) -> int:
         totals["lab"][0] += n
         totals["lab"][1] += bad
         if _dialog_calls(read_pcap(pcap), EDGE):
-            q = {"update_period": 10}
-            n, bad = _one(f"calls lab/{pcap.parent.name}/{pcap.name}",
-                          lambda p=pcap, q=q: check_calls(p, node_address=EDGE, params=q), args.verbose)
-            totals["calls"][0] += n
-            totals["calls"][1] += bad
+            calls(f"lab/{pcap.parent.name}/{pcap.name}", pcap, EDGE, {"update_period": 10})
     with tempfile.TemporaryDirectory() as tmp:
         for path in discover([args.scenarios]):
             scn = load_scenario(path)
@@ -118,11 +146,7 @@ def main(argv: list[str] | None = None) -> int:
             totals["scenarios"][0] += n
             totals["scenarios"][1] += bad
             if _dialog_calls(result.trace, scn.pua_address):
-                n, bad = _one(f"calls scenario/{path.relative_to(args.scenarios)}",
-                              lambda o=out, q=params, s=scn: check_calls(o, node_address=s.pua_address, params=q),
-                              args.verbose)
-                totals["calls"][0] += n
-                totals["calls"][1] += bad
+                calls(f"scenario/{path.relative_to(args.scenarios)}", out, scn.pua_address, params)
     for key, (n, bad) in totals.items():
         print(f"{key}: {n} requests compared, {bad} differ")
     return 0
