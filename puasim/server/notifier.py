@@ -43,8 +43,13 @@ tick (the lab's ``db_update_period`` sweep, finding d).  The body is the
 newest live publication of that presentity and package with its content
 type, or with ``merge_presence_bodies`` (Kamailio) for ``presence`` all live
 publications merged as presence_xml merges them
-(:mod:`puasim.bodies.pidf_merge`; a failed merge sends no body); without one (or while pending) the NOTIFY has no body, as Kamailio's
-(lab g2); RFC 6665 §4.2.1.2 allows "an empty or neutral body" when the
+(:mod:`puasim.bodies.pidf_merge`; a failed merge sends no body), and with
+``aggregate_dialog_bodies`` (Kamailio) for ``dialog`` a new document holding
+the dialogs of all live publications with the subscription's own version
+(:mod:`puasim.bodies.dialoginfo_agg`, presence_dialoginfo's aggregation,
+lab companions 07); without one (or while pending) the NOTIFY has no body,
+as Kamailio's (lab g2), unless ``force_dummy_dialog`` gives ``dialog`` its
+dummy terminated dialog; RFC 6665 §4.2.1.2 allows "an empty or neutral body" when the
 resource has no meaningful state, and a neutral PIDF is not modelled.
 
 A NOTIFY answered with one of ``notify_terminating_statuses`` (481 per RFC
@@ -61,6 +66,7 @@ import heapq
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
+from puasim.bodies.dialoginfo_agg import DUMMY_BODY, aggregate_dialoginfo, set_version
 from puasim.bodies.errors import BodyError
 from puasim.bodies.pidf_merge import merge_pidf
 from puasim.effects import SECOND, Outbox
@@ -89,6 +95,7 @@ if TYPE_CHECKING:
     from puasim.txn import ClientTransaction, ServerTransaction
 
 SUBS_TIMER = ("server", "subs")
+DIALOG_INFO_TYPE = "application/dialog-info+xml"
 _TIMEOUT = "timeout"
 
 
@@ -439,6 +446,8 @@ class Notifier:
     def _body(self, sub: Subscription, now: int) -> tuple[bytes, str | None]:
         """Body and Content-Type of a NOTIFY carrying the state (module docstring)."""
         pubs = self._live(sub, now)
+        if self.profile.aggregate_dialog_bodies and sub.event == "dialog":
+            return self._dialog_body(sub, [p.body for p in pubs])
         if not pubs:
             return b"", None
         newest = pubs[-1]
@@ -451,6 +460,29 @@ class Notifier:
                 Note("warning", f"server: NOTIFY for {sub.presentity} without body: {exc}")
             )
             return b"", None
+
+    def _dialog_body(self, sub: Subscription, bodies: list[bytes]) -> tuple[bytes, str | None]:
+        """presence_dialoginfo's body for ``sub`` (:mod:`puasim.bodies.dialoginfo_agg`).
+
+        The version is the subscription's: 1 for its first NOTIFY, +1 per
+        NOTIFY (lab companions 07: the NOTIFY of CSeq 3 carries version 2).
+        """
+        prof = self.profile
+        if not bodies:
+            if not prof.force_dummy_dialog:
+                return b"", None
+            bodies = [DUMMY_BODY]
+        try:
+            body = aggregate_dialoginfo(
+                bodies, sub.presentity, single_dialog=prof.force_single_dialog
+            )
+        except BodyError as exc:
+            self.server.outbox.emit(
+                Note("warning", f"server: NOTIFY for {sub.presentity} without body: {exc}")
+            )
+            return b"", None
+        version = sub.local_cseq - prof.notify_cseq_start + 1
+        return set_version(body, version), DIALOG_INFO_TYPE
 
     # -- bookkeeping ------------------------------------------------------------------------
     def _add(self, sub: Subscription) -> None:

@@ -25,7 +25,12 @@ Two named profiles ship in :data:`PROFILES`:
     triggers a NOTIFY with the full body.  Several publications of one
     presentity reach watchers merged into one PIDF document as presence_xml
     writes it (newest first; an older one whose first tuple id is already
-    present is left out, lab h2).
+    present is left out, lab h2).  ``dialog`` NOTIFYs carry a document
+    built as presence_dialoginfo builds it: the dialogs of all live
+    publications of the extension, oldest first, under a new root with the
+    presentity as entity and the subscription's own version (lab companions
+    07); ``force_single_dialog`` and ``force_dummy_dialog`` off as in the
+    lab.
 
 ``rfc3903``
     A strict RFC 3903 §6 event state compositor: random hexadecimal ETags,
@@ -232,9 +237,28 @@ class ServerProfile:
         older ones unless their first tuple id is already there; a merge
         that fails gives a NOTIFY without body).  False: the newest
         publication's body as published.  Other packages always carry the
-        newest body (Kamailio aggregates only where the package module
-        registers an aggregation; dialog, reg and message-summary are not
-        modelled).
+        newest body unless they have their own knob (Kamailio aggregates
+        only where the package module registers an aggregation: dialog, see
+        ``aggregate_dialog_bodies``; reg and message-summary have none).
+    ``aggregate_dialog_bodies``
+        The body of a ``dialog`` NOTIFY is built as Kamailio's
+        presence_dialoginfo builds it (:mod:`puasim.bodies.dialoginfo_agg`):
+        a new ``dialog-info`` document, ``state="full"``, the presentity as
+        entity, the subscription's own version (1 for its first NOTIFY, +1
+        per NOTIFY), holding the elements of every live publication of the
+        presentity, oldest first, terminated dialogs included; no body
+        without publications; a failed aggregation gives a NOTIFY without
+        body.  False: the newest publication's body as published.
+    ``force_single_dialog``
+        presence_dialoginfo's modparam (default 0): with two or more
+        publications keep one dialog only, early before confirmed before
+        proceeding before trying before terminated.  Only with
+        ``aggregate_dialog_bodies``.
+    ``force_dummy_dialog``
+        presence_dialoginfo's modparam (default 0): a presentity without
+        live publications gets a document with one terminated dummy dialog
+        instead of a NOTIFY without body.  Only with
+        ``aggregate_dialog_bodies``.
     ``notify_terminating_statuses``
         Final answers to a NOTIFY that end the subscription (no further
         NOTIFY): 481 (RFC 6665 §4.2.2 MUST) and 408, the local timeout
@@ -307,6 +331,9 @@ class ServerProfile:
     notify_on_refresh: bool = False
     stale_cseq_status: int = 500
     merge_presence_bodies: bool = False
+    aggregate_dialog_bodies: bool = False
+    force_single_dialog: bool = False
+    force_dummy_dialog: bool = False
     notify_terminating_statuses: tuple[int, ...] = (408, 481)
     replace_dialog_id: bool = False
     processing_delay: int = 0
@@ -434,6 +461,7 @@ KAMAILIO = ServerProfile(
     notify_on_refresh=True,
     stale_cseq_status=400,
     merge_presence_bodies=True,
+    aggregate_dialog_bodies=True,
     notify_terminating_statuses=(404, 408, 481),
 )
 
