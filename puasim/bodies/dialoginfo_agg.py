@@ -174,11 +174,12 @@ def _single_winner(roots: list[etree._Element]) -> etree._Element:
 
 
 def aggregate_dialoginfo(
-    bodies: Sequence[bytes], presentity: str, *, single_dialog: bool = False
+    bodies: Sequence[bytes], entity: str, *, single_dialog: bool = False
 ) -> bytes:
     """The aggregated dialog-info of ``bodies`` (oldest first), version still the placeholder.
 
-    :param presentity: ``user@domain`` of the resource (the ``entity`` is ``sip:`` + it).
+    :param entity: ``sip:<user>@<domain>`` of the resource (Kamailio writes
+        ``sip:`` whatever the scheme and leaves the port out).
     :param single_dialog: presence_dialoginfo's ``force_single_dialog``.
     :raises ValueError: for an empty sequence (callers use :data:`DUMMY_BODY`).
     :raises BodyError: a body that does not parse, an entity too long, or no
@@ -187,7 +188,6 @@ def aggregate_dialoginfo(
     if not bodies:
         raise ValueError("aggregate_dialoginfo needs at least one body")
     roots = [parse_document(body, what=WHAT).root for body in bodies]
-    entity = f"sip:{presentity}"
     if len(entity) + 1 >= _MAX_URI_SIZE:
         raise BodyError(WHAT, f"entity URI longer than {_MAX_URI_SIZE - 2} characters")
     root = etree.Element(f"{{{DIALOG_INFO_NS}}}dialog-info", nsmap={None: DIALOG_INFO_NS})

@@ -473,9 +473,10 @@ class Notifier:
                 return b"", None
             bodies = [DUMMY_BODY]
         try:
-            body = aggregate_dialoginfo(
-                bodies, sub.presentity, single_dialog=prof.force_single_dialog
-            )
+            # sip:user@domain of the presentity (an empty user stays empty)
+            user_host = sub.presentity.partition(":")[2]
+            entity = "sip:" + (user_host if "@" in user_host else "@" + user_host)
+            body = aggregate_dialoginfo(bodies, entity, single_dialog=prof.force_single_dialog)
         except BodyError as exc:
             self.server.outbox.emit(
                 Note("warning", f"server: NOTIFY for {sub.presentity} without body: {exc}")
