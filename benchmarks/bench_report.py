@@ -82,9 +82,12 @@ def command(tree: Path, *args: str) -> tuple[float, float]:
     env = dict(os.environ, PYTHONPATH=str(tree), MPLBACKEND="agg")
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
+    # the working directory is the tree itself: ``python -c`` puts it first on sys.path, so
+    # started from the repository root the baseline would otherwise import this tree's package
     subprocess.run(
         [sys.executable, "-c", "from puasim.cli import main; raise SystemExit(main())", *args],
         env=env,
+        cwd=tree,
         check=True,
         stdout=subprocess.DEVNULL,
     )
@@ -154,7 +157,7 @@ def main(argv: list[str]) -> int:
     with tempfile.TemporaryDirectory(prefix="bench_report") as tmp:
         work = Path(tmp)
         if args.traces:
-            traces = Path(args.traces)
+            traces = Path(args.traces).resolve()
         else:
             command(ROOT, "run", str(ROOT / "scenarios"), "--out", str(work / "run"))
             traces = work / "run" / "traces"
