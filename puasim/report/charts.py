@@ -24,7 +24,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from puasim.report.figures import COLORS, new_figure
+from puasim.report.figures import COLORS, drawing, new_figure
 from puasim.report.metrics import STATES, load_curve, refresh_lead_times, state_counts
 
 if TYPE_CHECKING:
@@ -160,7 +160,8 @@ def load_chart(
     if series:
         # beside the axes, where no incident label or curve can run under it (issue 16)
         ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
-    fig.tight_layout()
+    with drawing():
+        fig.tight_layout()
     return fig
 
 
@@ -280,7 +281,8 @@ def lead_histogram(
     ax.set_title(title or f"{data.title}: refresh lead times", fontsize=11)
     ax.grid(color="#eeeeee")
     ax.set_axisbelow(True)
-    fig.tight_layout()
+    with drawing():
+        fig.tight_layout()
     return fig
 
 
@@ -340,5 +342,6 @@ def state_chart(
     if legend:
         axes.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8, frameon=False)
     if ax is None:
-        fig.tight_layout()
+        with drawing():
+            fig.tight_layout()
     return fig

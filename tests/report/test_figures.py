@@ -10,7 +10,7 @@ import pytest
 
 from puasim.report import load
 from puasim.report.charts import lead_histogram, load_chart
-from puasim.report.figures import new_figure, to_png
+from puasim.report.figures import drawing, new_figure, to_png
 from puasim.report.ladder import ladder
 from puasim.report.timeline import timeline
 from tests.report.test_pictures import busy
@@ -18,7 +18,8 @@ from tests.report.test_pictures import busy
 
 def tight_png(fig) -> bytes:
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=fig.dpi, bbox_inches="tight")
+    with drawing():  # the text settings to_png draws with
+        fig.savefig(buf, format="png", dpi=fig.dpi, bbox_inches="tight")
     return buf.getvalue()
 
 
@@ -50,3 +51,23 @@ def test_empty_figure_and_other_resolution():
     assert to_png(fig).startswith(b"\x89PNG")
     fig.add_subplot(1, 1, 1).plot([0, 1], [0, 1])
     assert pixels(to_png(fig, dpi=50)).shape[1] < pixels(to_png(fig)).shape[1]
+
+
+def test_text_is_drawn_without_font_hinting_and_the_settings_are_restored(monkeypatch):
+    import matplotlib
+    from matplotlib.backends import backend_agg
+    from matplotlib.ft2font import LoadFlags
+
+    seen = []
+    real = backend_agg.get_hinting_flag
+
+    def spy():
+        seen.append(real())
+        return seen[-1]
+
+    monkeypatch.setattr(backend_agg, "get_hinting_flag", spy)
+    before = matplotlib.rcParams["text.hinting"]
+    to_png(ladder(load(busy().trace)))
+    # FreeType's hinting runs the font's instructions per glyph: most of a picture's time
+    assert seen and set(seen) == {LoadFlags.NO_HINTING}
+    assert matplotlib.rcParams["text.hinting"] == before
