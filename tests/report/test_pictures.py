@@ -139,3 +139,19 @@ def test_timeline_scales_with_the_number_of_presentities(n):
     fig = timeline(load(b.trace))
     assert_png(fig)
     assert fig.get_figheight() < 1.5 + 1.05 * min(n, 12) + 1.2
+
+
+def test_ladder_times_are_right_aligned_without_blank_glyphs():
+    from matplotlib.text import Text
+
+    b = TraceBuilder()
+    for i, t in enumerate((1.0, 12.5, 123.25, 1234.125)):
+        b.publish_ok(t, publish(branch=f"z9hG4bK{i}", body=BODY_OPEN, call_id=f"c{i}"), f"e{i}", 3600)
+    fig = ladder(load(b.trace))
+    fig.canvas.draw()
+    times = [t for t in fig.findobj(Text) if t.get_fontfamily() == ["monospace"] and t.get_text()]
+    assert {t.get_text() for t in times} >= {"1.000", "12.500", "123.250", "1234.125"}
+    # no padding: every glyph drawn costs time, blanks included
+    assert all(t.get_text() == t.get_text().strip() for t in times)
+    right = [t.get_window_extent().x1 for t in times]
+    assert max(right) - min(right) <= 1.0  # one column, read like padded monospace
