@@ -95,9 +95,10 @@ def timeline(
     ax.set_xlabel("virtual time (s)")
     ax.set_title(title or f"{data.title}: PUA records and server state per presentity", fontsize=11)
     ticks, labels = [], []
+    frames = _by_key(data, set(keys))
     for k, key in enumerate(reversed(keys)):
         base = float(k)
-        _band(ax, data, key, base, t0, t1, span)
+        _band(ax, frames.get(key, {}), base, t0, t1, span)
         ticks += [base + 0.72, base + 0.28]
         labels += ["PUA", "server"]
         pres = key[0].removeprefix("sip:")
@@ -154,32 +155,66 @@ def _clip(s: float, e: float, t1: float) -> tuple[float, float]:
     return s, (t1 if e != e else e)
 
 
+def _by_key(data: ReportData, keys: set[tuple[str, str]]) -> dict[tuple[str, str], dict[str, pd.DataFrame]]:
+    """The rows of each frame a band draws, split by (presentity, event) in one pass per frame.
+
+    Filtering every frame once per key (five boolean masks over whole frames per
+    band) was most of the time a timeline took to build.
+    """
+    tx = data.transactions
+    frames = {
+        "coverage": data.coverage,
+        "records": data.records[data.records["kind"] == "publication"],
+        "server_state": data.server_state,
+        "server_events": data.server_events[
+            data.server_events["action"].isin(["refreshed", "modified"])
+        ],
+        "publish": tx[tx["method"] == "PUBLISH"],
+    }
+    out: dict[tuple[str, str], dict[str, pd.DataFrame]] = {}
+    for name, frame in frames.items():
+        if frame.empty:
+            continue
+        for key, rows in frame.groupby(["presentity", "event"], sort=False):
+            pair = (str(key[0]), str(key[1]))
+            if pair in keys:
+                out.setdefault(pair, {})[name] = rows
+    return out
+
+
+def _columns(frame: pd.DataFrame | None, *names: str) -> Any:
+    """Rows of ``frame`` as tuples of plain values of ``names`` (none when ``frame`` is None)."""
+    if frame is None:
+        return iter(())
+    return zip(*(frame[n].tolist() for n in names), strict=True)
+
+
 def _band(
-    ax: Any, data: ReportData, key: tuple[str, str], base: float, t0: float, t1: float, span: float
+    ax: Any, frames: dict[str, pd.DataFrame], base: float, t0: float, t1: float, span: float
 ) -> None:
-    pres, event = key
+    """One band: the rows of each frame for its (presentity, event), see :func:`_by_key`."""
     min_w = span * 0.003
-    cov = data.coverage[(data.coverage["presentity"] == pres) & (data.coverage["event"] == event)]
-    for c in cov.itertuples(index=False):
-        if c.state in ("none", "stale"):
-            color = COLORS["gap_none"] if c.state == "none" else COLORS["gap_stale"]
-            w = max(c.end - c.start, min_w)
+    cov = frames.get("coverage")
+    for state, start, end, duration in _columns(cov, "state", "start", "end", "duration"):
+        if state in ("none", "stale"):
+            color = COLORS["gap_none"] if state == "none" else COLORS["gap_stale"]
+            w = max(end - start, min_w)
             ax.add_patch(
                 Rectangle(
-                    (c.start, base + 0.02),
+                    (start, base + 0.02),
                     w,
                     0.96,
                     color=color,
-                    alpha=0.35 if c.state == "none" else 0.45,
+                    alpha=0.35 if state == "none" else 0.45,
                     lw=0,
                     zorder=1,
                 )
             )
-        elif c.state == "orphan" and c.duration >= min_w:
+        elif state == "orphan" and duration >= min_w:
             ax.add_patch(
                 Rectangle(
-                    (c.start, base + 0.04),
-                    c.end - c.start,
+                    (start, base + 0.04),
+                    end - start,
                     0.44,
                     facecolor="none",
                     edgecolor=COLORS["orphan"],
@@ -188,22 +223,14 @@ def _band(
                     zorder=1,
                 )
             )
-    recs = data.records[
-        (data.records["kind"] == "publication")
-        & (data.records["presentity"] == pres)
-        & (data.records["event"] == event)
-    ]
-    for r in recs.itertuples(index=False):
-        s, e = _clip(r.start, r.end, t1)
+    for start, end in _columns(frames.get("records"), "start", "end"):
+        s, e = _clip(start, end, t1)
         ax.add_patch(
             Rectangle(
                 (s, base + 0.6), max(e - s, min_w / 3), 0.24, color=COLORS["pua"], lw=0, zorder=2
             )
         )
-    srv = data.server_state[
-        (data.server_state["presentity"] == pres) & (data.server_state["event"] == event)
-    ]
-    spans = [_clip(r.start, r.end, t1) for r in srv.itertuples(index=False)]
+    spans = [_clip(s, e, t1) for s, e in _columns(frames.get("server_state"), "start", "end")]
     lanes = _sublanes(spans)
     nlanes = max(lanes, default=0) + 1
     h = 0.36 / nlanes
@@ -218,13 +245,8 @@ def _band(
                 zorder=2,
             )
         )
-    sev = data.server_events
-    sev = sev[
-        (sev["presentity"] == pres)
-        & (sev["event"] == event)
-        & sev["action"].isin(["refreshed", "modified"])
-    ]
-    if len(sev):
+    sev = frames.get("server_events")
+    if sev is not None and len(sev):
         ax.plot(
             sev["time"],
             [base + 0.28] * len(sev),
@@ -235,13 +257,21 @@ def _band(
             mew=1.5,
             zorder=3,
         )
-    tx = data.transactions
-    pub = tx[(tx["method"] == "PUBLISH") & (tx["presentity"] == pres) & (tx["event"] == event)]
+    pub = frames.get("publish")
+    if pub is None:
+        return
+    # plain arrays: a boolean mask per marker kind over a few rows costs far less than
+    # selecting rows of the frame (the selections were half the time a band took)
+    ops = pub["op"].to_numpy(dtype=object)
+    starts = pub["start"].to_numpy(dtype=float)
+    ends = pub["end"].to_numpy(dtype=float)
+    rejected = (pub["status"] == 412).fillna(False).to_numpy(dtype=bool)
+    timed_out = (pub["outcome"] == "timeout").to_numpy(dtype=bool)
     for op, marker in _OP_MARKERS.items():
-        sel = pub[pub["op"] == op]
+        sel = starts[ops == op]
         if len(sel):
             ax.plot(
-                sel["start"],
+                sel,
                 [base + 0.72] * len(sel),
                 ls="",
                 marker=marker,
@@ -249,14 +279,11 @@ def _band(
                 markersize=10 if marker == "|" else 5,
                 zorder=3,
             )
-    for status_sel, color in (
-        (pub["status"] == 412, COLORS["error"]),
-        (pub["outcome"] == "timeout", COLORS["incident"]),
-    ):
-        sel = pub[status_sel.fillna(False).astype(bool)]
+    for mask, color in ((rejected, COLORS["error"]), (timed_out, COLORS["incident"])):
+        sel = ends[mask]
         if len(sel):
             ax.plot(
-                sel["end"],
+                sel,
                 [base + 0.9] * len(sel),
                 ls="",
                 marker="x",

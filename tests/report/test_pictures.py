@@ -155,3 +155,19 @@ def test_ladder_times_are_right_aligned_without_blank_glyphs():
     assert all(t.get_text() == t.get_text().strip() for t in times)
     right = [t.get_window_extent().x1 for t in times]
     assert max(right) - min(right) <= 1.0  # one column, read like padded monospace
+
+
+def test_timeline_marks_each_publish_on_its_own_band():
+    """The band of bob shows his initial PUBLISH and the 412 of his refresh; alice's has none."""
+    data = load(busy().trace)
+    ax = timeline(data).axes[0]
+    # bands from the bottom: the last key (bob) at 0..1, alice at 1..2
+    marks = {}
+    for line in ax.get_lines():
+        ys = set(line.get_ydata())
+        if len(ys) == 1 and line.get_marker() in ("^", "|", "D", "x"):
+            marks.setdefault((line.get_marker(), round(ys.pop(), 2)), []).extend(line.get_xdata())
+    assert marks[("^", 0.72)] == [1.0] and marks[("^", 1.72)] == [0.0]  # initial PUBLISHes
+    assert marks[("x", 0.9)] == [data.transactions.set_index("seq")["end"].max()]  # bob's 412
+    assert ("x", 1.9) not in marks  # alice got no 412
+    assert marks[("D", 1.72)] == [70.0]  # alice's modify
