@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -488,9 +489,22 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     return command(args)
 
 
-def _add_sweep_parser(sub: argparse._SubParsersAction) -> None:
-    from puasim.sweep import command as C
+def _sweep_type(name: str) -> Callable[[str], Any]:
+    """The argument type ``name`` of :mod:`puasim.sweep.command`, imported only when a
+    ``sweep`` argument is parsed: building the parser must not load the sweep and scenario
+    packages for every other command."""
 
+    def parse(text: str) -> Any:
+        from puasim.sweep import command
+
+        return getattr(command, name)(text)
+
+    parse.__name__ = name
+    return parse
+
+
+def _add_sweep_parser(sub: argparse._SubParsersAction) -> None:
+    C = argparse.Namespace(**{n: _sweep_type(n) for n in ("set_arg", "seeds_arg", "metrics_arg", "scheduler_arg", "workers_arg")})
     sw = sub.add_parser("sweep", help="run a scenario over a grid of overrides and seeds (a sweep file, or --set/--seeds)")
     sw.add_argument("target", type=A.input_file, help="a sweep file (YAML naming a base scenario) or a scenario file")
     sw.add_argument("--set", type=C.set_arg, action="append", metavar="NAME=V1,V2",

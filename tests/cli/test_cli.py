@@ -325,3 +325,14 @@ def test_live_max_rate_drops_what_comes_faster(capsys: pytest.CaptureFixture[str
         close()
     assert code == 1
     assert "over the rate limit of 2/s" in capsys.readouterr().out
+
+
+def test_building_the_parser_loads_no_command_package():
+    """``puasim show``/``pcap``/``report`` start without importing the scenario, sweep or report stacks."""
+    code = (
+        "import sys; from puasim.cli import build_parser; build_parser(); "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('pandas', 'matplotlib', 'scapy') "
+        "or m.startswith(('puasim.sweep', 'puasim.scenario', 'puasim.report'))))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
