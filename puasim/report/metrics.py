@@ -117,8 +117,14 @@ def rounds_412(data: ReportData) -> pd.DataFrame:
     """
     tx = data.transactions
     pub = tx[tx["method"] == "PUBLISH"].sort_values("seq", kind="stable")
+    cols = ["node", "presentity", "event"]
+    # only the keys that got a 412 are walked (turning every key's rows into tuples was
+    # most of the time this took, and most keys never see a 412)
+    rejected = (pub["status"] == 412).fillna(False).to_numpy(dtype=bool)
+    keys = pd.MultiIndex.from_frame(pub[cols])
+    pub = pub[keys.isin(keys[rejected])]
     rows = []
-    for key, group in pub.groupby(["node", "presentity", "event"], sort=False):
+    for key, group in pub.groupby(cols, sort=False):
         g = list(group.itertuples(index=False))
         for i, t in enumerate(g):
             if t.status is pd.NA or t.status != 412:
