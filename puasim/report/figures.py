@@ -49,7 +49,7 @@ COLORS = {
 #: font's TrueType instructions for every glyph, each time it is measured and each time it
 #: is drawn (matplotlib keeps no glyph cache): without it text draws about a third faster,
 #: and at 100 dpi the letters read the same (a hair softer).
-RC = {"text.hinting": "no_hinting"}
+RC: dict[Any, Any] = {"text.hinting": "no_hinting"}
 
 
 @contextmanager
