@@ -27,8 +27,6 @@ Timer keys: pua's, the transaction layer's, and ``("usrloc", "timer")``.
 
 from __future__ import annotations
 
-import binascii
-import hashlib
 from collections.abc import Hashable
 from dataclasses import dataclass, field
 from typing import Any
@@ -45,6 +43,7 @@ from puasim.node.registrar import RegistrarConfig, save
 from puasim.node.usrloc import Usrloc, UsrlocConfig
 from puasim.pua import subscribe
 from puasim.pua.model import Pua
+from puasim.server.totag import SL_SIGNATURE, kamailio_tag_base, kamailio_to_tag_suffix
 from puasim.sip import headers as H
 from puasim.sip.errors import SipParseError
 from puasim.sip.message import Request, Response, header_key
@@ -89,6 +88,17 @@ class NodeConfig:
         return loaded
 
 
+def sl_suffix(req: Request) -> str:
+    """sl's To-tag suffix: the two CRC-16s of the top Via and Call-ID (:mod:`puasim.server.totag`)."""
+    try:
+        via = H.top_via(req)
+    except SipParseError:
+        via = None
+    if via is None:
+        return "00000000"
+    return kamailio_to_tag_suffix(via.host, "" if via.port is None else str(via.port), via.branch, req.get("call-id"))
+
+
 class EdgeProxy:
     """usrloc + registrar + pua + companions behind one address (see module docstring)."""
 
@@ -108,7 +118,7 @@ class EdgeProxy:
         self.pua_reginfo = PuaReginfo(pua, self.usrloc, cfg.pua_reginfo) if cfg.pua_reginfo is not None else None
         # loaded after them in proxy.cfg, so its callback runs first
         self.pua_bla = PuaBla(pua, self.usrloc, cfg.pua_bla) if cfg.pua_bla is not None else None
-        self._tag_base = hashlib.md5(f"edge-{pua.host}-{pua.port}".encode()).hexdigest()
+        self._tag_base = kamailio_tag_base(SL_SIGNATURE, pua.host, pua.port)
         #: calls between the phones: tm's stateful proxy (puasim.edge.router)
         self.router = CallRouter(self.layer, self.outbox, self.usrloc, pua.host, pua.port, self.make_reply,
                                  cfg.server_header)
@@ -252,9 +262,7 @@ class EdgeProxy:
         """A stateless reply as sl sends it: Via, From, To (with sl's To-tag), Call-ID and CSeq
         copied in the request's order, the reply's fields, Server, Content-Length."""
         out: list[tuple[str, str]] = []
-        top = H.top_via(req)
-        branch = top.branch if top is not None and top.branch else ""
-        tag = f"{self._tag_base}.{binascii.crc32(branch.encode()):08x}"
+        tag = f"{self._tag_base}.{sl_suffix(req)}"
         names = {"via": "Via", "from": "From", "to": "To", "call-id": "Call-ID", "cseq": "CSeq"}
         for name, value in req.headers:
             key = header_key(name)

@@ -47,7 +47,7 @@ from puasim.server.faults import (
 )
 from puasim.server.notifier import SUBS_TIMER, Notifier, NotifyOutbox
 from puasim.server.profiles import TO_TAG_CRC, ServerProfile, get_profile
-from puasim.server.totag import kamailio_to_tag_suffix
+from puasim.server.totag import TM_SIGNATURE, kamailio_tag_base, kamailio_to_tag_suffix
 from puasim.sip import headers as H
 from puasim.sip.errors import SipParseError
 from puasim.sip.message import Request, Response
@@ -518,7 +518,10 @@ class PresenceServer:
             pid = self._pid_cfg + self.restarts
         else:
             pid = self.rng.randrange(1000, 32768)
-        self._tag_base = f"{self.rng.getrandbits(128):032x}"
+        if self.profile.to_tag_suffix == TO_TAG_CRC:  # tm's base: the same after every restart
+            self._tag_base = kamailio_tag_base(TM_SIGNATURE, self.host, self.port)
+        else:
+            self._tag_base = f"{self.rng.getrandbits(128):032x}"
         self.compositor.forget_all(start_time=start_time, pid=pid, origin=now)
         if self._expiry_at is not None:
             self.outbox.cancel_timer(EXPIRE_TIMER)

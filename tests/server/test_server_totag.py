@@ -10,7 +10,13 @@ import pytest
 from server_helpers import Driver, make_server, publish, responses, subscribe
 
 from puasim.server import get_profile
-from puasim.server.totag import crc16_x25, kamailio_to_tag_suffix
+from puasim.server.totag import (
+    SL_SIGNATURE,
+    TM_SIGNATURE,
+    crc16_x25,
+    kamailio_tag_base,
+    kamailio_to_tag_suffix,
+)
 from puasim.sip import headers as H
 
 LAB = Path(__file__).parent.parent / "data" / "lab" / "kamailio"
@@ -64,6 +70,29 @@ def test_every_lab_reply_tag_suffix_is_the_crc_of_its_request():
         host, port, branch = _VIA.match(req["via"]).groups()  # type: ignore[union-attr]
         suffix = kamailio_to_tag_suffix(host, port or "", branch, req["call-id"])
         assert tag.split("-")[1] == suffix, (capture, req["first"])
+
+
+def test_every_lab_reply_tag_base_is_tm_s_md5_of_the_listening_socket():
+    replies = _server_replies()
+    assert {tag.split("-")[0] for _, _, tag in replies} == {kamailio_tag_base(TM_SIGNATURE, "127.0.0.1", 5060)}
+    d = Driver(make_server())
+    (reply,) = responses(d.send(subscribe(call_id="c9@127.0.0.1")))
+    assert H.to(reply).tag.startswith("a6a1c5f60faecf035a1ae5b6e96e979a-")  # type: ignore[union-attr]
+
+
+def test_the_edge_node_s_sl_tags_match_the_companions_lab():
+    """The companions lab's edge node (127.0.0.1:5080) answered REGISTERs statelessly:
+    sl's base, a ``.``, and the same two CRC-16s over the REGISTER's Via and Call-ID."""
+    text = (LAB.parent / "kamailio-companions" / "01_usrloc_setpublish_register_refresh_deregister.pcap").read_bytes()
+    tags = set(re.findall(rb"To: <sip:alice@127\.0\.0\.1>;tag=([0-9a-f]{32})\.([0-9a-f]{8})", text))
+    assert tags and {b.decode() for b, _ in tags} == {kamailio_tag_base(SL_SIGNATURE, "127.0.0.1", 5080)}
+    from puasim.edge.proxy import sl_suffix
+    from puasim.sip.message import Request
+
+    req = Request("REGISTER", "sip:127.0.0.1", (
+        ("Via", "SIP/2.0/UDP 127.0.0.1:5098;branch=z9hG4bK-21301-1-0"), ("Call-ID", "alice-reg-A@127.0.0.1")))
+    assert sl_suffix(req) == "af0dfbea"
+    assert (b"76829ee16d149679031f95465f3c3d9f", b"af0dfbea") in tags
 
 
 def test_server_to_tags_follow_the_request_and_repeat_for_the_same_one():
