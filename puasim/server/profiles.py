@@ -275,9 +275,9 @@ class ServerProfile:
         for new dialog state, so the server keeps one row per dialog (lab
         companions 08 and 13: five initial PUBLISHes of two users leave two
         rows; the older ETags get 412 on refresh).  The dropped publication
-        is a ``removed`` state change.  False (the default of both profiles,
-        so that runs made before the rule keep their traces): RFC 3903 only,
-        every initial PUBLISH is a publication of its own.
+        is a ``removed`` state change.  True in the ``kamailio`` profile (the
+        lab captures win); False in ``rfc3903``: every initial PUBLISH is a
+        publication of its own.
     ``processing_delay``
         µs one worker spends on each message it receives (requests, and
         replies to its NOTIFYs); messages wait in arrival order while the
@@ -444,6 +444,7 @@ KAMAILIO = ServerProfile(
     options_reason="Keepalive",
     version_check="kamailio",
     to_tag_suffix=TO_TAG_CRC,
+    replace_dialog_id=True,
     reasons=(
         (400, "Bad request"),
         (412, "Conditional request failed"),

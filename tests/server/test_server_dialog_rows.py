@@ -50,9 +50,12 @@ def test_same_dialog_id_replaces_the_stored_row():
     assert reply.status == 412
 
 
+def test_kamailio_replaces_by_dialog_id_and_rfc3903_does_not():
+    assert get_profile("kamailio").replace_dialog_id and not get_profile("rfc3903").replace_dialog_id
+
+
 def test_without_the_knob_every_initial_publish_is_a_row():
-    srv = make_server()
-    assert not get_profile("kamailio").replace_dialog_id
+    srv = make_server(get_profile("kamailio", replace_dialog_id=False))
     run(srv, dlg_publish("padi-1", "Trying"))
     run(srv, dlg_publish("padi-1", "early"))
     assert len(srv.publications) == 2
