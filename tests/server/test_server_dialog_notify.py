@@ -48,14 +48,24 @@ def test_two_calls_on_one_extension_reach_the_watcher_together():
         "sip:alice@127.0.0.1",
     )
     assert first.body == set_version(expected, 1)
-    # call 1 ends: its terminated publication is a third row, call 2 still shows confirmed
+    # call 1 ends: its terminated publication replaces call 1's row (one row per dialog
+    # id, lab companions 13), so the document lists call 2, still confirmed, then call 1
+    (after,) = notifies(d.send(dlg_publish("call-1", "terminated"), 3 * SECOND))
+    assert dialog_ids(after.body) == [("call-2", "confirmed"), ("call-1", "terminated")]
+    assert b' version="2" ' in after.body and after.get("cseq") == "3 NOTIFY"
+
+
+def test_without_one_row_per_dialog_id_every_publication_is_aggregated():
+    d = start(replace_dialog_id=False)
+    d.send(dlg_publish("call-1", "confirmed"))
+    d.send(dlg_publish("call-2", "confirmed"), SECOND)
+    watch(d, 2 * SECOND)
     (after,) = notifies(d.send(dlg_publish("call-1", "terminated"), 3 * SECOND))
     assert dialog_ids(after.body) == [
         ("call-1", "confirmed"),
         ("call-2", "confirmed"),
         ("call-1", "terminated"),
     ]
-    assert b' version="2" ' in after.body and after.get("cseq") == "3 NOTIFY"
 
 
 def test_one_row_per_dialog_id_keeps_the_other_call():
