@@ -198,7 +198,7 @@ class _LivePhones:
 
     async def run(self, capture: str | Path | None, capture_ports: tuple[int, ...], at_slack: float,
                   grace: float) -> PhonesResult:
-        from puasim.live.scenario import evaluate_live
+        from puasim.live.scenario import close_run, evaluate_live, run_bounded
 
         started = time.perf_counter()
         scn = self.scn
@@ -229,20 +229,10 @@ class _LivePhones:
                 driver.start(node)
             for step in scn.steps:
                 loop.call_at(driver.clock.loop_time(step.at), self._do, step)
-            wanted = scn.duration + int(grace * SECOND)
-            until = self.budgets.cap_us(wanted)
-            if until < wanted:
-                notes.append(f"the run was cut at {until / SECOND:g} s by the duration budget "
-                             f"(the scenario runs {wanted / SECOND:g} s)")
-            await driver.run_until(until)
+            await run_bounded(driver, self.budgets, scn.duration + int(grace * SECOND), notes)
         finally:
-            driver.close()
-            if sniffer is not None:
-                sniffer.stop()
-                sniffer.write(capture)  # type: ignore[arg-type]
+            close_run(driver, sniffer, capture, notes)
         trace = driver.trace
-        if driver.drop_report():
-            notes.append(driver.drop_report())
         names = dict(driver.names)
         judged = trace
         capture_trace = None

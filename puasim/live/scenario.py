@@ -226,20 +226,10 @@ class _LiveScenario:
                 if kind == "record":
                     at = seconds_to_us(spec["at"], scn.doc, ("expect", i, kind, "at"))
                     loop.call_at(driver.clock.loop_time(min(at, scn.duration)), self._probe, i)
-            wanted = scn.duration + int(grace * SECOND)
-            until = self.budgets.cap_us(wanted)
-            if until < wanted:
-                notes.append(f"the run was cut at {until / SECOND:g} s by the duration budget "
-                             f"(the scenario runs {wanted / SECOND:g} s)")
-            await driver.run_until(until)
+            await run_bounded(driver, self.budgets, scn.duration + int(grace * SECOND), notes)
         finally:
-            driver.close()
-            if sniffer is not None:
-                sniffer.stop()
-                sniffer.write(capture)  # type: ignore[arg-type]
+            close_run(driver, sniffer, capture, notes)
         trace = driver.trace
-        if driver.drop_report():
-            notes.append(driver.drop_report())
         names = dict(driver.names)
         error = None if driver.error is None else f"{type(driver.error).__name__}: {driver.error}"
         failures: list[Failure] = []
@@ -256,6 +246,25 @@ class _LiveScenario:
             wall_time=time.perf_counter() - started, error=error,
             capture=str(capture) if capture is not None else None, notes=notes,
         )
+
+
+async def run_bounded(driver: Any, budgets: Any, wanted: int, notes: list[str]) -> None:
+    """Run ``driver`` to ``wanted`` µs, or to the duration budget's cap with a note saying so."""
+    until = budgets.cap_us(wanted)
+    if until < wanted:
+        notes.append(f"the run was cut at {until / SECOND:g} s by the duration budget "
+                     f"(the scenario runs {wanted / SECOND:g} s)")
+    await driver.run_until(until)
+
+
+def close_run(driver: Any, sniffer: Any, capture: str | Path | None, notes: list[str]) -> None:
+    """Close the sockets, write the loopback capture if one ran, and note what the driver dropped."""
+    driver.close()
+    if sniffer is not None:
+        sniffer.stop()
+        sniffer.write(capture)
+    if driver.drop_report():
+        notes.append(driver.drop_report())
 
 
 def evaluate_live(
