@@ -29,6 +29,7 @@ import numpy as np
 
 from puasim.effects import SECOND
 from puasim.report import sipinfo as S
+from puasim.sip.message import Request
 from puasim.trace.events import (
     MessageDelivered,
     MessageDropped,
@@ -58,6 +59,40 @@ def _addr(a: Any) -> str:
         return f"{a[0]}:{a[1]}"
     except (TypeError, IndexError):
         return str(a)
+
+
+#: bounded memo tables of the pure functions below: a run repeats the same few values
+_MEMO_SIZE = 4096
+_AORS: dict[str, str] = {}
+_BODY_IDS: dict[bytes, str] = {}
+_EVENT_NAMES: dict[int, str] = {}
+
+
+def _aor(uri: str) -> str:
+    hit = _AORS.get(uri)
+    if hit is None:
+        if len(_AORS) >= _MEMO_SIZE:
+            _AORS.clear()
+        hit = _AORS[uri] = S.aor(uri)
+    return hit
+
+
+def _body_id(body: bytes) -> str:
+    hit = _BODY_IDS.get(body)
+    if hit is None:
+        if len(_BODY_IDS) >= _MEMO_SIZE:
+            _BODY_IDS.clear()
+        hit = _BODY_IDS[body] = S.body_id(body)
+    return hit
+
+
+def _event_name(flag: int) -> str:
+    hit = _EVENT_NAMES.get(flag)
+    if hit is None:
+        from puasim.report.records import event_name
+
+        hit = _EVENT_NAMES[flag] = event_name(flag)
+    return hit
 
 
 class _Copy:
@@ -170,29 +205,29 @@ class _Coverage:
 
     # -- inputs ----------------------------------------------------------------------------
     def record(self, node: str, t: float, ev: Any) -> None:
-        from puasim.report.records import event_name, record_key
-
         self.pua_nodes.add(node)
         if ev.kind != "publication":
             return
-        k = (S.aor(ev.pres_uri), event_name(ev.event))
+        name = _event_name(ev.event)
+        k = (_aor(ev.pres_uri), name)
         held = self.pua.setdefault(k, set())
+        rkey = (node, f"{ev.pres_uri}|{name}|{ev.id}|{ev.flag}")  # records.record_key of a publication
         if ev.action in ("deleted", "expired"):
-            held.discard((node, record_key(ev)))
+            held.discard(rkey)
         else:
-            held.add((node, record_key(ev)))
+            held.add(rkey)
         self._update(k, t)
 
     def published(self, msg: Any, t: float) -> None:
-        body = S.body_id(getattr(msg, "body", b"") or b"")
+        body = _body_id(getattr(msg, "body", b"") or b"")
         if not body:
             return
-        k = (S.aor(msg.uri), S.event_package(msg))
+        k = (_aor(msg.uri), S.event_package(msg))
         self.latest[k] = body
         self._update(k, t)
 
     def delivered_publish(self, node: str, msg: Any) -> None:
-        self.last_publish[node] = (S.header(msg, "SIP-If-Match"), S.body_id(msg.body))
+        self.last_publish[node] = (S.header(msg, "SIP-If-Match"), _body_id(msg.body))
 
     def crashed(self, node: str, t: float) -> None:
         pubs = self.server_pubs.get(node)
@@ -343,50 +378,79 @@ class RunningMetrics:
         self._by_etag: dict[str, float] = {}
         self._by_call: dict[str, float] = {}
         self._coverage = _Coverage()
+        #: addresses already seen sending / receiving (their name is settled), and their texts
+        self._senders: set[Any] = set()
+        self._receivers: set[Any] = set()
+        self._addresses: dict[Any, str] = {}
+        self._handlers = {
+            MessageSent: self._sent,
+            MessageDelivered: self._delivered,
+            MessageDropped: self._fate,
+            MessageDuplicated: self._duplicated,
+            TransactionFinished: self._finished,
+            RecordChanged: self._record_changed,
+            ServerStateChanged: self._server_state,
+            NodeCrashed: self._crashed,
+        }
 
     # -- feeding -----------------------------------------------------------------------
     def observe(self, rec: Record) -> None:
         self.last = rec.time
-        ev = rec.event
-        kind = type(ev)
-        if kind is MessageSent:
-            self._sent(rec, ev)
-        elif kind is MessageDelivered or kind is MessageDropped:
-            self._fate(rec, ev)
-            if kind is MessageDelivered and S.is_request(ev.message) and ev.message.method == "PUBLISH":
-                self._coverage.delivered_publish(rec.node, ev.message)
-        elif kind is MessageDuplicated:
-            queue = self._pending.get((ev.src, ev.dst, ev.message))
-            if queue:
-                copy = queue[-1]
-                copy.refs += 1
-                queue.append(copy)
-        elif kind is TransactionFinished:
-            t = self._open.pop((rec.node, ev.branch, ev.method), None)
-            if t is not None:
-                self._finish(t, ev.status, rec.time / SECOND, bool(ev.faked))
-        elif kind is RecordChanged:
-            expires = float(ev.expires - self.epoch)
-            if ev.etag and ev.kind == "publication":
-                self._by_etag[ev.etag] = expires
-            if ev.call_id and ev.kind != "publication":
-                self._by_call[ev.call_id] = expires
-            self._coverage.record(rec.node, rec.time / SECOND, ev)
-        elif kind is ServerStateChanged:
-            self._coverage.server_state(rec.node, rec.time / SECOND, ev)
-        elif kind is NodeCrashed:
-            self._coverage.crashed(rec.node, rec.time / SECOND)
+        handler = self._handlers.get(type(rec.event))
+        if handler is not None:
+            handler(rec, rec.event)
+
+    def _address(self, a: Any) -> str:
+        text = self._addresses.get(a)
+        if text is None:
+            text = self._addresses[a] = _addr(a)
+        return text
+
+    def _duplicated(self, rec: Record, ev: Any) -> None:
+        queue = self._pending.get((ev.src, ev.dst, ev.message))
+        if queue:
+            copy = queue[-1]
+            copy.refs += 1
+            queue.append(copy)
+
+    def _delivered(self, rec: Record, ev: Any) -> None:
+        self._fate(rec, ev)
+        msg = ev.message
+        if isinstance(msg, Request) and msg.method == "PUBLISH":
+            self._coverage.delivered_publish(rec.node, msg)
+
+    def _finished(self, rec: Record, ev: Any) -> None:
+        t = self._open.pop((rec.node, ev.branch, ev.method), None)
+        if t is not None:
+            self._finish(t, ev.status, rec.time / SECOND, bool(ev.faked))
+
+    def _record_changed(self, rec: Record, ev: Any) -> None:
+        expires = float(ev.expires - self.epoch)
+        if ev.etag and ev.kind == "publication":
+            self._by_etag[ev.etag] = expires
+        if ev.call_id and ev.kind != "publication":
+            self._by_call[ev.call_id] = expires
+        self._coverage.record(rec.node, rec.time / SECOND, ev)
+
+    def _server_state(self, rec: Record, ev: Any) -> None:
+        self._coverage.server_state(rec.node, rec.time / SECOND, ev)
+
+    def _crashed(self, rec: Record, ev: Any) -> None:
+        self._coverage.crashed(rec.node, rec.time / SECOND)
 
     def _sent(self, rec: Record, ev: Any) -> None:
         msg = ev.message
-        self._names.setdefault(_addr(ev.src), rec.node)
+        src = ev.src
+        if src not in self._senders:  # the first node seen sending from an address names it
+            self._senders.add(src)
+            self._names.setdefault(self._address(src), rec.node)
         now = rec.time / SECOND
         self.messages += 1
         if ev.retransmission:
             self.retransmissions += 1
-        request = S.is_request(msg)
+        request = type(msg) is Request or isinstance(msg, Request)
         copy = _Copy(now, None if request else getattr(msg, "status", None))
-        key = (ev.src, ev.dst, msg)
+        key = (src, ev.dst, msg)
         queue = self._pending.get(key)
         if queue is None:
             queue = self._pending[key] = deque()
@@ -403,13 +467,13 @@ class RunningMetrics:
             if tkey not in self._open:
                 self._open[tkey] = _Txn(now, method, rec.node)
                 self.transactions += 1
-                if method in ("PUBLISH", "SUBSCRIBE") and S.operation(msg) == "refresh":
+                if (method == "PUBLISH" or method == "SUBSCRIBE") and S.operation(msg) == "refresh":
                     self._refresh(msg, method, now)
         else:
             status = copy.status
             if status is None or status < 200:
                 return
-            dst = _addr(ev.dst)
+            dst = self._address(ev.dst)
             t = self._open.get((self._names.get(dst, dst), S.branch(msg), S.cseq(msg)[1]))
             if t is not None:
                 t.replies.append(copy)
@@ -431,8 +495,9 @@ class RunningMetrics:
         queue = self._pending.get(key)
         if not queue:
             return
-        if type(ev) is MessageDelivered:
-            self._names.setdefault(_addr(ev.dst), rec.node)
+        if type(ev) is MessageDelivered and ev.dst not in self._receivers:
+            self._receivers.add(ev.dst)
+            self._names.setdefault(self._address(ev.dst), rec.node)
         at_send = type(ev) is MessageDropped and ev.reason in _SEND_TIME_DROPS
         copy = queue.pop() if at_send else queue.popleft()
         if not queue:
