@@ -186,11 +186,19 @@ def _line_writer(cls: type) -> Callable[[Record], str] | None:
 _ADDRESSES: dict[tuple[str, int], str] = {}
 
 
+#: ``puasim.sip.parser.serialise``, bound on first use (the sip layer sits above the trace)
+_SERIALISE: list[Callable[[Any], bytes]] = []
+
+
 def _sip_fragment(value: Any) -> str:
     hit = _FRAGMENTS.get(id(value))
     if hit is not None and hit[0] is value:
         return hit[1]
-    frag = '{"sip":' + _esc(_sip_text(value)) + "}"
+    if not _SERIALISE:
+        from puasim.sip.parser import serialise
+
+        _SERIALISE.append(serialise)
+    frag = '{"sip":' + _esc(_SERIALISE[0](value).decode("utf-8", "surrogateescape")) + "}"
     if len(_FRAGMENTS) >= _TEXTS_SIZE:
         _FRAGMENTS.clear()
     _FRAGMENTS[id(value)] = (value, frag)

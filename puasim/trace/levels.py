@@ -170,26 +170,6 @@ class TraceFile(Trace):
         return digest(self.records)
 
 
-class _RunningDigest:
-    """The canonical lines' sha256, the record count and the last time, kept as records come."""
-
-    __slots__ = ("hash", "count", "last")
-
-    def __init__(self) -> None:
-        self.hash = hashlib.sha256()
-        self.count = 0
-        self.last = 0
-
-    def line(self, time: int, node: str, event: Any) -> tuple[Record, str]:
-        rec = Record(self.count, time, node, event)
-        text = canonical_line(rec)
-        self.hash.update(text.encode("ascii"))
-        self.hash.update(b"\n")
-        self.count += 1
-        self.last = time
-        return rec, text
-
-
 class StreamTrace(Trace):
     """The ``stream`` level: every record written to ``path`` as JSON lines as it happens.
 
@@ -200,31 +180,42 @@ class StreamTrace(Trace):
     :meth:`close` ends the file.  Reading ``records`` flushes first.
     """
 
-    __slots__ = ("path", "_fh", "_run", "_header")
+    __slots__ = ("path", "_fh", "_header", "_hash", "_count", "_last", "_write")
 
     level = "stream"
 
     def __init__(self, path: str | Path, meta: dict[str, Any] | None = None, buffer: int = STREAM_BUFFER) -> None:
         super().__init__(meta)
         self.path = Path(path)
-        self._fh = open(self.path, "w", encoding="utf-8", buffering=buffer)
-        self._run = _RunningDigest()
+        # bytes, not text: each line is encoded once, for the hash and the file alike
+        self._fh = open(self.path, "wb", buffering=buffer)
         self._header = False
-        self.records = RecordFile(self.path, before_read=self.flush, count=lambda: self._run.count)
+        self._hash = hashlib.sha256()
+        self._count = 0
+        self._last = 0
+        self._write: Callable[[bytes], object] = self._write_first
+        self.records = RecordFile(self.path, before_read=self.flush, count=lambda: self._count)
 
     def _write_header(self) -> None:
         self._header = True
-        self._fh.write(header_line(self.meta) + "\n")
+        self._fh.write((header_line(self.meta) + "\n").encode("utf-8"))
+        self._write = self._fh.write
+
+    def _write_first(self, line: bytes) -> object:
+        self._write_header()
+        return self._fh.write(line)
 
     def add(self, time: int, node: str, event: Any) -> Record:
-        if not self._header:
-            self._write_header()
-        rec, text = self._run.line(time, node, event)
-        self._fh.write(text + "\n")
+        rec = Record(self._count, time, node, event)
+        line = (canonical_line(rec) + "\n").encode("ascii")
+        self._hash.update(line)
+        self._write(line)
+        self._count += 1
+        self._last = time
         return rec
 
     def __len__(self) -> int:
-        return self._run.count
+        return self._count
 
     def iter_of(self, *types: type) -> Iterator[Record]:
         assert isinstance(self.records, RecordFile)
@@ -242,10 +233,10 @@ class StreamTrace(Trace):
             return sum(1 for line in fh if any(n in line for n in needles))
 
     def last_time(self) -> int:
-        return self._run.last
+        return self._last
 
     def digest(self) -> str:
-        return self._run.hash.hexdigest()
+        return self._hash.hexdigest()
 
     def flush(self) -> None:
         if self._fh.closed:
@@ -264,6 +255,10 @@ class StreamTrace(Trace):
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _ignore(rec: Record) -> None:
+    """The observer of a ``metrics`` trace made without one."""
 
 
 class _NoRecords(Sequence[Record]):
@@ -294,30 +289,44 @@ class MetricsTrace(Trace):
     record as it is added and must not keep it.
     """
 
-    __slots__ = ("observer", "_run")
+    __slots__ = ("_observer", "_hash", "_count", "_last", "_observe")
 
     level = "metrics"
 
     def __init__(self, meta: dict[str, Any] | None = None, observer: Observer | None = None) -> None:
         super().__init__(meta)
+        self._hash = hashlib.sha256()
+        self._count = 0
+        self._last = 0
         self.observer = observer
-        self._run = _RunningDigest()
         self.records = _NoRecords()
 
+    @property
+    def observer(self) -> Observer | None:
+        """What is fed every record (its bound ``observe`` is kept for the hot path)."""
+        return self._observer
+
+    @observer.setter
+    def observer(self, observer: Observer | None) -> None:
+        self._observer = observer
+        self._observe: Callable[[Record], None] = _ignore if observer is None else observer.observe
+
     def add(self, time: int, node: str, event: Any) -> Record:
-        rec, _ = self._run.line(time, node, event)
-        if self.observer is not None:
-            self.observer.observe(rec)
+        rec = Record(self._count, time, node, event)
+        self._hash.update((canonical_line(rec) + "\n").encode("ascii"))
+        self._count += 1
+        self._last = time
+        self._observe(rec)
         return rec
 
     def __len__(self) -> int:
-        return self._run.count
+        return self._count
 
     def last_time(self) -> int:
-        return self._run.last
+        return self._last
 
     def digest(self) -> str:
-        return self._run.hash.hexdigest()
+        return self._hash.hexdigest()
 
 
 def make_trace(
