@@ -446,7 +446,8 @@ def _save(rec: Record, spec: dict, ctx: RunContext) -> None:
 
 
 def _messages(ctx: RunContext) -> list[Record]:
-    return [r for r in ctx.trace.records if type(r.event) is MessageSent]
+    # iter_of: a streamed trace then decodes only the MessageSent lines of its file
+    return [r for r in ctx.trace.iter_of(MessageSent) if type(r.event) is MessageSent]
 
 
 def _count_ok(n: int, spec: dict) -> str | None:
@@ -572,7 +573,7 @@ def evaluate(kind: str, spec: Any, ctx: RunContext, index: int, line: int | None
     if kind == "event":
         cls = EVENT_TYPES[spec["type"]]
         hits = []
-        for r in ctx.trace.records:
+        for r in ctx.trace.iter_of(cls):
             if type(r.event) is not cls or ("node" in spec and r.node != spec["node"]):
                 continue
             if all(check_value(getattr(r.event, k, None), v, ctx.vars) is None for k, v in (spec.get("where") or {}).items()):
@@ -580,7 +581,7 @@ def evaluate(kind: str, spec: Any, ctx: RunContext, index: int, line: int | None
         why = _count_ok(len(hits), spec)
         return fail(f"{spec['type']} where {spec.get('where', {})}: {why}", hits[0].seq if hits else None) if why else None
     if kind == "error":
-        errors = [r for r in ctx.trace.records if type(r.event) is RunError]
+        errors = [r for r in ctx.trace.iter_of(RunError) if type(r.event) is RunError]
         if not errors:
             return fail("the run was expected to end with an error, it did not")
         text = errors[0].event.error
