@@ -3,8 +3,8 @@
 :class:`RunningMetrics` is the observer of the ``metrics`` trace level
 (:class:`puasim.trace.levels.MetricsTrace`): it sees every record once, keeps
 only what is still open (messages in flight, transactions not finished, the
-open coverage interval of each presentity, the latest expiry per ETag and
-per dialog) and counters, and gives the same numbers as
+open coverage interval of each presentity, the latest expiry of each ETag
+and Call-ID a live PUA record holds) and counters, and gives the same numbers as
 :func:`puasim.report.metrics.summary` (with ``min_gap=0``) over the frames of
 a full trace of the same run, every key of it, to the last bit.
 Definitions: ``docs/metrics.md``.
@@ -13,7 +13,7 @@ Memory: counters; per (presentity, event) its open interval, the
 publications the PUA and the server hold; one float per refresh (lead
 times) and per answered transaction (latencies, for exact percentiles);
 one counter per second of virtual time (the load curve); the latest expiry
-of every ETag seen; one entry per gap and per orphan interval (their
+of every ETag and Call-ID a live PUA record holds (see :class:`_Held`); one entry per gap and per orphan interval (their
 durations are summed in the frames' order).  Pure Python and numpy; no
 pandas frame is built.
 """
@@ -112,6 +112,70 @@ class _Copy:
         if self.delivered == self.delivered:
             return self.delivered
         return self.time if not self.dropped else math.nan
+
+
+class _Held:
+    """The latest expiry reported for each ETag (or Call-ID), forgotten once no PUA record holds it.
+
+    A refresh's lead is taken from the last ``RecordChanged`` of the record
+    holding its SIP-If-Match ETag (SUBSCRIBE: its Call-ID) before it left
+    (``docs/metrics.md``).  The PUA builds a refresh from a record it holds
+    at that moment (pua-reference §5.3 ``update_pua``, §5.1 ``send_publish``
+    finds the record by its ETag), so a value no live record holds (the
+    record refreshed to a new ETag, deleted, expired) is never looked up
+    again and is dropped: memory follows the live records, not the run's
+    length.
+
+    Records are told apart by node and key (presentity, event, id, flag, or
+    kind, watcher and Call-ID); a refresh or update replaces the value of a record
+    holding exactly one.  When that is ambiguous (several records under one
+    key) the new value is added and none is dropped, and the values of a
+    crashed node's records are kept for good (a database may bring them back
+    without a new report): both err on keeping.
+    """
+
+    __slots__ = ("expiry", "count", "by_record")
+
+    def __init__(self) -> None:
+        self.expiry: dict[str, float] = {}
+        self.count: dict[str, int] = {}
+        self.by_record: dict[tuple, list[str]] = {}
+
+    def changed(self, ident: tuple, action: str, value: str, expires: float) -> None:
+        self.expiry[value] = expires
+        held = self.by_record.get(ident)
+        if action in ("deleted", "expired"):
+            if held is not None and value in held:
+                held.remove(value)
+                if not held:
+                    del self.by_record[ident]
+                self._release(value)
+            elif value not in self.count:  # no record holds it
+                del self.expiry[value]
+            return
+        if held is None:
+            held = self.by_record[ident] = []
+        elif value in held:
+            return
+        self.count[value] = self.count.get(value, 0) + 1
+        if len(held) == 1 and action not in ("created", "restored"):
+            old, held[0] = held[0], value
+            self._release(old)
+        else:
+            held.append(value)
+
+    def _release(self, value: str) -> None:
+        left = self.count[value] - 1
+        if left:
+            self.count[value] = left
+        else:
+            del self.count[value]
+            del self.expiry[value]
+
+    def crashed(self, node: str) -> None:
+        """A node crashed: its records' values stay held for good."""
+        for ident in [i for i in self.by_record if i[0] == node]:
+            del self.by_record[ident]
 
 
 class _Txn:
@@ -375,8 +439,8 @@ class RunningMetrics:
         self._names: dict[str, str] = {}
         self._pending: dict[tuple, deque[_Copy]] = {}
         self._open: dict[tuple, _Txn] = {}
-        self._by_etag: dict[str, float] = {}
-        self._by_call: dict[str, float] = {}
+        self._by_etag = _Held()
+        self._by_call = _Held()
         self._coverage = _Coverage()
         #: addresses already seen sending / receiving (their name is settled), and their texts
         self._senders: set[Any] = set()
@@ -427,15 +491,18 @@ class RunningMetrics:
     def _record_changed(self, rec: Record, ev: Any) -> None:
         expires = float(ev.expires - self.epoch)
         if ev.etag and ev.kind == "publication":
-            self._by_etag[ev.etag] = expires
+            self._by_etag.changed((rec.node, ev.pres_uri, ev.event, ev.id, ev.flag), ev.action, ev.etag, expires)
         if ev.call_id and ev.kind != "publication":
-            self._by_call[ev.call_id] = expires
+            ident = (rec.node, ev.kind, ev.pres_uri, ev.event, ev.watcher_uri, ev.call_id)
+            self._by_call.changed(ident, ev.action, ev.call_id, expires)
         self._coverage.record(rec.node, rec.time / SECOND, ev)
 
     def _server_state(self, rec: Record, ev: Any) -> None:
         self._coverage.server_state(rec.node, rec.time / SECOND, ev)
 
     def _crashed(self, rec: Record, ev: Any) -> None:
+        self._by_etag.crashed(rec.node)
+        self._by_call.crashed(rec.node)
         self._coverage.crashed(rec.node, rec.time / SECOND)
 
     def _sent(self, rec: Record, ev: Any) -> None:
@@ -480,9 +547,9 @@ class RunningMetrics:
 
     def _refresh(self, msg: Any, method: str, now: float) -> None:
         if method == "PUBLISH":
-            expires = self._by_etag.get(S.header(msg, "SIP-If-Match"), math.nan)
+            expires = self._by_etag.expiry.get(S.header(msg, "SIP-If-Match"), math.nan)
         else:
-            expires = self._by_call.get(S.header(msg, "Call-ID"), math.nan)
+            expires = self._by_call.expiry.get(S.header(msg, "Call-ID"), math.nan)
         lead = round(expires - now, 6)
         if lead == lead:
             self.leads.append(lead)
