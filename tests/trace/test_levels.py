@@ -219,6 +219,13 @@ def test_metrics_level_judges_stat_expectations_on_summary_metrics_and_refuses_s
     scn = scenario_from_text(base + "  - stat: {metric: latency_ms, percentile: 99, max: 50}\n", TINY)
     with pytest.raises(ScenarioError, match=r"tiny.yaml:\d+: expect\[1\]\.stat\.metric: stat metric 'latency_ms'"):
         ScenarioRun(scn, trace_level="metrics")
+    from puasim.scenario.stats import SERIES
+
+    for metric in SERIES:  # every series, refused naming the metric and the level (docs/scenarios.md)
+        scn = scenario_from_text(base + f"  - stat: {{metric: {metric}, agg: count, min: 0}}\n", TINY)
+        with pytest.raises(ScenarioError, match=rf"stat metric '{metric}' .* at 'metrics' only the summary"):
+            ScenarioRun(scn, trace_level="metrics")
+        assert run_scenario(scn).passed
 
 
 def test_metrics_level_judges_probe_expectations():
