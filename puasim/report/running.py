@@ -3,19 +3,19 @@
 :class:`RunningMetrics` is the observer of the ``metrics`` trace level
 (:class:`puasim.trace.levels.MetricsTrace`): it sees every record once, keeps
 only what is still open (messages in flight, transactions not finished, the
-open coverage interval of each presentity, the latest expiry of each ETag
-and Call-ID a live PUA record holds) and counters, and gives the same numbers as
-:func:`puasim.report.metrics.summary` (with ``min_gap=0``) over the frames of
-a full trace of the same run, every key of it, to the last bit.
+open coverage interval of each presentity, the latest expiry of each
+ETag and Call-ID a live PUA record holds) and counters, and gives the same
+numbers as :func:`puasim.report.metrics.summary` (with ``min_gap=0``) over
+the frames of a full trace of the same run, every key of it, to the last bit.
 Definitions: ``docs/metrics.md``.
 
 Memory: counters; per (presentity, event) its open interval, the
 publications the PUA and the server hold; one float per refresh (lead
 times) and per answered transaction (latencies, for exact percentiles);
 one counter per second of virtual time (the load curve); the latest expiry
-of every ETag and Call-ID a live PUA record holds (see :class:`_Held`); one entry per gap and per orphan interval (their
-durations are summed in the frames' order).  Pure Python and numpy; no
-pandas frame is built.
+of every ETag and Call-ID a live PUA record holds (see :class:`_Held`); one
+entry per gap and per orphan interval (their durations are summed in the
+frames' order).  Pure Python and numpy; no pandas frame is built.
 """
 
 from __future__ import annotations
@@ -127,8 +127,8 @@ class _Held:
     length.
 
     Records are told apart by node and key (presentity, event, id, flag, or
-    kind, watcher and Call-ID); a refresh or update replaces the value of a record
-    holding exactly one.  When that is ambiguous (several records under one
+    kind, watcher and Call-ID); a refresh or update replaces the value of a
+    record holding exactly one.  When that is ambiguous (several records under one
     key) the new value is added and none is dropped, and the values of a
     crashed node's records are kept for good (a database may bring them back
     without a new report): both err on keeping.
