@@ -85,9 +85,32 @@ from puasim.sip.uri import format_hostport
 from puasim.trace.events import MessageSent, Note, RunError
 from puasim.trace.trace import Trace
 
-__all__ = ["CheckError", "ModelHost", "check_capture", "infer_kind"]
+__all__ = ["CheckError", "ModelHost", "check_capture", "infer_kind", "reply_for"]
 
 Address = tuple[str, int]
+
+
+def reply_for(reply: Response, request: Request) -> Response:
+    """A captured ``reply`` as the answer to the model's ``request``: the request's Via, From,
+    Call-ID and CSeq, its To with the reply's tag; everything else as captured."""
+    to_req, to_rep = H.to(request), H.to(reply)
+    tag = to_rep.tag if to_rep is not None else None
+    to_value = (request.get("To") or "") + (f";tag={tag}" if tag and (to_req is None or not to_req.tag) else "")
+    headers: list[tuple[str, str]] = [("Via", v) for v in request.get_all("Via")]
+    for name, value in reply.headers:
+        low = name.lower()
+        if low in ("via", "v"):
+            continue
+        if low in ("call-id", "i"):
+            value = request.get("Call-ID") or value
+        elif low in ("from", "f"):
+            value = request.get("From") or value
+        elif low in ("to", "t"):
+            value = to_value
+        elif low == "cseq":
+            value = request.get("CSeq") or value
+        headers.append((name, value))
+    return Response(reply.status, reply.reason, tuple(headers), reply.body)
 
 
 class CheckError(ValueError):
@@ -560,25 +583,7 @@ class _Checker:
             return
         if real.row.status is None and reply.status >= 200:
             real.row.status = reply.status
-        to_model = H.to(model_req)
-        to_real = H.to(reply)
-        tag = to_real.tag if to_real is not None else None
-        to_value = (model_req.get("To") or "") + (f";tag={tag}" if tag and (to_model is None or not to_model.tag) else "")
-        headers: list[tuple[str, str]] = [("Via", v) for v in model_req.get_all("Via")]
-        for name, value in reply.headers:
-            low = name.lower()
-            if low in ("via", "v"):
-                continue
-            if low in ("call-id", "i"):
-                value = model_req.get("Call-ID") or value
-            elif low in ("from", "f"):
-                value = model_req.get("From") or value
-            elif low in ("to", "t"):
-                value = to_value
-            elif low == "cseq":
-                value = model_req.get("CSeq") or value
-            headers.append((name, value))
-        rewritten = Response(reply.status, reply.reason, tuple(headers), reply.body)
+        rewritten = reply_for(reply, model_req)
         self.advance(now)
         _, sends = self.host.call(now, self.host.endpoint.receive, rewritten, self.server, now)
         self._sends(sends)

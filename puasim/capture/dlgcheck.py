@@ -65,6 +65,7 @@ from puasim.capture.calls import (
     inferred_bindings,
     split_wire,
 )
+from puasim.capture.check import reply_for
 from puasim.capture.compare import CheckReport, Difference, Row, compare_requests
 from puasim.capture.reader import read_pcap
 from puasim.companions.dialoginfo import PuaDialoginfoConfig
@@ -103,28 +104,6 @@ def calls_through(trace: Trace, node: Address) -> bool:
 
 
 # -- the replayers -----------------------------------------------------------------------------------
-def _rewrite(reply: Response, request: Request) -> Response:
-    """``reply`` as an answer to ``request``: its Via, From, Call-ID and CSeq, To with the reply's tag."""
-    to_req, to_rep = H.to(request), H.to(reply)
-    tag = to_rep.tag if to_rep is not None else None
-    to_value = (request.get("To") or "") + (f";tag={tag}" if tag and (to_req is None or not to_req.tag) else "")
-    headers: list[tuple[str, str]] = [("Via", v) for v in request.get_all("Via")]
-    for name, value in reply.headers:
-        low = name.lower()
-        if low in ("via", "v"):
-            continue
-        if low in ("call-id", "i"):
-            value = request.get("Call-ID") or value
-        elif low in ("from", "f"):
-            value = request.get("From") or value
-        elif low in ("to", "t"):
-            value = to_value
-        elif low == "cseq":
-            value = request.get("CSeq") or value
-        headers.append((name, value))
-    return Response(reply.status, reply.reason, tuple(headers), reply.body)
-
-
 class PhoneReplayer:
     """One phone of the capture: sends its captured requests at their times, and answers the
     node's requests with its captured replies.  A reply belongs to the last request the phone had
@@ -154,7 +133,7 @@ class PhoneReplayer:
         for delay, captured in self.replies.get((message.method, n), []):
             cs = H.cseq(captured)
             request = self.last.get(cs.method if cs is not None else message.method, message)
-            self.pending.append((_rewrite(captured, request), src))
+            self.pending.append((reply_for(captured, request), src))
             self.outbox.set_timer(("reply", len(self.pending) - 1), now + delay)
 
     def timer(self, key: Hashable, now: int) -> None:
@@ -211,7 +190,7 @@ class ServerReplayer:
         if branch in self.by_branch:  # a retransmission: answered (again) by the transaction's replies
             paired = self.by_branch[branch]
             if paired is not None and paired.replies:
-                self.outbox.send(_rewrite(paired.replies[-1][1], message), src)
+                self.outbox.send(reply_for(paired.replies[-1][1], message), src)
             return
         sent_at = now - HOP
         paired = self._pair(message, sent_at)
@@ -221,7 +200,7 @@ class ServerReplayer:
             return
         paired.model, paired.model_time = message, sent_at
         for t, reply in paired.replies:
-            self.pending.append((_rewrite(reply, message), src))
+            self.pending.append((reply_for(reply, message), src))
             self.outbox.set_timer(("reply", len(self.pending) - 1), now + max(0, t - paired.time - HOP))
 
     def _pair(self, msg: Request, at: int) -> _RealPublish | None:
