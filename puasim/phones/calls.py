@@ -427,6 +427,16 @@ class Calls:
         if self._pending_reinvite(call) or call.incoming_reinvite is not None:
             txn.respond(self._reply(req, 491, ""), now)  # §14.2: glare
             return
+        offered, extra, body = self._answer_offer(call, req)
+        call.incoming_reinvite = txn
+        txn.on_ack_timeout = lambda t, at: self._no_ack(call, at)
+        txn.respond(self._reply(req, 200, "", extra, body), now)
+        self.outbox.emit(Note("info", f"{self.name}: call {call.call_id}: re-INVITE received ({offered or 'no SDP'}), 200 sent"))
+
+    def _answer_offer(self, call: Call, req: Request) -> tuple[str | None, tuple[tuple[str, str], ...], bytes]:
+        """A target refresh request's 200: take its Contact as the remote target, and answer
+        its SDP offer, if any, with the mirrored direction (RFC 3264 §6.1): (offered
+        direction or None, the 200's Contact and Content-Type headers, its body)."""
         self._target_refresh(call, req)
         offered = (sdp.direction(req.body) or "sendrecv") if req.body else None
         extra: tuple[tuple[str, str], ...] = (("Contact", f"<{self.contact()}>"),)
@@ -435,10 +445,7 @@ class Calls:
             call.sdp_version += 1
             body = sdp.body(self.contact(), self._session_id(call), call.sdp_version, sdp.ANSWER[offered])
             extra += (("Content-Type", sdp.CONTENT_TYPE),)
-        call.incoming_reinvite = txn
-        txn.on_ack_timeout = lambda t, at: self._no_ack(call, at)
-        txn.respond(self._reply(req, 200, "", extra, body), now)
-        self.outbox.emit(Note("info", f"{self.name}: call {call.call_id}: re-INVITE received ({offered or 'no SDP'}), 200 sent"))
+        return offered, extra, body
 
     def _on_update(self, txn: ServerTransaction, call: Call, now: int) -> None:
         req = txn.request
@@ -446,14 +453,7 @@ class Calls:
         if call.state not in ("early", "ringing", "confirmed") or to is None or to.tag != call.local_tag:
             txn.respond(self._reply(req, 481, ""), now)
             return
-        self._target_refresh(call, req)
-        offered = (sdp.direction(req.body) or "sendrecv") if req.body else None
-        extra: tuple[tuple[str, str], ...] = (("Contact", f"<{self.contact()}>"),)
-        body = b""
-        if offered is not None:
-            call.sdp_version += 1
-            body = sdp.body(self.contact(), self._session_id(call), call.sdp_version, sdp.ANSWER[offered])
-            extra += (("Content-Type", sdp.CONTENT_TYPE),)
+        offered, extra, body = self._answer_offer(call, req)
         txn.respond(self._reply(req, 200, "", extra, body), now)
         self.outbox.emit(Note("info", f"{self.name}: call {call.call_id}: UPDATE received ({offered or 'no SDP'}), 200 sent"))
 
