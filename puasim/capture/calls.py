@@ -95,6 +95,12 @@ class Wire:
     ``to_node``: what the phones sent the node; ``from_node``: what the node
     sent the phones; ``publishes``: the node's PUBLISHes with the server's
     replies to each; ``frames``: frame number by the record's sequence number.
+
+    ``to_node_rank`` and ``reply_ranks`` (index for index with ``to_node`` and
+    with each PUBLISH's replies) say where a message stands among those the
+    node received at the very same captured time (0 for the first): a
+    capture's timestamps tie (a simulated one's are whole milliseconds), and
+    the node handled them in capture order.
     """
 
     node: Address
@@ -107,6 +113,8 @@ class Wire:
     #: capture order (record sequence numbers) of ``to_node`` and ``publishes``, index for index
     to_node_seq: list[int] = field(default_factory=list)
     publish_seq: list[int] = field(default_factory=list)
+    to_node_rank: list[int] = field(default_factory=list)
+    reply_ranks: list[list[int]] = field(default_factory=list)
 
     def before(self, publish: int) -> int | None:
         """Index in ``to_node`` of the last message the node received before PUBLISH ``publish``."""
@@ -136,17 +144,24 @@ def split_wire(trace: Any, node: Address, server: Address | None = None) -> Wire
         if server is None:
             raise ValueError(f"no PUBLISH from {node[0]}:{node[1]} in the capture")
     wire = Wire(node, server)
-    by_branch: dict[str, list[tuple[int, Response]]] = {}
+    by_branch: dict[str, tuple[list[tuple[int, Response]], list[int]]] = {}
+    tie = (-1, 0)  # (time, how many messages reached the node at that time so far)
     for r in sent:
         ev, msg = r.event, r.event.message
         if ev.retransmission:
             continue
+        rank = 0
+        if ev.dst == node:
+            rank = tie[1] if r.time == tie[0] else 0
+            tie = (r.time, rank + 1)
         if ev.src == node and ev.dst == server:
             if isinstance(msg, Request) and msg.method == "PUBLISH":
                 via = H.top_via(msg)
                 replies: list[tuple[int, Response]] = []
-                by_branch[via.branch if via is not None and via.branch else ""] = replies
+                ranks: list[int] = []
+                by_branch[via.branch if via is not None and via.branch else ""] = (replies, ranks)
                 wire.publishes.append((r.time, msg, _frame(frames, r.seq), replies))
+                wire.reply_ranks.append(ranks)
                 wire.publish_seq.append(r.seq)
             elif isinstance(msg, Request):
                 wire.other_requests += 1
@@ -158,12 +173,14 @@ def split_wire(trace: Any, node: Address, server: Address | None = None) -> Wire
                     continue
                 found = by_branch.get(via.branch if via is not None and via.branch else "")
                 if found is not None:
-                    found.append((r.time, msg))
+                    found[0].append((r.time, msg))
+                    found[1].append(rank)
         elif ev.dst == node:
             if ev.src not in wire.phones:
                 wire.phones.append(ev.src)
             wire.to_node.append((r.time, ev.src, msg, _frame(frames, r.seq)))
             wire.to_node_seq.append(r.seq)
+            wire.to_node_rank.append(rank)
         elif ev.src == node:
             if ev.dst not in wire.phones:
                 wire.phones.append(ev.dst)

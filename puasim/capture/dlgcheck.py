@@ -104,14 +104,30 @@ def calls_through(trace: Trace, node: Address) -> bool:
 
 
 # -- the replayers -----------------------------------------------------------------------------------
+#: the longest a replayer holds a reply back to keep the capture's order (half of T1: the model's
+#: transaction does not retransmit its request meanwhile)
+HOLD_MAX = 250_000
+
+
+def _held(due: int, captured: int) -> int:
+    """When a replayer sends a reply that is ``due`` (the captured delay after the model's request) and
+    left at ``captured`` in the capture (shifted, plus its rank among the node's inputs of that time):
+    not before ``captured``, so that the node gets its inputs in the capture's order even where the
+    model's node answers faster than the real one did (a simulated capture's hops take 1 ms, the
+    model's :data:`HOP`); held at most :data:`HOLD_MAX`."""
+    return min(captured, due + HOLD_MAX) if captured > due else due
+
+
 class PhoneReplayer:
     """One phone of the capture: sends its captured requests at their times, and answers the
     node's requests with its captured replies.  A reply belongs to the last request the phone had
     received before it (the n-th of its method; a 487 follows the CANCEL that caused it) and
-    leaves after the captured delay, with the Via headers of the model's request its CSeq names."""
+    leaves after the captured delay (:func:`_held`: not before its captured time), with the Via
+    headers of the model's request its CSeq names.  Times are the model's: captured time + the
+    replay's shift + the message's rank among the node's inputs of its captured time."""
 
     def __init__(self, node: Address, plan: list[tuple[int, Request]],
-                 replies: dict[tuple[str, int], list[tuple[int, Response]]]) -> None:
+                 replies: dict[tuple[str, int], list[tuple[int, Response, int]]]) -> None:
         self.node = node
         self.plan = plan
         self.replies = replies
@@ -130,11 +146,11 @@ class PhoneReplayer:
         n = self.seen.get(message.method, 0)
         self.seen[message.method] = n + 1
         self.last[message.method] = message
-        for delay, captured in self.replies.get((message.method, n), []):
+        for delay, captured, at in self.replies.get((message.method, n), []):
             cs = H.cseq(captured)
             request = self.last.get(cs.method if cs is not None else message.method, message)
             self.pending.append((reply_for(captured, request), src))
-            self.outbox.set_timer(("reply", len(self.pending) - 1), now + delay)
+            self.outbox.set_timer(("reply", len(self.pending) - 1), _held(now + delay, at))
 
     def timer(self, key: Hashable, now: int) -> None:
         assert isinstance(key, tuple)
@@ -155,6 +171,8 @@ class _RealPublish:
     state: str | None
     #: its index in :attr:`Wire.publishes`
     index: int = -1
+    #: each reply's rank among the node's inputs of its captured time (:attr:`Wire.reply_ranks`)
+    ranks: list[int] = field(default_factory=list)
     model: Request | None = None
     model_time: int | None = None
 
@@ -167,7 +185,8 @@ class _Extra:
 
 class ServerReplayer:
     """The presence server of the capture: answers each model PUBLISH with the real replies of the
-    real PUBLISH it is paired with (see the module docstring); an unpaired one gets no answer."""
+    real PUBLISH it is paired with (see the module docstring), each after the real server's delay
+    and not before its captured time (:func:`_held`); an unpaired one gets no answer."""
 
     def __init__(self, real: list[_RealPublish], tolerance: int, refresh_window: int = 0) -> None:
         self.real = real
@@ -199,9 +218,11 @@ class ServerReplayer:
             self.extras.append(_Extra(sent_at, message))
             return
         paired.model, paired.model_time = message, sent_at
-        for t, reply in paired.replies:
+        for i, (t, reply) in enumerate(paired.replies):
             self.pending.append((reply_for(reply, message), src))
-            self.outbox.set_timer(("reply", len(self.pending) - 1), now + max(0, t - paired.time - HOP))
+            rank = paired.ranks[i] if i < len(paired.ranks) else 0
+            self.outbox.set_timer(("reply", len(self.pending) - 1),
+                                  _held(now + max(0, t - paired.time - HOP), t + rank))
 
     def _pair(self, msg: Request, at: int) -> _RealPublish | None:
         fields = dialog_body(msg.body) if msg.body else None
@@ -253,29 +274,30 @@ def _bind(usrloc: Usrloc, bindings: list[Binding], now: int) -> None:
 
 
 # -- the check -----------------------------------------------------------------------------------------
-def _phone_plans(wire: Wire) -> dict[Address, tuple[list[tuple[int, Request]],
-                                                     dict[tuple[str, int], list[tuple[int, Response]]]]]:
-    """Per phone: the requests it sent the node, and its replies keyed by the node request they follow."""
-    plans: dict[Address, tuple[list[tuple[int, Request]], dict[tuple[str, int], list[tuple[int, Response]]]]] = {
+def _phone_plans(wire: Wire, shift: int) -> dict[Address, tuple[list[tuple[int, Request]],
+                                                                 dict[tuple[str, int], list[tuple[int, Response, int]]]]]:
+    """Per phone: the requests it sent the node (at their model times), and its replies keyed by the
+    node request they follow (captured delay, reply, model time); see :class:`PhoneReplayer`."""
+    plans: dict[Address, tuple[list[tuple[int, Request]], dict[tuple[str, int], list[tuple[int, Response, int]]]]] = {
         p: ([], {}) for p in wire.phones}
-    events: list[tuple[int, int, str, Address, Any]] = []
-    for t, src, msg, _f in wire.to_node:
-        events.append((t, 1, "in", src, msg))
+    events: list[tuple[int, int, str, Address, Any, int]] = []
+    for (t, src, msg, _f), rank in zip(wire.to_node, wire.to_node_rank, strict=True):
+        events.append((t, 1, "in", src, msg, rank))
     for t, dst, msg, _f in wire.from_node:
-        events.append((t, 0, "out", dst, msg))
+        events.append((t, 0, "out", dst, msg, 0))
     counts: dict[Address, dict[str, int]] = {}
     last: dict[Address, tuple[tuple[str, int], int]] = {}
-    for t, _o, way, phone, msg in sorted(events, key=lambda e: (e[0], e[1])):
+    for t, _o, way, phone, msg, rank in sorted(events, key=lambda e: (e[0], e[1])):
         plan, replies = plans[phone]
         if way == "out" and isinstance(msg, Request):
             n = counts.setdefault(phone, {}).get(msg.method, 0)
             counts[phone][msg.method] = n + 1
             last[phone] = ((msg.method, n), t)
         elif way == "in" and isinstance(msg, Request):
-            plan.append((t, msg))
+            plan.append((t + shift + rank, msg))
         elif way == "in" and isinstance(msg, Response) and phone in last:
             key, at = last[phone]
-            replies.setdefault(key, []).append((t - at, msg))
+            replies.setdefault(key, []).append((t - at, msg, t + shift + rank))
     return plans
 
 
@@ -457,13 +479,13 @@ def check_calls(
             continue
         fields = dialog_body(msg.body) if msg.body else None
         real.append(_RealPublish(len(real) + 1, t, msg, frame, replies, fields.get("dialog.state") if fields else None,
-                                 index))
+                                 index, ranks=wire.reply_ranks[index]))
     shifted = [_RealPublish(p.n, p.time + shift, p.request, p.frame, [(t + shift, m) for t, m in p.replies], p.state,
-                            p.index) for p in real]
+                            p.index, ranks=p.ranks) for p in real]
     server = ServerReplayer(shifted, tol, clean + tol)
     sim.add_node("server", wire.server, lambda _n: server)
-    for i, (phone, (plan, answers)) in enumerate(_phone_plans(wire).items()):
-        sim.add_node(f"phone{i}", phone, _factory(PhoneReplayer(node_address, [(t + shift, m) for t, m in plan], answers)))
+    for i, (phone, (plan, answers)) in enumerate(_phone_plans(wire, shift).items()):
+        sim.add_node(f"phone{i}", phone, _factory(PhoneReplayer(node_address, plan, answers)))
     fault = ""
     try:
         sim.run(until=end + shift)
