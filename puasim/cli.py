@@ -326,7 +326,8 @@ def _add_check_parser(sub: argparse._SubParsersAction) -> None:
     c.add_argument("--dialoginfo", type=A.name_value, nargs="*", action="extend", metavar="NAME=VALUE",
                    help="calls: pua_dialoginfo parameters, instead of what the PUBLISH bodies show")
     c.add_argument("--dialog", type=A.name_value, nargs="*", action="extend", metavar="NAME=VALUE",
-                   help="calls: dialog module parameters (default_timeout)")
+                   help="calls: dialog module parameters (default_timeout, timeout_noreset), instead of what "
+                        "an expiring dialog shows")
     c.set_defaults(func=_cmd_check)
 
 

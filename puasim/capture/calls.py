@@ -46,6 +46,7 @@ the result says so (:attr:`Inferred.unseen`).
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -55,6 +56,7 @@ from lxml import etree
 
 from puasim.bodies.errors import BodyError
 from puasim.bodies.xml import parse_xml
+from puasim.effects import SECOND
 from puasim.node.registrar import extract_aor, request_contacts
 from puasim.sip import SipParseError
 from puasim.sip import headers as H
@@ -217,6 +219,51 @@ def call_events(wire: Wire) -> list[CallEvent]:
                 out.append(CallEvent(t, call_id, "confirmed", text, "callee", frame, seq))
             elif msg.status >= 300:
                 out.append(CallEvent(t, call_id, "failed", text, "callee", frame, seq))
+    out.extend(_expiries(wire, out))
+    out.sort(key=lambda e: e.seq)
+    return out
+
+
+def _dialog_bodies(wire: Wire) -> list[tuple[int, Request, dict[str, str]]]:
+    """The node's dialog PUBLISHes with a dialog-info body naming a dialog: (index in
+    ``wire.publishes``, PUBLISH, body fields)."""
+    out: list[tuple[int, Request, dict[str, str]]] = []
+    for i, (_t, msg, _frame_no, _replies) in enumerate(wire.publishes):
+        if (msg.get("Event") or "").split(";")[0].strip().lower() != "dialog" or not msg.body:
+            continue
+        fields = dialog_body(msg.body)
+        if fields is not None and fields.get("dialogs", "0") != "0":
+            out.append((i, msg, fields))
+    return out
+
+
+def _expiries(wire: Wire, events: list[CallEvent]) -> list[CallEvent]:
+    """``expired`` events: the first ``terminated`` PUBLISH of a confirmed call that no BYE of the call
+    preceded and no failure reply triggered is the dialog timer running out (DLGCB_EXPIRED,
+    pua-reference §9.4.2).  Its call is the body's ``call-id``, else the call of the message the node
+    handled before that dialog's first PUBLISH (``include_callid`` 0)."""
+    out: list[CallEvent] = []
+    call_of: dict[str, str] = {}
+    done: set[str] = set()
+    for i, _msg, f in _dialog_bodies(wire):
+        did = f.get("dialog.id", "")
+        if did not in call_of:
+            handled = wire.before(i)
+            call_of[did] = f.get("dialog.call-id") or (
+                _message_call_id(wire.to_node[handled][2]) if handled is not None else "")
+        cid = f.get("dialog.call-id") or call_of[did]
+        if f.get("dialog.state") != "terminated" or cid in done:
+            continue
+        seq = wire.publish_seq[i]
+        handled = wire.before(i)
+        trigger = wire.to_node_seq[handled] if handled is not None else -1
+        mine = [e for e in events if e.call_id == cid and e.seq < seq]
+        if not any(e.kind == "confirmed" for e in mine) or any(e.kind == "terminated" for e in mine) \
+                or any(e.seq == trigger and e.kind == "failed" for e in mine):
+            continue
+        done.add(cid)
+        t, _m, frame, _replies = wire.publishes[i]
+        out.append(CallEvent(t, cid, "expired", "terminated PUBLISH", "node", frame, seq))
     return out
 
 
@@ -290,16 +337,15 @@ def _user(uri: str) -> str:
 INFERRED_FLAG = 4
 
 
-def infer_settings(wire: Wire, events: list[CallEvent], default_timeout: int = 43200) -> Inferred:
-    """pua_dialoginfo's parameters that fit the node's PUBLISHes (see the module docstring)."""
+def infer_settings(wire: Wire, events: list[CallEvent], default_timeout: int | None = None,
+                   timeout_noreset: int | None = None) -> Inferred:
+    """pua_dialoginfo's parameters that fit the node's PUBLISHes (see the module docstring).
+
+    ``default_timeout`` and ``timeout_noreset`` are the dialog module's when they are given (not
+    inferred); without them the ``expired`` events of ``events`` show them, else the module
+    defaults (43200, 0) are taken."""
     res = Inferred()
-    bodies: list[tuple[int, Request, dict[str, str]]] = []  # (index in wire.publishes, PUBLISH, body fields)
-    for i, (_t, msg, _frame_no, _replies) in enumerate(wire.publishes):
-        if (msg.get("Event") or "").split(";")[0].strip().lower() != "dialog" or not msg.body:
-            continue
-        fields = dialog_body(msg.body)
-        if fields is not None and fields.get("dialogs", "0") != "0":
-            bodies.append((i, msg, fields))
+    bodies = _dialog_bodies(wire)
     if not bodies:
         res.unseen.append("no dialog PUBLISH with a body in the capture: every pua_dialoginfo parameter "
                           "keeps its default")
@@ -353,15 +399,19 @@ def infer_settings(wire: Wire, events: list[CallEvent], default_timeout: int = 4
     # the lifetime: the Expires most PUBLISHes of live dialogs ask (pua's 412 recovery recomputes it, §3.8.1)
     asked = [(H.expires_or_none(m) or 0) - 1 for _i, m, f in bodies
              if f.get("dialog.state") != "terminated" and H.expires_or_none(m) is not None]
-    if asked:
-        life = min(set(asked), key=lambda v: (-asked.count(v), v))
+    life = min(set(asked), key=lambda v: (-asked.count(v), v)) if asked else None
+    timeout = _infer_timer(wire, events, default_timeout, timeout_noreset, life, res)
+    default_timeout = default_timeout or timeout or 43200
+    if life is not None:
         if life == default_timeout:
             res.evidence.append(f"lifetime {life} s (Expires {life + 1}): dialog default_timeout {default_timeout}, "
                                 "override_lifetime 0")
         else:
-            decide("override_lifetime", life, f"Expires {life + 1} on the non-terminated PUBLISHes")
-        res.unseen.append(f"dialog default_timeout or override_lifetime: the capture shows the lifetime ({life} s) "
-                          "only, not which parameter set it")
+            decide("override_lifetime", life, f"Expires {life + 1} on the non-terminated PUBLISHes"
+                   + (f", not the dialog timer's {timeout} s" if timeout is not None else ""))
+        if timeout is None:
+            res.unseen.append(f"dialog default_timeout or override_lifetime: the capture shows the lifetime ({life} s) "
+                              "only, not which parameter set it")
     versions = sorted({int(f["version"]) for _t, _m, f in bodies if f.get("version", "").isdigit()})
     if versions and versions[-1] > 0:
         res.pua["dlginfo_increase_version"] = 1
@@ -395,6 +445,134 @@ def infer_settings(wire: Wire, events: list[CallEvent], default_timeout: int = 4
                 continue
         res.unseen.append(f"{name}: not inferred from the capture; module default")
     return res
+
+
+# -- the dialog timer ---------------------------------------------------------------------------------
+def _timer_starts(wire: Wire, events: list[CallEvent], call_id: str, until: int) -> tuple[int, int, str, str] | None:
+    """Where the dialog timer of confirmed call ``call_id`` was last (re)started before record ``until``
+    (dialog 5.6 ``dlg_onroute()``): with ``timeout_noreset`` 1 at the ACK of its 2xx (the 2xx when no
+    ACK came), with 0 at the last in-dialog request after that ACK.  (time with noreset 1, time with
+    noreset 0, what each is); ``None`` when the call was not confirmed before ``until``."""
+    conf = next((e for e in events if e.call_id == call_id and e.kind == "confirmed" and e.seq < until), None)
+    if conf is None:
+        return None
+    first: tuple[int, str] | None = None
+    last: tuple[int, str] | None = None
+    for (t, _src, msg, frame), seq in zip(wire.to_node, wire.to_node_seq, strict=True):
+        if seq <= conf.seq or seq >= until or not isinstance(msg, Request) or msg.method == "BYE" \
+                or _message_call_id(msg) != call_id:
+            continue
+        what = f"{msg.method}{f' #{frame}' if frame is not None else ''}"
+        if first is None:
+            if msg.method == "ACK":
+                first = (t, f"the ACK of its 2xx ({what})")
+            continue
+        last = (t, f"its last in-dialog request ({what})")
+    start1 = first or (conf.time, f"its 2xx ({conf.message}{f' #{conf.frame}' if conf.frame is not None else ''})")
+    start0 = last or start1
+    return start1[0], start0[0], start1[1], start0[1]
+
+
+def _infer_timer(wire: Wire, events: list[CallEvent], given: int | None, noreset: int | None, life: int | None,
+                 res: Inferred) -> int | None:
+    """The dialog module's ``default_timeout`` and ``timeout_noreset`` from the ``expired`` events.
+
+    A dialog expires ``default_timeout`` after its timer's last start (:func:`_timer_starts`), up to
+    1 s either way: Kamailio counts it in whole ticks of a once-a-second timer (its expiry tick is
+    the current tick + default_timeout).  The calls that ended with a BYE, or lasted to the end of
+    the capture, did not expire earlier.  Which start counts depends on ``timeout_noreset``: both
+    settings are tried; where both fit (one expired call with in-dialog requests) the capture
+    cannot tell them apart, and the one the ``given`` timeout fits, else the module default 0, is
+    taken.  ``noreset``, when given, decides.  Returns the timeout (``given`` if given), or ``None``
+    when no dialog expired."""
+    expired = [e for e in events if e.kind == "expired"]
+    if not expired:
+        return None
+    end = max([t for t, *_r in wire.to_node] + [t for t, *_r in wire.from_node] + [t for t, *_r in wire.publishes])
+    spans: dict[int, list[float]] = {1: [], 0: []}  # seconds from the start to each expiry
+    floors: dict[int, list[float]] = {1: [], 0: []}  # seconds each other call lasted without expiring
+    what: list[tuple[CallEvent, float, str, float, str]] = []
+    for e in expired:
+        starts = _timer_starts(wire, events, e.call_id, e.seq)
+        if starts is None:
+            continue
+        s1, s0, w1, w0 = starts
+        spans[1].append((e.time - s1) / SECOND)
+        spans[0].append((e.time - s0) / SECOND)
+        what.append((e, (e.time - s1) / SECOND, w1, (e.time - s0) / SECOND, w0))
+    done = {e.call_id for e in expired}
+    for e in events:
+        if e.kind != "confirmed" or e.call_id in done:
+            continue
+        done.add(e.call_id)
+        bye = next((b for b in events if b.call_id == e.call_id and b.kind == "terminated" and b.seq > e.seq), None)
+        starts = _timer_starts(wire, events, e.call_id, bye.seq if bye is not None else 1 << 62)
+        if starts is not None:
+            t = bye.time if bye is not None else end
+            floors[1].append((t - starts[0]) / SECOND)
+            floors[0].append((t - starts[1]) / SECOND)
+    if not what:
+        return None
+
+    def fits(h: int) -> list[int]:
+        lo = max([v - 1 for v in spans[h]] + [v - 1 for v in floors[h]] + [1])
+        hi = min(v + 1 for v in spans[h])
+        return list(range(math.ceil(lo), math.floor(hi) + 1))
+
+    def pick(h: int) -> int:
+        cands = fits(h)
+        for preferred in (given, life):
+            if preferred is not None and preferred in cands:
+                return preferred
+        mean = sum(spans[h]) / len(spans[h])
+        return min(cands, key=lambda d: (abs(d - mean), d)) if cands else max(1, round(mean))
+
+    def seen(e: CallEvent) -> str:
+        return (f"the dialog of Call-ID {e.call_id} expired (terminated PUBLISH"
+                f"{f' #{e.frame}' if e.frame is not None else ''}, no BYE)")
+
+    # the call that tells the settings apart best: the most time between its two possible starts
+    e, m1, w1, m0, w0 = max(what, key=lambda w: abs(w[1] - w[3]))
+    ok0, ok1 = bool(fits(0)), bool(fits(1))
+    h = 0
+    if noreset is not None:
+        h = 1 if noreset else 0
+    elif all(abs(a - b) < 1e-9 for a, b in zip(spans[0], spans[1], strict=True)):
+        res.unseen.append("dialog timeout_noreset: no in-dialog request between the ACK of an expired dialog's 2xx "
+                          "and its expiry; module default 0")
+    elif ok0 and ok1 and given is not None and given in fits(1) and given not in fits(0):
+        h = 1
+        res.dialog["timeout_noreset"] = 1
+        res.evidence.append(f"dialog timeout_noreset=1: {seen(e)} {m1:.3f} s after {w1}, which the given "
+                            f"default_timeout {given} fits; counted from {w0} ({m0:.3f} s) it does not")
+    elif ok0 and ok1:
+        res.unseen.append(f"dialog timeout_noreset: {seen(e)} {m0:.3f} s after {w0} (timeout_noreset 0, "
+                          f"default_timeout {pick(0)}) and {m1:.3f} s after {w1} (timeout_noreset 1, default_timeout "
+                          f"{pick(1)}): both fit the capture; the module default 0 is taken")
+    elif ok1:
+        h = 1
+        res.dialog["timeout_noreset"] = 1
+        res.evidence.append(f"dialog timeout_noreset=1: {seen(e)} {m1:.3f} s after {w1}; counted from {w0} "
+                            f"({m0:.3f} s) no default_timeout fits every call")
+    elif ok0:
+        res.evidence.append(f"dialog timeout_noreset=0: {seen(e)} {m0:.3f} s after {w0}; counted from {w1} "
+                            f"({m1:.3f} s) no default_timeout fits every call")
+    else:
+        res.unseen.append("dialog default_timeout: the expiries fit no single default_timeout (set per dialog, "
+                          "e.g. by dlg_set_timeout()?); timeout_noreset 0 taken")
+    timeout = pick(h)
+    # the evidence for the timeout: the first expired call, counted from its start under timeout_noreset h
+    e, m1, w1, m0, w0 = what[0]
+    span, start = (m1, w1) if h else (m0, w0)
+    if given is not None:
+        if given not in fits(h):
+            res.unseen.append(f"dialog default_timeout: {seen(e)} {span:.3f} s after {start}, which the given "
+                              f"{given} does not fit")
+        return given
+    res.dialog["default_timeout"] = timeout
+    res.evidence.append(f"dialog default_timeout={timeout}: {seen(e)} {span:.3f} s after {start} (whole-second "
+                        "ticks: up to 1 s either way)")
+    return timeout
 
 
 def _follows(publish: int, triggers: set[int], wire: Wire) -> bool:

@@ -314,6 +314,12 @@ def _kind(pub: _RealPublish, wire: Wire, events: list[CallEvent], real: list[_Re
               and any(r.status == 412 and t <= pub.time for t, r in p.replies)]
     if failed and (i is None or all(wire.to_node[i][0] <= t for t, r in failed[-1].replies if r.status == 412)):
         return "recovery", f"pua's new initial PUBLISH after the 412 to #{failed[-1].n} (pua-reference §3.8.1)"
+    if pub.state == "terminated":
+        for e in events:
+            if e.kind == "expired" and e.seq in wire.publish_seq \
+                    and wire.before(wire.publish_seq.index(e.seq)) == i and e.seq <= wire.publish_seq[pub.index]:
+                return "expired", (f"the dialog timer of Call-ID {e.call_id} ran out: a terminated PUBLISH after no "
+                                   "BYE and no failure")
     if i is not None:
         _t, _src, m, f = wire.to_node[i]
         for e in events:
@@ -365,10 +371,24 @@ class _Setup:
     notes: list[str] = field(default_factory=list)
 
 
+def _whole(dialog: Mapping[str, Any], name: str) -> int | None:
+    """A given dialog module parameter as an integer (``None``: not given)."""
+    from puasim.capture.check import CheckError
+
+    value = dialog.get(name)
+    if value is None:
+        return None
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise CheckError(f"dialog {name}={value!r}: not a whole number") from None
+
+
 def _setup(wire: Wire, events: list[CallEvent], params: Mapping[str, Any], dialoginfo: Mapping[str, Any],
            dialog: Mapping[str, Any]) -> _Setup:
-    dlg_params = dict(dialog)
-    inferred = infer_settings(wire, events, int(dlg_params.get("default_timeout", 43200)))
+    given, noreset = (_whole(dialog, name) for name in ("default_timeout", "timeout_noreset"))
+    inferred = infer_settings(wire, events, given, noreset)
+    dlg_params = {**inferred.dialog, **dialog}
     di = {**inferred.dialoginfo, **dialoginfo}
     pua_params = {"outbound_proxy": f"sip:{wire.server[0]}:{wire.server[1]}", **inferred.pua, **params}
     invite: tuple[Call, ...] = (Call("dlg_manage"),)
@@ -382,6 +402,8 @@ def _setup(wire: Wire, events: list[CallEvent], params: Mapping[str, Any], dialo
     setup = _Setup(inferred, pua_params, di, dlg_params, script)
     for name in dialoginfo:
         setup.notes.append(f"pua_dialoginfo {name}={dialoginfo[name]} given (not inferred)")
+    for name in dialog:
+        setup.notes.append(f"dialog {name}={dialog[name]} given (not inferred)")
     return setup
 
 
