@@ -11,8 +11,15 @@ shows most of pua_dialoginfo's parameters:
   ``created`` at the INVITE, ``early`` at each provisional reply above 100
   with a To-tag, ``confirmed`` at a 2xx, ``failed`` at a final reply of 300
   or more (a CANCELled call ends with 487), ``terminated`` at a BYE from
-  either side.  Re-INVITEs and other in-dialog requests are listed as
-  ``within``.
+  either side, ``expired`` at the first ``terminated`` PUBLISH of a confirmed
+  call that no BYE and no failure preceded (the dialog timer).  Re-INVITEs and
+  other in-dialog requests are listed as ``within``.
+* **The dialog timer** (dialog 5.6 ``dlg_onroute()``, ``dlg_ontimeout()``):
+  an ``expired`` event shows ``default_timeout``, the time from the timer's
+  last start, give or take the second of Kamailio's whole ticks; that start
+  is the ACK of the 2xx with ``timeout_noreset`` 1, the last in-dialog request
+  with 0, and the setting that lets one timeout fit every call is taken
+  (:func:`_infer_timer`; when both fit, the capture cannot tell them apart).
 * **Parameters from the PUBLISH bodies** (§9.4.1, §9.4.3): ``include_callid``
   (a ``call-id`` attribute), ``include_localremote`` (``local``/``remote``
   elements), ``include_tags`` (tags in an ``early`` body), ``attribute_display``

@@ -18,7 +18,11 @@ The check
    with (same Request-URI, both with a body or both without, within the timing
    tolerance -- a body-less refresh within a sweep period more -- the same
    dialog state and SIP-If-Match presence preferred), so the model learns the
-   same ETags, grants and 412s;
+   same ETags, grants and 412s.  The node gets its inputs in the capture's
+   order: a reply is held until its captured time (:func:`_held`; the model's
+   node answers faster than a captured one may have) and messages of one
+   captured instant keep their capture order (:attr:`Wire.to_node_rank`), as
+   the ETags of PUBLISHes in flight together depend on it;
 3. compares each real PUBLISH with its model partner: method, Request-URI,
    Event, Expires, SIP-If-Match (the same ETags, named by the reply that gave
    them), Content-Type, CSeq, the body field by field (document version and
@@ -38,8 +42,10 @@ it).  Both are listed in the report (``inferred`` in the JSON output).
 
 What the capture does not show is said in the report's notes: the parameters
 the bodies give no evidence for, the dialog lifetime's source, the number of
-``send_publish_flag``, and the node's sweep phase when no body-less refresh
-fixes it (then the node starts 1 µs before the first packet).  Only dialog
+``send_publish_flag``, the node's sweep phase when no body-less refresh
+fixes it (then the node starts 1 µs before the first packet), and the dialog
+module's ``default_timeout`` and ``timeout_noreset`` unless expiring dialogs
+show them (:func:`~puasim.capture.calls.infer_settings`).  Only dialog
 PUBLISHes are compared; other requests of the node to the server are counted
 in a note.  The calls themselves (the relayed INVITEs and replies) are not
 compared here: ``tests/edge/test_lab_calls.py`` does that for the lab captures.
