@@ -140,3 +140,31 @@ def test_cli_names_a_bad_dialog_parameter(tmp_path: Path, capsys: pytest.Capture
     out, node = _exported(SCENARIOS / "dialog_timeout_noreset.yaml", tmp_path)
     assert main(["check", str(out), "--pua-port", str(node[1]), "--dialog", "default_timeout=x"]) == 2
     assert "dialog default_timeout='x': not a whole number" in capsys.readouterr().err
+
+
+def test_an_expiry_the_real_ticks_brought_forward_at_the_captures_end() -> None:
+    """Kamailio's whole-second ticks expire a 3 s dialog 2 to 4 s after its start; the model's at 3 s.
+    With the terminated PUBLISHes 0.6 s early and the capture ending with their replies, the model's
+    partners leave after the last packet: the replay runs the tolerance past it (a live run against
+    a real node once showed them as missing)."""
+    from puasim.sip.message import Request as Req
+    from puasim.trace.events import MessageSent
+    from puasim.trace.trace import Trace
+
+    scn = load_scenario(Path(__file__).resolve().parents[1] / "live" / "scenarios" / "edge_dialog_timeout.yaml")
+    trace = run_scenario(scn).trace
+    sent = [r for r in trace if type(r.event) is MessageSent]
+    first = next(r.time for r in sent if isinstance(r.event.message, Req) and r.event.message.body
+                 and b"<state>terminated</state>" in r.event.message.body)
+    early = 600_000
+    moved = sorted(((r.time - early if r.time >= first else r.time, i, r) for i, r in enumerate(sent)),
+                   key=lambda x: (x[0], x[1]))
+    out = Trace(dict(trace.meta))
+    for t, _i, r in moved:
+        out.add(t, r.node, r.event)
+    report = check_calls(out, node_address=scn.pua_address)
+    assert report.ok, report.format()
+    expired = [r for r in report.rows if r.kind == "expired"]
+    assert len(expired) == 2
+    assert all(0.5 * 1e6 < r.model_time - r.real_time < 0.7 * 1e6 for r in expired)
+    assert report.params["dialog.default_timeout"] == 3

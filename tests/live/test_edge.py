@@ -178,3 +178,20 @@ def test_the_cli_runs_a_scenarios_phones_against_a_real_edge_node(presence_serve
     assert "live_edge_cancelled_call: pass" in out and "capture written to" in out
     assert trace.stat().st_size > 0
     assert main(["live", str(SCENARIOS / "edge_cancelled_call.yaml"), "--node", "192.0.2.1:5080"]) == 2
+
+
+@pytest.mark.parametrize("name", CALLS)
+def test_check_agrees_with_the_real_edge_nodes_capture(name, live_call, can_capture) -> None:
+    """``puasim check`` in calls mode on the capture of the real node: every dialog PUBLISH as the
+    model predicts from the captured calls, the dialog timer's expiry included (edge_dialog_timeout:
+    default_timeout read from when the real node's terminated PUBLISHes left, whole-second ticks)."""
+    from puasim.capture.dlgcheck import check_calls
+
+    run = live_call(name)
+    assert run.result.capture_trace is not None
+    report = check_calls(run.result.capture_trace, node_address=run.node.sip)
+    print(report.format())
+    assert report.ok, report.format()
+    if name == "edge_dialog_timeout":
+        assert [r.kind for r in report.rows].count("expired") == 2
+        assert report.params["dialog.default_timeout"] == 3
