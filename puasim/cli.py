@@ -46,10 +46,9 @@ def _fail(command: str, exc: BaseException | str) -> int:
 def _cmd_run(args: argparse.Namespace) -> int:
     import tempfile
 
-    from puasim.progress import RunProgress, wanted
-    from puasim.scenario.loader import ScenarioError
-    from puasim.scenario.runner import discover, load_scenario, run_scenario
-    from puasim.trace.codec import write_jsonl
+    from puasim.progress import FilesProgress, wanted
+    from puasim.scenario.runner import discover
+    from puasim.scenario.suite import RunOptions, default_jobs, run_files
 
     files = discover(args.paths)
     if not files:
@@ -69,62 +68,41 @@ def _cmd_run(args: argparse.Namespace) -> int:
         traces = Path(scratch.name)
     table = sys.stderr if args.json else sys.stdout
     show_progress = wanted(args.quiet)
+    jobs = min(default_jobs() if args.jobs is None else args.jobs, len(files))
+    opts = RunOptions(
+        level=level,
+        traces=traces if (not args.no_write or level == "stream") else None,
+        write_trace=not args.no_write,
+        report_out=out if args.report and not args.no_write else None,
+        progress=show_progress and jobs == 1,
+    )
     rows: list[dict[str, Any]] = []
     failed = 0
     width = max(len(f.stem) for f in files)
     print(f"{'scenario':<{width}}  {'result':<6}  {'virtual s':>10}  {'msgs':>5}  {'wall s':>7}", file=table)
-    for f in files:
-        try:
-            scn = load_scenario(f)
-            trace_path = traces / f"{scn.name}.jsonl" if level == "stream" else None
-            with RunProgress(scn.duration, scn.name, enabled=show_progress) as bar:
-                result = run_scenario(scn, trace_level=level, trace_path=trace_path, progress=bar)
-        except ScenarioError as exc:
-            failed += 1
-            print(f"{f.stem:<{width}}  {'ERROR':<6}  {exc}", file=table)
-            rows.append({"scenario": f.stem, "file": str(f), "result": "invalid", "error": str(exc)})
-            continue
-        if not result.passed:
-            failed += 1
-        print(
-            f"{result.name:<{width}}  {result.verdict:<6}  {result.virtual_time / 1e6:>10.1f}  "
-            f"{result.messages:>5}  {result.wall_time:>7.3f}",
-            flush=True, file=table,
-        )
-        for fail in result.failures:
-            where = f"{f}:{fail.line}" if fail.line else str(f)
-            print(f"    {where}: {fail.kind}: {fail.message}", file=table)
-            if args.verbose and fail.context:
-                print("\n".join("        " + line for line in fail.context.splitlines()), file=table)
-        row = {
-            "scenario": result.name, "file": str(f), "result": "pass" if result.passed else "fail",
-            "virtual_time_s": result.virtual_time / 1e6, "messages": result.messages,
-            "wall_time_s": round(result.wall_time, 4), "digest": result.trace.digest(),
-            "refs": result.refs, "failures": [f"{x.kind}: {x.message}" for x in result.failures],
-            "trace_level": level,
-        }
-        observer = getattr(result.trace, "observer", None)
-        if observer is not None:
-            row["metrics"] = observer.summary()
-        rows.append(row)
-        try:
-            if not args.no_write and level == "full":
-                write_jsonl(result.trace, traces / f"{result.name}.jsonl")
-            if args.report and not args.no_write:
-                if level == "metrics":
-                    print("    (no report: trace level 'metrics' keeps no records; the summary has the metrics)",
-                          file=table)
-                    continue
-                try:
-                    from puasim.report.html import write_report
-                except ImportError as exc:
-                    print(f"    (no report: reports need pip install 'puasim[report]': {exc})", file=table)
-                else:
-                    source = traces / f"{result.name}.jsonl"
-                    report = write_report(source, out / result.name, title=result.name, verdict=row)
-                    print(f"    report: {report}", file=table)
-        except OSError as exc:
-            return _fail("run", exc)
+    with FilesProgress(len(files), enabled=show_progress and jobs > 1) as bar:
+        for done in run_files(files, opts, jobs):
+            bar.update()
+            f = done.file
+            rows.append(done.row)
+            if done.failed:
+                failed += 1
+            if done.invalid is not None:
+                bar.write(f"{f.stem:<{width}}  {'ERROR':<6}  {done.invalid}", table)
+                continue
+            lines = [
+                f"{done.row['scenario']:<{width}}  {done.verdict:<6}  {done.virtual_s:>10.1f}  "
+                f"{done.messages:>5}  {done.wall_s:>7.3f}"
+            ]
+            for fail in done.failures:
+                where = f"{f}:{fail.line}" if fail.line else str(f)
+                lines.append(f"    {where}: {fail.kind}: {fail.message}")
+                if args.verbose and fail.context:
+                    lines.append("\n".join("        " + line for line in fail.context.splitlines()))
+            lines.extend(f"    {note}" for note in done.notes)
+            bar.write("\n".join(lines), table)
+            if done.write_error is not None:
+                return _fail("run", done.write_error)
     if scratch is not None:
         scratch.cleanup()
     total = len(rows)
@@ -606,6 +584,8 @@ def build_parser() -> argparse.ArgumentParser:
         "as they happen; metrics: only the summary metrics (in summary.json) and the digest",
     )
     r.add_argument("-q", "--quiet", action="store_true", help="no progress bar (it shows only on a terminal anyway)")
+    r.add_argument("-j", "--jobs", type=_jobs,
+                   help="worker processes for several files (default: one per core; 1: all in this process)")
     r.set_defaults(func=_cmd_run)
     v = sub.add_parser("validate", help="check scenario files without running them")
     v.add_argument("paths", type=A.input_path, nargs="+", help="scenario files or folders")

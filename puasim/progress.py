@@ -84,4 +84,45 @@ class RunProgress:
         self.close()
 
 
-__all__ = ["DELAY", "RunProgress", "wanted"]
+class FilesProgress:
+    """A progress bar over the files of ``puasim run -j N``: files done of total.
+
+    The runs happen in worker processes, which show no bar of their own;
+    this one lives in the parent, appears after ``delay`` wall seconds, and
+    :meth:`write` prints a table line without tearing the bar.
+    """
+
+    def __init__(self, total: int, enabled: bool = True, delay: float | None = None,
+                 stream: IO[str] | None = None) -> None:
+        self.bar: Any = None
+        if enabled:
+            from tqdm import tqdm
+
+            self.bar = tqdm(
+                total=total, desc="scenarios", unit="file", leave=False, delay=DELAY if delay is None else delay,
+                file=sys.stderr if stream is None else stream, dynamic_ncols=True,
+            )
+
+    def write(self, text: str, file: IO[str]) -> None:
+        if self.bar is None:
+            print(text, file=file, flush=True)
+        else:
+            self.bar.write(text, file=file)
+
+    def update(self) -> None:
+        if self.bar is not None:
+            self.bar.update(1)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+    def __enter__(self) -> FilesProgress:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+__all__ = ["DELAY", "FilesProgress", "RunProgress", "wanted"]

@@ -336,3 +336,42 @@ def test_building_the_parser_loads_no_command_package():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def _run_folder(tmp_path: Path, jobs: str, files: list[Path], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, Path]:
+    out = tmp_path / f"out-{jobs}"
+    code = main(["run", "-j", jobs, "--out", str(out), *map(str, files)])
+    return code, capsys.readouterr().out, out
+
+
+def test_run_with_workers_gives_what_one_process_gives(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "bad" / "broken.yaml"
+    bad.parent.mkdir()
+    bad.write_text("duration: 10\nsteps:\n  - at: 1\n    api: no_such_call\n")
+    files = sorted((REPO / "scenarios" / "publish").glob("*.yaml"))[:5] + [REPO / "scenarios" / "calls" / "blf_lost_notify.yaml", bad]
+    one = _run_folder(tmp_path, "1", files, capsys)
+    two = _run_folder(tmp_path, "3", files, capsys)
+    assert one[0] == two[0] == 1  # the broken file fails both runs
+
+    def table(text: str) -> list[str]:  # every line but the wall-time column
+        return [line.rsplit(None, 1)[0] if line.rstrip().endswith(tuple("0123456789")) else line
+                for line in text.splitlines() if not line.startswith("summary written")]
+
+    assert table(one[1]) == table(two[1])
+    broken = [line for line in two[1].splitlines() if line.startswith("broken ")]
+    assert len(broken) == 1 and "ERROR" in broken[0] and f"{bad}:" in broken[0]
+    rows = [json.loads((o / "summary.json").read_text()) for o in (one[2], two[2])]
+    for r in rows[0] + rows[1]:
+        r.pop("wall_time_s", None)
+    assert rows[0] == rows[1] and [r["result"] for r in rows[1]][-1] == "invalid"
+    assert (one[2] / "summary.txt").read_text() == (two[2] / "summary.txt").read_text()
+    names = sorted(p.name for p in (one[2] / "traces").iterdir())
+    assert names == sorted(p.name for p in (two[2] / "traces").iterdir()) and len(names) == 6
+    for name in names:
+        assert (one[2] / "traces" / name).read_bytes() == (two[2] / "traces" / name).read_bytes()
+
+
+def test_run_jobs_must_be_a_whole_number(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["run", "-j", "0", str(SCENARIO)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--jobs" in err
