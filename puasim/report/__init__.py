@@ -23,28 +23,54 @@ module                 job
 =====================  ========================================================
 
 pandas and matplotlib are optional dependencies of puasim (``pip install
-puasim[report]``); nothing outside this package imports it.
+puasim[report]``); nothing outside this package imports it.  The names
+below are imported on first use: ``running`` and ``sipinfo`` need no pandas.
 """
 
-from puasim.report.frames import COLUMNS, ReportData, from_trace, load
-from puasim.report.lamps import (
-    lag_percentiles,
-    lamp_lag,
-    lamp_shown,
-    lamp_summary,
-    lamp_truth,
-    lamp_wrong,
-    lamps,
-)
-from puasim.report.metrics import (
-    latency_percentiles,
-    load_curve,
-    refresh_lead_times,
-    rounds_412,
-    rounds_per_publication,
-    state_counts,
-    summary,
-)
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from puasim.report.frames import COLUMNS, ReportData, from_trace, load
+    from puasim.report.lamps import (
+        lag_percentiles,
+        lamp_lag,
+        lamp_shown,
+        lamp_summary,
+        lamp_truth,
+        lamp_wrong,
+        lamps,
+    )
+    from puasim.report.metrics import (
+        latency_percentiles,
+        load_curve,
+        refresh_lead_times,
+        rounds_412,
+        rounds_per_publication,
+        state_counts,
+        summary,
+    )
+
+#: where each name of the package lives; imported on first use, so that the pandas-free
+#: modules (``running``, ``sipinfo``) can be imported without pandas (``stat:`` values)
+_HOMES = {
+    **dict.fromkeys(("COLUMNS", "ReportData", "from_trace", "load"), "frames"),
+    **dict.fromkeys(("lag_percentiles", "lamp_lag", "lamp_shown", "lamp_summary", "lamp_truth", "lamp_wrong",
+                     "lamps"), "lamps"),
+    **dict.fromkeys(("latency_percentiles", "load_curve", "refresh_lead_times", "rounds_412",
+                     "rounds_per_publication", "state_counts", "summary"), "metrics"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module 'puasim.report' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(f"puasim.report.{home}"), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "COLUMNS",

@@ -44,15 +44,13 @@ from puasim.bodies.errors import BodyError
 from puasim.bodies.xml import parse_xml
 from puasim.effects import SECOND
 from puasim.report import sipinfo as S
+from puasim.report.causes import CAUSES
 from puasim.trace.events import FaultInjected, MessageDelivered, MessageSent, Note
 
 LAMPS = ("idle", "ringing", "busy")
 #: the phone's call states (puasim.phones.calls) as RFC 4235 §3.7.1 dialog states
 PHONE_STATES = {"calling": "trying", "ringing": "trying", "early": "early", "confirmed": "confirmed",
                 "terminated": "terminated"}
-#: causes in the order the rules try them (docs/metrics.md, "Busy lamps")
-CAUSES = ("lost_notify", "sweep_delete", "expired_publication", "412_round", "ahead", "stale_state",
-          "not_published", "publish_in_flight", "server_delay", "notify_in_flight")
 PHASES = ("not_published", "publish_in_flight", "server_delay", "notify_in_flight")
 
 _NOTE = re.compile(r"^(?P<phone>[^:]+): call (?P<call>\S+): (?P<state>calling|ringing|early|confirmed|terminated)\b")

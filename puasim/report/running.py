@@ -179,13 +179,35 @@ class _Held:
 
 
 class _Txn:
-    __slots__ = ("start", "method", "node", "replies")
+    __slots__ = ("start", "method", "node", "replies", "seq", "presentity", "event")
 
-    def __init__(self, start: float, method: str, node: str) -> None:
+    def __init__(self, start: float, method: str, node: str, seq: int = 0, presentity: str = "",
+                 event: str = "") -> None:
         self.start = start
         self.method = method
         self.node = node
         self.replies: list[_Copy] = []
+        self.seq = seq
+        self.presentity = presentity
+        self.event = event
+
+
+class _Done:
+    """A client transaction as a row of the transactions frame needs it for the ``stat`` series."""
+
+    __slots__ = ("seq", "method", "node", "status", "end", "latency", "outcome", "presentity", "event")
+
+    def __init__(self, t: _Txn, status: int | None, end: float, faked: bool) -> None:
+        self.seq, self.method, self.node = t.seq, t.method, t.node
+        self.presentity, self.event = t.presentity, t.event
+        self.status, self.end = status, end
+        self.latency = round(end - t.start, 6) if status is not None else math.nan
+        if status is None:
+            self.outcome = "unanswered"
+        elif faked:
+            self.outcome = "timeout"
+        else:
+            self.outcome = "success" if 200 <= status < 300 else "failure"
 
 
 Key = tuple[str, str]
@@ -416,10 +438,22 @@ class _Coverage:
 
 
 class RunningMetrics:
-    """Feed it every record (``observe``); read the numbers with :meth:`summary`."""
+    """Feed it every record (``observe``); read the numbers with :meth:`summary`.
 
-    def __init__(self, epoch: int = 0) -> None:
+    With ``series=True`` it also keeps one small row per client transaction,
+    per refresh and per request-second, enough for :meth:`series` (the
+    ``stat`` expectations' series metrics) without building a frame; the
+    ``metrics`` trace level leaves it off, so its memory stays flat.
+    """
+
+    def __init__(self, epoch: int = 0, series: bool = False) -> None:
         self.epoch = epoch
+        self.keep_series = series
+        self.done: list[_Done] = []
+        #: (seq, method, lead) of every refresh whose lead is known
+        self.lead_rows: list[tuple[int, str, float]] = []
+        #: requests sent per (method, whole second)
+        self.method_seconds: Counter[tuple[str, int]] = Counter()
         self.last = 0
         self.messages = 0
         self.requests = 0
@@ -526,16 +560,22 @@ class RunningMetrics:
             self.requests += 1
             self.per_second[int(now // 1.0)] += 1
             method = msg.method
+            if self.keep_series:
+                self.method_seconds[(method, int(now // 1.0))] += 1
             if method == "PUBLISH" and not ev.retransmission:
                 self._coverage.published(msg, now)
             if method == "ACK":
                 return
             tkey = (rec.node, S.branch(msg), method)
             if tkey not in self._open:
-                self._open[tkey] = _Txn(now, method, rec.node)
+                if self.keep_series and method == "PUBLISH":
+                    txn = _Txn(now, method, rec.node, rec.seq, S.presentity_of(msg), S.event_package(msg))
+                else:
+                    txn = _Txn(now, method, rec.node, rec.seq)
+                self._open[tkey] = txn
                 self.transactions += 1
                 if (method == "PUBLISH" or method == "SUBSCRIBE") and S.operation(msg) == "refresh":
-                    self._refresh(msg, method, now)
+                    self._refresh(msg, method, now, rec.seq)
         else:
             status = copy.status
             if status is None or status < 200:
@@ -545,7 +585,7 @@ class RunningMetrics:
             if t is not None:
                 t.replies.append(copy)
 
-    def _refresh(self, msg: Any, method: str, now: float) -> None:
+    def _refresh(self, msg: Any, method: str, now: float, seq: int) -> None:
         if method == "PUBLISH":
             expires = self._by_etag.expiry.get(S.header(msg, "SIP-If-Match"), math.nan)
         else:
@@ -553,6 +593,8 @@ class RunningMetrics:
         lead = round(expires - now, 6)
         if lead == lead:
             self.leads.append(lead)
+            if self.keep_series:
+                self.lead_rows.append((seq, method, lead))
             if lead < 0:
                 self.late_refreshes += 1
         self.refreshes += 1
@@ -581,6 +623,8 @@ class RunningMetrics:
 
     def _finish(self, t: _Txn, status: int, end: float, faked: bool) -> None:
         self.by_status[(t.method, t.node, status)] += 1
+        if self.keep_series:
+            self.done.append(_Done(t, status, end, faked))
         if faked:
             self.timeouts += 1
         else:
@@ -611,6 +655,60 @@ class RunningMetrics:
             n for (m, nd, st), n in counts.items()
             if m == method and (node is None or nd == node) and (status is None or st == status)
         )
+
+    # -- series (``series=True``) ------------------------------------------------------
+    def transaction_rows(self) -> list[_Done]:
+        """Every client transaction so far, in the transactions frame's order (first request's seq)."""
+        rows = list(self.done)
+        for t in self._open.values():
+            reply = self._wire_reply(t)
+            if reply is None:
+                rows.append(_Done(t, None, math.nan, False))
+            else:
+                rows.append(_Done(t, reply.status, reply.end(), False))
+        rows.sort(key=lambda r: r.seq)
+        return rows
+
+    def gap_rows(self) -> list[tuple[float, str, str, float, str]]:
+        """The presence gaps as (start, presentity, event, duration, state), in the gaps frame's order."""
+        cov = self._coverage.finish(self.last / SECOND)
+        rows = [(*g, "none") for g in cov.none] + [(*g, "stale") for g in cov.stale]
+        rows.sort(key=lambda g: g[:3])
+        return rows
+
+    def recoveries(self) -> list[float]:
+        """Recovery time of each 412 round (412 reply to the next 2xx of the same node, presentity
+        and event; NaN when none followed), in the order of the rounds_412 frame (docs/metrics.md)."""
+        groups: dict[tuple[str, str, str], list[_Done]] = {}
+        for r in self.transaction_rows():
+            if r.method == "PUBLISH":
+                groups.setdefault((r.node, r.presentity, r.event), []).append(r)
+        rounds: list[tuple[int, float]] = []
+        for group in groups.values():
+            for i, t in enumerate(group):
+                if t.status != 412:
+                    continue
+                recovered = next((later.end for later in group[i + 1:] if later.outcome == "success"), math.nan)
+                rounds.append((t.seq, round(recovered - t.end, 6)))
+        rounds.sort(key=lambda r: r[0])
+        return [r[1] for r in rounds]
+
+    def rates(self, method: str | None, start: float, end: float) -> list[float]:
+        """Requests per second in 1 s bins over [start, end] (the load curve's ``rate``; one
+        method or all); empty when that method sent nothing (the curve has no such series)."""
+        nbins = max(1, math.ceil((end - start) / 1.0 - 1e-9))
+        counts = [0] * nbins
+        seen = False
+        for (m, second), n in self.method_seconds.items():
+            if method is not None and m != method:
+                continue
+            if second < start or second > end:  # whole seconds: records never pass the end
+                continue
+            seen = True
+            counts[min(int((second - start) // 1.0), nbins - 1)] += n
+        if method is not None and not seen:
+            return []
+        return [float(c) for c in counts]
 
     def summary(self) -> dict[str, Any]:
         """What :func:`puasim.report.metrics.summary` gives for a full trace of the run so far."""

@@ -2,10 +2,15 @@
 
 Populations are judged by numbers, not by message sequences: how many
 PUBLISH requests left, how many per second, the 99th percentile of the
-PUBLISH latency, how many 412 rounds.  Values come from the report frames
-(:mod:`puasim.report`, metric definitions in ``docs/metrics.md``), computed
-from the trace once per run and only when a ``stat`` expectation exists, so
-pandas stays an optional dependency for everything else.
+PUBLISH latency, how many 412 rounds.  The metrics are those of the report
+(definitions in ``docs/metrics.md``).  They are computed by one pass of
+:class:`puasim.report.running.RunningMetrics` over the trace (at the
+``metrics`` level, by the run's own observer), once per run and only when a
+``stat`` expectation exists, without a pandas frame; only the busy-lamp
+series (``lamp_wrong_s``, ``lamp_lag_s``) are read from the report frames
+(:mod:`puasim.report.lamps`).  ``stat_value(..., frames=True)`` computes
+every value from the frames instead: the tests compare both on every
+scenario that has ``stat`` expectations.
 
 A spec has ``metric`` and bounds (``equals``, ``min``, ``max`` or
 ``between: [a, b]``, inclusive); counts take ``per_second: true`` (divided by
@@ -92,7 +97,7 @@ def validate_stat(spec: Any, doc: Doc, path: tuple) -> None:
     if "state" in spec and spec["state"] not in ("none", "stale"):
         raise doc.error((*path, "state"), "state must be none or stale")
     if "cause" in spec:
-        from puasim.report.lamps import CAUSES
+        from puasim.report.causes import CAUSES
 
         if spec["cause"] not in CAUSES:
             raise doc.error((*path, "cause"), f"cause must be one of {', '.join(CAUSES)}, got {spec['cause']!r}")
@@ -121,20 +126,54 @@ def _data(ctx: Any) -> Any:
     return data
 
 
-def _summary(ctx: Any) -> dict[str, Any]:
-    value = ctx.cache.get("summary")
+def _running(ctx: Any) -> Any:
+    """The trace's RunningMetrics: the run's observer (``metrics`` level), else one pass over the records."""
+    value = ctx.cache.get("running")
     if value is None:
         observer = getattr(ctx.trace, "observer", None)
-        if observer is not None:  # trace level 'metrics': computed as the run went, no records
-            value = ctx.cache["summary"] = observer.summary()
-            return value
-        from puasim.report.metrics import summary
+        if observer is not None:
+            value = observer
+        else:
+            from puasim.report.running import RunningMetrics
 
-        value = ctx.cache["summary"] = summary(_data(ctx))
+            value = RunningMetrics(ctx.epoch, series=True)
+            observe = value.observe
+            for rec in ctx.trace.records:
+                observe(rec)
+        ctx.cache["running"] = value
     return value
 
 
-def _series(metric: str, spec: dict, ctx: Any, duration_s: float) -> Any:
+def _summary(ctx: Any, frames: bool) -> dict[str, Any]:
+    key = "summary-frames" if frames else "summary"
+    value = ctx.cache.get(key)
+    if value is None:
+        if frames:
+            from puasim.report.metrics import summary
+
+            value = summary(_data(ctx))
+        else:
+            value = _running(ctx).summary()
+        ctx.cache[key] = value
+    return value
+
+
+def _lamp_series(metric: str, spec: dict, ctx: Any) -> Any:
+    frames = ctx.cache.get("lamps")
+    if frames is None:
+        from puasim.report.lamps import lamps
+
+        frames = ctx.cache["lamps"] = lamps(_data(ctx))
+    frame = frames.wrong if metric == "lamp_wrong_s" else frames.lag
+    if "watcher" in spec:  # a phone name, or the subscriber's sip:user@host
+        frame = frame[(frame["watcher"] == spec["watcher"]) | (frame["watcher_uri"] == spec["watcher"])]
+    if "cause" in spec:
+        frame = frame[frame["cause"] == spec["cause"]]
+    return (frame["duration"] if metric == "lamp_wrong_s" else frame["lag"]).dropna().to_numpy(dtype=float)
+
+
+def _series_frames(metric: str, spec: dict, ctx: Any, duration_s: float) -> Any:
+    """A series metric read from the report frames (the reference the online values are checked against)."""
     from puasim.report.metrics import load_curve, refresh_lead_times, rounds_412
 
     data = _data(ctx)
@@ -145,65 +184,102 @@ def _series(metric: str, spec: dict, ctx: Any, duration_s: float) -> Any:
             tx = tx[tx["method"] == spec["method"]]
         if "from" in spec:
             tx = tx[tx["node"] == spec["from"]]
-        return tx["latency"].dropna() * 1000.0
-    if metric == "lead_s":
+        values = tx["latency"].dropna() * 1000.0
+    elif metric == "lead_s":
         lead = refresh_lead_times(data)
         if "method" in spec:
             lead = lead[lead["method"] == spec["method"]]
-        return lead["lead"].dropna()
-    if metric == "gap_s":
+        values = lead["lead"].dropna()
+    elif metric == "gap_s":
         gaps = data.gaps()
         if "state" in spec:
             gaps = gaps[gaps["state"] == spec["state"]]
-        return gaps["duration"]
-    if metric == "recovery_s":
-        return rounds_412(data)["recovery"].dropna()
+        values = gaps["duration"]
+    elif metric == "recovery_s":
+        values = rounds_412(data)["recovery"].dropna()
+    else:  # rate
+        curve = load_curve(data, by="method" if "method" in spec else None, start=0.0, end=duration_s or None)
+        if "method" in spec:
+            curve = curve[curve["series"] == spec["method"]]
+        values = curve["rate"]
+    return values.to_numpy(dtype=float)
+
+
+def _series_running(metric: str, spec: dict, ctx: Any, duration_s: float) -> Any:
+    """A series metric from one RunningMetrics pass, in the order the frames hold it."""
+    import numpy as np
+
+    run = _running(ctx)
+    values: list[float]
+    if metric == "latency_ms":
+        rows = [r for r in run.transaction_rows() if r.outcome in ("success", "failure")]
+        if "method" in spec:
+            rows = [r for r in rows if r.method == spec["method"]]
+        if "from" in spec:
+            rows = [r for r in rows if r.node == spec["from"]]
+        values = [r.latency for r in rows if r.latency == r.latency]
+        return np.asarray(values, dtype=float) * 1000.0
+    if metric == "lead_s":
+        values = [lead for _seq, method, lead in sorted(run.lead_rows)
+                  if "method" not in spec or method == spec["method"]]
+    elif metric == "gap_s":
+        values = [g[3] for g in run.gap_rows() if "state" not in spec or g[4] == spec["state"]]
+    elif metric == "recovery_s":
+        values = [v for v in run.recoveries() if v == v]
+    else:  # rate
+        end = duration_s if duration_s else run.last / 1e6
+        values = run.rates(spec.get("method"), 0.0, end)
+    return np.asarray(values, dtype=float)
+
+
+def _series(metric: str, spec: dict, ctx: Any, duration_s: float, frames: bool) -> Any:
     if metric in ("lamp_wrong_s", "lamp_lag_s"):
-        frames = ctx.cache.get("lamps")
-        if frames is None:
-            from puasim.report.lamps import lamps
-
-            frames = ctx.cache["lamps"] = lamps(data)
-        frame = frames.wrong if metric == "lamp_wrong_s" else frames.lag
-        if "watcher" in spec:  # a phone name, or the subscriber's sip:user@host
-            frame = frame[(frame["watcher"] == spec["watcher"]) | (frame["watcher_uri"] == spec["watcher"])]
-        if "cause" in spec:
-            frame = frame[frame["cause"] == spec["cause"]]
-        return (frame["duration"] if metric == "lamp_wrong_s" else frame["lag"]).dropna()
-    curve = load_curve(data, by="method" if "method" in spec else None, start=0.0, end=duration_s or None)
-    if "method" in spec:
-        curve = curve[curve["series"] == spec["method"]]
-    return curve["rate"]
+        return _lamp_series(metric, spec, ctx)
+    online = not frames and getattr(_running(ctx), "keep_series", False)
+    return (_series_running if online else _series_frames)(metric, spec, ctx, duration_s)
 
 
-def stat_value(spec: dict, ctx: Any, duration_s: float) -> tuple[float, str]:
-    """The measured value and a short description of what was measured."""
+def _method_count(metric: str, spec: dict, ctx: Any, frames: bool) -> float:
+    if not frames:
+        run = _running(ctx)
+        return float(run.transaction_count(METHOD_COUNTS[metric], spec.get("from"), spec.get("status")))
+    tx = _data(ctx).transactions
+    tx = tx[tx["method"] == METHOD_COUNTS[metric]]
+    if "from" in spec:
+        tx = tx[tx["node"] == spec["from"]]
+    if "status" in spec:
+        tx = tx[tx["status"] == spec["status"]]
+    return float(len(tx))
+
+
+def stat_value(spec: dict, ctx: Any, duration_s: float, frames: bool = False) -> tuple[float, str]:
+    """The measured value and a short description of what was measured.
+
+    ``frames=True`` reads every metric from the report frames (pandas)
+    instead of the one-pass computation; both give the same numbers.
+    """
+    import numpy as np
+
     metric = spec["metric"]
     if metric in SERIES:
-        values = _series(metric, spec, ctx, duration_s)
+        values = _series(metric, spec, ctx, duration_s, frames)
+        n = len(values)
         if "percentile" in spec:
-            import numpy as np
-
-            what = f"p{spec['percentile']:g} of {len(values)} {metric} values"
-            return (float(np.percentile(values, spec["percentile"])) if len(values) else math.nan), what
+            what = f"p{spec['percentile']:g} of {n} {metric} values"
+            return (float(np.percentile(values, spec["percentile"])) if n else math.nan), what
         agg = spec["agg"]
-        what = f"{agg} of {len(values)} {metric} values"
+        what = f"{agg} of {n} {metric} values"
         if agg == "count":
-            return float(len(values)), what
-        return (float(getattr(values, agg)()) if len(values) else math.nan), what
-    observer = getattr(ctx.trace, "observer", None)
-    if metric in METHOD_COUNTS and observer is not None:  # trace level 'metrics'
-        value = float(observer.transaction_count(METHOD_COUNTS[metric], spec.get("from"), spec.get("status")))
-    elif metric in METHOD_COUNTS:
-        tx = _data(ctx).transactions
-        tx = tx[tx["method"] == METHOD_COUNTS[metric]]
-        if "from" in spec:
-            tx = tx[tx["node"] == spec["from"]]
-        if "status" in spec:
-            tx = tx[tx["status"] == spec["status"]]
-        value = float(len(tx))
+            return float(n), what
+        if not n:
+            return math.nan, what
+        if agg == "mean":  # as pandas sums a float column (numpy's pairwise sum) and divides
+            return float(values.sum() / n), what
+        return float(getattr(np, agg)(values)), what
+    if metric in METHOD_COUNTS:
+        value = _method_count(metric, spec, ctx, frames)
     else:
-        value = float(_summary(ctx)[metric])
+        value = float(_summary(ctx, frames)[metric])
     if spec.get("per_second"):
         return (value / duration_s if duration_s > 0 else math.nan), f"{metric} per second ({value:g} in {duration_s:g} s)"
     return value, metric
