@@ -23,6 +23,7 @@ import pandas as pd
 
 from puasim.effects import SECOND
 from puasim.report import sipinfo as S
+from puasim.report.sipinfo import event_name
 from puasim.trace.events import MessageDelivered, NodeCrashed, RecordChanged, ServerStateChanged
 from puasim.trace.trace import Trace
 
@@ -94,24 +95,6 @@ SERVER_STATE_COLUMNS: dict[str, str] = {
     "last_body_id": "digest of the last body held",
     "last_expires": "last expiry granted, seconds",
 }
-
-_EVENT_NAMES = {
-    1: "presence",
-    2: "presence.winfo",
-    4: "dialog;sla",
-    8: "message-summary",
-    16: "conference",
-    32: "dialog",
-    64: "reg",
-    128: "xcap-diff",
-    256: "as-feature-event",
-}
-
-
-def event_name(flag: int) -> str:
-    """pua's event flag as the package name the server sees."""
-    return _EVENT_NAMES.get(flag, str(flag))
-
 
 def record_key(ev: RecordChanged) -> str:
     name = event_name(ev.event)

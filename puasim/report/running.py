@@ -89,7 +89,7 @@ def _body_id(body: bytes) -> str:
 def _event_name(flag: int) -> str:
     hit = _EVENT_NAMES.get(flag)
     if hit is None:
-        from puasim.report.records import event_name
+        from puasim.report.sipinfo import event_name
 
         hit = _EVENT_NAMES[flag] = event_name(flag)
     return hit

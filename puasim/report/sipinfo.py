@@ -154,6 +154,25 @@ def operation(msg: Any) -> str:
     return ""
 
 
+#: pua's event flags and the package names the server sees
+_EVENT_NAMES = {
+    1: "presence",
+    2: "presence.winfo",
+    4: "dialog;sla",
+    8: "message-summary",
+    16: "conference",
+    32: "dialog",
+    64: "reg",
+    128: "xcap-diff",
+    256: "as-feature-event",
+}
+
+
+def event_name(flag: int) -> str:
+    """pua's event flag as the package name the server sees."""
+    return _EVENT_NAMES.get(flag, str(flag))
+
+
 def short_etag(etag: str, width: int = 9) -> str:
     """An ETag shortened for labels.
 

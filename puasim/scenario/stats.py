@@ -6,11 +6,11 @@ PUBLISH latency, how many 412 rounds.  The metrics are those of the report
 (definitions in ``docs/metrics.md``).  They are computed by one pass of
 :class:`puasim.report.running.RunningMetrics` over the trace (at the
 ``metrics`` level, by the run's own observer), once per run and only when a
-``stat`` expectation exists, without a pandas frame; only the busy-lamp
-series (``lamp_wrong_s``, ``lamp_lag_s``) are read from the report frames
-(:mod:`puasim.report.lamps`).  ``stat_value(..., frames=True)`` computes
-every value from the frames instead: the tests compare both on every
-scenario that has ``stat`` expectations.
+``stat`` expectation exists, without a pandas frame; the busy-lamp series
+(``lamp_wrong_s``, ``lamp_lag_s``) come from the same rows the lamp frames
+are made of (:mod:`puasim.report.lamprows`).  ``stat_value(...,
+frames=True)`` computes every value from the report frames instead: the
+tests compare both on every scenario that has ``stat`` expectations.
 
 A spec has ``metric`` and bounds (``equals``, ``min``, ``max`` or
 ``between: [a, b]``, inclusive); counts take ``per_second: true`` (divided by
@@ -158,18 +158,33 @@ def _summary(ctx: Any, frames: bool) -> dict[str, Any]:
     return value
 
 
-def _lamp_series(metric: str, spec: dict, ctx: Any) -> Any:
-    frames = ctx.cache.get("lamps")
-    if frames is None:
-        from puasim.report.lamps import lamps
+def _lamp_series(metric: str, spec: dict, ctx: Any, frames: bool) -> Any:
+    import numpy as np
 
-        frames = ctx.cache["lamps"] = lamps(_data(ctx))
-    frame = frames.wrong if metric == "lamp_wrong_s" else frames.lag
-    if "watcher" in spec:  # a phone name, or the subscriber's sip:user@host
-        frame = frame[(frame["watcher"] == spec["watcher"]) | (frame["watcher_uri"] == spec["watcher"])]
+    if frames:
+        tables = ctx.cache.get("lamps-frames")
+        if tables is None:
+            from puasim.report.lamps import lamps
+
+            tables = ctx.cache["lamps-frames"] = lamps(_data(ctx))
+        frame = tables.wrong if metric == "lamp_wrong_s" else tables.lag
+        if "watcher" in spec:  # a phone name, or the subscriber's sip:user@host
+            frame = frame[(frame["watcher"] == spec["watcher"]) | (frame["watcher_uri"] == spec["watcher"])]
+        if "cause" in spec:
+            frame = frame[frame["cause"] == spec["cause"]]
+        return (frame["duration"] if metric == "lamp_wrong_s" else frame["lag"]).dropna().to_numpy(dtype=float)
+    rows = ctx.cache.get("lamps")
+    if rows is None:
+        from puasim.report.lamprows import lamp_rows
+
+        rows = ctx.cache["lamps"] = lamp_rows(ctx.trace, _running(ctx).transaction_rows())
+    table = rows.wrong if metric == "lamp_wrong_s" else rows.lag
+    if "watcher" in spec:
+        table = [r for r in table if spec["watcher"] in (r["watcher"], r["watcher_uri"])]
     if "cause" in spec:
-        frame = frame[frame["cause"] == spec["cause"]]
-    return (frame["duration"] if metric == "lamp_wrong_s" else frame["lag"]).dropna().to_numpy(dtype=float)
+        table = [r for r in table if r["cause"] == spec["cause"]]
+    column = "duration" if metric == "lamp_wrong_s" else "lag"
+    return np.asarray([r[column] for r in table if r[column] == r[column]], dtype=float)
 
 
 def _series_frames(metric: str, spec: dict, ctx: Any, duration_s: float) -> Any:
@@ -233,9 +248,9 @@ def _series_running(metric: str, spec: dict, ctx: Any, duration_s: float) -> Any
 
 
 def _series(metric: str, spec: dict, ctx: Any, duration_s: float, frames: bool) -> Any:
-    if metric in ("lamp_wrong_s", "lamp_lag_s"):
-        return _lamp_series(metric, spec, ctx)
     online = not frames and getattr(_running(ctx), "keep_series", False)
+    if metric in ("lamp_wrong_s", "lamp_lag_s"):
+        return _lamp_series(metric, spec, ctx, not online)
     return (_series_running if online else _series_frames)(metric, spec, ctx, duration_s)
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from puasim.report.causes import CAUSES
 from puasim.scenario.expect import RunContext
 from puasim.scenario.runner import SECOND, ScenarioRun, discover, load_scenario
 from puasim.scenario.stats import METHOD_COUNTS, SERIES, SUMMARY, stat_value
@@ -46,6 +47,8 @@ def _battery() -> list[dict]:
         "gap_s": [{}, {"state": "none"}, {"state": "stale"}],
         "recovery_s": [{}],
         "rate": [{}, {"method": "PUBLISH"}, {"method": "NOTIFY"}, {"method": "INFO"}],
+        "lamp_wrong_s": [{}, *({"cause": c} for c in CAUSES), {"watcher": "carol"}, {"watcher": "pua"}],
+        "lamp_lag_s": [{}, {"watcher": "carol"}, {"watcher": "bob"}],
     }
     for metric, variants in filters.items():
         assert metric in SERIES
@@ -73,3 +76,21 @@ def test_stat_values_equal_the_frames(path: Path) -> None:
         assert _same(online, frames), (spec, online, frames)
         assert what == what_frames
     assert "running" in ctx.cache  # the online path really ran
+    if any(s["metric"].startswith("lamp_") for s in specs):
+        assert ctx.cache["lamps"].wrong or ctx.cache["lamps"].lag
+
+
+def test_stat_values_need_no_pandas() -> None:
+    """A population with stat expectations (lamp series included) is judged without importing pandas."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from puasim.scenario import run_scenario; "
+        "r = run_scenario(sys.argv[1]); assert r.passed, r.failures; "
+        "print('pandas' in sys.modules)"
+    )
+    path = REPO / "scenarios" / "population" / "blf_phones_watch_calls.yaml"
+    out = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, timeout=300,
+                         env={**__import__("os").environ, "PYTHONPATH": str(REPO)}, check=True)
+    assert out.stdout.strip() == "False"
