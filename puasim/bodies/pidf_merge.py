@@ -37,7 +37,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from copy import deepcopy
-from xml.sax.saxutils import escape
 
 from lxml import etree
 
@@ -88,6 +87,8 @@ def _is_duplicate(tuple_id: str, known: list[str | None]) -> bool:
 
 def _copied_children(root: etree._Element) -> str:
     """The child nodes of ``root`` as text, each copied as ``xmlCopyNode(node, 1)`` does."""
+    from xml.sax.saxutils import escape  # here, not at the top: it pulls in urllib and http (45 ms)
+
     parts = [escape(root.text or "")]
     for child in root:
         # a deep copy into a document of its own declares the namespaces the

@@ -19,10 +19,12 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,6 +161,7 @@ def run_files(files: list[Path], opts: RunOptions, jobs: int = 1) -> Iterator[Fi
             yield run_one(f, opts)
         return
     import dataclasses
+    from concurrent.futures import ProcessPoolExecutor
 
     quiet = dataclasses.replace(opts, progress=False)
     with ProcessPoolExecutor(max_workers=workers, mp_context=_context()) as pool:
