@@ -37,6 +37,7 @@ LOADER: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _MAP_TAG = "tag:yaml.org,2002:map"
 _SEQ_TAG = "tag:yaml.org,2002:seq"
 _MERGE_TAG = "tag:yaml.org,2002:merge"
+_STR_TAG = "tag:yaml.org,2002:str"
 _SCALAR_TAGS = frozenset(
     f"tag:yaml.org,2002:{name}" for name in ("null", "bool", "int", "float", "str", "binary", "timestamp")
 )
@@ -295,6 +296,8 @@ def _scalar(loader: Any, event: Any, path: Path_, line: int | None, fail: Any) -
         tag = loader.resolve(yaml.ScalarNode, event.value, event.implicit)
     if tag == _MERGE_TAG:
         raise fail(line, path, "merge keys (<<) are not supported; write the fields out")
+    if tag == _STR_TAG:  # what the safe constructor returns for a string: the scalar's text
+        return event.value
     if tag not in _SCALAR_TAGS:
         raise fail(line, path, f"unsupported YAML tag {tag!r}")
     node = yaml.ScalarNode(tag, event.value, event.start_mark, event.end_mark, event.style)
