@@ -270,7 +270,18 @@ def _ascii_escape(doc: str) -> str:
     NULL): text and attribute values go through ``xmlEscapeEntities`` /
     ``xmlBufAttrSerializeTxtContent``, which write every non-ASCII character
     as ``&#xHEX;``; names, namespace URIs, comments, PIs and CDATA are
-    written raw (UTF-8)."""
+    written raw (UTF-8).
+
+    An all-ASCII document without a ``&#13;`` is written as it is (nothing
+    in it is escaped): most bodies are, and :func:`_escape_walk` is not
+    needed for them."""
+    if doc.isascii() and "&#13;" not in doc:
+        return doc
+    return _escape_walk(doc)
+
+
+def _escape_walk(doc: str) -> str:
+    """:func:`_ascii_escape` part by part: comments, CDATA, PIs, tags, text."""
     out: list[str] = []
     pos, size = 0, len(doc)
     while pos < size:

@@ -7,6 +7,8 @@ import threading
 import time
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from lxml import etree
 
 from puasim.bodies import BodyError, parse_document, parse_xml, serialise_formatted
@@ -323,3 +325,25 @@ def test_serialise_is_a_fixed_point():
     data = b'<a xmlns="urn:x"><b y="1">t</b><c><d/></c></a>'
     once = reformat(data)
     assert reformat(once) == once
+
+
+@pytest.mark.parametrize("doc", [
+    '<a x="1" y=\'2\'>text</a>',
+    "<?xml-stylesheet href='x'?><a><!-- c &#13; --><![CDATA[ &#13; ]]>t&#13;u</a>",
+    '<a x="&#13;">&#13;</a>',
+    '<a xmlns:p="urn:x">&amp;&lt;</a>',
+    "<a>\u00e9</a>",
+    '<a x="\u20ac" xmlns:q="urn:\u00e9"><!-- \u00e9 --></a>',
+    "",
+])
+def test_the_ascii_shortcut_writes_what_the_walk_writes(doc: str) -> None:
+    from puasim.bodies.xml import _ascii_escape, _escape_walk
+
+    assert _ascii_escape(doc) == _escape_walk(doc)
+
+
+@given(st.text(alphabet=st.sampled_from(list("<>!-?[]CDATA&#13;x=\"' /\u00e9a")), max_size=60))
+def test_the_ascii_shortcut_agrees_on_any_text(doc: str) -> None:
+    from puasim.bodies.xml import _ascii_escape, _escape_walk
+
+    assert _ascii_escape(doc) == _escape_walk(doc)
