@@ -93,14 +93,14 @@ class FilesProgress:
     """
 
     def __init__(self, total: int, enabled: bool = True, delay: float | None = None,
-                 stream: IO[str] | None = None) -> None:
+                 stream: IO[str] | None = None, min_interval: float = 0.5) -> None:
         self.bar: Any = None
         if enabled:
             from tqdm import tqdm
 
             self.bar = tqdm(
                 total=total, desc="scenarios", unit="file", leave=False, delay=DELAY if delay is None else delay,
-                file=sys.stderr if stream is None else stream, dynamic_ncols=True,
+                file=sys.stderr if stream is None else stream, dynamic_ncols=True, mininterval=min_interval,
             )
 
     def write(self, text: str, file: IO[str]) -> None:

@@ -60,3 +60,32 @@ def test_puasim_run_draws_the_bar_on_a_terminal_unless_quiet(quiet, monkeypatch,
     args = ["run", str(ROOT / NAME), "--no-write"] + (["--quiet"] if quiet else [])
     assert main(args) == 0
     assert ("virtual s" in screen.getvalue()) is not quiet
+
+
+@pytest.mark.parametrize("quiet", [False, True])
+def test_puasim_run_with_workers_counts_files_on_a_terminal_unless_quiet(quiet, monkeypatch, capsys):
+    screen = Terminal()
+    monkeypatch.setattr("sys.stderr", screen)
+    monkeypatch.setattr(progress, "DELAY", 0.0)
+    files = [str(ROOT / NAME), str(ROOT / "scenarios/publish/initial_publish.yaml")]
+    args = ["run", "-j", "2", *files, "--no-write"] + (["--quiet"] if quiet else [])
+    assert main(args) == 0
+    text = screen.getvalue()
+    assert ("scenarios:" in text and "/2 [" in text) is not quiet  # files done of 2
+    assert "virtual s" not in text  # the workers draw no bar of their own
+    out = capsys.readouterr().out
+    assert "412_timer_refresh_drops" in out and "initial_publish" in out and "2 passed, 0 failed" in out
+
+
+def test_the_files_bar_writes_lines_without_tearing_and_draws_nothing_when_off():
+    screen, table = Terminal(), io.StringIO()
+    with progress.FilesProgress(3, delay=0, stream=screen, min_interval=0) as bar:
+        bar.update()
+        bar.write("first line", table)
+        bar.update()
+    assert table.getvalue() == "first line\n" and "2/3" in screen.getvalue()
+    off, quiet_screen = progress.FilesProgress(3, enabled=False, stream=screen), io.StringIO()
+    off.write("plain", quiet_screen)
+    off.update()
+    off.close()
+    assert quiet_screen.getvalue() == "plain\n" and off.bar is None
