@@ -147,6 +147,13 @@ def _context() -> Any:
     return multiprocessing.get_context()
 
 
+def _ignore_sigint() -> None:
+    """Workers leave Ctrl-C to the parent, which stops handing out files and waits for them."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def run_files(files: list[Path], opts: RunOptions, jobs: int = 1) -> Iterator[FileOutcome]:
     """The outcome of every file, in the order of ``files``.
 
@@ -164,7 +171,7 @@ def run_files(files: list[Path], opts: RunOptions, jobs: int = 1) -> Iterator[Fi
     from concurrent.futures import ProcessPoolExecutor
 
     quiet = dataclasses.replace(opts, progress=False)
-    with ProcessPoolExecutor(max_workers=workers, mp_context=_context()) as pool:
+    with ProcessPoolExecutor(max_workers=workers, mp_context=_context(), initializer=_ignore_sigint) as pool:
         futures: list[Future[FileOutcome]] = [pool.submit(run_one, f, quiet) for f in files]
         try:
             for fut in futures:
