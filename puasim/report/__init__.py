@@ -16,6 +16,9 @@ module                 job
 ``timeline``           per-presentity timelines with gaps shaded
 ``lamps``              busy-lamp accuracy: true vs shown lamp, wrong intervals and
                        their causes, lamp lag
+``lamprows``           the busy-lamp engine on plain rows (no pandas; ``stat:``)
+``causes``             the names of the wrong-lamp causes
+``running``            the summary metrics and ``stat:`` series in one pass, no pandas
 ``lampchart``          the busy-lamp timeline picture
 ``charts``             load curve, lead-time histogram, presentities by state
 ``html``               the self-contained HTML report (``write_report``)
@@ -24,7 +27,8 @@ module                 job
 
 pandas and matplotlib are optional dependencies of puasim (``pip install
 puasim[report]``); nothing outside this package imports it.  The names
-below are imported on first use: ``running`` and ``sipinfo`` need no pandas.
+below are imported on first use: ``running``, ``lamprows``, ``causes`` and
+``sipinfo`` need no pandas.
 """
 
 from typing import TYPE_CHECKING, Any
@@ -51,7 +55,7 @@ if TYPE_CHECKING:
     )
 
 #: where each name of the package lives; imported on first use, so that the pandas-free
-#: modules (``running``, ``sipinfo``) can be imported without pandas (``stat:`` values)
+#: modules (``running``, ``lamprows``, ``sipinfo``) can be imported without pandas (``stat:`` values)
 _HOMES = {
     **dict.fromkeys(("COLUMNS", "ReportData", "from_trace", "load"), "frames"),
     **dict.fromkeys(("lag_percentiles", "lamp_lag", "lamp_shown", "lamp_summary", "lamp_truth", "lamp_wrong",

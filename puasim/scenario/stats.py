@@ -23,6 +23,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from puasim.effects import SECOND
 from puasim.scenario.loader import Source as Doc
 
 #: count metrics besides the summary: requests of one method (first transmissions)
@@ -242,7 +243,7 @@ def _series_running(metric: str, spec: dict, ctx: Any, duration_s: float) -> Any
     elif metric == "recovery_s":
         values = [v for v in run.recoveries() if v == v]
     else:  # rate
-        end = duration_s if duration_s else run.last / 1e6
+        end = duration_s if duration_s else run.last / SECOND  # load_curve's default end: the last record
         values = run.rates(spec.get("method"), 0.0, end)
     return np.asarray(values, dtype=float)
 
