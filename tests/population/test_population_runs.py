@@ -197,13 +197,14 @@ def test_stat_rates_and_percentiles():
 
 
 def test_a_stat_whose_metric_raises_is_a_failed_expectation_naming_line_and_metric(monkeypatch, tmp_path, capsys):
-    import puasim.report.frames as frames
     from puasim.cli import main
+    from puasim.report.running import RunningMetrics
 
-    def broken(trace):
+    def broken(self):
         raise KeyError("node")
 
-    monkeypatch.setattr(frames, "from_trace", broken)
+    # the transactions the latency series is read from (stat values are computed without frames)
+    monkeypatch.setattr(RunningMetrics, "transaction_rows", broken)
     text = BARE.format(seed=1, extra="population: {users: 3, publish: {}}").replace(
         "{metric: publish_requests, min: 1}", "{metric: latency_ms, percentile: 50, max: 1000}"
     )
