@@ -28,6 +28,9 @@ belongs to (caller: From URI; callee: To URI, the entity pua_dialoginfo
 publishes for, pua-reference §9.4.2), the NOTIFYs delivered to phones, and
 for the causes the ``messages``, ``server_events`` and ``record_events``
 frames.  Definitions and the cause rules: ``docs/metrics.md``, "Busy lamps".
+The rules themselves run on plain rows in :mod:`puasim.report.lamprows`;
+this module turns the rows into frames and gathers the evidence from the
+report's frames.
 """
 
 from __future__ import annotations
