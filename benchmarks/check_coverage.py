@@ -11,7 +11,7 @@ each of those is checked a second time without its REGISTERs and their replies,
 as a capture that began after the phones registered (lines labelled ``cut``):
 the check then reads the bindings from the INVITEs the node relays.
 
-    python3 benchmarks/check_coverage.py [--lab DIR] [--scenarios DIR] [--cut-registers] [-v]
+    python3 benchmarks/check_coverage.py [--lab DIR] [--scenarios DIR] [--cut-registers] [-v] [--only TEXT ...]
 """
 
 from __future__ import annotations
@@ -102,7 +102,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cut-registers", action="store_true",
                     help="check each capture with calls again without its REGISTERs")
     ap.add_argument("-v", "--verbose", action="store_true")
+    ap.add_argument("-k", "--only", metavar="TEXT", action="append", default=[],
+                    help="check only captures and scenarios whose path contains TEXT (repeatable); "
+                         "'--only scenario/' leaves the lab captures out")
     args = ap.parse_args(argv)
+
+    def wanted(label: str) -> bool:
+        return not args.only or any(text in label for text in args.only)
+
     totals = {"lab": [0, 0], "scenarios": [0, 0], "calls": [0, 0]}
     if args.cut_registers:
         totals["calls without REGISTERs"] = [0, 0]
@@ -118,6 +125,8 @@ def main(argv: list[str] | None = None) -> int:
             totals["calls without REGISTERs"][1] += bad
 
     for pcap in sorted(args.lab.rglob("*.pcap")):
+        if not wanted(f"lab/{pcap.parent.name}/{pcap.name}"):
+            continue
         params = {"update_period": 10, "check_remote_contact": 0, **LAB_PARAMS.get(pcap.stem, {})}
         port = LAB_PUA_PORTS.get(pcap.stem, 5070)
         n, bad = _one(f"lab/{pcap.parent.name}/{pcap.name}",
@@ -128,6 +137,8 @@ def main(argv: list[str] | None = None) -> int:
             calls(f"lab/{pcap.parent.name}/{pcap.name}", pcap, EDGE, {"update_period": 10})
     with tempfile.TemporaryDirectory() as tmp:
         for path in discover([args.scenarios]):
+            if not wanted(f"scenario/{path.relative_to(args.scenarios)}"):
+                continue
             scn = load_scenario(path)
             raw = yaml.safe_load(path.read_text()) or {}
             spec = raw.get("pua") or {}
