@@ -245,6 +245,8 @@ class _Real:
     model_req: Request | None = None
     model_time: int | None = None
     deadline: int = 0
+    #: the publication id the model's input used (PUBLISH only): the ETags its 2xx hands out belong to it
+    pub_id: str = ""
 
 
 class _Checker:
@@ -306,6 +308,9 @@ class _Checker:
         self.changes: set[int] = set()
         #: id(real PUBLISH) -> (API expires, why) for requests asking default_expires + 1
         self.publish_expiry: dict[int, tuple[int, str]] = {}
+        #: ETag a 2xx handed to the real PUA -> publication id of the model's input for that record
+        self.etag_ids: dict[str, str] = {}
+        self.fresh_ids = 0
 
     # -- the model ----------------------------------------------------------------------
     def _new_pua(self) -> Any:
@@ -546,9 +551,10 @@ class _Checker:
             decided = self.publish_expiry.get(id(msg))
             if decided is not None:
                 expires, why = decided
-                real.row.note = "inferred " + why
+                real.row.note = "; ".join(x for x in (real.row.note, "inferred " + why) if x)
+            real.pub_id = self._publication_id(real, pres_uri, event, pua)
             publ = PublInfo(
-                pres_uri=pres_uri, event=event, source_flag=self.source_flag, id=self.ids.get(pres_uri, ""),
+                pres_uri=pres_uri, event=event, source_flag=self.source_flag, id=real.pub_id,
                 expires=expires,
                 body=msg.body or None, content_type=msg.get("Content-Type") or "",
             )
@@ -576,6 +582,37 @@ class _Checker:
         self._pair(real, reqs[0][0], reqs[0][1])
         for t, extra in reqs[1:]:
             self._model_spontaneous(t, extra)
+
+    def _publication_id(self, real: _Real, pres_uri: str, event: int, pua: Any) -> str:
+        """The publication id of an API publish: the id is not on the wire (§3.2).
+
+        A PUBLISH sending an ETag belongs to the record a 2xx handed that ETag
+        to.  An initial PUBLISH (a body, no SIP-If-Match) for a presentity and
+        event the model still holds a record of cannot be an API call with that
+        record's id -- pua would have sent a modify (§3.3 row 6) -- so the caller
+        gave another id (or source flag): the model takes a new id for it and the
+        row says so.  Ids given in ``ids`` (``--id``) are kept.
+        """
+        msg = real.row.real
+        assert msg is not None
+        given = self.ids.get(pres_uri, "")
+        if msg.get("SIP-If-Match") or real.row.kind != "publish" or pres_uri in self.ids:
+            return real.pub_id
+        held = pua.store.find_publication(pres_uri=pres_uri, flag=self.source_flag, event=event, id=given, etag="")
+        if held is None:
+            return given
+        self.fresh_ids += 1
+        new = f"not-visible-{self.fresh_ids}"
+        owner = next((r.row.n for r in reversed(list(self.by_branch.values()))
+                      if r is not real and r.method == "PUBLISH" and r.pub_id == given and r.row.real is not None
+                      and _uri(H.to(r.row.real)) == pres_uri), None)
+        since = f" (the record of #{owner})" if owner is not None else ""
+        real.row.note = (
+            f"not visible in the capture: the publication id; an initial PUBLISH while the model still holds "
+            f"a record of {pres_uri}{since}: another id or source flag (or the real PUA lost that record), "
+            f"so the model publishes under a new id"
+        )
+        return new
 
     def _deliver_reply(self, real: _Real, now: int, reply: Response) -> None:
         model_req = real.model_req
@@ -672,6 +709,9 @@ class _Checker:
             row = Row(self.n, infer_kind(msg), rec.time, frame, msg)
             self.report.rows.append(row)
             real = _Real(row, via.branch if via and via.branch else "", msg.method)
+            if msg.method == "PUBLISH":
+                # a modify, refresh or removal belongs to the record whose ETag it sends
+                real.pub_id = self.etag_ids.get(msg.get("SIP-If-Match") or "", self.ids.get(_uri(H.to(msg)) or msg.uri, ""))
             self.by_branch[(real.branch, real.method)] = real
             failed = self._recovers(msg, rec.time) if row.kind == "subscribe" else None
             if failed is not None:
@@ -709,6 +749,9 @@ class _Checker:
             if real.row.status is None and msg.status >= 200:
                 real.row.status = msg.status
             real.replies.append((rec.time, msg))
+            etag = H.sip_etag(msg) if 200 <= msg.status < 300 and real.method == "PUBLISH" else None
+            if etag:
+                self.etag_ids[etag] = real.pub_id
             if real.model_req is not None:
                 self._deliver_reply(real, max(rec.time, real.model_time or rec.time), msg)
         elif ev.dst == self.pua_addr and isinstance(msg, Request) and not ev.retransmission:
@@ -732,22 +775,47 @@ class _Checker:
     def _infer_ids(self, records: list) -> None:
         """The publication id is not on the wire.  In db_mode 2 pua finds a record by its
         id only (pua-reference §2.6), so a modify (a PUBLISH with a body and SIP-If-Match)
-        shows that the caller gave the presentity's publications one non-empty id;
-        presentities given in ``ids`` keep theirs."""
+        shows that the caller gave the presentity's publications one non-empty id; one
+        sending the ETag a 2xx handed to another presentity's publication shows that the
+        two share that id (§11.1).  Presentities given in ``ids`` keep theirs."""
         if self.cfg.db_mode != 2:
             return
+        asked: dict[tuple[str, str], str] = {}  # (branch, method) -> presentity of a PUBLISH
+        etag_pres: dict[str, str] = {}
         for r in records:
             msg = r.event.message
-            if (r.event.src != self.pua_addr or not isinstance(msg, Request) or msg.method != "PUBLISH"
-                    or not msg.body or msg.get("SIP-If-Match") is None):
+            if r.event.dst == self.pua_addr and isinstance(msg, Response) and 200 <= msg.status < 300:
+                via, cs = H.top_via(msg), H.cseq(msg)
+                pres = asked.get((via.branch if via and via.branch else "", cs.method if cs else ""))
+                etag = H.sip_etag(msg)
+                if pres is not None and etag:
+                    etag_pres[etag] = pres
+                continue
+            if r.event.src != self.pua_addr or not isinstance(msg, Request) or msg.method != "PUBLISH":
                 continue
             pres = _uri(H.to(msg)) or msg.uri
+            via = H.top_via(msg)
+            asked[(via.branch if via and via.branch else "", "PUBLISH")] = pres
+            if_match = msg.get("SIP-If-Match")
+            if not msg.body or if_match is None:
+                continue
+            owner = etag_pres.get(if_match, pres)
+            when = f"{(r.time - self.origin) / SECOND:.3f} s"
+            if owner != pres and pres not in self.ids:
+                shared = self.ids.setdefault(owner, "not-visible-" + owner)
+                self.ids[pres] = shared
+                self.report.notes.append(
+                    f"not visible in the capture: the publication ids of {owner} and {pres}; the modify of {pres} "
+                    f"at {when} sends the ETag of {owner}'s publication, so both were given one id (db_mode 2 "
+                    f"finds records by id only, §11.1); the model uses one id for both (--id overrides)"
+                )
+                continue
             if pres in self.ids:
                 continue
             self.ids[pres] = "not-visible-" + pres
             self.report.notes.append(
                 f"not visible in the capture: the publication id of {pres}; the modify at "
-                f"{(r.time - self.origin) / SECOND:.3f} s shows one was given (db_mode 2 finds records "
+                f"{when} shows one was given (db_mode 2 finds records "
                 f"by id only), so the model uses one id for all of {pres}'s publications (--id overrides)"
             )
 
