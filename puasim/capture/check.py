@@ -78,6 +78,8 @@ from puasim.effects import SECOND, CancelTimer, Emit, Send, SetTimer
 from puasim.pua.config import load_config
 from puasim.pua.constants import Source, event_from_name
 from puasim.pua.info import PublInfo, SubsInfo
+from puasim.pua.policy import TIMER as POLICY_TIMER
+from puasim.pua.subpolicy import RESUBSCRIBE
 from puasim.sip import SipParseError
 from puasim.sip import headers as H
 from puasim.sip.message import Request, Response
@@ -139,6 +141,8 @@ class ModelHost:
         self.crashed_at = 0
         #: set while the real process is down (between a stop and a restart): inputs are dropped
         self.stopped = False
+        #: client-policy retry timers armed since the checker last looked (puasim.pua.policy)
+        self.new_retries: list[tuple[tuple, int]] = []
 
     def _apply(self, now: int) -> list[tuple[int, Send]]:
         sends = []
@@ -149,6 +153,9 @@ class ModelHost:
                 sends.append((now, eff))
                 self.trace.add(now, self.node, MessageSent((ep.host, ep.port), eff.dest, eff.message, eff.retransmission))
             elif cls is SetTimer:
+                key = eff.key
+                if isinstance(key, tuple) and len(key) > 2 and key[0] == POLICY_TIMER and key[1] in ("retry", RESUBSCRIBE):
+                    self.new_retries.append((key, max(eff.at, now)))
                 self._seq += 1
                 self._armed[eff.key] = (max(eff.at, now), self._seq)
                 heapq.heappush(self._heap, (max(eff.at, now), self._seq, eff.key))
@@ -178,6 +185,12 @@ class ModelHost:
         self.now = max(self.now, now)
         result = self._guard(now, fn, *args)
         return result, self._apply(now)
+
+    def rearm(self, key: Hashable, at: int) -> None:
+        """Move the armed timer ``key`` to ``at``."""
+        self._seq += 1
+        self._armed[key] = (at, self._seq)
+        heapq.heappush(self._heap, (at, self._seq, key))
 
     def next_due(self) -> int | None:
         """Time of the next armed timer (cancelled entries are dropped here)."""
@@ -290,6 +303,10 @@ class _Checker:
             raise CheckError(f"{source}: no request from the PUA at {address_name(pua)}{to} in the capture")
         cfg_params = {"outbound_proxy": f"sip:{format_hostport(*self.server)}", **self.params}
         self.cfg = load_config(cfg_params)
+        client = self.cfg.client
+        #: what the PUA adds to an API publish's expires in the Expires header: Kamailio's + 1
+        #: (§3.5), nothing under a client policy that sends the lifetime as is (puasim.pua.policy)
+        self.expires_offset = 0 if client is not None and client.exact_expires else 1
         self.report = CheckReport(source, pua, self.server, self.params, self.origin, tolerance)
         self.model_trace = Trace({"epoch": trace.meta.get("epoch", 0), "source": f"model for {source}"})
         self.report.model_trace = self.model_trace
@@ -311,6 +328,10 @@ class _Checker:
         #: ETag a 2xx handed to the real PUA -> publication id of the model's input for that record
         self.etag_ids: dict[str, str] = {}
         self.fresh_ids = 0
+        #: the real PUA's initial PUBLISHes and SUBSCRIBEs: (time, request), in capture order
+        self.initials: list[tuple[int, Request]] = []
+        #: id(real initial request) -> note: the client policy's own retry, its random delay read from the capture
+        self.retries: dict[int, str] = {}
 
     # -- the model ----------------------------------------------------------------------
     def _new_pua(self) -> Any:
@@ -396,7 +417,7 @@ class _Checker:
         clean = self.cfg.clean_period * SECOND
         for i, rec in enumerate(mine):
             msg = rec.event.message
-            if not msg.body or H.expires_or_none(msg) != self.cfg.default_expires + 1:
+            if not msg.body or H.expires_or_none(msg) != self.cfg.default_expires + self.expires_offset:
                 continue
             key = self._key(msg)
             horizon = next((r.time for r in mine[i + 1:] if self._key(r.event.message) == key
@@ -412,7 +433,7 @@ class _Checker:
             window = None if got is None else rec.time + (got - self.cfg.update_period) * SECOND + clean + self.tolerance
             covers = window is not None and window <= min(horizon, seen_until)
             self.publish_expiry[id(msg)] = publish_expiry(H.expires_or_none(msg) or 0, refreshes,
-                                                          self.cfg.default_expires, covers)
+                                                          self.cfg.default_expires, covers, self.expires_offset)
 
     def _start_time(self, records: list) -> int:
         first = self.origin
@@ -461,8 +482,45 @@ class _Checker:
         for t, reply in real.replies:
             self._deliver_reply(real, max(t, when), reply)
 
+    def _fit_retries(self) -> None:
+        """A client policy (pjsua, sipsimple) armed a retry -- a new initial PUBLISH after a
+        423, a new SUBSCRIBE after a failure or a termination -- after a delay it draws
+        at random (:mod:`puasim.pua.policy`).  The draw is not visible in the capture: the
+        next initial request of the same presentity the real PUA sent shows it, so the
+        model's timer is moved there and the two are compared as the policy's own."""
+        host = self.host
+        while host.new_retries:
+            key, due = host.new_retries.pop(0)
+            if host._armed.get(key, (None,))[0] != due:
+                continue
+            method = "PUBLISH" if key[1] == "retry" else "SUBSCRIBE"
+            pres = key[2]
+            after = host.now
+            real = next(((t, m) for t, m in self.initials if t >= after and m.method == method
+                         and _uri(H.to(m)) == pres and id(m) not in self.retries), None)
+            if real is None:
+                continue
+            t, msg = real
+            host.rearm(key, t)
+            self.retries[id(msg)] = (
+                f"the {self.cfg.profile} policy's own {'new PUBLISH' if method == 'PUBLISH' else 'new SUBSCRIBE'} "
+                f"(puasim.pua.policy), not an API call; its delay is drawn at random, not visible in the "
+                f"capture: the model's, due at {(due - self.origin) / SECOND:.3f} s, is moved to this one"
+            )
+
+    def _own_initial(self, msg: Request, now: int, window: int) -> tuple[int, Request] | None:
+        """An initial request the model sent by itself just before: pua's own new PUBLISH
+        after a 412 (repair B9, client policies) or a 423 (repair D1), not an API call."""
+        for t, m in self.pending:
+            if self._key(m) != self._key(msg) or abs(t - now) > window:
+                continue
+            if m.method == "PUBLISH" and m.body and m.get("SIP-If-Match") is None:
+                return t, m
+        return None
+
     def _sends(self, sends: list[tuple[int, Send]]) -> None:
         """Model output from timers: retransmissions and answers are not compared."""
+        self._fit_retries()
         for when, send in sends:
             msg = send.message
             if send.retransmission or not isinstance(msg, Request):
@@ -547,7 +605,7 @@ class _Checker:
         to = H.to(msg)
         pres_uri = _uri(to) or msg.uri
         if msg.method == "PUBLISH":
-            expires = 0 if kind == "remove" else max(expires_hdr - 1, 0)
+            expires = 0 if kind == "remove" else max(expires_hdr - self.expires_offset, 0)
             decided = self.publish_expiry.get(id(msg))
             if decided is not None:
                 expires, why = decided
@@ -563,9 +621,16 @@ class _Checker:
             frm = H.from_(msg)
             contacts = H.contact_list(msg)
             contact = contacts[0].uri if contacts else _uri(frm)
-            expires = 0 if kind == "unsubscribe" else max(expires_hdr - 10, 0)
-            if expires and expires == self.cfg.default_expires:
-                expires = -1
+            client = self.cfg.client
+            if client is not None:
+                # a client policy asks the lifetime as is, its own interval for -1 (puasim.pua.subpolicy)
+                expires = 0 if kind == "unsubscribe" else expires_hdr
+                if expires and expires == client.subscribe_default_expires:
+                    expires = -1
+            else:
+                expires = 0 if kind == "unsubscribe" else max(expires_hdr - 10, 0)
+                if expires and expires == self.cfg.default_expires:
+                    expires = -1
             subs = SubsInfo(
                 pres_uri=pres_uri, watcher_uri=_uri(frm), contact=contact, event=event,
                 source_flag=int(Source.RPC_SUBSCRIBE), expires=expires, id=self.ids.get(pres_uri, ""),
@@ -654,6 +719,11 @@ class _Checker:
         frame_of = {r.seq: (self.frames[r.seq] if r.seq < len(self.frames) else None) for r in records}
         self._find_changes(records)
         self._infer_ids(records)
+        self.initials = [(r.time, r.event.message) for r in records if r.event.src == self.pua_addr
+                         and isinstance(r.event.message, Request) and not r.event.retransmission
+                         and (infer_kind(r.event.message) == "subscribe"
+                              or (infer_kind(r.event.message) == "publish"
+                                  and r.event.message.get("SIP-If-Match") is None))]
         self._place_restarts(records)
         self._plan_publish_expiry(records)
         start = self._start_time(records)
@@ -714,13 +784,25 @@ class _Checker:
                 real.pub_id = self.etag_ids.get(msg.get("SIP-If-Match") or "", self.ids.get(_uri(H.to(msg)) or msg.uri, ""))
             self.by_branch[(real.branch, real.method)] = real
             failed = self._recovers(msg, rec.time) if row.kind == "subscribe" else None
-            if failed is not None:
+            own = self._own_initial(msg, rec.time, self.tolerance) if row.kind == "publish" else None
+            if id(msg) in self.retries:
+                row.kind = "retry"
+                row.note = self.retries[id(msg)]
+            elif own is not None and msg.get("SIP-If-Match") is None:
+                row.kind = "recovery"
+                row.note = (f"the model's PUA sent this initial PUBLISH by itself at "
+                            f"{(own[0] - self.origin) / SECOND:.3f} s (a new publication after a failed one, "
+                            f"pua-reference §10 B9/D1 or its client policy): pua's own, not an API call")
+            elif failed is not None:
                 row.kind = "recovery"
                 row.note = (f"pua's own re-SUBSCRIBE after the {failed[1]} to #{failed[0]} "
                             "(pua-reference §4.6.1), not an API call")
-            elif row.kind == "resubscribe" and (id(msg) in self.changes or not self._on_grid(rec.time)):
+            elif row.kind == "resubscribe" and self.cfg.client is None and (
+                    id(msg) in self.changes or not self._on_grid(rec.time)):
+                # (a client policy refreshes each dialog on its own timer, asking the granted
+                # lifetime again: neither §5.3's countdown nor the sweep grid applies)
                 row.kind = "change"  # an API call on the existing dialog (§4.3, §4.5)
-            if row.kind in ("refresh", "resubscribe", "recovery"):
+            if row.kind in ("refresh", "resubscribe", "recovery", "retry"):
                 match = next(((t, m) for t, m in self.pending
                               if self._key(m) == self._key(msg) and abs(t - rec.time) <= window), None)
                 if match is not None:

@@ -106,18 +106,20 @@ def place_restart(wanted: int, after: int, before: int, tick: int | None, period
 
 
 def publish_expiry(
-    sent_expires: int, refreshes: Sequence[int], default_expires: int, covers_window: bool
+    sent_expires: int, refreshes: Sequence[int], default_expires: int, covers_window: bool, offset: int = 1
 ) -> tuple[int, str]:
     """The API expires behind an initial PUBLISH asking ``sent_expires`` seconds (header
     value), and why.  ``refreshes``: Expires of the body-less refreshes that followed
     for the same record; ``covers_window``: the capture runs past the time an
-    indefinite record would have been refreshed."""
-    asked = max(sent_expires - 1, 0)
+    indefinite record would have been refreshed; ``offset``: what the PUA adds to
+    the lifetime asked (1 for Kamailio, §3.5; 0 for a client policy that sends it
+    as is, :mod:`puasim.pua.policy`)."""
+    asked = max(sent_expires - offset, 0)
     if asked != default_expires:
         return asked, ""
     if refreshes:
-        if all(e == default_expires + 1 for e in refreshes):
-            return -1, f"expires -1 (refreshes keep Expires {default_expires + 1}: indefinite)"
+        if all(e == default_expires + offset for e in refreshes):
+            return -1, f"expires -1 (refreshes keep Expires {default_expires + offset}: indefinite)"
         return asked, f"expires {asked} (refreshes count down: a finite publication)"
     if covers_window:
         return asked, f"expires {asked} (no refresh where an indefinite publication gets one: finite)"
