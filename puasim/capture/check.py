@@ -21,9 +21,19 @@ see:
 * PUBLISH without a body and ``Expires > 0`` → a refresh: **no input**; the
   model must send it by itself from its sweep (§5.2, §5.3).  Matched with
   the model's own refresh of the same presentity sent within one sweep
-  period; a gap above ``tolerance`` is a timing difference.  (An API publish
-  without a body for an existing record looks the same and is taken as a
-  refresh.)
+  period; a gap above ``tolerance`` is a timing difference.  An API publish
+  without a body for an existing record looks the same: it is taken as one
+  when a REGISTER for the presentity reached the PUA's address within
+  ``tolerance`` before (pua_usrloc's contact update, §9.2), else as a refresh.
+* The publication id is not on the wire: a PUBLISH sending an ETag keeps
+  the id of the record a 2xx handed it to; an initial PUBLISH for a
+  presentity the model still holds a record of gets a new id (noted).
+* Under a client profile (``profile`` pjsua or sipsimple,
+  :mod:`puasim.pua.policy`) Expires is the lifetime as asked, in-dialog
+  SUBSCRIBEs are the policy's refreshes, and a new initial request after a
+  failure is the policy's retry: its random delay is read from the capture.
+  An initial PUBLISH the model sends by itself just before the real one
+  (repairs B9, D1) is compared as pua's own.
 * SUBSCRIBE without a To-tag → an API subscribe with ``expires = Expires −
   10`` (§4.2), presentity = To URI, watcher = From URI, contact = Contact URI,
   remote target = the Request-URI when it is not the presentity; unless it
@@ -332,6 +342,12 @@ class _Checker:
         self.initials: list[tuple[int, Request]] = []
         #: id(real initial request) -> note: the client policy's own retry, its random delay read from the capture
         self.retries: dict[int, str] = {}
+        #: To URI of a REGISTER that reached the PUA's address -> its times (pua_usrloc's trigger, §9.2)
+        self.registers: dict[str, list[int]] = {}
+        for r in trace:
+            m = r.event.message if type(r.event) is MessageSent else None
+            if isinstance(m, Request) and m.method == "REGISTER" and r.event.dst == pua and not r.event.retransmission:
+                self.registers.setdefault(_uri(H.to(m)), []).append(r.time)
 
     # -- the model ----------------------------------------------------------------------
     def _new_pua(self) -> Any:
@@ -508,6 +524,13 @@ class _Checker:
                 f"capture: the model's, due at {(due - self.origin) / SECOND:.3f} s, is moved to this one"
             )
 
+    def _registered(self, msg: Request, now: int) -> int | None:
+        """Time of a REGISTER for the presentity of the body-less PUBLISH ``msg`` that reached
+        the PUA's address within the tolerance before it: pua_usrloc turns the contact
+        update into an API publish without a body (§9.2)."""
+        times = self.registers.get(_uri(H.to(msg)))
+        return next((t for t in reversed(times or []) if now - self.tolerance <= t <= now), None)
+
     def _own_initial(self, msg: Request, now: int, window: int) -> tuple[int, Request] | None:
         """An initial request the model sent by itself just before: pua's own new PUBLISH
         after a 412 (repair B9, client policies) or a 423 (repair D1), not an API call."""
@@ -672,10 +695,13 @@ class _Checker:
                       if r is not real and r.method == "PUBLISH" and r.pub_id == given and r.row.real is not None
                       and _uri(H.to(r.row.real)) == pres_uri), None)
         since = f" (the record of #{owner})" if owner is not None else ""
+        restarted = [t for t in self.restart_times if t <= (real.row.real_time or 0)]
+        why = (f"the real PUA restarted at {(restarted[-1] - self.origin) / SECOND:.3f} s and kept no such record "
+               f"(or the caller gave another id or source flag)" if restarted
+               else "another id or source flag (or the real PUA lost that record)")
         real.row.note = (
             f"not visible in the capture: the publication id; an initial PUBLISH while the model still holds "
-            f"a record of {pres_uri}{since}: another id or source flag (or the real PUA lost that record), "
-            f"so the model publishes under a new id"
+            f"a record of {pres_uri}{since}: {why}, so the model publishes under a new id"
         )
         return new
 
@@ -797,6 +823,11 @@ class _Checker:
                 row.kind = "recovery"
                 row.note = (f"pua's own re-SUBSCRIBE after the {failed[1]} to #{failed[0]} "
                             "(pua-reference §4.6.1), not an API call")
+            elif row.kind == "refresh" and (reg := self._registered(msg, rec.time)) is not None:
+                row.kind = "publish"  # an API publish without a body: a modify sends none either (§3.3 row 6)
+                row.note = (f"pua_usrloc's publish for the REGISTER of {_uri(H.to(msg))} at "
+                            f"{(reg - self.origin) / SECOND:.3f} s (a contact update publishes no body, "
+                            f"pua-reference §9.2), not the sweep's refresh")
             elif row.kind == "resubscribe" and self.cfg.client is None and (
                     id(msg) in self.changes or not self._on_grid(rec.time)):
                 # (a client policy refreshes each dialog on its own timer, asking the granted

@@ -1,0 +1,38 @@
+"""pua_usrloc's body-less publishes: a contact update is an API publish, not the sweep's refresh (§9.2)."""
+
+from __future__ import annotations
+
+from puasim.capture import export_pcap
+from puasim.capture.check import check_capture
+from puasim.scenario.runner import load_scenario, run_scenario
+
+from .conftest import REPO
+
+
+def _check(tmp_path, rel: str, **params):
+    scn = load_scenario(REPO / "scenarios" / rel)
+    out = tmp_path / "c.pcap"
+    export_pcap(run_scenario(scn).trace, out)
+    return check_capture(out, pua_address=scn.pua_address, params=params)
+
+
+def test_a_reregister_publishes_without_a_body_and_the_check_sees_the_register(tmp_path) -> None:
+    # the sweep never refreshes this record (desired expiry == grant): each body-less PUBLISH
+    # follows the phone's re-REGISTER to the node
+    report = _check(tmp_path, "registrations/refresh_lead_policy.yaml", update_period=10)
+    assert [r.n for r in report.rows if not r.ok] == []
+    later = report.rows[1:]
+    assert len(later) == 5 and all(r.kind == "publish" and "pua_usrloc's publish for the REGISTER" in r.note
+                                   for r in later)
+
+
+def test_a_node_restart_that_lost_the_record_is_named(tmp_path) -> None:
+    report = _check(tmp_path, "registrations/node_restart_loses_contacts.yaml", update_period=10)
+    assert [r.n for r in report.rows if not r.ok] == []
+    assert "the real PUA restarted at" in report.rows[1].note
+
+
+def test_a_refresh_without_a_register_before_it_is_still_the_sweeps(tmp_path) -> None:
+    report = _check(tmp_path, "publish/refresh_indefinite.yaml", update_period=100)
+    assert [r.n for r in report.rows if not r.ok] == []
+    assert [r.kind for r in report.rows].count("refresh") == 2
