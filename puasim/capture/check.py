@@ -342,6 +342,12 @@ class _Checker:
         self.initials: list[tuple[int, Request]] = []
         #: id(real initial request) -> note: the client policy's own retry, its random delay read from the capture
         self.retries: dict[int, str] = {}
+        #: id(real PUBLISH) -> publication id, for presentities with several publications at once
+        self.thread_ids: dict[int, str] = {}
+        #: id(real PUBLISH) -> replies captured before it that the real PUA had not yet processed
+        self.deferred: dict[int, list[tuple[_Real, Response]]] = {}
+        #: the PUA's PUBLISHes in capture order: (time, request)
+        self.publishes: list[tuple[int, Request]] = []
         #: To URI of a REGISTER that reached the PUA's address -> its times (pua_usrloc's trigger, §9.2)
         self.registers: dict[str, list[int]] = {}
         for r in trace:
@@ -524,6 +530,24 @@ class _Checker:
                 f"capture: the model's, due at {(due - self.origin) / SECOND:.3f} s, is moved to this one"
             )
 
+    def _unprocessed(self, real: _Real, now: int, etag: str) -> Request | None:
+        """The real PUA's next PUBLISH of the same record, sent within the tolerance after
+        this 2xx, that still carries the ETag the 2xx replaced: the real PUA had not
+        processed the reply yet (it was captured away from the PUA, or waited in its
+        queue).  The model gets the reply after that request."""
+        old = real.row.real.get("SIP-If-Match") if real.row.real is not None else None
+        if old is None or old == etag or real.row.real is None:
+            return None
+        key = self._key(real.row.real)
+        for t, m in self.publishes:
+            if t <= now or id(m) == id(real.row.real):
+                continue
+            if t > now + self.tolerance:
+                return None
+            if self._key(m) == key and m.get("SIP-If-Match") in (old, etag):
+                return m if m.get("SIP-If-Match") == old else None
+        return None
+
     def _registered(self, msg: Request, now: int) -> int | None:
         """Time of a REGISTER for the presentity of the body-less PUBLISH ``msg`` that reached
         the PUA's address within the tolerance before it: pua_usrloc turns the contact
@@ -686,13 +710,17 @@ class _Checker:
         given = self.ids.get(pres_uri, "")
         if msg.get("SIP-If-Match") or real.row.kind != "publish" or pres_uri in self.ids:
             return real.pub_id
-        held = pua.store.find_publication(pres_uri=pres_uri, flag=self.source_flag, event=event, id=given, etag="")
+        planned = self.thread_ids.get(id(msg))
+        held = pua.store.find_publication(pres_uri=pres_uri, flag=self.source_flag, event=event,
+                                          id="" if planned else given, etag="")
         if held is None:
-            return given
-        self.fresh_ids += 1
-        new = f"not-visible-{self.fresh_ids}"
+            return planned or given
+        if planned is None:
+            self.fresh_ids += 1
+            planned = f"not-visible-{self.fresh_ids}"
+        new = planned
         owner = next((r.row.n for r in reversed(list(self.by_branch.values()))
-                      if r is not real and r.method == "PUBLISH" and r.pub_id == given and r.row.real is not None
+                      if r is not real and r.method == "PUBLISH" and r.pub_id == held.id and r.row.real is not None
                       and _uri(H.to(r.row.real)) == pres_uri), None)
         since = f" (the record of #{owner})" if owner is not None else ""
         restarted = [t for t in self.restart_times if t <= (real.row.real_time or 0)]
@@ -745,6 +773,10 @@ class _Checker:
         frame_of = {r.seq: (self.frames[r.seq] if r.seq < len(self.frames) else None) for r in records}
         self._find_changes(records)
         self._infer_ids(records)
+        self._plan_threads(records)
+        self.publishes = [(r.time, r.event.message) for r in records if r.event.src == self.pua_addr
+                          and isinstance(r.event.message, Request) and not r.event.retransmission
+                          and r.event.message.method == "PUBLISH"]
         self.initials = [(r.time, r.event.message) for r in records if r.event.src == self.pua_addr
                          and isinstance(r.event.message, Request) and not r.event.retransmission
                          and (infer_kind(r.event.message) == "subscribe"
@@ -807,7 +839,8 @@ class _Checker:
             real = _Real(row, via.branch if via and via.branch else "", msg.method)
             if msg.method == "PUBLISH":
                 # a modify, refresh or removal belongs to the record whose ETag it sends
-                real.pub_id = self.etag_ids.get(msg.get("SIP-If-Match") or "", self.ids.get(_uri(H.to(msg)) or msg.uri, ""))
+                real.pub_id = self.thread_ids.get(id(msg)) or self.etag_ids.get(
+                    msg.get("SIP-If-Match") or "", self.ids.get(_uri(H.to(msg)) or msg.uri, ""))
             self.by_branch[(real.branch, real.method)] = real
             failed = self._recovers(msg, rec.time) if row.kind == "subscribe" else None
             own = self._own_initial(msg, rec.time, self.tolerance) if row.kind == "publish" else None
@@ -847,6 +880,12 @@ class _Checker:
                 row.note = f"{msg.method} is not a pua request: not compared"
             else:
                 self._api(real, rec.time)
+            for earlier, reply in self.deferred.pop(id(msg), []):
+                row.note = "; ".join(x for x in (row.note, (
+                    f"the 2xx to #{earlier.row.n} was captured before this request, which still sends the ETag it "
+                    "replaced: the real PUA had not processed it yet (not visible in the capture); "
+                    "the model gets it after this request")) if x)
+                self._deliver_reply(earlier, rec.time, reply)
         elif ev.dst == self.pua_addr and isinstance(msg, Response):
             if ev.retransmission:
                 return
@@ -865,7 +904,10 @@ class _Checker:
             etag = H.sip_etag(msg) if 200 <= msg.status < 300 and real.method == "PUBLISH" else None
             if etag:
                 self.etag_ids[etag] = real.pub_id
-            if real.model_req is not None:
+            later = self._unprocessed(real, rec.time, etag) if etag else None
+            if later is not None and real.model_req is not None:
+                self.deferred.setdefault(id(later), []).append((real, msg))
+            elif real.model_req is not None:
                 self._deliver_reply(real, max(rec.time, real.model_time or rec.time), msg)
         elif ev.dst == self.pua_addr and isinstance(msg, Request) and not ev.retransmission:
             self._notify(rec)
@@ -931,6 +973,64 @@ class _Checker:
                 f"{when} shows one was given (db_mode 2 finds records "
                 f"by id only), so the model uses one id for all of {pres}'s publications (--id overrides)"
             )
+
+    def _plan_threads(self, records: list) -> None:
+        """Presentities the real PUA held several publications of at once get one id per
+        publication from its first PUBLISH on.  The capture shows them as chains of
+        ETags: an initial PUBLISH starts one, each SIP-If-Match continues the chain its
+        ETag came from, a removal or an error reply ends it.  An initial PUBLISH while
+        another chain of the same presentity and event is alive means the caller gave
+        another id (pua_dialoginfo: one per dialog, §9.4); an empty id would match any
+        record (§2.5.1), so each chain of such a presentity gets its own.  db_mode 2 and
+        presentities given in ``ids`` are left to :meth:`_infer_ids`."""
+        if self.cfg.db_mode == 2:
+            return
+        chain_of_etag: dict[str, int] = {}
+        chain_of_branch: dict[str, tuple[int, bool]] = {}
+        alive: dict[tuple[str, str | None], set[int]] = {}
+        members: dict[int, list[int]] = {}
+        key_of: dict[int, tuple[str, str | None]] = {}
+        several: set[tuple[str, str | None]] = set()
+        for r in records:
+            msg = r.event.message
+            if r.event.retransmission:
+                continue
+            if r.event.src == self.pua_addr and isinstance(msg, Request) and msg.method == "PUBLISH":
+                key = (_uri(H.to(msg)) or msg.uri, msg.get("Event"))
+                if_match = msg.get("SIP-If-Match")
+                if if_match:
+                    chain = chain_of_etag.get(if_match)
+                    if chain is None:
+                        continue
+                elif msg.body:
+                    chain = len(members)
+                    if alive.get(key):
+                        several.add(key)
+                    alive.setdefault(key, set()).add(chain)
+                    key_of[chain] = key
+                else:
+                    continue
+                members.setdefault(chain, []).append(id(msg))
+                via = H.top_via(msg)
+                chain_of_branch[via.branch if via and via.branch else ""] = (chain, H.expires_or_none(msg) == 0)
+            elif r.event.dst == self.pua_addr and isinstance(msg, Response) and msg.status >= 200:
+                via, cs = H.top_via(msg), H.cseq(msg)
+                if cs is None or cs.method != "PUBLISH":
+                    continue
+                found = chain_of_branch.get(via.branch if via and via.branch else "")
+                if found is None:
+                    continue
+                chain, removal = found
+                etag = H.sip_etag(msg)
+                if msg.status < 300 and etag and not removal:
+                    chain_of_etag[etag] = chain
+                elif msg.status >= 300 or removal:
+                    alive.get(key_of.get(chain, ("", None)), set()).discard(chain)
+        for chain, ids in members.items():
+            owner = key_of.get(chain)
+            if owner in several and owner is not None and owner[0] not in self.ids:
+                for i in ids:
+                    self.thread_ids[i] = f"not-visible-{chain}"
 
     def _find_changes(self, records: list) -> None:
         """In-dialog SUBSCRIBEs whose Expires does not fit §5.3's refresh formula
