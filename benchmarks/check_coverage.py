@@ -145,6 +145,10 @@ def main(argv: list[str] | None = None) -> int:
             params = {k: v for k, v in (spec.get("params") or {}).items() if k != "outbound_proxy"}
             if "profile" in spec:
                 params["profile"] = spec["profile"]
+            if (spec.get("db") or {}).get("shutdown_flush"):
+                # the scenario's shutdown flush is what repair B11 does: the pua setting a user gives check
+                repairs = str(params.get("repairs") or "")
+                params["repairs"] = ",".join(x for x in (repairs, "B11") if x)
             result = run_scenario(scn)
             out = Path(tmp) / (path.stem + ".pcap")
             export_pcap(result.trace, out)

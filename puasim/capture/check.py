@@ -548,6 +548,16 @@ class _Checker:
                 return m if m.get("SIP-If-Match") == old else None
         return None
 
+    def _b4_removal(self, msg: Request, now: int, window: int) -> bool:
+        """A body-less PUBLISH asking exactly ``min_expires`` (> 0) that the model's sweep does
+        not send: an API removal, which unrepaired pua sends with ``min_expires`` (§3.5, B4)."""
+        m = self.cfg.min_expires
+        if m <= 0 or self.cfg.repairs_("B4") or H.expires_or_none(msg) != m or msg.get("SIP-If-Match") is None:
+            return False
+        if any(self._key(p) == self._key(msg) and abs(t - now) <= window for t, p in self.pending):
+            return False
+        return not cleanup_refreshes(self.host.endpoint, msg, now + window)  # nor is one due
+
     def _registered(self, msg: Request, now: int) -> int | None:
         """Time of a REGISTER for the presentity of the body-less PUBLISH ``msg`` that reached
         the PUA's address within the tolerance before it: pua_usrloc turns the contact
@@ -612,6 +622,10 @@ class _Checker:
                 self.restarts.pop(0)
                 self.stop_after.pop(0)
                 host.now = max(host.now, restart)
+                if not host.crashed:
+                    # module destroy of the old process (§5.7): it flushes only with repair B11
+                    host._guard(restart, host.endpoint.shutdown, restart)
+                    host._apply(restart)
                 host.reset(self._new_pua())
                 host.call(restart, host.endpoint.start, restart)
                 continue
@@ -861,6 +875,10 @@ class _Checker:
                 row.note = (f"pua_usrloc's publish for the REGISTER of {_uri(H.to(msg))} at "
                             f"{(reg - self.origin) / SECOND:.3f} s (a contact update publishes no body, "
                             f"pua-reference §9.2), not the sweep's refresh")
+            elif row.kind == "refresh" and self._b4_removal(msg, rec.time, window):
+                row.kind = "remove"
+                row.note = (f"an API removal: with min_expires {self.cfg.min_expires} pua asks Expires "
+                            f"{self.cfg.min_expires} instead of 0 (pua-reference §3.5, §10 B4); no refresh is due")
             elif row.kind == "resubscribe" and self.cfg.client is None and (
                     id(msg) in self.changes or not self._on_grid(rec.time)):
                 # (a client policy refreshes each dialog on its own timer, asking the granted
@@ -1086,6 +1104,7 @@ class _Checker:
     def _hints(self, records: list) -> None:
         if self.real_retrans:
             self.report.notes.append(f"{self.real_retrans} retransmission(s) of the real PUA not compared")
+        self._flush_hint()
         if self.given_restarts is None:
             return
         for f in self.detected:  # restarts given: say where the capture shows one they leave out
@@ -1095,6 +1114,31 @@ class _Checker:
                     f"the real PUA may have restarted between {(f.after - self.origin) / SECOND:.3f} and "
                     f"{(f.before - self.origin) / SECOND:.3f} s, which the given restarts leave out"
                 )
+
+
+    def _flush_hint(self) -> None:
+        """After a restart the model's PUA knows what its last DB sync wrote (§5.7, B11: no
+        flush at shutdown).  A real PUA sending an ETag a reply handed out after that sync
+        kept it: its module destroy flushed the table -- repair B11 -- which check models
+        when told (``--params repairs=B11``)."""
+        if not self.restart_times or self.cfg.repairs_("B11"):
+            return
+        for row in self.report.rows:
+            if row.real is None or row.real_time is None or {d.field for d in row.diffs} != {"if_match"}:
+                continue
+            if not any(t <= row.real_time for t in self.restart_times):
+                continue
+            etag = row.real.get("SIP-If-Match") or ""
+            before = max(t for t in self.restart_times if t <= row.real_time)
+            given = next((r.row.n for r in self.by_branch.values() for t, rep in r.replies
+                          if t < before and rep.status < 300 and H.sip_etag(rep) == etag), None)
+            if given is None:
+                continue
+            self.report.notes.append(
+                f"#{row.n} sends the ETag of the reply to #{given}, from before the restart, which the model's "
+                f"restarted PUA lacks (Kamailio writes the pua table only every update_period and does not flush "
+                f"at shutdown, §5.7 B11): the real PUA flushed it -- check it with --params repairs=B11"
+            )
 
 
 def _describe_input(kind: str, msg: Request) -> str:
