@@ -559,9 +559,9 @@ class _Checker:
         return not cleanup_refreshes(self.host.endpoint, msg, now + window)  # nor is one due
 
     def _registered(self, msg: Request, now: int) -> int | None:
-        """Time of a REGISTER for the presentity of the body-less PUBLISH ``msg`` that reached
-        the PUA's address within the tolerance before it: pua_usrloc turns the contact
-        update into an API publish without a body (§9.2)."""
+        """Time of a REGISTER for the presentity of ``msg`` that reached the PUA's address
+        within the tolerance before it: pua_usrloc turns the contact update into an API
+        publish without a body (§9.2), pua_bla into an API subscribe on the dialog (§9.3)."""
         times = self.registers.get(_uri(H.to(msg)))
         return next((t for t in reversed(times or []) if now - self.tolerance <= t <= now), None)
 
@@ -875,6 +875,11 @@ class _Checker:
                 row.note = (f"pua_usrloc's publish for the REGISTER of {_uri(H.to(msg))} at "
                             f"{(reg - self.origin) / SECOND:.3f} s (a contact update publishes no body, "
                             f"pua-reference §9.2), not the sweep's refresh")
+            elif row.kind == "resubscribe" and (reg := self._registered(msg, rec.time)) is not None:
+                row.kind = "change"  # an API call on the existing dialog (§4.3)
+                row.note = (f"pua_bla's subscribe for the REGISTER of {_uri(H.to(msg))} at "
+                            f"{(reg - self.origin) / SECOND:.3f} s (a contact update subscribes again, "
+                            f"pua-reference §9.3), not the sweep's refresh")
             elif row.kind == "refresh" and self._b4_removal(msg, rec.time, window):
                 row.kind = "remove"
                 row.note = (f"an API removal: with min_expires {self.cfg.min_expires} pua asks Expires "

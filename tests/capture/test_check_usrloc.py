@@ -1,4 +1,4 @@
-"""pua_usrloc's body-less publishes: a contact update is an API publish, not the sweep's refresh (§9.2)."""
+"""Companions on an edge node: a REGISTER to the node makes pua_usrloc publish (§9.2) and pua_bla subscribe (§9.3)."""
 
 from __future__ import annotations
 
@@ -36,3 +36,11 @@ def test_a_refresh_without_a_register_before_it_is_still_the_sweeps(tmp_path) ->
     report = _check(tmp_path, "publish/refresh_indefinite.yaml", update_period=100)
     assert [r.n for r in report.rows if not r.ok] == []
     assert [r.kind for r in report.rows].count("refresh") == 2
+
+
+def test_pua_blas_subscribe_after_a_reregister_is_an_api_call_on_the_dialog(tmp_path) -> None:
+    # Expires 130 two seconds after the first SUBSCRIBE: close enough to §5.3's countdown to pass for the
+    # sweep's refresh, but the sweep sends nothing then; the REGISTER before it is pua_bla's trigger (§9.3)
+    report = _check(tmp_path, "bla/bla_register_subscribe_notify.yaml")
+    assert [r.n for r in report.rows if not r.ok] == []
+    assert report.rows[1].kind == "change" and "pua_bla's subscribe for the REGISTER" in report.rows[1].note
