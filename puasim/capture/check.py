@@ -81,7 +81,7 @@ from pathlib import Path
 from typing import Any
 
 from puasim.capture.compare import CheckReport, Difference, Row, compare_requests
-from puasim.capture.infer import find_restarts, place_restart, publish_expiry
+from puasim.capture.infer import find_restarts, place_restart, publication_chains, publish_expiry
 from puasim.capture.invisible import cleanup_refreshes, explain, handed_out_etags
 from puasim.capture.reader import address_name, read_pcap
 from puasim.effects import SECOND, CancelTimer, Emit, Send, SetTimer
@@ -999,61 +999,13 @@ class _Checker:
 
     def _plan_threads(self, records: list) -> None:
         """Presentities the real PUA held several publications of at once get one id per
-        publication from its first PUBLISH on.  The capture shows them as chains of
-        ETags: an initial PUBLISH starts one, each SIP-If-Match continues the chain its
-        ETag came from, a removal or an error reply ends it.  An initial PUBLISH while
-        another chain of the same presentity and event is alive means the caller gave
-        another id (pua_dialoginfo: one per dialog, §9.4); an empty id would match any
-        record (§2.5.1), so each chain of such a presentity gets its own.  db_mode 2 and
+        publication (:func:`~puasim.capture.infer.publication_chains`); db_mode 2 and
         presentities given in ``ids`` are left to :meth:`_infer_ids`."""
         if self.cfg.db_mode == 2:
             return
-        chain_of_etag: dict[str, int] = {}
-        chain_of_branch: dict[str, tuple[int, bool]] = {}
-        alive: dict[tuple[str, str | None], set[int]] = {}
-        members: dict[int, list[int]] = {}
-        key_of: dict[int, tuple[str, str | None]] = {}
-        several: set[tuple[str, str | None]] = set()
-        for r in records:
-            msg = r.event.message
-            if r.event.retransmission:
-                continue
-            if r.event.src == self.pua_addr and isinstance(msg, Request) and msg.method == "PUBLISH":
-                key = (_uri(H.to(msg)) or msg.uri, msg.get("Event"))
-                if_match = msg.get("SIP-If-Match")
-                if if_match:
-                    chain = chain_of_etag.get(if_match)
-                    if chain is None:
-                        continue
-                elif msg.body:
-                    chain = len(members)
-                    if alive.get(key):
-                        several.add(key)
-                    alive.setdefault(key, set()).add(chain)
-                    key_of[chain] = key
-                else:
-                    continue
-                members.setdefault(chain, []).append(id(msg))
-                via = H.top_via(msg)
-                chain_of_branch[via.branch if via and via.branch else ""] = (chain, H.expires_or_none(msg) == 0)
-            elif r.event.dst == self.pua_addr and isinstance(msg, Response) and msg.status >= 200:
-                via, cs = H.top_via(msg), H.cseq(msg)
-                if cs is None or cs.method != "PUBLISH":
-                    continue
-                found = chain_of_branch.get(via.branch if via and via.branch else "")
-                if found is None:
-                    continue
-                chain, removal = found
-                etag = H.sip_etag(msg)
-                if msg.status < 300 and etag and not removal:
-                    chain_of_etag[etag] = chain
-                elif msg.status >= 300 or removal:
-                    alive.get(key_of.get(chain, ("", None)), set()).discard(chain)
-        for chain, ids in members.items():
-            owner = key_of.get(chain)
-            if owner in several and owner is not None and owner[0] not in self.ids:
-                for i in ids:
-                    self.thread_ids[i] = f"not-visible-{chain}"
+        for msg_id, (pres, chain) in publication_chains(records, self.pua_addr).items():
+            if pres not in self.ids:
+                self.thread_ids[msg_id] = f"not-visible-{chain}"
 
     def _find_changes(self, records: list) -> None:
         """In-dialog SUBSCRIBEs whose Expires does not fit §5.3's refresh formula

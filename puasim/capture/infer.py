@@ -20,6 +20,12 @@ put on the wire:
   (§5.3): an indefinite record is refreshed with a constant
   ``default_expires + 1``, a finite one counts down (``desired − now + 1``) or,
   when the server granted all it asked, is never refreshed.
+* **Publication ids.**  The id an API caller gives is not on the wire, but
+  the ETags are: an initial PUBLISH starts a chain, each SIP-If-Match
+  continues the chain its ETag came from, a removal or an error reply ends
+  it.  An initial PUBLISH while another chain of the same presentity and
+  event is alive means the caller gave another id (pua_dialoginfo: one per
+  dialog, §9.4).
 """
 
 from __future__ import annotations
@@ -27,11 +33,12 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from puasim.sip import headers as H
-from puasim.sip.message import Request
+from puasim.sip.message import Request, Response
 
-__all__ = ["Restart", "call_id_counter", "find_restarts", "place_restart", "publish_expiry"]
+__all__ = ["Restart", "call_id_counter", "find_restarts", "place_restart", "publication_chains", "publish_expiry"]
 
 _CALLID_RE = re.compile(r"^([0-9a-f]{16})-(\d+)@")
 #: counters of one instance stay this close: one step per request and process
@@ -125,3 +132,60 @@ def publish_expiry(
         return asked, f"expires {asked} (no refresh where an indefinite publication gets one: finite)"
     return -1, (f"expires -1 or {asked}: Expires {sent_expires} fits both and no refresh tells them apart "
                 "before the record changes or the capture ends; taken as -1")
+
+
+def publication_chains(records: Sequence[Any], pua: tuple[str, int]) -> dict[int, tuple[str, int]]:
+    """``id(request) -> (presentity, chain)`` for every PUBLISH of a presentity and event
+    the PUA held several publications of at once (see the module docstring).
+
+    ``records`` are the trace records of the PUA and its server in capture
+    order.  An empty id would match any record of the presentity (§2.5.1), so
+    the caller gives each chain of such a presentity its own id.
+    """
+    chain_of_etag: dict[str, int] = {}
+    chain_of_branch: dict[str, tuple[int, bool]] = {}
+    alive: dict[tuple[str, str | None], set[int]] = {}
+    members: dict[int, list[int]] = {}
+    key_of: dict[int, tuple[str, str | None]] = {}
+    several: set[tuple[str, str | None]] = set()
+    for r in records:
+        msg = r.event.message
+        if r.event.retransmission:
+            continue
+        if r.event.src == pua and isinstance(msg, Request) and msg.method == "PUBLISH":
+            to = H.to(msg)
+            key = (to.uri if to is not None else msg.uri, msg.get("Event"))
+            if_match = msg.get("SIP-If-Match")
+            if if_match:
+                chain = chain_of_etag.get(if_match)
+                if chain is None:
+                    continue
+            elif msg.body:
+                chain = len(members)
+                if alive.get(key):
+                    several.add(key)
+                alive.setdefault(key, set()).add(chain)
+                key_of[chain] = key
+            else:
+                continue
+            members.setdefault(chain, []).append(id(msg))
+            via = H.top_via(msg)
+            chain_of_branch[via.branch if via and via.branch else ""] = (chain, H.expires_or_none(msg) == 0)
+        elif r.event.dst == pua and isinstance(msg, Response) and msg.status >= 200:
+            via, cs = H.top_via(msg), H.cseq(msg)
+            found = chain_of_branch.get(via.branch if via and via.branch else "")
+            if cs is None or cs.method != "PUBLISH" or found is None:
+                continue
+            chain, removal = found
+            etag = H.sip_etag(msg)
+            if msg.status < 300 and etag and not removal:
+                chain_of_etag[etag] = chain
+            elif msg.status >= 300 or removal:
+                alive.get(key_of.get(chain, ("", None)), set()).discard(chain)
+    out: dict[int, tuple[str, int]] = {}
+    for chain, ids in members.items():
+        owner = key_of.get(chain)
+        if owner is not None and owner in several:
+            for i in ids:
+                out[i] = (owner[0], chain)
+    return out
