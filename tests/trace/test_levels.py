@@ -20,7 +20,7 @@ from puasim.scenario.runner import (
 )
 from puasim.scenario.stats import METHOD_COUNTS, SUMMARY
 from puasim.sim import LinkProfile, Simulation, SimulationError
-from puasim.trace.codec import iter_jsonl, read_jsonl
+from puasim.trace.codec import iter_jsonl, read_jsonl, write_jsonl
 from puasim.trace.events import MessageSent, Note, RunError
 from puasim.trace.levels import (
     MetricsTrace,
@@ -243,6 +243,55 @@ def test_the_metrics_trace_keeps_no_records_and_says_so():
         list(trace)
     with pytest.raises(TraceLevelError):
         trace.of(Note)
+
+
+class _Seen:
+    """An observer that remembers what it was fed (a test double)."""
+
+    def __init__(self) -> None:
+        self.seqs: list[int] = []
+
+    def observe(self, rec) -> None:  # type: ignore[no-untyped-def]
+        self.seqs.append(rec.seq)
+
+
+@pytest.mark.parametrize("batch", [1, 3, 512])
+def test_the_metrics_trace_hands_on_every_record_in_order_whatever_the_batch(batch):
+    seen = _Seen()
+    trace = MetricsTrace({"seed": 1}, seen, batch=batch)
+    full = make_trace("full")
+    for i in range(10):
+        trace.add(i, "pua", Note("info", f"n{i}"))
+        full.add(i, "pua", Note("info", f"n{i}"))
+    observer = trace.observer  # reading it hands on the pending batch first
+    assert observer is seen and seen.seqs == list(range(10))
+    assert trace.digest() == full.digest() and len(trace) == 10 and trace.last_time() == 9
+
+
+def test_a_new_observer_sees_only_the_records_added_after_it_came():
+    first, second = _Seen(), _Seen()
+    trace = MetricsTrace({}, first, batch=100)
+    trace.add(0, "pua", Note("info", "a"))
+    trace.observer = second
+    trace.add(1, "pua", Note("info", "b"))
+    trace.close()
+    assert first.seqs == [0] and second.seqs == [1]
+
+
+@pytest.mark.parametrize("batch", [1, 4, 512])
+def test_a_streamed_trace_writes_the_same_file_whatever_the_batch(tmp_path, batch):
+    path = tmp_path / f"b{batch}.jsonl"
+    trace = StreamTrace(path, {"seed": 2}, batch=batch)
+    full = make_trace("full", {"seed": 2})
+    for i in range(9):
+        trace.add(i, "pua", Note("info", f"n{i}"))
+        full.add(i, "pua", Note("info", f"n{i}"))
+    assert trace.digest() == full.digest()  # pending records count before they are written
+    assert [r.seq for r in trace.records] == list(range(9))  # reading writes them first
+    trace.close()
+    want = tmp_path / "full.jsonl"
+    write_jsonl(full, want)
+    assert path.read_bytes() == want.read_bytes()
 
 
 def test_levels_are_checked():
