@@ -15,6 +15,8 @@ integer microseconds; Kamailio's arithmetic runs on whole epoch seconds
 
 from __future__ import annotations
 
+import math
+
 import random
 from collections.abc import Callable, Hashable
 from dataclasses import asdict, is_dataclass
@@ -244,11 +246,12 @@ class Pua:
         now = self.seconds(now_us)
         period = self.cfg.update_period
         min_exp = self.cfg.min_expires
+        # a record is due when expires - update_period < now, i.e. expires < now + update_period;
+        # db_mode 0: expires is unsigned, so expires < update_period wraps and never matches (§5.2)
+        low = -math.inf if db_mode_2 else period
+        high = now + period
         for p in records:
-            # db_mode 0: expires is unsigned, so expires < update_period wraps and never matches (§5.2)
-            if not db_mode_2 and p.expires < period:
-                continue
-            if not (p.expires - period < now):
+            if not (low <= p.expires < high):  # one test for the many records not due
                 continue
             own_timer = self.cfg.client is not None  # the policy's timers refresh publications and dialogs
             if not own_timer and (p.desired_expires > p.expires + min_exp or p.desired_expires == 0):

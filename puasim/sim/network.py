@@ -95,10 +95,11 @@ class Network:
             self.requests_sent += 1
         dst_node = sim._by_addr.get(dst)
         dst_name = dst_node.name if dst_node is not None else f"{dst[0]}:{dst[1]}"
-        for part in self.partitions:
-            if part.cuts(now, src_node, dst_name):
-                trace_add(now, src_node, MessageDropped(src, dst, message, "partition"))
-                return
+        if self.partitions:
+            for part in self.partitions:
+                if part.cuts(now, src_node, dst_name):
+                    trace_add(now, src_node, MessageDropped(src, dst, message, "partition"))
+                    return
         drop_next = self.drop_next
         if drop_next:  # a scenario asked for drops (looked up only then)
             key = (src_node, dst_name)

@@ -146,7 +146,18 @@ class Node:
         :class:`~puasim.trace.events.MessageRejected` and the run goes on.
         Any other exception is a model fault and ends the run (:meth:`_call`).
         """
-        self._call("receive", self.endpoint.receive, message, src, self.sim.kernel.now, peer=(message, src))
+        # _call written out for the commonest input: no argument tuples, no keywords
+        receive = self.endpoint.receive
+        try:
+            receive(message, src, self.sim.kernel.now)
+        except Exception as exc:
+            self._failed("receive", exc, (message, src))
+            return
+        endpoint = self.endpoint
+        if endpoint is not None:
+            rows = endpoint.outbox.drain()
+            if rows:
+                self.apply_rows(rows)
 
     def _fire(self, key: Hashable) -> None:
         self._timers.pop(key, None)
@@ -157,7 +168,18 @@ class Node:
         name = timer_name(key)
         if self.trace_timers:
             sim.trace.add(now, self.name, TimerFired(name))
-        self._call(("timer", name), self.endpoint.timer, key, now)
+        # _call written out, as in deliver
+        timer = self.endpoint.timer
+        try:
+            timer(key, now)
+        except Exception as exc:
+            self._failed(("timer", name), exc, None)
+            return
+        endpoint = self.endpoint
+        if endpoint is not None:
+            rows = endpoint.outbox.drain()
+            if rows:
+                self.apply_rows(rows)
 
     def call(self, what: str, fn: Callable[..., Any], *args: Any) -> Any:
         """Call an API method of the endpoint and carry out its effects; returns its value."""
@@ -167,25 +189,30 @@ class Node:
         self, what: str | tuple[str, str], fn: Callable[..., Any], *args: Any, peer: tuple[Any, Address] | None = None
     ) -> Any:
         """``what`` names the input for the error record; a pair is joined only when needed."""
-        sim = self.sim
         try:
             result = fn(*args)
         except Exception as exc:  # the fault is recorded, the trace so far is kept
-            if peer is not None and isinstance(exc, PEER_ERRORS):  # the message's fault, not the model's
-                sim.trace.add(sim.kernel.now, self.name, MessageRejected(peer[1], peer[0], f"escaped the endpoint: {exc}"))
-                if self.endpoint is not None:
-                    self.apply_rows(self.endpoint.outbox.drain())
-                return None
-            if isinstance(what, tuple):
-                what = " ".join(what)
-            sim.trace.add(sim.kernel.now, self.name, RunError(f"{self.name}: {what}", f"{type(exc).__name__}: {exc}"))
-            if self.endpoint is not None:
-                self.apply_rows(self.endpoint.outbox.drain())
-            sim.fail(exc)
+            self._failed(what, exc, peer)
             return None
         if self.endpoint is not None:
             self.apply_rows(self.endpoint.outbox.drain())
         return result
+
+    def _failed(self, what: str | tuple[str, str], exc: Exception, peer: tuple[Any, Address] | None) -> None:
+        """An input raised ``exc``: record it, carry out the effects made so far, and end the
+        run unless ``peer`` (the message and its source) is to blame (:data:`PEER_ERRORS`)."""
+        sim = self.sim
+        if peer is not None and isinstance(exc, PEER_ERRORS):  # the message's fault, not the model's
+            sim.trace.add(sim.kernel.now, self.name, MessageRejected(peer[1], peer[0], f"escaped the endpoint: {exc}"))
+            if self.endpoint is not None:
+                self.apply_rows(self.endpoint.outbox.drain())
+            return
+        if isinstance(what, tuple):
+            what = " ".join(what)
+        sim.trace.add(sim.kernel.now, self.name, RunError(f"{self.name}: {what}", f"{type(exc).__name__}: {exc}"))
+        if self.endpoint is not None:
+            self.apply_rows(self.endpoint.outbox.drain())
+        sim.fail(exc)
 
     # -- outputs --------------------------------------------------------------------
     def apply(self, effects: list) -> None:
@@ -211,20 +238,21 @@ class Node:
             return
         sim = self.sim
         kernel = sim.kernel
+        now = kernel.now  # no event runs while the rows of one input are carried out
         timers = self._timers
         trace_add = sim.trace.add
         name = self.name
         for row in rows:
             kind = row[0]
             if kind == EMIT:
-                trace_add(kernel.now, name, row[1])
+                trace_add(now, name, row[1])
             elif kind == SET_TIMER:
                 key = row[1]
                 old = timers.get(key)
                 if old is not None:
                     kernel.cancel(old)
                 at = row[2]
-                timers[key] = kernel.call_at(at if at > kernel.now else kernel.now, self._fire, key)
+                timers[key] = kernel.call_at(at if at > now else now, self._fire, key)
             elif kind == SEND:
                 sim.network.send(name, self.address, row[2], row[1], row[3])
             elif kind == CANCEL_TIMER:

@@ -9,6 +9,7 @@ conversion, §4.7, §4.6 row 11).
 
 from __future__ import annotations
 
+import functools
 import struct
 from collections.abc import Iterator
 
@@ -29,8 +30,13 @@ def _fold(h: int, data: bytes) -> int:
     return (h + (v ^ (v >> 3))) & _MASK
 
 
+@functools.lru_cache(maxsize=1 << 14)
 def core_hash(first: str, second: str | None, size: int) -> int:
-    """Bucket index of ``(first[, second])`` in a table of ``size`` (a power of two) buckets."""
+    """Bucket index of ``(first[, second])`` in a table of ``size`` (a power of two) buckets.
+
+    A pure function of its arguments, kept for the keys seen most recently:
+    every reply and refresh of a record looks its bucket up again.
+    """
     h = _fold(0, first.encode())
     if second is not None:
         h = _fold(h, second.encode())
