@@ -233,7 +233,8 @@ class EventStateCompositor:
         heap = self._heap
         while heap:
             at, _, key, etag = heap[0]
-            pub = self._state.get(key, {}).get(etag)
+            pubs = self._state.get(key)
+            pub = pubs.get(etag) if pubs else None
             if pub is not None and pub.expires == at:
                 break
             heapq.heappop(heap)

@@ -171,7 +171,7 @@ class Notifier:
     def next_deadline(self) -> int | None:
         """When :meth:`timer` has work next: a lapse (at a ``clean_period`` tick) or an activation."""
         at = None
-        top = self._top(self._expiry, lambda s, t: s.expires == t)
+        top = self._top(self._expiry, _lapses_at)
         if top is not None:
             at = top
             period = self.profile.clean_period
@@ -179,7 +179,7 @@ class Notifier:
                 origin = self.server.compositor.origin
                 ticks = -(-(top - origin) // period)
                 at = origin + max(ticks, 1) * period
-        act = self._top(self._activation, lambda s, t: s.activate_at == t and s.state == PENDING)
+        act = self._top(self._activation, _activates_at)
         if act is not None and (at is None or act < at):
             at = act
         return at
@@ -525,6 +525,16 @@ class Notifier:
             f"call-id {sub.call_id} state {sub.state} expires in {left}"
         )
         self.server.outbox.emit(Note("server", f"{text}; {detail}" if detail else text))
+
+
+def _lapses_at(sub: Subscription, at: int) -> bool:
+    """Whether an expiry heap entry for ``at`` is still ``sub``'s own."""
+    return sub.expires == at
+
+
+def _activates_at(sub: Subscription, at: int) -> bool:
+    """Whether an activation heap entry for ``at`` is still ``sub``'s own."""
+    return sub.activate_at == at and sub.state == PENDING
 
 
 def _event_header(ev: H.Event) -> str:

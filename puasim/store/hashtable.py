@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import struct
 from collections.abc import Iterator
+from itertools import chain
 
 from puasim.store.record import PuaRecord
 
@@ -82,7 +83,7 @@ class HashTable:
 
     def snapshot(self) -> list[PuaRecord]:
         """Every record in sweep order, as a list taken now (what ``list(table)`` gives)."""
-        return [rec for bucket in self.buckets for rec in bucket]
+        return list(chain.from_iterable(self.buckets))
 
     def __len__(self) -> int:
         return sum(len(b) for b in self.buckets)

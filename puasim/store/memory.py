@@ -276,10 +276,12 @@ class SqlBackedMemoryStore(MemoryStore):
         self.last_sync = result
         todo = self.table.snapshot()
         for i, rec in enumerate(todo):
+            if rec.db_flag == NO_UPDATEDB:  # nothing to write (what _sync_one would find)
+                if rec.expires < now:
+                    result.skipped_expired += 1
+                continue
             if rec.expires < now:
                 result.skipped_expired += 1
-                continue
-            if rec.db_flag == NO_UPDATEDB:  # nothing to write (what _sync_one would find)
                 continue
             try:
                 self._sync_one(rec, result, pua)
