@@ -16,7 +16,6 @@ integer microseconds; Kamailio's arithmetic runs on whole epoch seconds
 from __future__ import annotations
 
 import math
-
 import random
 from collections.abc import Callable, Hashable
 from dataclasses import asdict, is_dataclass

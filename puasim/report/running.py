@@ -86,6 +86,22 @@ def _body_id(body: bytes) -> str:
     return hit
 
 
+_PACKAGES: dict[str, str] = {}
+
+
+def _event_package(msg: Any) -> str:
+    """:func:`sipinfo.event_package`, kept per Event header text."""
+    raw = msg.get("Event")
+    if not raw:
+        return ""
+    hit = _PACKAGES.get(raw)
+    if hit is None:
+        if len(_PACKAGES) >= _MEMO_SIZE:
+            _PACKAGES.clear()
+        hit = _PACKAGES[raw] = S.event_package(msg)
+    return hit
+
+
 def _event_name(flag: int) -> str:
     hit = _EVENT_NAMES.get(flag)
     if hit is None:
@@ -308,7 +324,7 @@ class _Coverage:
         body = _body_id(getattr(msg, "body", b"") or b"")
         if not body:
             return
-        k = (_aor(msg.uri), S.event_package(msg))
+        k = (_aor(msg.uri), _event_package(msg))
         self.latest[k] = body
         self._update(k, t)
 
@@ -373,14 +389,14 @@ class _Coverage:
                 state = "ok"
         else:
             state = "orphan" if s else "idle"
-        span = _Span(t, state, len(p), len(s))
+        npua, nsrv = len(p), len(s)
         cur = self.current.get(k)
         if cur is not None:
-            if cur.same(span):
+            if cur.state == state and cur.pua == npua and cur.srv == nsrv:  # cur.same(span), nothing made
                 return
             cur.end = t
             self._close(k, cur, self.closed, self.gap, self.totals)
-        self.current[k] = span
+        self.current[k] = _Span(t, state, npua, nsrv)
 
     @staticmethod
     def _close(k: Key, span: _Span, closed: dict, gaps: dict, totals: _Totals) -> None:

@@ -312,16 +312,16 @@ class MetricsTrace(Trace):
 
     ``len()``, :meth:`digest` and :meth:`last_time` work; ``records`` refuses
     with :class:`TraceLevelError`.  ``observer.observe(record)`` sees every
-    record, in order, and must not keep it.
+    record as it is added and must not keep it.
 
-    Records are handed on in batches of ``batch`` (:data:`METRICS_BATCH`):
-    encoding a few hundred canonical lines in one loop, and hashing them in
-    one update, costs about half of what one record at a time costs between
-    the models' work (the interpreter's caches stay warm).  A batch holds
-    immutable records of the last instants only, so memory stays flat; it is
-    handed on before anything reads the results (:attr:`observer`,
-    :meth:`digest`, :meth:`flush`, :meth:`close`), so readers never see the
-    delay.
+    The digest's lines are encoded ``batch`` (:data:`METRICS_BATCH`) records
+    at a time and hashed in one update: encoding a few hundred canonical
+    lines in one loop costs about half of what one line at a time costs
+    between the models' work (the interpreter's caches stay warm).  A batch
+    holds immutable records of the last instants only, so memory stays
+    flat.  The observer is not batched: it reads the messages while their
+    parsed header fields are still at hand (the network drops them once a
+    message is delivered).
     """
 
     __slots__ = ("_observer", "_hash", "_count", "_last", "_observe", "_batch", "_batch_size")
@@ -337,19 +337,16 @@ class MetricsTrace(Trace):
         self._last = 0
         self._batch: list[Record] = []
         self._batch_size = METRICS_BATCH if batch is None else max(1, batch)
-        self._observer: Observer | None = None
         self.observer = observer
         self.records = _NoRecords()
 
     @property
     def observer(self) -> Observer | None:
-        """What is fed every record (up to date when read: the pending batch is handed on first)."""
-        self._drain()
+        """What is fed every record (its bound ``observe`` is kept for the hot path)."""
         return self._observer
 
     @observer.setter
     def observer(self, observer: Observer | None) -> None:
-        self._drain()  # records added so far go to the observer that was there when they came
         self._observer = observer
         self._observe: Callable[[Record], None] = _ignore if observer is None else observer.observe
 
@@ -361,20 +358,16 @@ class MetricsTrace(Trace):
         batch.append(rec)
         if len(batch) >= self._batch_size:
             self._drain()
+        self._observe(rec)
         return rec
 
     def _drain(self) -> None:
-        """Hash and observe the pending records, in order."""
+        """Hash the pending records' lines, in order."""
         batch = self._batch
-        if not batch:
-            return
-        self._batch = []
-        line = canonical_line
-        self._hash.update("".join([line(rec) + "\n" for rec in batch]).encode("ascii"))
-        observe = self._observe
-        if observe is not _ignore:
-            for rec in batch:
-                observe(rec)
+        if batch:
+            self._batch = []
+            line = canonical_line
+            self._hash.update("".join([line(rec) + "\n" for rec in batch]).encode("ascii"))
 
     def __len__(self) -> int:
         return self._count
