@@ -375,7 +375,21 @@ def field_value(rec: Record, name: str) -> Any:
     return msg.get(header)
 
 
-def match_message(rec: Record, spec: dict, ctx: RunContext) -> str | None:
+#: the single-value keys a message matcher checks, in the order it checks them
+_FIELD_KEYS = ("method", "status", "reason", "ruri", "cseq", "at", *SHORTCUT_HEADERS)
+
+
+def field_keys(spec: dict) -> tuple[str, ...]:
+    """The keys of :data:`_FIELD_KEYS` that ``spec`` sets, in checking order (see :func:`match_message`)."""
+    return tuple(k for k in _FIELD_KEYS if k in spec)
+
+
+def match_message(rec: Record, spec: dict, ctx: RunContext, keys: tuple[str, ...] | None = None) -> str | None:
+    """Why ``rec`` (a MessageSent) does not match ``spec``, or None when it does.
+
+    ``keys`` is :func:`field_keys` of ``spec``, worked out once by a caller
+    matching many records against one spec.
+    """
     ev = rec.event
     if spec.get("retransmission", False) != ev.retransmission:
         return "retransmission flag differs"
@@ -384,15 +398,14 @@ def match_message(rec: Record, spec: dict, ctx: RunContext) -> str | None:
     if "to" in spec and ctx.names.get(ev.dst) != spec["to"]:
         return f"to {ctx.names.get(ev.dst)}"
     msg = ev.message
-    for key in ("method", "status", "reason", "ruri", "cseq", "at", *SHORTCUT_HEADERS):
-        if key in spec:
-            if key == "method" and not isinstance(msg, Request):
-                return "not a request"
-            if key in ("status", "reason") and not isinstance(msg, Response):
-                return "not a response"
-            why = check_value(field_value(rec, key), spec[key], ctx.vars)
-            if why:
-                return f"{key}: {why}"
+    for key in field_keys(spec) if keys is None else keys:
+        if key == "method" and not isinstance(msg, Request):
+            return "not a request"
+        if key in ("status", "reason") and not isinstance(msg, Response):
+            return "not a response"
+        why = check_value(field_value(rec, key), spec[key], ctx.vars)
+        if why:
+            return f"{key}: {why}"
     for name, want in (spec.get("headers") or {}).items():
         why = check_value(msg.get(name), want, ctx.vars)
         if why:
@@ -496,10 +509,11 @@ def evaluate(kind: str, spec: Any, ctx: RunContext, index: int, line: int | None
             request = matched[_answered_index(item, i, labels, _NO_DOC, ())] if "answers" in item else None
             if "label" in item:
                 labels[str(item["label"])] = i
+            keys = field_keys(item)
             while pos < len(msgs):
                 rec = msgs[pos]
                 pos += 1
-                why = match_message(rec, item, ctx)
+                why = match_message(rec, item, ctx, keys)
                 if why is None and request is not None:
                     why = answers_request(rec, request)
                 if why is None:
@@ -518,7 +532,8 @@ def evaluate(kind: str, spec: Any, ctx: RunContext, index: int, line: int | None
         return None
     if kind in ("count", "absent"):
         match = spec.get("match", {}) if kind == "count" else spec
-        hits = [r for r in _messages(ctx) if match_message(r, match, ctx) is None]
+        keys = field_keys(match)
+        hits = [r for r in _messages(ctx) if match_message(r, match, ctx, keys) is None]
         why = _count_ok(len(hits), spec if kind == "count" else {"equals": 0})
         return fail(f"{_describe(match)}: {why}", hits[0].seq if hits else None) if why else None
     if kind == "record":
