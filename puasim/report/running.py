@@ -585,7 +585,7 @@ class RunningMetrics:
             tkey = (rec.node, S.branch(msg), method)
             if tkey not in self._open:
                 if self.keep_series and method == "PUBLISH":
-                    txn = _Txn(now, method, rec.node, rec.seq, S.presentity_of(msg), S.event_package(msg))
+                    txn = _Txn(now, method, rec.node, rec.seq, S.presentity_of(msg), _event_package(msg))
                 else:
                     txn = _Txn(now, method, rec.node, rec.seq)
                 self._open[tkey] = txn
