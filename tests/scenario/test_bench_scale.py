@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 from pathlib import Path
 
@@ -40,3 +41,32 @@ def test_trace_levels_are_passed_to_the_run_and_leave_no_file(tmp_path, monkeypa
     assert {row["requests"] for row in rows.values()} == {rows["full"]["requests"]}
     assert all(row["error"] is None for row in rows.values())
     assert list(tmp_path.iterdir()) == []
+
+
+def test_compile_tree_writes_the_bytecode_even_when_the_environment_forbids_it(tmp_path, monkeypatch):
+    monkeypatch.setenv("PYTHONDONTWRITEBYTECODE", "1")
+    (tmp_path / "puasim").mkdir()
+    (tmp_path / "puasim" / "mod.py").write_text("X = 1\n")
+    load_bench().compile_tree(tmp_path)
+    assert [p.name.split(".")[0] for p in (tmp_path / "puasim" / "__pycache__").iterdir()] == ["mod"]
+
+
+def test_both_trees_are_compiled_before_any_run_is_measured(monkeypatch, capsys):
+    bench = load_bench()
+    events: list[tuple[str, str]] = []
+
+    @contextlib.contextmanager
+    def fake_tree(rev):
+        yield Path("/baseline")
+
+    def fake_measure(tree, n, level, duration):
+        events.append(("measure", str(tree)))
+        return {"n": n, "requests": 10, "cpu": 1.0, "wall": 1.0, "rss_kib": 1024, "error": None}
+
+    monkeypatch.setattr(bench, "baseline_tree", fake_tree)
+    monkeypatch.setattr(bench, "compile_tree", lambda tree: events.append(("compile", str(tree))))
+    monkeypatch.setattr(bench, "measure", fake_measure)
+    bench.main(["--sizes", "10", "--rounds", "2"])
+    assert events[:2] == [("compile", str(bench.REPO)), ("compile", "/baseline")]
+    assert {kind for kind, _ in events[2:]} == {"measure"} and len(events) == 6
+    assert "ratio current/baseline: 1.00x" in capsys.readouterr().out
