@@ -1,7 +1,7 @@
 """The self-contained HTML report of one trace, and the index of a folder of them.
 
-:func:`write_report` writes ``OUT/report.html`` (pictures embedded as base64
-PNG, CSS inline, no external resource) and the frames as ``OUT/data/*.csv``
+:func:`write_report` writes ``OUT/report.html`` (charts embedded as base64
+PNG, ladder pages as inline SVG, CSS inline, no external resource) and the frames as ``OUT/data/*.csv``
 (plus Parquet when pyarrow is installed).  :func:`write_index` writes
 ``OUT/index.html`` linking several reports with their verdicts.
 """
@@ -19,11 +19,12 @@ import pandas as pd
 from puasim.report.charts import lead_histogram, load_chart
 from puasim.report.figures import png_data_uri
 from puasim.report.frames import ReportData, load, write_frames
-from puasim.report.ladder import ladder_pages, ladder_rows
+from puasim.report.ladder import ladder_rows
 from puasim.report.lampchart import MAX_PAIRS, lamp_timeline, wrong_by_cause
 from puasim.report.lamps import LampFrames, lag_percentiles, lamp_summary, lamps
 from puasim.report.metrics import latency_percentiles, refresh_lead_times, rounds_412, summary
 from puasim.report.source import TraceSource
+from puasim.report.svgladder import ladder_svg_pages
 from puasim.report.timeline import natural_key, presentities, timeline
 
 REPORT_FILE = "report.html"
@@ -41,6 +42,7 @@ th { background: #eef2f8; } td.l, th.l { text-align: left; }
 table.meta td { text-align: left; } table.meta th { text-align: left; }
 .pass { color: #1b7f3b; font-weight: bold; } .fail { color: #b3261e; font-weight: bold; }
 .note { color: #555; font-size: 0.9em; } img { max-width: 100%; border: 1px solid #eee; margin: 0.5em 0; }
+svg.ladder { display: block; max-width: 100%; height: auto; border: 1px solid #eee; margin: 0.5em 0; }
 details { margin: 0.5em 0; } summary { cursor: pointer; font-weight: 600; }
 .grid { display: grid; grid-template-columns: repeat(auto-fit, minmax(260px, 1fr)); gap: 0 2em; }
 """
@@ -186,14 +188,16 @@ def render_html(
     out += _lamp_section(data, lamps(data) if lamp_frames is None else lamp_frames)
     rows = ladder_rows(data)
     out.append("<h2>Ladder</h2>")
-    pages = ladder_pages(data, rows_per_page=rows_per_page, max_pages=ladder_page_limit, rows=rows)
+    pages = ladder_svg_pages(
+        data, rows_per_page=rows_per_page, max_pages=ladder_page_limit, rows=rows
+    )
     total_pages = max(1, math.ceil(len(rows) / rows_per_page))
     if total_pages > len(pages):
         out.append(
             f"<p class='note'>first {len(pages)} of {total_pages} pages ({len(rows)} rows); draw the rest with "
             "<code>puasim.report.ladder.ladder_pages</code> or <code>ladder(data, start, end)</code>.</p>"
         )
-    out += [_img(fig, f"ladder page {i + 1}") for i, fig in enumerate(pages)]
+    out += pages
     out.append("<h2>Tables</h2>")
     for name, frame in [
         ("transactions", data.transactions),

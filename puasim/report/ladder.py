@@ -71,6 +71,45 @@ def message_label(m: Any) -> str:
     return "  ".join(parts)
 
 
+def message_detail(m: Any) -> str:
+    """The start line and key headers of one ``messages`` row, one per line (the SVG ladder's hover text).
+
+    A request's start line is ``METHOD Request-URI SIP/2.0``, a response's
+    ``SIP/2.0 code reason`` (RFC 3261 section 7.1, 7.2); the headers are those
+    the messages frame keeps.
+    """
+    if m.kind == "request":
+        lines = [f"{m.method} {m.ruri} SIP/2.0"]
+    else:
+        lines = [f"SIP/2.0 {m.status} {m.reason}".rstrip()]
+    if m.to:
+        lines.append(f"To: {m.to}")
+    if m.call_id:
+        lines.append(f"Call-ID: {m.call_id}")
+    if m.cseq is not pd.NA and m.cseq is not None:
+        lines.append(f"CSeq: {m.cseq} {m.method}")
+    if m.event:
+        lines.append(f"Event: {m.event}")
+    if m.expires is not pd.NA and m.expires is not None:
+        lines.append(f"Expires: {m.expires}")
+    if m.if_match:
+        lines.append(f"SIP-If-Match: {m.if_match}")
+    if m.etag:
+        lines.append(f"SIP-ETag: {m.etag}")
+    if m.sub_state:
+        lines.append(f"Subscription-State: {m.sub_state}")
+    if m.body_size:
+        lines.append(f"Content-Type: {m.content_type} ({m.body_size} B)")
+    lines.append(f"{m.src} -> {m.dst} at {m.time:.6f} s")
+    if m.retransmission:
+        lines.append("retransmission")
+    if m.duplicates:
+        lines.append(f"duplicated x{m.duplicates + 1}")
+    if m.dropped:
+        lines.append(f"lost: {m.drop_reason}")
+    return "\n".join(lines)
+
+
 def _note_rows(data: ReportData) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     for r in data.record_events.itertuples(index=False):
@@ -163,7 +202,7 @@ def ladder_rows(
     return frame.sort_values("seq", kind="stable").reset_index(drop=True)
 
 
-def _columns(data: ReportData, rows: pd.DataFrame) -> list[str]:
+def ladder_columns(data: ReportData, rows: pd.DataFrame) -> list[str]:
     """Columns in the order a reader follows the signalling: the phones (nodes that send
     REGISTERs) on the left, then the pua/edge node, the presence server, the other nodes."""
     cols = list(data.nodes())
@@ -198,7 +237,7 @@ def ladder(
     """
     all_rows = ladder_rows(data, start, end, notes) if rows is None else rows
     page = all_rows.iloc[first_row : first_row + max_rows]
-    cols = _columns(data, all_rows)
+    cols = ladder_columns(data, all_rows)
     xpos = {n: i * 4.2 for i, n in enumerate(cols)}
     width_in = 3.2 + 4.2 * max(1, len(cols) - 1) + 1.6
     n = max(len(page), 1)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from puasim.report.frames import from_trace
-from puasim.report.ladder import _columns, ladder, ladder_rows
+from puasim.report.ladder import ladder, ladder_columns, ladder_rows
 from puasim.scenario import run_scenario
 
 SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"
@@ -32,11 +32,11 @@ def _column_order(fig: object) -> list[str]:
 
 def test_phones_are_the_left_columns_then_pua_then_server() -> None:
     data = from_trace(run_scenario(str(SCENARIO)).trace)
-    assert _columns(data, ladder_rows(data)) == ["carol", "pua", "server"]
+    assert ladder_columns(data, ladder_rows(data)) == ["carol", "pua", "server"]
     assert _column_order(ladder(data)) == ["carol", "pua", "server"]
 
 
 def test_bla_phones_left_of_the_edge_node() -> None:
     """Two BLA phones (REGISTER senders that also get SUBSCRIBEs) come first, in the order met."""
     data = from_trace(run_scenario(str(SCENARIOS / "bla" / "bla_shared_publication.yaml")).trace)
-    assert _columns(data, ladder_rows(data)) == ["deskA", "deskB", "pua", "server"]
+    assert ladder_columns(data, ladder_rows(data)) == ["deskA", "deskB", "pua", "server"]
