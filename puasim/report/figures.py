@@ -27,6 +27,7 @@ import PIL.PngImagePlugin
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.colors import to_rgba
 from matplotlib.figure import Figure
+from matplotlib.font_manager import FontProperties
 
 #: colours used consistently across pictures
 COLORS = {
@@ -64,6 +65,24 @@ def new_figure(width: float, height: float, dpi: int = 100) -> Figure:
     fig = Figure(figsize=(width, height), dpi=dpi)
     FigureCanvasAgg(fig)
     return fig
+
+
+def text_inches(fig: Figure, texts: list[str], size: float, weight: str = "normal") -> float:
+    """Width in inches of the widest of ``texts`` in the default font, as ``fig`` draws it (0 for none).
+
+    Pictures whose labels sit left of the axes use it to make room for long
+    labels, so nothing runs past the canvas edge and :func:`to_png` crops
+    the single draw instead of falling back to ``savefig``.
+    """
+    if not texts:
+        return 0.0
+    renderer = fig.canvas.get_renderer()  # type: ignore[attr-defined]
+    font = FontProperties(size=size, weight=weight)
+    with drawing():
+        widest = max(
+            renderer.get_text_width_height_descent(t, font, ismath=False)[0] for t in texts
+        )
+    return float(widest) / fig.dpi
 
 
 #: white space kept around the drawn content, inches (matplotlib's ``savefig.pad_inches``)

@@ -16,9 +16,9 @@ from typing import Any
 
 import pandas as pd
 from matplotlib.figure import Figure
-from matplotlib.patches import Patch, Rectangle
+from matplotlib.patches import Patch
 
-from puasim.report.figures import new_figure
+from puasim.report.figures import new_figure, text_inches
 from puasim.report.lamps import CAUSES, LampFrames
 
 LAMP_COLORS = {"idle": "#d9d9d9", "ringing": "#f39c12", "busy": "#c0392b"}
@@ -63,8 +63,26 @@ def lamp_timeline(frames: LampFrames, end_time: float, pairs: list[tuple[str, st
     for watcher, subscriber, _ext in pairs:
         hosts.setdefault(watcher, set()).add(subscriber)
     end = max(end_time, 1e-6)
-    fig = new_figure(11.0, 0.9 + 0.75 * max(len(pairs), 1))
-    ax = fig.add_axes((0.2, 0.12 if len(pairs) > 2 else 0.25, 0.62, 0.8 if len(pairs) > 2 else 0.6))
+    height = 0.9 + 0.75 * max(len(pairs), 1)
+    bottom_in = (0.12 if len(pairs) > 2 else 0.25) * height
+    axes_in = (0.8 if len(pairs) > 2 else 0.6) * height
+    # the tick labels and the axis label need about half an inch under the axes: with few
+    # pairs the figure grows downwards (the axes keep their size) rather than cut them off
+    below = max(0.0, _BELOW - bottom_in)
+    height += below
+    fig = new_figure(_WIDTH, height)
+    labels = []
+    for watcher, subscriber, ext in pairs:
+        who = watcher if len(hosts[watcher]) == 1 else subscriber.removeprefix("sip:")
+        labels.append(f"{who} ← {ext.removeprefix('sip:')}")
+    # a band's label ends 28 points left of the axes; long labels get more canvas on the left
+    # (the axes keep their size), so nothing is cut off and to_png draws the figure once
+    extra = max(0.0, text_inches(fig, labels, 8) + 28 / 72 + 0.02 - _AX_LEFT)
+    width = _WIDTH + extra
+    if extra:
+        fig.set_size_inches(width, height)
+    ax = fig.add_axes(((_AX_LEFT + extra) / width, (bottom_in + below) / height, _AX_W / width,
+                       axes_in / height))
     if not pairs:
         ax.text(0.5, 0.5, "no phone watches an extension in this trace", ha="center", va="center",
                 transform=ax.transAxes)
@@ -72,28 +90,28 @@ def lamp_timeline(frames: LampFrames, end_time: float, pairs: list[tuple[str, st
         return fig
     min_w = end / 400.0  # ~2 pixels on this axis
     used: set[str] = set()
-    labels = []
     for row, (watcher, subscriber, ext) in enumerate(pairs):
         y = len(pairs) - 1 - row
         mine_shown = (shown["watcher"] == watcher) & (shown["watcher_uri"] == subscriber)
         seen = shown[mine_shown & (shown["extension"] == ext)]
         true = truth[truth["extension"] == ext]
-        for start, stop, lamp in _steps([0.0, *true["time"]], ["idle", *true["lamp"]], end):
-            ax.add_patch(Rectangle((start, y + 0.52), stop - start, 0.3, color=LAMP_COLORS[lamp], lw=0))
-        for start, stop, lamp in _steps(list(seen["time"]), list(seen["lamp"]), end):
-            ax.add_patch(Rectangle((start, y + 0.12), stop - start, 0.3, color=LAMP_COLORS[lamp], lw=0))
+        # one collection per lane: thousands of Rectangle patches each updated the data limits
+        _lane(ax, _steps([0.0, *true["time"]], ["idle", *true["lamp"]], end), y + 0.52)
+        _lane(ax, _steps(list(seen["time"]), list(seen["lamp"]), end), y + 0.12)
         mine = wrong[(wrong["watcher"] == watcher) & (wrong["watcher_uri"] == subscriber)
                      & (wrong["extension"] == ext)]
+        spans, colors = [], []
         for iv in mine.itertuples(index=False):
             width = max(iv.end - iv.start, min_w)
             color = CAUSE_COLORS.get(iv.cause, "#000000")
             used.add(iv.cause)
-            ax.add_patch(Rectangle((iv.start, y + 0.02), width, 0.9, color=color, alpha=0.35, lw=0, zorder=0))
+            spans.append((iv.start, width))
+            colors.append(color)
             if iv.end - iv.start > end / 12:
                 ax.text(iv.start + width / 2, y + 0.94, iv.cause, ha="center", va="bottom", fontsize=7,
                         color=color, clip_on=True)
-        who = watcher if len(hosts[watcher]) == 1 else subscriber.removeprefix("sip:")
-        labels.append(f"{who} ← {ext.removeprefix('sip:')}")
+        if spans:
+            ax.broken_barh(spans, (y + 0.02, 0.9), facecolors=colors, alpha=0.35, lw=0, zorder=0)
     ax.set_xlim(-end * 0.01, end * 1.01)
     ax.set_ylim(0, len(pairs) + 0.1)
     ax.set_yticks([len(pairs) - 1 - i + 0.47 for i in range(len(pairs))], labels, fontsize=8)
@@ -108,6 +126,19 @@ def lamp_timeline(frames: LampFrames, end_time: float, pairs: list[tuple[str, st
     handles += [Patch(color=CAUSE_COLORS[c], alpha=0.35, label=f"wrong: {c}") for c in CAUSES if c in used]
     ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=7, frameon=False)
     return fig
+
+
+#: figure width, axes left edge and axes width, inches (before room for long band labels)
+_WIDTH, _AX_LEFT, _AX_W = 11.0, 0.2 * 11.0, 0.62 * 11.0
+#: inches kept under the axes for the tick labels and the axis label
+_BELOW = 0.55
+
+
+def _lane(ax: Any, spans: list[tuple[float, float, str]], y: float) -> None:
+    """One lane of lamp spans (start, stop, lamp) as a single collection of bars 0.3 high."""
+    if spans:
+        ax.broken_barh([(a, b - a) for a, b, _lamp in spans], (y, 0.3),
+                       facecolors=[LAMP_COLORS[lamp] for _a, _b, lamp in spans], lw=0)
 
 
 def wrong_by_cause(wrong: pd.DataFrame) -> pd.DataFrame:

@@ -28,7 +28,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch, Rectangle
 
-from puasim.report.figures import COLORS, new_figure
+from puasim.report.figures import COLORS, new_figure, text_inches
 
 if TYPE_CHECKING:
     from puasim.report.frames import ReportData
@@ -87,8 +87,15 @@ def timeline(
     band_in = 1.05 if nk <= 4 else max(0.6, 4.2 / nk)
     top_in, bottom_in = 0.45, 1.1
     height = top_in + band_in * nk + bottom_in
-    fig = new_figure(11.0, height)
-    ax = fig.add_axes((0.19, bottom_in / height, 0.78, band_in * nk / height))
+    names = [_band_name(key) for key in keys]
+    fig = new_figure(_WIDTH, height)
+    # a band's name ends 0.065 axes widths left of the axes; long names get more canvas on the
+    # left (the axes keep their size), so nothing is cut off and to_png draws the figure once
+    extra = max(0.0, text_inches(fig, names, 8.5, "bold") + 0.065 * _AX_W + 0.02 - _AX_LEFT)
+    width = _WIDTH + extra
+    if extra:
+        fig.set_size_inches(width, height)
+    ax = fig.add_axes(((_AX_LEFT + extra) / width, bottom_in / height, _AX_W / width, band_in * nk / height))
     # a margin on both sides: a marker at the first or last instant is not half hidden by the spine
     ax.set_xlim(t0 - 0.01 * span, t1 + 0.01 * span)
     ax.set_ylim(0, nk)
@@ -101,12 +108,10 @@ def timeline(
         _band(ax, frames.get(key, {}), base, t0, t1, span)
         ticks += [base + 0.72, base + 0.28]
         labels += ["PUA", "server"]
-        pres = key[0].removeprefix("sip:")
-        ev = "" if key[1] == "presence" else f"  ({key[1]})"
         ax.text(
             -0.065,
             base + 0.5,
-            f"{pres}{ev}",
+            _band_name(key),
             transform=ax.get_yaxis_transform(),
             ha="right",
             va="center",
@@ -143,12 +148,22 @@ def timeline(
     fig.legend(
         handles=handles,
         loc="lower center",
-        bbox_to_anchor=(0.57, 0.02 / height * 4),
+        bbox_to_anchor=((0.57 * _WIDTH + extra) / width, 0.02 / height * 4),
         ncol=5,
         fontsize=8,
         frameon=False,
     )
     return fig
+
+
+#: figure width, axes left edge and axes width, inches (before room for long band names)
+_WIDTH, _AX_LEFT, _AX_W = 11.0, 0.19 * 11.0, 0.78 * 11.0
+
+
+def _band_name(key: tuple[str, str]) -> str:
+    """The bold name left of a band: the presentity without ``sip:``, the event unless presence."""
+    ev = "" if key[1] == "presence" else f"  ({key[1]})"
+    return key[0].removeprefix("sip:") + ev
 
 
 def _clip(s: float, e: float, t1: float) -> tuple[float, float]:

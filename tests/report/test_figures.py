@@ -71,3 +71,34 @@ def test_text_is_drawn_without_font_hinting_and_the_settings_are_restored(monkey
     # FreeType's hinting runs the font's instructions per glyph: most of a picture's time
     assert seen and set(seen) == {LoadFlags.NO_HINTING}
     assert matplotlib.rcParams["text.hinting"] == before
+
+
+def test_long_band_names_get_room_so_the_picture_is_drawn_once(monkeypatch):
+    """A timeline or lamp band whose name is longer than the left margin widens the canvas.
+
+    Before, such a name ran past the left edge and to_png fell back to a
+    second layout and draw (savefig); the picture is the same, only wider.
+    """
+    import puasim.report.figures as figures
+    from puasim.report.lampchart import lamp_timeline
+    from puasim.report.lamps import lamps
+    from tests.report.builders import BODY_OPEN, TraceBuilder, publish
+
+    def no_fallback(fig, dpi):
+        raise AssertionError("to_png fell back to savefig")
+
+    monkeypatch.setattr(figures, "_savefig_png", no_fallback)
+    long_uri = "sip:" + "a-very-long-presentity-name" * 2 + "@example.com"
+    b = TraceBuilder()
+    b.publish_ok(1.0, publish(long_uri, branch="z9hG4bK1", body=BODY_OPEN), "e1", 60)
+    data = load(b.trace)
+    short = timeline(load(busy().trace))
+    wide = timeline(data)
+    assert wide.get_figwidth() > short.get_figwidth() == 11.0
+    # the axes keep their size in inches
+    assert wide.axes[0].get_position().width * wide.get_figwidth() == pytest.approx(0.78 * 11.0)
+    assert pixels(to_png(wide)).shape[1] > pixels(to_png(short)).shape[1]
+    pair = ("carol", "sip:carol@127.0.0.1", "sip:" + "extension-with-a-long-name" * 3 + "@example.com")
+    lamp = lamp_timeline(lamps(data), data.end_time, pairs=[pair])
+    assert lamp.get_figwidth() > 11.0
+    assert to_png(lamp).startswith(b"\x89PNG")

@@ -363,8 +363,9 @@ def test_lamp_timeline_draws_lanes_and_shades_wrong_intervals_by_cause():
     frames = lamps(data)
     fig = lamp_timeline(frames, data.end_time)
     ax = fig.axes[0]
-    shaded = [p for p in ax.patches if p.get_alpha() == 0.35]
-    assert len(shaded) == len(frames.wrong) == 2
+    # the wrong intervals: one bar each in the collections shaded at alpha 0.35
+    shaded = sum(len(c.get_paths()) for c in ax.collections if c.get_alpha() == 0.35)
+    assert shaded == len(frames.wrong) == 2
     legend = [t.get_text() for t in ax.get_legend().get_texts()]
     assert "wrong: lost_notify" in legend and "wrong: notify_in_flight" not in legend
     assert [t.get_text() for t in ax.texts if t.get_text() in CAUSE_COLORS] == ["lost_notify"]
