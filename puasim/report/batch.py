@@ -40,6 +40,11 @@ def default_jobs() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+def largest_first(files: list[Path]) -> list[Path]:
+    """``files`` by size, largest first (a report's work grows with its trace), ties in file order."""
+    return sorted(files, key=lambda f: -f.stat().st_size)
+
+
 #: what write_reports remembers in ``OUT`` about the reports it wrote
 CACHE_FILE = ".report-cache.json"
 
@@ -139,8 +144,9 @@ def write_reports(
     read gets ``error`` instead.
 
     The reports are independent, so with several traces they are written by
-    ``jobs`` worker processes (default :func:`default_jobs`, every core);
-    ``jobs=1`` writes them one after the other in this process.
+    ``jobs`` worker processes (default :func:`default_jobs`, every core),
+    which take the largest traces first; ``jobs=1`` writes them one after
+    the other in this process.
 
     With ``cache`` (the default) a report is not written again when
     ``out_dir/.report-cache.json`` says it was written from the same trace
@@ -181,7 +187,10 @@ def write_reports(
     with ExitStack() as stack:
         if workers > 1:
             pool = stack.enter_context(ProcessPoolExecutor(max_workers=workers))
-            fresh: Iterator[dict[str, Any]] = pool.map(task, todo)
+            # largest traces first: a big report started last would keep one worker busy alone
+            # at the end; the entries are still taken in file order
+            futures = {f: pool.submit(task, f) for f in largest_first(todo)}
+            fresh: Iterator[dict[str, Any]] = (futures[f].result() for f in todo)
         else:
             fresh = map(task, todo)
         for f in files:

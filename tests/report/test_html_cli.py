@@ -166,3 +166,13 @@ def test_cli_report_jobs_must_be_a_positive_number(tmp_path, capsys):
         except SystemExit as exc:
             assert exc.code == 2
         assert "--jobs" in capsys.readouterr().err
+
+
+def test_workers_take_the_largest_traces_first(tmp_path):
+    from puasim.report.batch import largest_first
+
+    files = []
+    for name, size in [("a", 10), ("b", 300), ("c", 10), ("d", 50)]:
+        (tmp_path / f"{name}.jsonl").write_text("x" * size)
+        files.append(tmp_path / f"{name}.jsonl")
+    assert [f.stem for f in largest_first(files)] == ["b", "d", "a", "c"]
