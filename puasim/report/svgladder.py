@@ -10,9 +10,9 @@ hovering an arrow or its label shows it.  Retransmissions are dashed grey,
 drops end in a red cross short of the receiver, record and server state
 changes and incidents sit in boxes on their node.
 
-Nothing here is measured with a font: a browser lays the text out itself.
-Boxes around text are sized from the character count (:func:`text_width`,
-a little generous), which is all a note or node box needs.
+Nothing here is drawn with a font: a browser lays the text out itself.
+Boxes around text, and the page's width when a label or note reaches past
+the columns, come from DejaVu Sans' advance widths (:func:`text_width`).
 
 Text from the trace (URIs, reason phrases, incident notes) is escaped for
 XML and HTML alike, so the SVG is well-formed on its own and inline in the
@@ -47,8 +47,30 @@ LABEL_PX = 10.4
 NOTE_PX = 9.4
 NODE_PX = 12.5
 TITLE_PX = 13.9
-#: average advance of a character of a sans-serif font, in ems (boxes are sized with it)
+#: advance of a character not in the tables below, in ems
 EM_ADVANCE = 0.6
+#: advance widths of the printable ASCII characters (space to ~) in DejaVu Sans, the font
+#: matplotlib draws with and the first one the pages ask for, in thousandths of an em
+# fmt: off
+_ADVANCE = {
+    False: (
+        318, 401, 460, 838, 636, 950, 780, 275, 390, 390, 500, 838, 318, 361, 318, 337, 636, 636,
+        636, 636, 636, 636, 636, 636, 636, 636, 337, 337, 838, 838, 838, 531, 1000, 684, 686, 698,
+        770, 632, 575, 775, 752, 295, 295, 656, 557, 863, 748, 787, 603, 787, 695, 635, 611, 732,
+        684, 989, 685, 611, 685, 390, 337, 390, 838, 500, 500, 613, 635, 550, 635, 615, 352, 635,
+        634, 278, 278, 579, 278, 974, 634, 612, 635, 635, 411, 521, 392, 634, 592, 818, 592, 592,
+        525, 636, 337, 636, 838,
+    ),
+    True: (
+        348, 456, 521, 838, 696, 1002, 872, 306, 457, 457, 523, 838, 380, 415, 380, 365, 696, 696,
+        696, 696, 696, 696, 696, 696, 696, 696, 400, 400, 838, 838, 838, 580, 1000, 774, 762, 734,
+        830, 683, 683, 821, 837, 372, 372, 775, 637, 995, 837, 850, 733, 850, 770, 720, 682, 812,
+        774, 1103, 771, 724, 725, 457, 365, 457, 838, 500, 500, 675, 716, 593, 716, 678, 435, 716,
+        712, 343, 343, 665, 343, 1042, 712, 687, 716, 716, 493, 595, 478, 712, 652, 924, 645, 652,
+        582, 712, 365, 712, 838,
+    ),
+}
+# fmt: on
 
 _FONT = "DejaVu Sans, Verdana, Helvetica, Arial, sans-serif"
 _MONO = "DejaVu Sans Mono, Menlo, Consolas, monospace"
@@ -63,9 +85,18 @@ def _num(v: float) -> str:
     return f"{v:.1f}".rstrip("0").rstrip(".")
 
 
-def text_width(text: str, px: float) -> float:
-    """Estimated width of ``text`` in a sans-serif font of ``px`` pixels (a little generous)."""
-    return len(text) * px * EM_ADVANCE
+def text_width(text: str, px: float, bold: bool = False) -> float:
+    """Width of ``text`` in DejaVu Sans of ``px`` pixels (other characters than ASCII: 0.6 em).
+
+    A browser with another font draws a little wider or narrower: boxes get
+    a few pixels to spare.
+    """
+    table = _ADVANCE[bold]
+    units = 0
+    for ch in text:
+        code = ord(ch) - 32
+        units += table[code] if 0 <= code < len(table) else round(EM_ADVANCE * 1000)
+    return units * px / 1000
 
 
 def page_size(n_columns: int, n_rows: int) -> tuple[int, int]:
@@ -106,24 +137,22 @@ def ladder_svg(
     n = max(len(page), 1)
     width, height = page_size(len(cols), n)
     bottom = FIRST_ROW + ROW_STEP * (n - 1) + 12
-    out = [
-        f"<svg xmlns='http://www.w3.org/2000/svg' class='ladder' role='img' aria-label='{_esc(label)}' "
-        f"width='{width}' height='{height}' viewBox='0 0 {width} {height}' "
-        f"font-family='{_FONT}' font-size='{LABEL_PX}' xml:space='preserve' style='white-space:pre'>",
-        f"<title>{_esc(label)}</title>",
-        f"<rect width='{width}' height='{height}' fill='white'/>",
-    ]
+    out: list[str] = []
     head = title or data.title
     total = len(all_rows)
     shown = f"rows {first_row + 1}-{first_row + len(page)} of {total}" if total else "no rows"
+    heading = f"{head}  ({shown})"
+    # what the text reaches: a long label or note widens the page rather than being cut off
+    reach = [0.0, 12 + text_width(heading, TITLE_PX, bold=True)]
     out.append(
-        f"<text x='12' y='22' font-size='{TITLE_PX}' font-weight='bold'>{_esc(f'{head}  ({shown})')}</text>"
+        f"<text x='12' y='22' font-size='{TITLE_PX}' font-weight='bold'>{_esc(heading)}</text>"
     )
     # header: node boxes and life lines
     addrs = {name: addr for addr, name in data.names.items()}
     for name, x in xpos.items():
         lines = [name] + ([addrs[name]] if name in addrs else [])
-        box_w = max(text_width(s, NODE_PX) for s in lines) + 14
+        box_w = max(text_width(s, NODE_PX, bold=True) for s in lines) + 14
+        reach += [x - box_w / 2, x + box_w / 2]
         box_h = 17 * len(lines) + 6
         top = 56 - box_h / 2
         out.append(
@@ -158,16 +187,30 @@ def ladder_svg(
         )
         if r.kind == "message":
             out.append(_arrow(r, xpos, y, details.get(int(r.seq), r.text)))
+            if r.src_node in xpos and r.dst_node in xpos:
+                half = text_width(r.text, LABEL_PX) / 2
+                mid = (xpos[r.src_node] + xpos[r.dst_node]) / 2
+                reach += [mid - half, mid + half]
         else:
             out.append(_note(r, xpos, cols, y))
+            x, half = _note_x(r, xpos, cols), (text_width(r.text, NOTE_PX) + 8) / 2
+            reach += [x - half, x + half]
     more = total - first_row - len(page)
     if more > 0:
         out.append(
             f"<text x='{width - 10}' y='{height - 4}' text-anchor='end' font-size='9.7' fill='#666666'>"
             f"… {more} more rows (ladder_pages)</text>"
         )
-    out.append("</svg>")
-    return "".join(out)
+    left = min(0, int(min(reach)) - 8)
+    full = max(width, int(max(reach)) + 9) - left
+    root = (
+        f"<svg xmlns='http://www.w3.org/2000/svg' class='ladder' role='img' aria-label='{_esc(label)}' "
+        f"width='{full}' height='{height}' viewBox='{left} 0 {full} {height}' "
+        f"font-family='{_FONT}' font-size='{LABEL_PX}' xml:space='preserve' style='white-space:pre'>"
+        f"<title>{_esc(label)}</title>"
+        f"<rect x='{left}' width='{full}' height='{height}' fill='white'/>"
+    )
+    return root + "".join(out) + "</svg>"
 
 
 def _details(data: ReportData, page: pd.DataFrame) -> dict[int, str]:
@@ -176,8 +219,37 @@ def _details(data: ReportData, page: pd.DataFrame) -> dict[int, str]:
     msgs = data.messages
     if seqs.empty or msgs.empty:
         return {}
-    chosen = msgs[msgs["seq"].isin(seqs)]
+    # only the columns message_detail reads: itertuples costs a column look-up per column
+    chosen = msgs.loc[msgs["seq"].isin(seqs), list(_DETAIL_COLUMNS)]
     return {int(m.seq): message_detail(m) for m in chosen.itertuples(index=False)}
+
+
+#: the messages columns :func:`~puasim.report.ladder.message_detail` reads
+_DETAIL_COLUMNS = (
+    "seq",
+    "time",
+    "kind",
+    "method",
+    "ruri",
+    "status",
+    "reason",
+    "to",
+    "call_id",
+    "cseq",
+    "event",
+    "expires",
+    "if_match",
+    "etag",
+    "sub_state",
+    "content_type",
+    "body_size",
+    "src",
+    "dst",
+    "retransmission",
+    "duplicates",
+    "dropped",
+    "drop_reason",
+)
 
 
 def _arrow(r: Any, xpos: dict[str, int], y: int, detail: str) -> str:
@@ -215,9 +287,7 @@ def _arrow(r: Any, xpos: dict[str, int], y: int, detail: str) -> str:
 
 def _note(r: Any, xpos: dict[str, int], cols: list[str], y: int) -> str:
     incident = r.kind == "incident"
-    x = xpos.get(r.node)
-    if x is None:  # scenario steps and other nodes: centred across the diagram
-        x = (xpos[cols[0]] + xpos[cols[-1]]) // 2
+    x = _note_x(r, xpos, cols)
     w = text_width(r.text, NOTE_PX) + 8
     fill, edge = ("#f6effa", COLORS["incident"]) if incident else ("#fbfbf3", "#d8d8c0")
     color = COLORS["incident"] if incident else COLORS["note"]
@@ -229,6 +299,12 @@ def _note(r: Any, xpos: dict[str, int], cols: list[str], y: int) -> str:
         f"<text x='{x}' y='{y + 3}' text-anchor='middle' font-size='{NOTE_PX}' fill='{color}'{style}>"
         f"{_esc(r.text)}</text></g>"
     )
+
+
+def _note_x(r: Any, xpos: dict[str, int], cols: list[str]) -> int:
+    """Where a note is centred: on its node, or across the diagram (scenario steps, other nodes)."""
+    x = xpos.get(r.node)
+    return (xpos[cols[0]] + xpos[cols[-1]]) // 2 if x is None else x
 
 
 def ladder_svg_pages(

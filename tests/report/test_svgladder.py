@@ -109,3 +109,17 @@ def test_the_report_embeds_the_pages_inline(tmp_path):
     start = text.index("<h2>Ladder</h2>")
     svg = text[text.index("<svg", start) : text.index("</svg>", start) + len("</svg>")]
     assert len(arrows(parse(svg))) == (ladder_rows(load(busy().trace))["kind"] == "message").sum()
+
+
+def test_a_long_note_widens_the_page_instead_of_being_cut_off():
+    b = TraceBuilder()
+    b.publish_ok(0.0, publish(branch="z9hG4bK1", body=BODY_OPEN), "e1", 60)
+    b.record(1.0, "deleted", "e1", 0, reason="a reason long enough to reach well past the page " * 3)
+    data = load(b.trace)
+    root = parse(ladder_svg(data))
+    x0, _y0, width, _h = (float(v) for v in root.get("viewBox").split())
+    assert width == float(root.get("width")) > page_size(2, len(ladder_rows(data)))[0]
+    note = [g for g in groups(root) if "a reason long" in (g.findtext(f"{SVG}text") or "")][0]
+    box = note.find(f"{SVG}rect")
+    left, right = float(box.get("x")), float(box.get("x")) + float(box.get("width"))
+    assert x0 <= left and right <= x0 + width
