@@ -16,6 +16,11 @@ from puasim.report.frames import load
 from puasim.report.html import write_index, write_report
 from puasim.report.metrics import refresh_lead_times, rounds_412, summary
 from puasim.report.source import find_summary, open_trace, trace_files
+from puasim.trace.codec import read_jsonl
+
+#: trace files up to this size are read into memory for their report; larger ones are read
+#: lazily, a chunk at a time, once per pass (so a trace larger than memory can be reported on)
+IN_MEMORY_BYTES = 64 * 2**20
 
 
 def read_verdicts(run: str | Path) -> dict[str, dict[str, Any]]:
@@ -100,7 +105,12 @@ def _one_report(
     """Load one trace file and write its report; the index entry (``error`` when it failed)."""
     name = f.stem
     try:
-        trace = open_trace(f)
+        if f.suffix == ".jsonl" and f.stat().st_size <= IN_MEMORY_BYTES:
+            # the frames, lamps, ladder notes and digest each walk the trace: a small file is
+            # decoded once into memory rather than once per walk
+            trace = open_trace(f, reader=read_jsonl)
+        else:
+            trace = open_trace(f)
         name = str(trace.meta.get("scenario") or f.stem)
         data = load(trace)
         verdict = verdicts.get(name) or verdicts.get(f.stem)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
 from puasim.cli import main
 from puasim.report.batch import read_verdicts, write_reports
@@ -176,3 +177,28 @@ def test_workers_take_the_largest_traces_first(tmp_path):
         (tmp_path / f"{name}.jsonl").write_text("x" * size)
         files.append(tmp_path / f"{name}.jsonl")
     assert [f.stem for f in largest_first(files)] == ["b", "d", "a", "c"]
+
+
+def test_small_traces_are_decoded_once_large_ones_read_lazily(tmp_path, monkeypatch):
+    import puasim.report.batch as batch
+    import puasim.trace.levels as levels
+
+    run = run_folder(tmp_path)
+    walks: list[str] = []
+    real = levels.iter_jsonl
+
+    def counting(path, *args, **kwargs):
+        walks.append(str(path))
+        return real(path, *args, **kwargs)
+
+    monkeypatch.setattr(levels, "iter_jsonl", counting)
+    small = write_reports(run / "traces", tmp_path / "small", write_data=False, jobs=1, cache=False)
+    assert walks == []  # read into memory once, never walked from the file
+    monkeypatch.setattr(batch, "IN_MEMORY_BYTES", 0)
+    large = write_reports(run / "traces", tmp_path / "large", write_data=False, jobs=1, cache=False)
+    assert len(walks) > 2 * len(large)  # every pass reads the file again
+    for a, b in zip(small, large, strict=True):
+        assert {k: v for k, v in a.items() if k != "report"} == {
+            k: v for k, v in b.items() if k != "report"
+        }
+        assert Path(a["report"]).read_text() == Path(b["report"]).read_text()
