@@ -209,6 +209,23 @@ def bins_width(span: float, bins: int | None = None) -> float:
     return float(max(1, int(np.ceil(span / 30))))
 
 
+def histogram_edges(
+    values: np.ndarray, server: np.ndarray, bins: int | None = None
+) -> tuple[list[float], float]:
+    """Bin edges and width of the lead-time histogram over the PUA's and the server's leads.
+
+    The axis always shows the expiry (0), so it can be far wider than the
+    values: bars are at least 1/60 of it wide (issue 16).
+    """
+    both = np.concatenate([values, server]) if len(server) else values
+    lo, hi = float(np.floor(both.min())), float(np.ceil(both.max()))
+    view = max(hi, 0.0) - min(lo, 0.0)
+    step = bins_width(hi - lo, bins if hi > lo else None)
+    if not bins or hi == lo:
+        step = max(step, float(np.ceil(view / 60)))
+    return list(np.arange(lo - step / 2, hi + step, step)), step
+
+
 def lead_histogram(
     data: ReportData,
     bins: int | None = None,
@@ -227,15 +244,7 @@ def lead_histogram(
     values = lead["lead"].dropna().to_numpy()
     server = lead["server_lead"].dropna().to_numpy()
     if len(values):
-        both = np.concatenate([values, server]) if len(server) else values
-        lo, hi = float(np.floor(both.min())), float(np.ceil(both.max()))
-        # the axis always shows the expiry (0), so it can be far wider than the values:
-        # bars are at least 1/60 of it wide, and the limits keep a margin (issue 16)
-        view = max(hi, 0.0) - min(lo, 0.0)
-        step = bins_width(hi - lo, bins if hi > lo else None)
-        if not bins or hi == lo:
-            step = max(step, float(np.ceil(view / 60)))
-        edges = list(np.arange(lo - step / 2, hi + step, step))
+        edges, step = histogram_edges(values, server, bins)
         ax.hist(
             values,
             bins=edges,

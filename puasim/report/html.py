@@ -1,7 +1,8 @@
 """The self-contained HTML report of one trace, and the index of a folder of them.
 
-:func:`write_report` writes ``OUT/report.html`` (charts embedded as base64
-PNG, ladder pages as inline SVG, CSS inline, no external resource) and the frames as ``OUT/data/*.csv``
+:func:`write_report` writes ``OUT/report.html`` (the timeline, load and
+lamp charts embedded as base64 PNG, the lead-time histogram and the ladder
+pages as inline SVG, CSS inline, no external resource) and the frames as ``OUT/data/*.csv``
 (plus Parquet when pyarrow is installed).  :func:`write_index` writes
 ``OUT/index.html`` linking several reports with their verdicts.
 """
@@ -16,7 +17,7 @@ from typing import Any
 
 import pandas as pd
 
-from puasim.report.charts import lead_histogram, load_chart
+from puasim.report.charts import load_chart
 from puasim.report.figures import png_data_uri
 from puasim.report.frames import ReportData, load, write_frames
 from puasim.report.ladder import ladder_rows
@@ -24,6 +25,7 @@ from puasim.report.lampchart import MAX_PAIRS, lamp_timeline, wrong_by_cause
 from puasim.report.lamps import LampFrames, lag_percentiles, lamp_summary, lamps
 from puasim.report.metrics import latency_percentiles, refresh_lead_times, rounds_412, summary
 from puasim.report.source import TraceSource
+from puasim.report.svgcharts import lead_histogram_svg
 from puasim.report.svgladder import ladder_svg_pages
 from puasim.report.timeline import natural_key, presentities, timeline
 
@@ -42,7 +44,7 @@ th { background: #eef2f8; } td.l, th.l { text-align: left; }
 table.meta td { text-align: left; } table.meta th { text-align: left; }
 .pass { color: #1b7f3b; font-weight: bold; } .fail { color: #b3261e; font-weight: bold; }
 .note { color: #555; font-size: 0.9em; } img { max-width: 100%; border: 1px solid #eee; margin: 0.5em 0; }
-svg.ladder { display: block; max-width: 100%; height: auto; border: 1px solid #eee; margin: 0.5em 0; }
+svg.ladder, svg.chart { display: block; max-width: 100%; height: auto; border: 1px solid #eee; margin: 0.5em 0; }
 details { margin: 0.5em 0; } summary { cursor: pointer; font-weight: 600; }
 .grid { display: grid; grid-template-columns: repeat(auto-fit, minmax(260px, 1fr)); gap: 0 2em; }
 """
@@ -181,7 +183,7 @@ def render_html(
     out.append("<h3>Transaction latency (ms)</h3>")
     out.append(_table(latency_percentiles(data)))
     out.append("<h2>Refresh timing</h2>")
-    out.append(_img(lead_histogram(data, lead=lead), "refresh lead times"))
+    out.append(lead_histogram_svg(lead, data.title))
     out.append(_table(lead, max_rows=60, caption="refreshes"))
     out.append("<h3>412 rounds</h3>")
     out.append(_table(rounds, caption="PUBLISHes answered 412"))

@@ -13,10 +13,10 @@ from puasim.trace.codec import write_jsonl
 from tests.report.builders import BODY_OPEN, TraceBuilder, publish
 from tests.report.test_pictures import busy
 
-#: a chart as an embedded PNG, or a ladder page as inline SVG with at least one arrow or note
+#: a chart as an embedded PNG, or a picture as inline SVG that draws lines (life lines, axes)
 PICTURE = re.compile(
     r"<img alt='([^']*)' src='data:image/png;base64,[A-Za-z0-9+/=]{500,}'>"
-    r"|<svg [^>]*aria-label='([^']*)'[^>]*>(?=(?:(?!</svg>).)*<g><title>)"
+    r"|<svg [^>]*aria-label='([^']*)'[^>]*>(?=(?:(?!</svg>).)*<line )"
 )
 
 
