@@ -1,8 +1,8 @@
 """The self-contained HTML report of one trace, and the index of a folder of them.
 
-:func:`write_report` writes ``OUT/report.html`` (the timeline, load and
-lamp charts embedded as base64 PNG, the lead-time histogram and the ladder
-pages as inline SVG, CSS inline, no external resource) and the frames as ``OUT/data/*.csv``
+:func:`write_report` writes ``OUT/report.html`` (the timeline and lamp
+charts embedded as base64 PNG, the load chart, the lead-time histogram and
+the ladder pages as inline SVG, CSS inline, no external resource) and the frames as ``OUT/data/*.csv``
 (plus Parquet when pyarrow is installed).  :func:`write_index` writes
 ``OUT/index.html`` linking several reports with their verdicts.
 """
@@ -17,7 +17,6 @@ from typing import Any
 
 import pandas as pd
 
-from puasim.report.charts import load_chart
 from puasim.report.figures import png_data_uri
 from puasim.report.frames import ReportData, load, write_frames
 from puasim.report.ladder import ladder_rows
@@ -25,7 +24,7 @@ from puasim.report.lampchart import MAX_PAIRS, lamp_timeline, wrong_by_cause
 from puasim.report.lamps import LampFrames, lag_percentiles, lamp_summary, lamps
 from puasim.report.metrics import latency_percentiles, refresh_lead_times, rounds_412, summary
 from puasim.report.source import TraceSource
-from puasim.report.svgcharts import lead_histogram_svg
+from puasim.report.svgcharts import lead_histogram_svg, load_chart_svg
 from puasim.report.svgladder import ladder_svg_pages
 from puasim.report.timeline import natural_key, presentities, timeline
 
@@ -179,7 +178,7 @@ def render_html(
         )
     )
     out.append("<h2>Load</h2>")
-    out.append(_img(load_chart(data), "request rate"))
+    out.append(load_chart_svg(data))
     out.append("<h3>Transaction latency (ms)</h3>")
     out.append(_table(latency_percentiles(data)))
     out.append("<h2>Refresh timing</h2>")

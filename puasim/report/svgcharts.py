@@ -1,25 +1,38 @@
-"""The refresh lead-time histogram as SVG text written directly (no matplotlib drawing).
+"""The report's load chart and lead-time histogram as SVG text written directly (no matplotlib drawing).
 
-The picture :func:`puasim.report.charts.lead_histogram` draws, with the same
-bins (:func:`~puasim.report.charts.histogram_edges`), limits and legend:
-the PUA record's lead times as filled bars, the server's as an outline, the
-median dotted and the expiry (0) in red.  Text is SVG ``<text>`` the
-browser renders, and each bar's ``<title>`` gives its range and count when
-hovered.  Tick positions come from matplotlib's ``MaxNLocator`` (a
-calculation, nothing is drawn).
+:func:`lead_histogram_svg`
+    the picture :func:`puasim.report.charts.lead_histogram` draws, with the
+    same bins (:func:`~puasim.report.charts.histogram_edges`), limits and
+    legend: the PUA record's lead times as filled bars, the server's as an
+    outline, the median dotted and the expiry (0) in red; each bar's
+    ``<title>`` gives its range and count when hovered.
+:func:`load_chart_svg`
+    the picture :func:`puasim.report.charts.load_chart` draws: requests per
+    second per method as step lines (and the total when there are several),
+    restarts, crashes and faults as dashed lines with labels kept inside the
+    axes and clear of each other, the legend beside the axes; each line's
+    ``<title>`` names its series and peak rate.
+
+Text is SVG ``<text>`` the browser renders.  Tick positions come from
+matplotlib's ``MaxNLocator`` (a calculation, nothing is drawn).
 """
 
 from __future__ import annotations
 
 import html
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 from matplotlib.ticker import MaxNLocator
 
-from puasim.report.charts import histogram_edges
+from puasim.report.charts import _SERIES_COLORS, _auto_bin, histogram_edges, incident_marks
 from puasim.report.figures import COLORS
+from puasim.report.metrics import load_curve
 from puasim.report.svgladder import text_width
+
+if TYPE_CHECKING:
+    from puasim.report.frames import ReportData
 
 #: picture size in pixels: the size of the PNG the report embedded before
 WIDTH, HEIGHT = 741, 350
@@ -147,38 +160,52 @@ def lead_histogram_svg(
 
 
 def _frame(
-    xticks: list[float], yticks: list[float], x0: float, x1: float, y0: float, y1: float
+    xticks: list[float],
+    yticks: list[float],
+    x0: float,
+    x1: float,
+    y0: float,
+    y1: float,
+    *,
+    box: tuple[int, int, int, int] = (_LEFT, _RIGHT, _TOP, _BOTTOM),
+    height: int = HEIGHT,
+    xlabel: str = "lead time: seconds before expiry the refresh left",
+    ylabel: tuple[str, ...] = ("refreshes",),
 ) -> list[str]:
-    """Axes box, ticks with labels, axis labels."""
+    """Axes box (left, right, top, bottom pixels), ticks with labels, axis labels."""
+    left, right, top, bottom = box
 
     def px(x: float) -> float:
-        return _LEFT + (x - x0) / (x1 - x0) * (_RIGHT - _LEFT)
+        return left + (x - x0) / (x1 - x0) * (right - left)
 
     def py(y: float) -> float:
-        return _BOTTOM - (y - y0) / (y1 - y0) * (_BOTTOM - _TOP)
+        return bottom - (y - y0) / (y1 - y0) * (bottom - top)
 
     out = [
-        f"<rect x='{_LEFT}' y='{_TOP}' width='{_RIGHT - _LEFT}' height='{_BOTTOM - _TOP}' "
+        f"<rect x='{left}' y='{top}' width='{right - left}' height='{bottom - top}' "
         "fill='none' stroke='black' stroke-width='1.1'/>"
     ]
     for t in xticks:
         x = px(t)
         out.append(
-            f"<line x1='{x:.1f}' y1='{_BOTTOM}' x2='{x:.1f}' y2='{_BOTTOM + 5}' stroke='black'/>"
-            f"<text x='{x:.1f}' y='{_BOTTOM + 19}' text-anchor='middle'>{_tick(t)}</text>"
+            f"<line x1='{x:.1f}' y1='{bottom}' x2='{x:.1f}' y2='{bottom + 5}' stroke='black'/>"
+            f"<text x='{x:.1f}' y='{bottom + 19}' text-anchor='middle'>{_tick(t)}</text>"
         )
     for t in yticks:
         y = py(t)
         out.append(
-            f"<line x1='{_LEFT - 5}' y1='{y:.1f}' x2='{_LEFT}' y2='{y:.1f}' stroke='black'/>"
-            f"<text x='{_LEFT - 8}' y='{y + 5:.1f}' text-anchor='end'>{_tick(t)}</text>"
+            f"<line x1='{left - 5}' y1='{y:.1f}' x2='{left}' y2='{y:.1f}' stroke='black'/>"
+            f"<text x='{left - 8}' y='{y + 5:.1f}' text-anchor='end'>{_tick(t)}</text>"
         )
     out.append(
-        f"<text x='{(_LEFT + _RIGHT) / 2}' y='{HEIGHT - 8}' text-anchor='middle'>"
-        "lead time: seconds before expiry the refresh left</text>"
-        f"<text transform='translate(16 {(_TOP + _BOTTOM) / 2}) rotate(-90)' "
-        "text-anchor='middle'>refreshes</text>"
+        f"<text x='{(left + right) / 2}' y='{height - 8}' text-anchor='middle'>{_esc(xlabel)}</text>"
     )
+    for i, line in enumerate(ylabel):
+        x = 16 + 16 * i
+        out.append(
+            f"<text transform='translate({x} {(top + bottom) / 2}) rotate(-90)' "
+            f"text-anchor='middle'>{_esc(line)}</text>"
+        )
     return out
 
 
@@ -209,3 +236,145 @@ def _legend(entries: list[tuple[str, str, str]], width: float, right_side: bool)
         out.append(f"{key}<text x='{x + 38}' y='{y + 4}'>{_esc(text)}</text>")
     out.append("</g>")
     return "".join(out)
+
+
+#: load chart size in pixels (the PNG's before) and its plot area (the right edge leaves
+#: room for the legend)
+LOAD_WIDTH, LOAD_HEIGHT = 1089, 369
+_LOAD_BOX = (72, LOAD_WIDTH - 8, 27, 317)
+#: incident labels: font size in pixels (7.5 pt)
+_MARK_PX = 10.4
+
+
+def load_chart_svg(
+    data: ReportData,
+    *,
+    label: str = "request rate",
+    by: str | None = "method",
+    incidents: bool = True,
+) -> str:
+    """Requests per second over the whole run as one ``<svg>`` (see :func:`puasim.report.charts.load_chart`).
+
+    Bins as ``load_chart``'s default: the narrowest of 1, 2, 5, 10 ... s
+    giving at most about 2000 bins, at least 1 s.
+    """
+    t0, t1 = 0.0, max(data.end_time, 1.0)
+    width = max(1.0, _auto_bin(t1 - t0))
+    curve = load_curve(data, bin_s=width, by=by, start=t0, end=t1)
+    names = list(dict.fromkeys(curve["series"]))
+    keys = (["all requests"] if len(names) > 1 else []) + names
+    left, edge, top, bottom = _LOAD_BOX
+    # the legend sits beside the axes, where nothing runs under it; the axes give it room
+    right = edge - (int(max(text_width(k, _LEGEND_PX) for k in keys)) + 50 if keys else 0)
+    box = (left, right, top, bottom)
+    out = [
+        f"<svg xmlns='http://www.w3.org/2000/svg' class='chart' role='img' aria-label='{_esc(label)}' "
+        f"width='{LOAD_WIDTH}' height='{LOAD_HEIGHT}' viewBox='0 0 {LOAD_WIDTH} {LOAD_HEIGHT}' "
+        f"font-family='{_FONT}' font-size='13.9'><title>{_esc(label)}</title>"
+        f"<rect width='{LOAD_WIDTH}' height='{LOAD_HEIGHT}' fill='white'/>",
+        f"<text x='{(left + right) / 2}' y='{top - 9}' text-anchor='middle' font-size='15.3'>"
+        f"{_esc(f'{data.title}: request rate')}</text>",
+    ]
+    times = np.asarray(curve["time"], dtype=float)
+    rates = np.asarray(curve["rate"], dtype=float)
+    series = {n: rates[(curve["series"] == n).to_numpy()] for n in names}
+    starts = times[(curve["series"] == names[0]).to_numpy()] if names else np.array([])
+    lines: list[tuple[str, str, float, float, np.ndarray]] = []
+    if len(names) > 1:
+        total = np.sum(list(series.values()), axis=0)
+        lines.append(("all requests", "#222222", 1.0, 0.6, total))
+    for i, n in enumerate(names):
+        lines.append((n, _SERIES_COLORS[i % len(_SERIES_COLORS)], 1.4, 1.0, series[n]))
+    ymax = max((float(v.max()) for *_rest, v in lines if len(v)), default=1.0)
+    y1 = max(1.0, ymax) * 1.18
+    margin = 0.01 * (t1 - t0)
+    x0, x1 = t0 - margin, t1 + margin
+
+    def px(x: float) -> float:
+        return left + (x - x0) / (x1 - x0) * (right - left)
+
+    def py(y: float) -> float:
+        return bottom - y / y1 * (bottom - top)
+
+    xticks = [t for t in MaxNLocator(nbins=9, steps=_STEPS).tick_values(x0, x1) if x0 <= t <= x1]
+    yticks = [t for t in MaxNLocator(nbins=9, steps=_STEPS).tick_values(0, y1) if 0 <= t <= y1]
+    out += [
+        f"<line x1='{px(t):.1f}' y1='{top}' x2='{px(t):.1f}' y2='{bottom}' stroke='#eeeeee'/>"
+        for t in xticks
+    ]
+    out += [
+        f"<line x1='{left}' y1='{py(t):.1f}' x2='{right}' y2='{py(t):.1f}' stroke='#eeeeee'/>"
+        for t in yticks
+    ]
+    for name, color, lw, alpha, values in lines:
+        # steps drawn "post": each bin's level from its start to the next, the last to the end
+        d = []
+        for k, (t, v) in enumerate(zip(starts, values, strict=True)):
+            nxt = starts[k + 1] if k + 1 < len(starts) else t1
+            d.append(f"{px(t):.1f},{py(v):.1f} {px(nxt):.1f},{py(v):.1f}")
+        peak = float(values.max()) if len(values) else 0.0
+        opacity = f" stroke-opacity='{alpha}'" if alpha < 1 else ""
+        out.append(
+            f"<polyline points='{' '.join(d)}' fill='none' stroke='{color}' stroke-width='{lw * 1.39:.2f}'"
+            f"{opacity}><title>{_esc(f'{name}: peak {peak:g} requests/s')}</title></polyline>"
+        )
+    if incidents:
+        out += _incident_marks(incident_marks(data, t0, t1), px, box)
+    out += _frame(
+        xticks,
+        yticks,
+        x0,
+        x1,
+        0.0,
+        y1,
+        box=box,
+        height=LOAD_HEIGHT,
+        xlabel="virtual time (s)",
+        ylabel=("requests per second", f"(bins of {width:g} s)"),
+    )
+    if names:
+        out.append(f"<g font-size='{_LEGEND_PX}'>")
+        for i, (name, color, lw, alpha, _v) in enumerate(lines):
+            y = top + 10 + 17 * i
+            opacity = f" stroke-opacity='{alpha}'" if alpha < 1 else ""
+            out.append(
+                f"<line x1='{right + 8}' y1='{y}' x2='{right + 35}' y2='{y}' stroke='{color}' "
+                f"stroke-width='{lw * 1.39:.2f}'{opacity}/>"
+                f"<text x='{right + 42}' y='{y + 4}'>{_esc(name)}</text>"
+            )
+        out.append("</g>")
+    out.append("</svg>")
+    return "".join(out)
+
+
+def _incident_marks(
+    marks: list[tuple[float, str, str]], px: Any, box: tuple[int, int, int, int]
+) -> list[str]:
+    """A dashed line and a label per incident, the labels kept apart and inside the axes.
+
+    A label reads to the right of its line, or to the left when it would
+    run past the axes' right edge; a label that would overlap one already
+    placed goes one line lower (as :func:`puasim.report.charts.load_chart`).
+    """
+    _left, right, top, bottom = box
+    color = COLORS["incident"]
+    placed: list[tuple[float, float, int]] = []
+    out = []
+    for t, node, label in marks:
+        x = px(t)
+        text = f"{node} {label}"
+        w = text_width(text, _MARK_PX) + 6
+        start, end = (x, x + w) if x + w <= right else (x - w, x)
+        level = 0
+        while any(lv == level and s < end and start < e for s, e, lv in placed):
+            level += 1
+        placed.append((start, end, level))
+        y = top + 12 + level * 0.075 * (bottom - top)
+        anchor, tx = ("start", x + 3) if start == x else ("end", x - 3)
+        out.append(
+            f"<line x1='{x:.1f}' y1='{top}' x2='{x:.1f}' y2='{bottom}' stroke='{color}' "
+            "stroke-width='1.4' stroke-dasharray='5 2'/>"
+            f"<text x='{tx:.1f}' y='{y:.1f}' text-anchor='{anchor}' font-size='{_MARK_PX}' "
+            f"fill='{color}'>{_esc(text)}</text>"
+        )
+    return out

@@ -59,3 +59,48 @@ def test_the_title_is_escaped_and_an_empty_histogram_says_so():
     texts = [t.text for t in root.iter(f"{SVG}text")]
     assert "a<b>&c: refresh lead times" in texts and "no refreshes in this trace" in texts
     assert not bars(root)
+
+
+def lines_of(root: etree._Element) -> dict[str, etree._Element]:
+    """The chart's step lines by series name (from their hover titles)."""
+    return {
+        p.findtext(f"{SVG}title").split(":")[0]: p
+        for p in root.iter(f"{SVG}polyline")
+        if p.find(f"{SVG}title") is not None
+    }
+
+
+def test_load_chart_has_a_line_per_method_the_total_and_the_incidents():
+    from puasim.report.metrics import load_curve
+    from puasim.report.svgcharts import LOAD_HEIGHT, LOAD_WIDTH, load_chart_svg
+
+    data = load(busy().trace)
+    root = etree.fromstring(load_chart_svg(data).encode())
+    assert root.get("aria-label") == "request rate"
+    assert (root.get("width"), root.get("height")) == (str(LOAD_WIDTH), str(LOAD_HEIGHT))
+    curve = load_curve(data, bin_s=1.0)
+    names = sorted(set(curve["series"]))
+    found = lines_of(root)
+    assert set(found) == set(names) | ({"all requests"} if len(names) > 1 else set())
+    for name in names:
+        peak = curve.loc[curve["series"] == name, "rate"].max()
+        assert found[name].findtext(f"{SVG}title") == f"{name}: peak {peak:g} requests/s"
+        # one horizontal run per bin: two points each
+        assert len(found[name].get("points").split()) == 2 * (curve["series"] == name).sum()
+    texts = [t.text for t in root.iter(f"{SVG}text")]
+    assert "server restart" in texts  # the crash and restart at 80 s
+    assert "(bins of 1 s)" in texts and "virtual time (s)" in texts
+
+
+def test_load_chart_labels_and_legend_stay_inside_the_picture():
+    from puasim.report.svgcharts import LOAD_WIDTH, load_chart_svg
+    from puasim.report.svgladder import text_width
+
+    data = load(busy().trace)
+    root = etree.fromstring(load_chart_svg(data).encode())
+    for t in root.iter(f"{SVG}text"):
+        if t.get("x") is None or t.get("transform"):
+            continue
+        x, w = float(t.get("x")), text_width(t.text, float(t.get("font-size") or 13.9))
+        start = {"start": x, None: x, "middle": x - w / 2, "end": x - w}[t.get("text-anchor")]
+        assert 0 <= start and start + w <= LOAD_WIDTH, t.text
