@@ -21,6 +21,8 @@ module                 job
 ``running``            the summary metrics and ``stat:`` series in one pass, no pandas
 ``lampchart``          the busy-lamp timeline picture
 ``charts``             load curve, lead-time histogram, presentities by state
+``svgladder``          ladder pages as SVG text (the report's ladder)
+``svgcharts``          load chart and lead-time histogram as SVG text (the report's)
 ``html``               the self-contained HTML report (``write_report``)
 ``batch``              reports for a trace file or a run folder (``puasim report``)
 =====================  ========================================================

@@ -196,7 +196,9 @@ def render_html(
     if total_pages > len(pages):
         out.append(
             f"<p class='note'>first {len(pages)} of {total_pages} pages ({len(rows)} rows); draw the rest with "
-            "<code>puasim.report.ladder.ladder_pages</code> or <code>ladder(data, start, end)</code>.</p>"
+            "<code>puasim.report.svgladder.ladder_svg_pages</code> (SVG) or "
+            "<code>puasim.report.ladder.ladder_pages</code> / <code>ladder(data, start, end)</code> "
+            "(matplotlib figures).</p>"
         )
     out += pages
     out.append("<h2>Tables</h2>")
