@@ -23,6 +23,7 @@ module                 job
 ``charts``             load curve, lead-time histogram, presentities by state
 ``svgladder``          ladder pages as SVG text (the report's ladder)
 ``svgcharts``          load chart and lead-time histogram as SVG text (the report's)
+``svgtimeline``        the per-presentity timeline as SVG text (the report's)
 ``html``               the self-contained HTML report (``write_report``)
 ``batch``              reports for a trace file or a run folder (``puasim report``)
 =====================  ========================================================

@@ -1,8 +1,8 @@
 """The self-contained HTML report of one trace, and the index of a folder of them.
 
-:func:`write_report` writes ``OUT/report.html`` (the timeline and lamp
-charts embedded as base64 PNG, the load chart, the lead-time histogram and
-the ladder pages as inline SVG, CSS inline, no external resource) and the frames as ``OUT/data/*.csv``
+:func:`write_report` writes ``OUT/report.html`` (the lamp timeline
+embedded as base64 PNG; the timeline, load chart, lead-time histogram and
+ladder pages as inline SVG; CSS inline, no external resource) and the frames as ``OUT/data/*.csv``
 (plus Parquet when pyarrow is installed).  :func:`write_index` writes
 ``OUT/index.html`` linking several reports with their verdicts.
 """
@@ -26,7 +26,8 @@ from puasim.report.metrics import latency_percentiles, refresh_lead_times, round
 from puasim.report.source import TraceSource
 from puasim.report.svgcharts import lead_histogram_svg, load_chart_svg
 from puasim.report.svgladder import ladder_svg_pages
-from puasim.report.timeline import natural_key, presentities, timeline
+from puasim.report.svgtimeline import timeline_svg
+from puasim.report.timeline import natural_key, presentities
 
 REPORT_FILE = "report.html"
 #: presentities drawn in the report's timeline
@@ -168,7 +169,7 @@ def render_html(
             "longest gaps, then the longest orphan time; every one is in the coverage table.</p>"
         )
     chosen = list(zip(keys["presentity"], keys["event"], strict=True))[:TIMELINE_KEYS]
-    out.append(_img(timeline(data, keys=sorted(chosen, key=natural_key) or None), "timeline"))
+    out.append(timeline_svg(data, keys=sorted(chosen, key=natural_key) or None))
     gaps = data.gaps(min_gap)
     out.append("<h3>Presence gaps</h3>")
     out.append(
