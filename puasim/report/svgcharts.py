@@ -45,10 +45,18 @@ def _esc(text: object) -> str:
     return html.escape(str(text), quote=True)
 
 
-def _tick(v: float) -> str:
-    """A tick label as matplotlib writes it: shortest form, a true minus sign."""
-    text = f"{v:.6g}"
-    return "0" if text in ("0", "-0") else text.replace("-", "\u2212")
+def tick_labels(ticks: list[float]) -> list[str]:
+    """Tick labels with as many decimals as the finest tick needs, all alike (as matplotlib
+    writes them: 0.0000 ... 0.0010, or 0.0 2.5 5.0), a true minus sign."""
+    decimals = 0
+    for t in ticks:
+        frac = f"{abs(t):.6f}".rstrip("0").split(".")[1]
+        decimals = max(decimals, len(frac))
+    out = []
+    for t in ticks:
+        text = f"{t:.{decimals}f}"
+        out.append(text.lstrip("-") if float(text) == 0 else text.replace("-", "\u2212"))
+    return out
 
 
 def lead_histogram_svg(
@@ -185,17 +193,17 @@ def _frame(
         f"<rect x='{left}' y='{top}' width='{right - left}' height='{bottom - top}' "
         "fill='none' stroke='black' stroke-width='1.1'/>"
     ]
-    for t in xticks:
+    for t, text in zip(xticks, tick_labels(xticks), strict=True):
         x = px(t)
         out.append(
             f"<line x1='{x:.1f}' y1='{bottom}' x2='{x:.1f}' y2='{bottom + 5}' stroke='black'/>"
-            f"<text x='{x:.1f}' y='{bottom + 19}' text-anchor='middle'>{_tick(t)}</text>"
+            f"<text x='{x:.1f}' y='{bottom + 19}' text-anchor='middle'>{text}</text>"
         )
-    for t in yticks:
+    for t, text in zip(yticks, tick_labels(yticks), strict=True):
         y = py(t)
         out.append(
             f"<line x1='{left - 5}' y1='{y:.1f}' x2='{left}' y2='{y:.1f}' stroke='black'/>"
-            f"<text x='{left - 8}' y='{y + 5:.1f}' text-anchor='end'>{_tick(t)}</text>"
+            f"<text x='{left - 8}' y='{y + 5:.1f}' text-anchor='end'>{text}</text>"
         )
     out.append(
         f"<text x='{(left + right) / 2}' y='{height - 8}' text-anchor='middle'>{_esc(xlabel)}</text>"

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from matplotlib.ticker import MaxNLocator
 
 from puasim.report.figures import COLORS
+from puasim.report.svgcharts import tick_labels
 from puasim.report.svgladder import text_width
 from puasim.report.timeline import _band_name, _by_key, _clip, _columns, _keys, _sublanes
 
@@ -105,11 +106,19 @@ def timeline_svg(
         f"<rect x='{_AX_LEFT}' y='{_TOP}' width='{_AX_W}' height='{bottom - _TOP}' fill='none' "
         "stroke='black' stroke-width='1.1'/>"
     )
-    for t in xticks:
+    labels = tick_labels(xticks)
+    for t, text in zip(xticks, labels, strict=True):
         out.append(
             f"<line x1='{px(t):.1f}' y1='{bottom}' x2='{px(t):.1f}' y2='{bottom + 5}' stroke='black'/>"
-            f"<text x='{px(t):.1f}' y='{bottom + 19}' text-anchor='middle'>{t:g}</text>"
+            f"<text x='{px(t):.1f}' y='{bottom + 19}' text-anchor='middle'>{text}</text>"
         )
+    # tick labels at the axis ends reach past it (the PNG's crop held them)
+    if xticks:
+        left = min(left, int(px(xticks[0]) - text_width(labels[0], 13.9) / 2) - 10)
+        right = max(
+            _AX_LEFT + _AX_W + 12, int(px(xticks[-1]) + text_width(labels[-1], 13.9) / 2) + 10
+        )
+        width = right - left
     out.append(
         f"<text x='{_AX_LEFT + _AX_W / 2}' y='{bottom + 37}' text-anchor='middle'>virtual time (s)</text>"
     )
