@@ -104,3 +104,12 @@ def test_load_chart_labels_and_legend_stay_inside_the_picture():
         x, w = float(t.get("x")), text_width(t.text, float(t.get("font-size") or 13.9))
         start = {"start": x, None: x, "middle": x - w / 2, "end": x - w}[t.get("text-anchor")]
         assert 0 <= start and start + w <= LOAD_WIDTH, t.text
+
+
+def test_tick_labels_share_one_number_of_decimals_and_a_true_minus():
+    from puasim.report.svgcharts import tick_labels
+
+    assert tick_labels([0.0, 0.0002, 0.001]) == ["0.0000", "0.0002", "0.0010"]
+    assert tick_labels([0.0, 2.5, 5.0]) == ["0.0", "2.5", "5.0"]
+    assert tick_labels([-2.0, 0.0, 2.0]) == ["\u22122", "0", "2"]
+    assert tick_labels([]) == []
