@@ -45,11 +45,13 @@ import os
 import resource
 import subprocess
 import sys
-import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import NoReturn
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from baseline import baseline_tree as _baseline_tree  # noqa: E402
+from baseline import compile_tree  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_BASELINE = "246c536"
@@ -72,25 +74,9 @@ def first_files(count: int = 48) -> list[str]:
     return files[:count]
 
 
-@contextlib.contextmanager
-def baseline_tree(rev: str) -> Iterator[Path]:
-    """A temporary git worktree of ``rev`` (removed afterwards)."""
-    tmp = Path(tempfile.mkdtemp(prefix="bench_run_suite_"))
-    path = tmp / "baseline"
-    made = subprocess.run(
-        ["git", "-C", str(REPO), "worktree", "add", "--detach", "--quiet", str(path), rev],
-        check=False, capture_output=True, text=True,
-    )
-    if made.returncode != 0:
-        tmp.rmdir()
-        last = (made.stderr.strip().splitlines() or ["(no message)"])[-1]
-        fail(f"--baseline {rev}: cannot check it out: {last}")
-    try:
-        yield path
-    finally:
-        subprocess.run(["git", "-C", str(REPO), "worktree", "remove", "--force", str(path)], check=False)
-        with contextlib.suppress(OSError):
-            tmp.rmdir()
+def baseline_tree(rev: str) -> contextlib.AbstractContextManager[Path]:
+    """A temporary git worktree of ``rev`` (removed afterwards); see ``baseline.py``."""
+    return _baseline_tree(rev, prefix="bench_run_suite_")
 
 
 def measure(tree: Path, files: list[str], jobs: int | None) -> dict:
@@ -131,6 +117,8 @@ def main(argv: list[str] | None = None) -> None:
         fail("--rounds must be at least 1")
     with contextlib.ExitStack() as stack:
         base = None if args.no_baseline else stack.enter_context(baseline_tree(args.baseline))
+        for tree in (REPO,) if base is None else (REPO, base):
+            compile_tree(tree)  # both sides start with their bytecode written (see baseline.py)
         for name in chosen:
             files = sets[name]
             sides: dict[str, tuple[Path, int | None]] = {"this tree -j 1": (REPO, 1)}

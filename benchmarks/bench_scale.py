@@ -64,9 +64,12 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import NoReturn
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from baseline import baseline_tree as _baseline_tree  # noqa: E402
+from baseline import compile_tree  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 #: the commit the speed work (issue 13) started from
@@ -165,45 +168,9 @@ def child(n: int, trace_level: str | None, duration: int) -> dict:
 
 
 # ----------------------------------------------------------------------------- parent
-@contextlib.contextmanager
-def baseline_tree(rev: str) -> Iterator[Path]:
-    """A temporary git worktree of ``rev`` (removed afterwards)."""
-    tmp = Path(tempfile.mkdtemp(prefix="bench_scale_"))
-    path = tmp / "baseline"
-    made = subprocess.run(
-        ["git", "-C", str(REPO), "worktree", "add", "--detach", "--quiet", str(path), rev],
-        check=False, capture_output=True, text=True,
-    )
-    if made.returncode != 0:
-        tmp.rmdir()
-        last = (made.stderr.strip().splitlines() or ["(no message)"])[-1]
-        fail(f"--baseline {rev}: cannot check it out: {last}")
-    try:
-        yield path
-    finally:
-        subprocess.run(["git", "-C", str(REPO), "worktree", "remove", "--force", str(path)], check=False)
-        with contextlib.suppress(OSError):
-            tmp.rmdir()
-
-
-def compile_tree(tree: Path) -> None:
-    """Write the bytecode of ``tree``'s package before any run is measured.
-
-    With ``PYTHONDONTWRITEBYTECODE`` set (as on the shared test machine) a
-    tree without up-to-date ``__pycache__`` files, such as the freshly
-    checked-out baseline or a module just edited, is compiled again by every
-    run, about 1.1 G instructions (0.3 to 0.5 CPU-s) counted in its CPU time,
-    while the other side may have its bytecode: the ratio would be off by
-    several per cent either way.  ``compileall`` writes the files whatever
-    that variable says, so both sides start equal.
-    """
-    out = subprocess.run(
-        [sys.executable, "-m", "compileall", "-q", str(tree / "puasim")],
-        check=False, capture_output=True, text=True,
-    )
-    if out.returncode != 0:
-        last = ((out.stdout + out.stderr).strip().splitlines() or ["(no message)"])[-1]
-        fail(f"cannot compile {tree / 'puasim'}: {last}")
+def baseline_tree(rev: str) -> contextlib.AbstractContextManager[Path]:
+    """A temporary git worktree of ``rev`` (removed afterwards); see ``baseline.py``."""
+    return _baseline_tree(rev, prefix="bench_scale_")
 
 
 def measure(tree: Path, n: int, trace_level: str | None, duration: int) -> dict:
