@@ -203,6 +203,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
             progress=print,
             jobs=args.jobs,
             cache=not args.no_cache,
+            png=args.png,
         )
     except OSError as exc:
         return _fail("report", exc)
@@ -609,6 +610,9 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("--no-data", action="store_true", help="do not write the frames as CSV/Parquet")
     rp.add_argument("--jobs", type=_jobs, help="worker processes for a folder (default: one per core; 1: none)")
     rp.add_argument("--no-cache", action="store_true", help="write every report, even one whose trace is unchanged")
+    rp.add_argument("--png", action="store_true",
+                    help="also write each picture as OUT/<scenario>/pictures/<name>.png (matplotlib; slower), "
+                    "linked from report.html")
     rp.set_defaults(func=_cmd_report)
     _add_check_parser(sub)
     _add_live_parser(sub)

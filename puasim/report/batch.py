@@ -15,6 +15,7 @@ from typing import Any
 from puasim.report.frames import load
 from puasim.report.html import write_index, write_report
 from puasim.report.metrics import refresh_lead_times, rounds_412, summary
+from puasim.report.pngfiles import PICTURES_DIR
 from puasim.report.source import find_summary, open_trace, trace_files
 from puasim.trace.codec import read_jsonl
 
@@ -90,9 +91,13 @@ def _read_cache(out: Path) -> dict[str, Any]:
     return cache if isinstance(cache, dict) else {}
 
 
-def _still_there(entry: dict[str, Any], write_data: bool) -> bool:
+def _still_there(entry: dict[str, Any], write_data: bool, png: bool = False) -> bool:
     report = Path(entry.get("report", ""))
-    return report.is_file() and (not write_data or (report.parent / "data").is_dir())
+    return (
+        report.is_file()
+        and (not write_data or (report.parent / "data").is_dir())
+        and (not png or any((report.parent / PICTURES_DIR).glob("*.png")))
+    )
 
 
 def _one_report(
@@ -101,6 +106,7 @@ def _one_report(
     verdicts: dict[str, dict[str, Any]],
     ladder_page_limit: int,
     write_data: bool,
+    png: bool = False,
 ) -> dict[str, Any]:
     """Load one trace file and write its report; the index entry (``error`` when it failed)."""
     name = f.stem
@@ -123,6 +129,7 @@ def _one_report(
             ladder_page_limit=ladder_page_limit,
             write_data=write_data,
             metrics=stats,
+            png=png,
         )
     except (OSError, ValueError, NotImplementedError) as exc:
         return {"name": name, "report": "", "result": "error", "error": str(exc)}
@@ -144,6 +151,7 @@ def write_reports(
     progress: Callable[[str], None] | None = None,
     jobs: int | None = None,
     cache: bool = True,
+    png: bool = False,
 ) -> list[dict[str, Any]]:
     """Write ``out_dir/<trace name>/report.html`` (+ data) for every trace of ``run``.
 
@@ -157,6 +165,10 @@ def write_reports(
     ``jobs`` worker processes (default :func:`default_jobs`, every core),
     which take the largest traces first; ``jobs=1`` writes them one after
     the other in this process.
+
+    With ``png`` each report's pictures are also written as PNG files
+    (``out_dir/<name>/pictures/*.png``, drawn with matplotlib) and linked
+    from its page; see :func:`~puasim.report.html.write_report`.
 
     With ``cache`` (the default) a report is not written again when
     ``out_dir/.report-cache.json`` says it was written from the same trace
@@ -175,11 +187,13 @@ def write_reports(
         verdicts=verdicts,
         ladder_page_limit=ladder_page_limit,
         write_data=write_data,
+        png=png,
     )
     # a report whose trace, verdicts, options and code are those it was written from is kept
     fingerprint = code_fingerprint() if cache else ""
     old_cache = _read_cache(out) if cache else {}
-    options = f"{ladder_page_limit} {write_data}"
+    # a report written without PNG files is not one written with them, and the other way round
+    options = f"{ladder_page_limit} {write_data} png={png}"
     keys = {f: _cache_key(f, fingerprint, verdicts, options) for f in files} if cache else {}
     kept: dict[Path, dict[str, Any]] = {}
     for f in files:
@@ -188,7 +202,7 @@ def write_reports(
             cache
             and isinstance(hit, dict)
             and hit.get("key") == keys[f]
-            and _still_there(hit["entry"], write_data)
+            and _still_there(hit["entry"], write_data, png)
         ):
             kept[f] = hit["entry"]
     todo = [f for f in files if f not in kept]

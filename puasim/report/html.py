@@ -3,12 +3,15 @@
 :func:`write_report` writes ``OUT/report.html`` (the lamp timeline
 embedded as base64 PNG; the timeline, load chart, lead-time histogram and
 ladder pages as inline SVG; CSS inline, no external resource) and the frames as ``OUT/data/*.csv``
-(plus Parquet when pyarrow is installed).  :func:`write_index` writes
+(plus Parquet when pyarrow is installed); with ``png=True`` also each picture
+drawn with matplotlib as ``OUT/pictures/<name>.png``, linked under the picture
+(:mod:`~puasim.report.pngfiles`).  :func:`write_index` writes
 ``OUT/index.html`` linking several reports with their verdicts.
 """
 
 from __future__ import annotations
 
+import base64
 import html
 import math
 from collections.abc import Iterable
@@ -17,17 +20,19 @@ from typing import Any
 
 import pandas as pd
 
-from puasim.report.figures import png_data_uri
+from puasim.report.charts import lead_histogram, load_chart
+from puasim.report.figures import to_png
 from puasim.report.frames import ReportData, load, write_frames
-from puasim.report.ladder import ladder_rows
+from puasim.report.ladder import ladder_pages, ladder_rows
 from puasim.report.lampchart import MAX_PAIRS, lamp_timeline, wrong_by_cause
 from puasim.report.lamps import LampFrames, lag_percentiles, lamp_summary, lamps
 from puasim.report.metrics import latency_percentiles, refresh_lead_times, rounds_412, summary
+from puasim.report.pngfiles import PICTURES_DIR, PngFiles
 from puasim.report.source import TraceSource
 from puasim.report.svgcharts import lead_histogram_svg, load_chart_svg
 from puasim.report.svgladder import ladder_svg_pages
 from puasim.report.svgtimeline import timeline_svg
-from puasim.report.timeline import natural_key, presentities
+from puasim.report.timeline import natural_key, presentities, timeline
 
 REPORT_FILE = "report.html"
 #: presentities drawn in the report's timeline
@@ -43,7 +48,7 @@ th, td { border: 1px solid #d5d9e0; padding: 2px 7px; text-align: right; }
 th { background: #eef2f8; } td.l, th.l { text-align: left; }
 table.meta td { text-align: left; } table.meta th { text-align: left; }
 .pass { color: #1b7f3b; font-weight: bold; } .fail { color: #b3261e; font-weight: bold; }
-.note { color: #555; font-size: 0.9em; } img { max-width: 100%; border: 1px solid #eee; margin: 0.5em 0; }
+.note { color: #555; font-size: 0.9em; } p.png { font-size: 0.8em; margin: -0.3em 0 0.8em; } img { max-width: 100%; border: 1px solid #eee; margin: 0.5em 0; }
 svg.ladder, svg.chart { display: block; max-width: 100%; height: auto; border: 1px solid #eee; margin: 0.5em 0; }
 details { margin: 0.5em 0; } summary { cursor: pointer; font-weight: 600; }
 .grid { display: grid; grid-template-columns: repeat(auto-fit, minmax(260px, 1fr)); gap: 0 2em; }
@@ -98,8 +103,8 @@ def _kv(pairs: Iterable[tuple[str, Any]]) -> str:
     return f"<table class='meta'>{rows}</table>"
 
 
-def _img(fig: Any, alt: str) -> str:
-    return f"<img alt='{_esc(alt)}' src='{png_data_uri(fig)}'>"
+def _img(png: bytes, alt: str) -> str:
+    return f"<img alt='{_esc(alt)}' src='data:image/png;base64,{base64.b64encode(png).decode('ascii')}'>"
 
 
 def _verdict_html(verdict: dict[str, Any] | None) -> str:
@@ -132,11 +137,15 @@ def render_html(
     *,
     metrics: dict[str, Any] | None = None,
     lamp_frames: LampFrames | None = None,
+    pngs: PngFiles | None = None,
 ) -> str:
     """The report page of ``data`` as one HTML string.
 
     ``metrics`` is ``summary(data, min_gap)`` when the caller has it already,
-    ``lamp_frames`` the :func:`~puasim.report.lamps.lamps` of the data.
+    ``lamp_frames`` the :func:`~puasim.report.lamps.lamps` of the data.  With
+    ``pngs`` each picture is also drawn with matplotlib and written there
+    (``timeline``, ``load``, ``lead_times``, ``lamps``, ``ladder-1``..``ladder-K``:
+    the pages shown), and the page links each file under its picture.
     """
     title = title or data.title
     meta: list[tuple[str, Any]] = [
@@ -169,7 +178,10 @@ def render_html(
             "longest gaps, then the longest orphan time; every one is in the coverage table.</p>"
         )
     chosen = list(zip(keys["presentity"], keys["event"], strict=True))[:TIMELINE_KEYS]
-    out.append(timeline_svg(data, keys=sorted(chosen, key=natural_key) or None))
+    shown_keys = sorted(chosen, key=natural_key) or None
+    out.append(timeline_svg(data, keys=shown_keys))
+    if pngs is not None:
+        out.append(pngs.add("timeline", timeline(data, keys=shown_keys)))
     gaps = data.gaps(min_gap)
     out.append("<h3>Presence gaps</h3>")
     out.append(
@@ -180,14 +192,18 @@ def render_html(
     )
     out.append("<h2>Load</h2>")
     out.append(load_chart_svg(data))
+    if pngs is not None:
+        out.append(pngs.add("load", load_chart(data)))
     out.append("<h3>Transaction latency (ms)</h3>")
     out.append(_table(latency_percentiles(data)))
     out.append("<h2>Refresh timing</h2>")
     out.append(lead_histogram_svg(lead, data.title))
+    if pngs is not None:
+        out.append(pngs.add("lead_times", lead_histogram(data, lead=lead)))
     out.append(_table(lead, max_rows=60, caption="refreshes"))
     out.append("<h3>412 rounds</h3>")
     out.append(_table(rounds, caption="PUBLISHes answered 412"))
-    out += _lamp_section(data, lamps(data) if lamp_frames is None else lamp_frames)
+    out += _lamp_section(data, lamps(data) if lamp_frames is None else lamp_frames, pngs)
     rows = ladder_rows(data)
     out.append("<h2>Ladder</h2>")
     pages = ladder_svg_pages(
@@ -201,6 +217,12 @@ def render_html(
             "<code>puasim.report.ladder.ladder_pages</code> / <code>ladder(data, start, end)</code> "
             "(matplotlib figures).</p>"
         )
+    if pngs is not None:
+        figs = ladder_pages(data, rows_per_page=rows_per_page, max_pages=ladder_page_limit, rows=rows)
+        pages = [
+            page + pngs.add(f"ladder-{i}", fig)
+            for i, (page, fig) in enumerate(zip(pages, figs, strict=True), start=1)
+        ]
     out += pages
     out.append("<h2>Tables</h2>")
     for name, frame in [
@@ -220,7 +242,7 @@ def render_html(
     return "\n".join(out)
 
 
-def _lamp_section(data: ReportData, frames: LampFrames) -> list[str]:
+def _lamp_section(data: ReportData, frames: LampFrames, pngs: PngFiles | None = None) -> list[str]:
     """Busy lamps (docs/metrics.md): only when a phone watches an extension."""
     if frames.empty:
         return []
@@ -232,7 +254,11 @@ def _lamp_section(data: ReportData, frames: LampFrames) -> list[str]:
     if pairs > MAX_PAIRS:
         out.append(f"<p class='note'>{MAX_PAIRS} of {pairs} watcher/extension pairs drawn: those with the most "
                    "wrong time; every interval is in data/lamp_wrong.csv.</p>")
-    out += [_img(lamp_timeline(frames, data.end_time), "busy lamp timeline"),
+    png = to_png(lamp_timeline(frames, data.end_time))
+    out.append(_img(png, "busy lamp timeline"))
+    if pngs is not None:
+        out.append(pngs.add("lamps", png))
+    out += [
            "<h3>Wrong intervals by cause</h3>", _table(wrong_by_cause(frames.wrong)),
            "<h3>Lamp lag per watcher (s)</h3>", _table(lag_percentiles(frames.lag, by=["watcher", "watcher_uri"])),
            _table(frames.wrong, max_rows=60, caption="intervals where a lamp was wrong")]
@@ -249,6 +275,7 @@ def write_report(
     write_data: bool = True,
     min_gap: float = 0.0,
     metrics: dict[str, Any] | None = None,
+    png: bool = False,
 ) -> Path:
     """Write ``out_dir/report.html`` and ``out_dir/data/*`` for ``trace``; return the HTML path.
 
@@ -256,7 +283,9 @@ def write_report(
     an already loaded :class:`ReportData`; ``verdict`` a row of the
     ``summary.json`` ``puasim run`` writes (scenario, result, failures, refs);
     ``metrics`` the :func:`~puasim.report.metrics.summary` of the data when
-    the caller has it already.
+    the caller has it already.  With ``png`` each picture is also written as
+    ``out_dir/pictures/<name>.png`` (matplotlib; see :func:`render_html`) and
+    linked from the page.
     """
     data = load(trace)
     out = Path(out_dir)
@@ -274,6 +303,7 @@ def write_report(
         min_gap=min_gap,
         metrics=metrics,
         lamp_frames=lamp_frames,
+        pngs=PngFiles(out / PICTURES_DIR) if png else None,
     )
     path = out / REPORT_FILE
     path.write_text(text, encoding="utf-8")
