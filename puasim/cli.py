@@ -50,6 +50,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from puasim.scenario.runner import discover
     from puasim.scenario.suite import RunOptions, default_jobs, run_files
 
+    if args.png and not args.report:
+        return _fail("run", "--png needs --report (it writes the report's pictures as PNG files)")
     files = discover(args.paths)
     if not files:
         print(f"puasim: no scenario files under {' '.join(map(str, args.paths))}", file=sys.stderr)
@@ -74,6 +76,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         traces=traces if (not args.no_write or level == "stream") else None,
         write_trace=not args.no_write,
         report_out=out if args.report and not args.no_write else None,
+        report_png=args.png,
         progress=show_progress and jobs == 1,
     )
     rows: list[dict[str, Any]] = []
@@ -573,6 +576,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("paths", type=A.input_path, nargs="+", help="scenario files or folders")
     r.add_argument("--out", type=A.output_dir, default="reports", help="where summaries and traces go (default: reports)")
     r.add_argument("--report", action="store_true", help="also write an HTML report per scenario (needs puasim[report])")
+    r.add_argument("--png", action="store_true",
+                   help="with --report: also write each picture as OUT/<scenario>/pictures/<name>.png (slower)")
     r.add_argument("--no-write", action="store_true", help="write nothing to OUT, just print")
     r.add_argument("--json", action="store_true",
                    help="print the per-scenario results as JSON on stdout (the table goes to stderr)")

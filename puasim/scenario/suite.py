@@ -38,6 +38,8 @@ class RunOptions:
     write_trace: bool = False
     #: folder for HTML reports (``OUT``); None: no report
     report_out: Path | None = None
+    #: the reports also write their pictures as PNG files (``write_report(png=True)``)
+    report_png: bool = False
     #: show the per-run progress bar (only in this process, see RunProgress)
     progress: bool = False
 
@@ -120,7 +122,10 @@ def run_one(f: Path, opts: RunOptions) -> FileOutcome:
                     notes.append(f"(no report: reports need pip install 'puasim[report]': {exc})")
                 else:
                     source = opts.traces / f"{result.name}.jsonl"
-                    report = write_report(source, opts.report_out / result.name, title=result.name, verdict=row)
+                    report = write_report(
+                        source, opts.report_out / result.name, title=result.name, verdict=row,
+                        png=opts.report_png,
+                    )
                     notes.append(f"report: {report}")
     except OSError as exc:
         write_error = str(exc)

@@ -139,3 +139,24 @@ def test_the_cache_does_not_reuse_a_report_without_pngs_when_pngs_are_asked(tmp_
     assert not any("(unchanged)" in line for line in seen)
     assert png_links(alpha.read_text(encoding="utf-8")) == []
     assert (out / CACHE_FILE).is_file()
+
+
+def test_run_report_png_writes_the_pictures_of_each_scenario(tmp_path, capsys):
+    from tests.report.test_streamed import SCENARIO
+
+    out = tmp_path / "out"
+    assert main(["run", str(SCENARIO), "--report", "--png", "--out", str(out), "--jobs", "1"]) == 0
+    report = next(out.glob("*/report.html"))
+    links = png_links(report.read_text(encoding="utf-8"))
+    assert {"pictures/timeline.png", "pictures/load.png", "pictures/ladder-1.png"} <= set(links)
+    for link in links:
+        assert_png(report.parent / link)
+
+
+def test_run_png_without_report_is_a_usage_error(tmp_path, capsys):
+    from tests.report.test_streamed import SCENARIO
+
+    assert main(["run", str(SCENARIO), "--png", "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert "--png needs --report" in err and "Traceback" not in err
+    assert not (tmp_path / "out").exists()
