@@ -54,6 +54,34 @@ STREAM_BUFFER = 1 << 20
 METRICS_BATCH = 512
 
 
+def _encode_batch(batch: list[Record], *sinks: Callable[[bytes], object]) -> bytes:
+    """The canonical lines of ``batch`` as one block of bytes.
+
+    When a record cannot be encoded, the lines of the records before it are
+    handed to every sink (the hash, the file) one by one, so the trace keeps
+    everything up to the fault, and :class:`TraceFormatError` names the
+    record and says how many later records of the batch were not kept.
+    """
+    line = canonical_line
+    try:
+        return "".join([line(rec) + "\n" for rec in batch]).encode("ascii")
+    except Exception as exc:
+        for i, rec in enumerate(batch):
+            try:
+                data = (line(rec) + "\n").encode("ascii")
+            except Exception as inner:
+                later = len(batch) - i - 1
+                raise TraceFormatError(
+                    f"trace record {rec.seq} ({type(rec.event).__name__} of {rec.node} at {rec.time} us) "
+                    f"cannot be encoded: {type(inner).__name__}: {inner}; the trace keeps the records "
+                    f"before it ({later} later record(s) were not kept)"
+                ) from inner
+            for sink in sinks:
+                sink(data)
+        del exc  # every record encoded alone and went to the sinks: nothing is left to hand over
+        return b""
+
+
 class TraceLevelError(RuntimeError):
     """The trace level in use does not keep what was asked for (e.g. records at ``metrics``)."""
 
@@ -232,8 +260,7 @@ class StreamTrace(Trace):
         if not batch:
             return
         self._batch = []
-        line = canonical_line
-        data = "".join([line(rec) + "\n" for rec in batch]).encode("ascii")
+        data = _encode_batch(batch, self._hash.update, self._fh.write)
         self._hash.update(data)
         self._fh.write(data)
 
@@ -273,8 +300,10 @@ class StreamTrace(Trace):
 
     def close(self) -> None:
         if not self._fh.closed:
-            self.flush()
-            self._fh.close()
+            try:
+                self.flush()
+            finally:
+                self._fh.close()
 
     def __enter__(self) -> StreamTrace:
         return self
@@ -366,8 +395,7 @@ class MetricsTrace(Trace):
         batch = self._batch
         if batch:
             self._batch = []
-            line = canonical_line
-            self._hash.update("".join([line(rec) + "\n" for rec in batch]).encode("ascii"))
+            self._hash.update(_encode_batch(batch, self._hash.update))
 
     def __len__(self) -> int:
         return self._count

@@ -377,3 +377,44 @@ def test_iter_of_on_a_file_gives_the_records_of_those_types_with_their_sequence_
     sent = {r.event.message: r.event.message for r in one_pass if type(r.event) is MessageSent}
     delivered = next(r for r in one_pass if type(r.event) is MessageDelivered).event.message
     assert sent[delivered] is delivered
+
+
+class _Unencodable:
+    """A value whose canonical encoding fails (its repr raises)."""
+
+    def __repr__(self) -> str:
+        raise RuntimeError("no text for this value")
+
+
+def test_a_record_that_cannot_be_encoded_leaves_the_records_before_it_in_the_stream(tmp_path):
+    from puasim.trace.codec import TraceFormatError, iter_jsonl
+    from puasim.trace.events import Note
+    from puasim.trace.levels import StreamTrace
+
+    path = tmp_path / "t.jsonl"
+    trace = StreamTrace(path, batch=512)
+    for i in range(100):
+        trace.add(i, "pua", Note("info", f"n{i}"))
+    trace.add(100, "pua", Note("info", _Unencodable()))  # type: ignore[arg-type]
+    trace.add(101, "pua", Note("info", "after"))
+    with pytest.raises(TraceFormatError, match=r"record 100 \(Note of pua at 100 us\).*1 later record"):
+        trace.close()
+    assert trace._fh.closed
+    assert [r.event.text for r in iter_jsonl(path)] == [f"n{i}" for i in range(100)]
+
+
+def test_the_metrics_digest_keeps_the_records_before_one_that_cannot_be_encoded():
+    from puasim.trace.codec import TraceFormatError
+    from puasim.trace.events import Note
+    from puasim.trace.levels import MetricsTrace
+    from puasim.trace.trace import Trace
+
+    good = Trace()
+    trace = MetricsTrace(batch=512)
+    for i in range(10):
+        good.add(i, "pua", Note("info", f"n{i}"))
+        trace.add(i, "pua", Note("info", f"n{i}"))
+    trace.add(10, "pua", Note("info", _Unencodable()))  # type: ignore[arg-type]
+    with pytest.raises(TraceFormatError, match="record 10"):
+        trace.flush()
+    assert trace.digest() == good.digest()
