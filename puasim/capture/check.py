@@ -23,8 +23,10 @@ see:
   the model's own refresh of the same presentity sent within one sweep
   period; a gap above ``tolerance`` is a timing difference.  An API publish
   without a body for an existing record looks the same: it is taken as one
-  when a REGISTER for the presentity reached the PUA's address within
-  ``tolerance`` before (pua_usrloc's contact update, §9.2), else as a refresh.
+  when it is a ``presence`` PUBLISH and a REGISTER for the presentity reached
+  the PUA's address within ``tolerance`` before and was answered 2xx
+  (pua_usrloc's contact update, §9.2; see
+  :func:`~puasim.capture.infer.answered_registers`), else as a refresh.
 * The publication id is not on the wire: a PUBLISH sending an ETag keeps
   the id of the record a 2xx handed it to; an initial PUBLISH for a
   presentity the model still holds a record of gets a new id (noted).
@@ -43,8 +45,9 @@ see:
   API unsubscribe (presentity and watcher from To and From, never the
   Request-URI, which is the dialog's remote target); one whose Expires does
   not fit §5.3's countdown from the dialog's last API call, or that is sent
-  off the sweep grid, → an API call on the dialog (``change``); any other →
-  a refresh the model must send itself.
+  off the sweep grid, or a ``dialog;sla`` one after a REGISTER answered 2xx
+  as above (pua_bla, §9.3), → an API call on the dialog (``change``); any
+  other → a refresh the model must send itself.
 * A PUBLISH asking ``default_expires + 1`` is −1 or ``default_expires``:
   decided from the refreshes that follow (:func:`~puasim.capture.infer.publish_expiry`)
   and said in the row's note.
@@ -81,7 +84,13 @@ from pathlib import Path
 from typing import Any
 
 from puasim.capture.compare import CheckReport, Difference, Row, compare_requests
-from puasim.capture.infer import find_restarts, place_restart, publication_chains, publish_expiry
+from puasim.capture.infer import (
+    answered_registers,
+    find_restarts,
+    place_restart,
+    publication_chains,
+    publish_expiry,
+)
 from puasim.capture.invisible import cleanup_refreshes, explain, handed_out_etags
 from puasim.capture.reader import address_name, read_pcap
 from puasim.effects import SECOND, CancelTimer, Emit, Send, SetTimer
@@ -259,6 +268,13 @@ def _uri(value: Any) -> str:
     return value.uri if value is not None else ""
 
 
+def _package(msg: Request) -> tuple[str, frozenset[str]]:
+    """The Event header as (package, parameter names), lower-cased (RFC 6665 §8.2.1:
+    ``dialog;sla`` is package ``dialog`` with parameter ``sla``)."""
+    package, *params = (msg.get("Event") or "").lower().split(";")
+    return package.strip(), frozenset(p.split("=")[0].strip() for p in params if p.strip())
+
+
 @dataclass(slots=True)
 class _Real:
     row: Row
@@ -348,12 +364,9 @@ class _Checker:
         self.deferred: dict[int, list[tuple[_Real, Response]]] = {}
         #: the PUA's PUBLISHes in capture order: (time, request)
         self.publishes: list[tuple[int, Request]] = []
-        #: To URI of a REGISTER that reached the PUA's address -> its times (pua_usrloc's trigger, §9.2)
-        self.registers: dict[str, list[int]] = {}
-        for r in trace:
-            m = r.event.message if type(r.event) is MessageSent else None
-            if isinstance(m, Request) and m.method == "REGISTER" and r.event.dst == pua and not r.event.retransmission:
-                self.registers.setdefault(_uri(H.to(m)), []).append(r.time)
+        #: To URI of a REGISTER that reached the PUA's address and was answered 2xx -> its
+        #: times (the trigger of pua_usrloc, §9.2, and pua_bla, §9.3)
+        self.registers = answered_registers(msgs, pua)
 
     # -- the model ----------------------------------------------------------------------
     def _new_pua(self) -> Any:
@@ -560,8 +573,14 @@ class _Checker:
 
     def _registered(self, msg: Request, now: int) -> int | None:
         """Time of a REGISTER for the presentity of ``msg`` that reached the PUA's address
-        within the tolerance before it: pua_usrloc turns the contact update into an API
-        publish without a body (§9.2), pua_bla into an API subscribe on the dialog (§9.3)."""
+        within the tolerance before it and was answered 2xx (only a saved contact runs
+        usrloc's callbacks): pua_usrloc turns the contact update into an API publish
+        without a body of event ``presence`` (§9.2), pua_bla into an API subscribe of
+        event ``dialog;sla`` on the dialog (§9.3); other events are neither's."""
+        package, params = _package(msg)
+        if (package, msg.method) not in (("presence", "PUBLISH"), ("dialog", "SUBSCRIBE")) or (
+                package == "dialog" and "sla" not in params):
+            return None
         times = self.registers.get(_uri(H.to(msg)))
         return next((t for t in reversed(times or []) if now - self.tolerance <= t <= now), None)
 

@@ -26,6 +26,13 @@ put on the wire:
   it.  An initial PUBLISH while another chain of the same presentity and
   event is alive means the caller gave another id (pua_dialoginfo: one per
   dialog, §9.4).
+* **REGISTERs that reached the usrloc.**  pua_usrloc and pua_bla act on
+  usrloc's contact callbacks (§9.2, §9.3), which only a REGISTER that the
+  registrar saved runs: one answered 2xx.  A challenge (401/407) or a
+  rejection saves nothing, and a REGISTER with no final reply in the capture
+  is not counted either, so a body-less PUBLISH after it is compared as a
+  refresh (its timing shows) rather than taken as an API call (which would
+  hide it).
 """
 
 from __future__ import annotations
@@ -38,7 +45,10 @@ from typing import Any
 from puasim.sip import headers as H
 from puasim.sip.message import Request, Response
 
-__all__ = ["Restart", "call_id_counter", "find_restarts", "place_restart", "publication_chains", "publish_expiry"]
+__all__ = [
+    "Restart", "answered_registers", "call_id_counter", "find_restarts", "place_restart", "publication_chains",
+    "publish_expiry",
+]
 
 _CALLID_RE = re.compile(r"^([0-9a-f]{16})-(\d+)@")
 #: counters of one instance stay this close: one step per request and process
@@ -132,6 +142,39 @@ def publish_expiry(
         return asked, f"expires {asked} (no refresh where an indefinite publication gets one: finite)"
     return -1, (f"expires -1 or {asked}: Expires {sent_expires} fits both and no refresh tells them apart "
                 "before the record changes or the capture ends; taken as -1")
+
+
+def answered_registers(records: Sequence[Any], pua: tuple[str, int]) -> dict[str, list[int]]:
+    """To URI of every REGISTER that reached the PUA's address and was answered 2xx
+    (anywhere in the capture: pua_usrloc's PUBLISH may leave before the 200) -> the
+    times it arrived, in capture order (see the module docstring).
+
+    ``records`` are trace records in capture order; a request and its reply are
+    paired by top Via branch, Call-ID and CSeq.
+    """
+    def txn(msg: Request | Response) -> tuple[str, str, int] | None:
+        via, cs = H.top_via(msg), H.cseq(msg)
+        if cs is None or cs.method != "REGISTER":
+            return None
+        return (via.branch if via and via.branch else "", msg.get("Call-ID") or "", cs.seq)
+
+    arrived: list[tuple[tuple[str, str, int] | None, int, str]] = []
+    ok: set[tuple[str, str, int]] = set()
+    for r in records:
+        msg = r.event.message
+        if isinstance(msg, Request) and msg.method == "REGISTER" and r.event.dst == pua:
+            if not r.event.retransmission:
+                to = H.to(msg)
+                arrived.append((txn(msg), r.time, to.uri if to is not None else ""))
+        elif isinstance(msg, Response) and r.event.src == pua and 200 <= msg.status < 300:
+            key = txn(msg)
+            if key is not None:
+                ok.add(key)
+    out: dict[str, list[int]] = {}
+    for key, time, aor in arrived:
+        if key in ok:
+            out.setdefault(aor, []).append(time)
+    return out
 
 
 def publication_chains(records: Sequence[Any], pua: tuple[str, int]) -> dict[int, tuple[str, int]]:
