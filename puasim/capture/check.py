@@ -1022,7 +1022,8 @@ class _Checker:
         presentities given in ``ids`` are left to :meth:`_infer_ids`."""
         if self.cfg.db_mode == 2:
             return
-        for msg_id, (pres, chain) in publication_chains(records, self.pua_addr).items():
+        for msg_id, (pres, chain) in publication_chains(
+                records, self.pua_addr, self.host.endpoint.layer.timers.f).items():
             if pres not in self.ids:
                 self.thread_ids[msg_id] = f"not-visible-{chain}"
 

@@ -23,9 +23,13 @@ put on the wire:
 * **Publication ids.**  The id an API caller gives is not on the wire, but
   the ETags are: an initial PUBLISH starts a chain, each SIP-If-Match
   continues the chain its ETag came from, a removal or an error reply ends
-  it.  An initial PUBLISH while another chain of the same presentity and
-  event is alive means the caller gave another id (pua_dialoginfo: one per
-  dialog, §9.4).
+  it, and so does time: a chain whose last granted lifetime has passed
+  (Expires of the 2xx, else of the request) lapsed unrefreshed, and one whose
+  request got no final reply within Timer F ended with pua's local 408
+  (§3.6; the PUA keeps no record of a publication nobody answered).  An
+  initial PUBLISH while another chain of the same presentity and event is
+  alive means the caller gave another id (pua_dialoginfo: one per dialog,
+  §9.4).
 * **REGISTERs that reached the usrloc.**  pua_usrloc and pua_bla act on
   usrloc's contact callbacks (§9.2, §9.3), which only a REGISTER that the
   registrar saved runs: one answered 2xx.  A challenge (401/407) or a
@@ -42,8 +46,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from puasim.effects import SECOND
 from puasim.sip import headers as H
 from puasim.sip.message import Request, Response
+from puasim.txn.timers import RFC3261
 
 __all__ = [
     "Restart", "answered_registers", "call_id_counter", "find_restarts", "place_restart", "publication_chains",
@@ -177,20 +183,33 @@ def answered_registers(records: Sequence[Any], pua: tuple[str, int]) -> dict[str
     return out
 
 
-def publication_chains(records: Sequence[Any], pua: tuple[str, int]) -> dict[int, tuple[str, int]]:
+def publication_chains(
+    records: Sequence[Any], pua: tuple[str, int], timer_f: int = RFC3261.f
+) -> dict[int, tuple[str, int]]:
     """``id(request) -> (presentity, chain)`` for every PUBLISH of a presentity and event
     the PUA held several publications of at once (see the module docstring).
 
     ``records`` are the trace records of the PUA and its server in capture
     order.  An empty id would match any record of the presentity (§2.5.1), so
-    the caller gives each chain of such a presentity its own id.
+    the caller gives each chain of such a presentity its own id.  ``timer_f``
+    (µs) is how long the PUA's transaction waits for a final reply (Timer F,
+    RFC 3261 §17.1.2.2: 64·T1; Kamailio's ``fr_timer``): a chain whose request
+    has none by then ends, as does one whose last grant ran out.
     """
     chain_of_etag: dict[str, int] = {}
-    chain_of_branch: dict[str, tuple[int, bool]] = {}
+    chain_of_branch: dict[str, tuple[int, bool, int | None]] = {}  # branch -> (chain, removal, Expires)
     alive: dict[tuple[str, str | None], set[int]] = {}
     members: dict[int, list[int]] = {}
     key_of: dict[int, tuple[str, str | None]] = {}
     several: set[tuple[str, str | None]] = set()
+    #: chain -> when its last 2xx's grant runs out
+    lapses: dict[int, int] = {}
+    #: chain -> {branch: Timer F deadline} of its requests still without a final reply
+    waiting: dict[int, dict[str, int]] = {}
+
+    def ended(chain: int, now: int) -> bool:
+        return lapses.get(chain, now) < now or any(d < now for d in waiting.get(chain, {}).values())
+
     for r in records:
         msg = r.event.message
         if r.event.retransmission:
@@ -205,25 +224,36 @@ def publication_chains(records: Sequence[Any], pua: tuple[str, int]) -> dict[int
                     continue
             elif msg.body:
                 chain = len(members)
-                if alive.get(key):
+                live = alive.setdefault(key, set())
+                live.difference_update({c for c in live if ended(c, r.time)})
+                if live:
                     several.add(key)
-                alive.setdefault(key, set()).add(chain)
+                live.add(chain)
                 key_of[chain] = key
             else:
                 continue
             members.setdefault(chain, []).append(id(msg))
             via = H.top_via(msg)
-            chain_of_branch[via.branch if via and via.branch else ""] = (chain, H.expires_or_none(msg) == 0)
+            branch = via.branch if via and via.branch else ""
+            chain_of_branch[branch] = (chain, H.expires_or_none(msg) == 0, H.expires_or_none(msg))
+            waiting.setdefault(chain, {})[branch] = r.time + timer_f
         elif r.event.dst == pua and isinstance(msg, Response) and msg.status >= 200:
             via, cs = H.top_via(msg), H.cseq(msg)
-            found = chain_of_branch.get(via.branch if via and via.branch else "")
+            branch = via.branch if via and via.branch else ""
+            found = chain_of_branch.get(branch)
             if cs is None or cs.method != "PUBLISH" or found is None:
                 continue
-            chain, removal = found
+            chain, removal, asked = found
+            deadline = waiting.get(chain, {}).pop(branch, None)
             etag = H.sip_etag(msg)
-            if msg.status < 300 and etag and not removal:
+            late = deadline is not None and r.time > deadline  # the PUA had given up (local 408)
+            if msg.status < 300 and etag and not removal and not late:
                 chain_of_etag[etag] = chain
-            elif msg.status >= 300 or removal:
+                granted = H.expires_or_none(msg)
+                granted = asked if granted is None else granted
+                if granted is not None:
+                    lapses[chain] = r.time + granted * SECOND
+            elif msg.status >= 300 or removal or late:
                 alive.get(key_of.get(chain, ("", None)), set()).discard(chain)
     out: dict[int, tuple[str, int]] = {}
     for chain, ids in members.items():
