@@ -20,6 +20,7 @@ error and exit status 2 before any work starts.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 from collections.abc import Callable
@@ -48,7 +49,13 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
     from puasim.progress import FilesProgress, wanted
     from puasim.scenario.runner import discover
-    from puasim.scenario.suite import RunOptions, default_jobs, run_files
+    from puasim.scenario.suite import (
+        RunOptions,
+        WorkerDied,
+        default_jobs,
+        duplicate_names,
+        run_files,
+    )
 
     if args.png and not args.report:
         return _fail("run", "--png needs --report (it writes the report's pictures as PNG files)")
@@ -56,6 +63,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if not files:
         print(f"puasim: no scenario files under {' '.join(map(str, args.paths))}", file=sys.stderr)
         return 2
+    clash = duplicate_names(files)
+    if clash is not None:
+        return _fail("run", clash)
     level = args.trace_level
     out = Path(args.out)
     traces = out / "traces"
@@ -81,33 +91,46 @@ def _cmd_run(args: argparse.Namespace) -> int:
     )
     rows: list[dict[str, Any]] = []
     failed = 0
+    worker_died = False
     width = max(len(f.stem) for f in files)
     print(f"{'scenario':<{width}}  {'result':<6}  {'virtual s':>10}  {'msgs':>5}  {'wall s':>7}", file=table)
-    with FilesProgress(len(files), enabled=show_progress and jobs > 1) as bar:
-        for done in run_files(files, opts, jobs):
-            bar.update()
-            f = done.file
-            rows.append(done.row)
-            if done.failed:
-                failed += 1
-            if done.invalid is not None:
-                bar.write(f"{f.stem:<{width}}  {'ERROR':<6}  {done.invalid}", table)
-                continue
-            lines = [
-                f"{done.row['scenario']:<{width}}  {done.verdict:<6}  {done.virtual_s:>10.1f}  "
-                f"{done.messages:>5}  {done.wall_s:>7.3f}"
-            ]
-            for fail in done.failures:
-                where = f"{f}:{fail.line}" if fail.line else str(f)
-                lines.append(f"    {where}: {fail.kind}: {fail.message}")
-                if args.verbose and fail.context:
-                    lines.append("\n".join("        " + line for line in fail.context.splitlines()))
-            lines.extend(f"    {note}" for note in done.notes)
-            bar.write("\n".join(lines), table)
-            if done.write_error is not None:
-                return _fail("run", done.write_error)
-    if scratch is not None:
-        scratch.cleanup()
+    try:
+        with FilesProgress(len(files), enabled=show_progress and jobs > 1) as bar, \
+                contextlib.closing(run_files(files, opts, jobs)) as outcomes:
+            for done in outcomes:
+                bar.update()
+                f = done.file
+                rows.append(done.row)
+                if done.failed:
+                    failed += 1
+                if done.invalid is not None:
+                    bar.write(f"{f.stem:<{width}}  {'ERROR':<6}  {done.invalid}", table)
+                    continue
+                lines = [
+                    f"{done.row['scenario']:<{width}}  {done.verdict:<6}  {done.virtual_s:>10.1f}  "
+                    f"{done.messages:>5}  {done.wall_s:>7.3f}"
+                ]
+                for fail in done.failures:
+                    where = f"{f}:{fail.line}" if fail.line else str(f)
+                    lines.append(f"    {where}: {fail.kind}: {fail.message}")
+                    if args.verbose and fail.context:
+                        lines.append("\n".join("        " + line for line in fail.context.splitlines()))
+                lines.extend(f"    {note}" for note in done.notes)
+                bar.write("\n".join(lines), table)
+                if done.write_error is not None:
+                    return _fail("run", done.write_error)
+    except KeyboardInterrupt:
+        # like a run in one process: no summary is written (a partial one would replace the last full one)
+        print(f"puasim run: interrupted after {len(rows)} of {len(files)} files", file=sys.stderr)
+        return 130
+    except WorkerDied as exc:
+        running = ", ".join(map(str, exc.running))
+        print(f"puasim run: a worker process died (killed? out of memory?) while running {running}",
+              file=sys.stderr)
+        worker_died = True  # the files that finished still get their summary
+    finally:
+        if scratch is not None:
+            scratch.cleanup()
     total = len(rows)
     print(f"\n{total - failed} passed, {failed} failed", file=table)
     summary = json.dumps(rows, indent=2) + "\n"
@@ -127,7 +150,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         return _fail("run", exc)
     if args.json:
         sys.stdout.write(summary)
-    return 1 if failed else 0
+    return 2 if worker_died else 1 if failed else 0
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
@@ -549,7 +572,10 @@ def _cmd_compare(args: argparse.Namespace) -> int:
             print(f"{row.profile} sends the same requests as {args.profiles[0]}")
     if not args.no_write:
         try:
-            path = write_compare_report(runs, Path(args.out) / scn.name, title=scn.name, verdicts=verdicts)
+            from puasim.trace.filenames import safe_name
+
+            folder = Path(args.out) / safe_name(scn.name, fallback=Path(args.scenario).stem)
+            path = write_compare_report(runs, folder, title=scn.name, verdicts=verdicts)
         except OSError as exc:
             return _fail("compare", exc)
         print(f"report: {path}")

@@ -17,7 +17,8 @@ from puasim.report.html import write_index, write_report
 from puasim.report.metrics import refresh_lead_times, rounds_412, summary
 from puasim.report.pngfiles import PICTURES_DIR
 from puasim.report.source import find_summary, open_trace, trace_files
-from puasim.trace.codec import read_jsonl
+from puasim.trace.codec import read_jsonl, read_meta
+from puasim.trace.filenames import inside, safe_name, unique_names
 
 #: trace files up to this size are read into memory for their report; larger ones are read
 #: lazily, a chunk at a time, once per pass (so a trace larger than memory can be reported on)
@@ -100,6 +101,22 @@ def _still_there(entry: dict[str, Any], write_data: bool, png: bool = False) -> 
     )
 
 
+def report_folders(files: list[Path]) -> dict[Path, str]:
+    """The folder under ``OUT`` of each trace's report: its scenario name (``meta["scenario"]``,
+    text from the file, not trusted as a path) made file-safe, else the file's stem; the second
+    and later of equal ones get ``-2``, ``-3``, ... in file order."""
+    names: list[str] = []
+    for f in files:
+        scenario: object = None
+        if f.suffix == ".jsonl":
+            try:
+                scenario = read_meta(f).get("scenario")
+            except (OSError, ValueError):
+                pass  # the report itself says what is wrong with the file
+        names.append(safe_name(str(scenario or ""), fallback=f.stem))
+    return dict(zip(files, unique_names(names), strict=True))
+
+
 def _one_report(
     f: Path,
     out: Path,
@@ -107,10 +124,13 @@ def _one_report(
     ladder_page_limit: int,
     write_data: bool,
     png: bool = False,
+    folders: dict[Path, str] | None = None,
 ) -> dict[str, Any]:
-    """Load one trace file and write its report; the index entry (``error`` when it failed)."""
+    """Load one trace file and write its report into ``out/folders[f]`` (see
+    :func:`report_folders`); the index entry (``error`` when it failed)."""
     name = f.stem
     try:
+        folder = inside(out, (folders or {}).get(f) or report_folders([f])[f])
         if f.suffix == ".jsonl" and f.stat().st_size <= IN_MEMORY_BYTES:
             # the frames, lamps, ladder notes and digest each walk the trace: a small file is
             # decoded once into memory rather than once per walk
@@ -123,7 +143,7 @@ def _one_report(
         stats = summary(data, lead=refresh_lead_times(data), rounds=rounds_412(data))
         path = write_report(
             data,
-            out / name,
+            folder,
             title=name,
             verdict=verdict,
             ladder_page_limit=ladder_page_limit,
@@ -155,6 +175,9 @@ def write_reports(
 ) -> list[dict[str, Any]]:
     """Write ``out_dir/<trace name>/report.html`` (+ data) for every trace of ``run``.
 
+    The folder is the trace's scenario name made file-safe (see :func:`report_folders`):
+    a name such as ``../x`` from a trace file never writes outside ``out_dir``.
+
     When ``run`` is a folder, ``out_dir/index.html`` links them all.  Returns
     one entry per trace, in file order: ``name``, ``report`` (path),
     ``result`` (from summary.json, or ``""``) and the
@@ -181,6 +204,7 @@ def write_reports(
     verdicts = read_verdicts(run)
     out = Path(out_dir)
     workers = min(default_jobs() if jobs is None else max(1, jobs), len(files))
+    folders = report_folders(files)
     task = partial(
         _one_report,
         out=out,
@@ -188,13 +212,14 @@ def write_reports(
         ladder_page_limit=ladder_page_limit,
         write_data=write_data,
         png=png,
+        folders=folders,
     )
     # a report whose trace, verdicts, options and code are those it was written from is kept
     fingerprint = code_fingerprint() if cache else ""
     old_cache = _read_cache(out) if cache else {}
     # a report written without PNG files is not one written with them, and the other way round
     options = f"{ladder_page_limit} {write_data} png={png}"
-    keys = {f: _cache_key(f, fingerprint, verdicts, options) for f in files} if cache else {}
+    keys = {f: _cache_key(f, fingerprint, verdicts, f"{options} {folders[f]}") for f in files} if cache else {}
     kept: dict[Path, dict[str, Any]] = {}
     for f in files:
         hit = old_cache.get(str(f))

@@ -12,13 +12,18 @@ it ran in).
 
 Workers are forked on Linux: the modules the parent imported (the scenario
 stack) are shared instead of imported again by every worker.
+
+Every file writes ``traces/<name>.jsonl`` (and ``<report>/<name>/``) under
+the file-safe form of its scenario name (:func:`~puasim.trace.filenames.safe_name`),
+so :func:`duplicate_names` is checked before a run: two files with one name
+would write one trace file, at once on two workers.
 """
 
 from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Generator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -80,6 +85,55 @@ class FileOutcome:
         return self.invalid is not None or self.row.get("result") != "pass"
 
 
+class WorkerDied(RuntimeError):
+    """A worker process ended without handing back its outcome (killed, e.g. out of memory).
+
+    ``running`` are the files that were on the workers then, in file order:
+    one of them was on the worker that died, the others were lost with the pool.
+    """
+
+    def __init__(self, running: tuple[Path, ...]) -> None:
+        super().__init__(", ".join(map(str, running)))
+        self.running = running
+
+
+def trace_name(name: str, f: Path) -> str:
+    """The file name (without ``.jsonl``) of the trace of scenario ``name`` read from ``f``."""
+    from puasim.trace.filenames import safe_name
+
+    return safe_name(name, fallback=f.stem)
+
+
+def duplicate_names(files: list[Path]) -> str | None:
+    """A one-line complaint naming the first two files whose traces would have one name
+    (same ``name:``, same stem, or names equal once made file-safe); None when all differ.
+
+    Files that do not load are left out: they are reported as invalid by the run and
+    write no trace.
+    """
+    from puasim.scenario.loader import ScenarioError
+    from puasim.scenario.runner import load_scenario
+
+    seen: dict[str, tuple[Path, str]] = {}
+    for f in files:
+        try:
+            name = load_scenario(f).name
+        except ScenarioError:
+            continue
+        key = trace_name(name, f)
+        first = seen.get(key.lower())
+        if first is None:
+            seen[key.lower()] = (f, name)
+            continue
+        other, other_name = first
+        names = f"the scenario name {name!r}" if name == other_name else f"the names {other_name!r} and {name!r}"
+        return (
+            f"{other} and {f} have {names}: both runs would write traces/{key}.jsonl "
+            "(give each scenario its own name:)"
+        )
+    return None
+
+
 def run_one(f: Path, opts: RunOptions) -> FileOutcome:
     """Load, run and judge one file; write its trace (and report) as ``opts`` says."""
     from puasim.progress import RunProgress
@@ -90,7 +144,8 @@ def run_one(f: Path, opts: RunOptions) -> FileOutcome:
     level = opts.level
     try:
         scn = load_scenario(f)
-        trace_path = opts.traces / f"{scn.name}.jsonl" if level == "stream" and opts.traces is not None else None
+        stem = trace_name(scn.name, f)
+        trace_path = opts.traces / f"{stem}.jsonl" if level == "stream" and opts.traces is not None else None
         with RunProgress(scn.duration, scn.name, enabled=opts.progress) as bar:
             result = run_scenario(scn, trace_level=level, trace_path=trace_path, progress=bar)
     except ScenarioError as exc:
@@ -111,7 +166,7 @@ def run_one(f: Path, opts: RunOptions) -> FileOutcome:
     write_error = None
     try:
         if opts.write_trace and opts.traces is not None and level == "full":
-            write_jsonl(result.trace, opts.traces / f"{result.name}.jsonl")
+            write_jsonl(result.trace, opts.traces / f"{stem}.jsonl")
         if opts.report_out is not None and opts.traces is not None:
             if level == "metrics":
                 notes.append("(no report: trace level 'metrics' keeps no records; the summary has the metrics)")
@@ -121,9 +176,9 @@ def run_one(f: Path, opts: RunOptions) -> FileOutcome:
                 except ImportError as exc:
                     notes.append(f"(no report: reports need pip install 'puasim[report]': {exc})")
                 else:
-                    source = opts.traces / f"{result.name}.jsonl"
+                    source = opts.traces / f"{stem}.jsonl"
                     report = write_report(
-                        source, opts.report_out / result.name, title=result.name, verdict=row,
+                        source, opts.report_out / stem, title=result.name, verdict=row,
                         png=opts.report_png,
                     )
                     notes.append(f"report: {report}")
@@ -153,19 +208,46 @@ def _context() -> Any:
 
 
 def _ignore_sigint() -> None:
-    """Workers leave Ctrl-C to the parent, which stops handing out files and waits for them."""
+    """Workers leave Ctrl-C to the parent, which stops handing out files and ends them."""
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
-def run_files(files: list[Path], opts: RunOptions, jobs: int = 1) -> Iterator[FileOutcome]:
+def _end_workers(pool: Any) -> None:
+    """Stop ``pool`` now: no new file starts and the workers still running one are terminated.
+
+    A scenario run can take minutes, so the ones running are not waited for.
+    ``ProcessPoolExecutor`` has no public way to end its workers before Python 3.14
+    (``terminate_workers``); its ``_processes`` map is used where that is missing.
+    """
+    terminate = getattr(pool, "terminate_workers", None)
+    if terminate is not None:  # Python 3.14+
+        terminate()
+        return
+    processes = list((getattr(pool, "_processes", None) or {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for proc in processes:
+        if proc.is_alive():
+            proc.terminate()
+    for proc in processes:
+        proc.join(timeout=5)
+
+
+def run_files(files: list[Path], opts: RunOptions, jobs: int = 1) -> Generator[FileOutcome, None, None]:
     """The outcome of every file, in the order of ``files``.
 
     ``jobs`` > 1 runs the files on that many worker processes (never more
-    than there are files), without the per-run progress bar: the workers
-    take the files in order, and an outcome is yielded once it and every
-    one before it are done.
+    than there are files), without the per-run progress bar.  The workers
+    take the files in order and at most ``jobs`` files are handed out at a
+    time (the next when one finishes), so nothing waits in the pool's queue;
+    an outcome is yielded once it and every one before it are done.
+
+    When the caller stops early -- Ctrl-C (``KeyboardInterrupt``, which the
+    workers ignore and leave to this process) or closing the iterator --
+    no further file is handed out and the workers are terminated: a file cut
+    short leaves what its streamed trace had written.  A worker that dies
+    raises :class:`WorkerDied` naming the files that were running.
     """
     workers = min(max(1, jobs), len(files))
     if workers == 1:
@@ -173,17 +255,45 @@ def run_files(files: list[Path], opts: RunOptions, jobs: int = 1) -> Iterator[Fi
             yield run_one(f, opts)
         return
     import dataclasses
-    from concurrent.futures import ProcessPoolExecutor
+    import itertools
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+    from concurrent.futures.process import BrokenProcessPool
 
     quiet = dataclasses.replace(opts, progress=False)
-    with ProcessPoolExecutor(max_workers=workers, mp_context=_context(), initializer=_ignore_sigint) as pool:
-        futures: list[Future[FileOutcome]] = [pool.submit(run_one, f, quiet) for f in files]
-        try:
-            for fut in futures:
-                yield fut.result()
-        finally:
-            for fut in futures:
-                fut.cancel()
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=_context(), initializer=_ignore_sigint)
+    futures: dict[int, Future[FileOutcome]] = {}
+    finished = False
+    try:
+        queued = iter(enumerate(files))
+
+        def hand_out() -> None:  # keep ``workers`` files running while any are left
+            busy = sum(not fut.done() for fut in futures.values())
+            for k, f in itertools.islice(queued, max(0, workers - busy)):
+                futures[k] = pool.submit(run_one, f, quiet)
+
+        for i in range(len(files)):
+            try:
+                hand_out()
+                while not futures[i].done():
+                    wait([fut for fut in futures.values() if not fut.done()], return_when=FIRST_COMPLETED)
+                    hand_out()
+                outcome = futures.pop(i).result()
+            except BrokenProcessPool:  # from submit() or result(): a worker is gone
+                lost = [
+                    k for k, fut in futures.items()
+                    if not fut.done() or isinstance(fut.exception(), BrokenProcessPool)
+                ]
+                raise WorkerDied(tuple(files[k] for k in sorted({i, *lost}))) from None
+            yield outcome
+        finished = True
+    finally:
+        if finished:
+            pool.shutdown(wait=True)
+        else:
+            _end_workers(pool)
 
 
-__all__ = ["FailureLine", "FileOutcome", "RunOptions", "default_jobs", "run_files", "run_one"]
+__all__ = [
+    "FailureLine", "FileOutcome", "RunOptions", "WorkerDied", "default_jobs", "duplicate_names", "run_files",
+    "run_one", "trace_name",
+]
