@@ -63,7 +63,11 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if not files:
         print(f"puasim: no scenario files under {' '.join(map(str, args.paths))}", file=sys.stderr)
         return 2
-    clash = duplicate_names(files)
+    try:
+        clash = duplicate_names(files)
+    except KeyboardInterrupt:
+        print(f"puasim run: interrupted while reading the {len(files)} files, before any run", file=sys.stderr)
+        return 130
     if clash is not None:
         return _fail("run", clash)
     level = args.trace_level

@@ -50,6 +50,22 @@ def test_same_stem_in_two_folders_is_a_duplicate(tmp_path: Path, capsys: pytest.
     assert err.count("\n") == 1 and str(a) in err and str(b) in err and "'x'" in err
 
 
+def test_ctrl_c_while_the_files_are_read_is_one_line_and_130(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import puasim.scenario.suite as suite
+
+    def interrupted(files: list[Path]) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(suite, "duplicate_names", interrupted)
+    a = _publish(tmp_path / "one", "a", "a")
+    assert main(["run", "--out", str(tmp_path / "out"), str(a)]) == 130
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "interrupted while reading the 1 files, before any run" in err
+    assert not (tmp_path / "out" / "summary.json").exists()
+
+
 def test_the_shipped_scenarios_have_no_duplicate_names() -> None:
     from puasim.scenario.runner import discover
     from puasim.scenario.suite import duplicate_names
