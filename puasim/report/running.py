@@ -20,6 +20,7 @@ frames' order).  Pure Python and numpy; no pandas frame is built.
 
 from __future__ import annotations
 
+import functools
 import math
 from array import array
 from collections import Counter, deque
@@ -61,54 +62,18 @@ def _addr(a: Any) -> str:
         return str(a)
 
 
-#: bounded memo tables of the pure functions below: a run repeats the same few values
+#: bounded memos of pure functions: a run repeats the same few values
 _MEMO_SIZE = 4096
-_AORS: dict[str, str] = {}
-_BODY_IDS: dict[bytes, str] = {}
-_EVENT_NAMES: dict[int, str] = {}
+_aor = functools.lru_cache(maxsize=_MEMO_SIZE)(S.aor)
+_body_id = functools.lru_cache(maxsize=_MEMO_SIZE)(S.body_id)
+_event_package = S.event_package  # memoised per Event header text in sipinfo
 
 
-def _aor(uri: str) -> str:
-    hit = _AORS.get(uri)
-    if hit is None:
-        if len(_AORS) >= _MEMO_SIZE:
-            _AORS.clear()
-        hit = _AORS[uri] = S.aor(uri)
-    return hit
-
-
-def _body_id(body: bytes) -> str:
-    hit = _BODY_IDS.get(body)
-    if hit is None:
-        if len(_BODY_IDS) >= _MEMO_SIZE:
-            _BODY_IDS.clear()
-        hit = _BODY_IDS[body] = S.body_id(body)
-    return hit
-
-
-_PACKAGES: dict[str, str] = {}
-
-
-def _event_package(msg: Any) -> str:
-    """:func:`sipinfo.event_package`, kept per Event header text."""
-    raw = msg.get("Event")
-    if not raw:
-        return ""
-    hit = _PACKAGES.get(raw)
-    if hit is None:
-        if len(_PACKAGES) >= _MEMO_SIZE:
-            _PACKAGES.clear()
-        hit = _PACKAGES[raw] = S.event_package(msg)
-    return hit
-
-
+@functools.lru_cache(maxsize=64)
 def _event_name(flag: int) -> str:
-    hit = _EVENT_NAMES.get(flag)
-    if hit is None:
-        from puasim.report.sipinfo import event_name
+    from puasim.report.sipinfo import event_name
 
-        hit = _EVENT_NAMES[flag] = event_name(flag)
-    return hit
+    return event_name(flag)
 
 
 class _Copy:

@@ -6,6 +6,7 @@ accessor here falls back to the raw text or to ``None`` instead of raising.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from typing import Any
 
@@ -67,8 +68,12 @@ def expires(msg: Any) -> int | None:
 def event_package(msg: Any) -> str:
     """The Event header without ``id`` (``presence``, ``dialog;sla``), or ``""``."""
     raw = header(msg, "Event")
-    if not raw:
-        return ""
+    return package_of(raw) if raw else ""
+
+
+@functools.lru_cache(maxsize=4096)
+def package_of(raw: str) -> str:
+    """An Event header's text without its ``id`` parameter, the other parameters sorted."""
     parts = [p.strip() for p in raw.split(";")]
     keep = [parts[0]] + sorted(p for p in parts[1:] if p and not p.lower().startswith("id="))
     return ";".join(keep)
