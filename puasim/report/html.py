@@ -23,7 +23,7 @@ import pandas as pd
 from puasim.report.charts import lead_histogram, load_chart
 from puasim.report.figures import to_png
 from puasim.report.frames import ReportData, load, write_frames
-from puasim.report.ladder import ladder_pages, ladder_rows
+from puasim.report.ladder import ladder_pages, ladder_rows, page_starts
 from puasim.report.lampchart import MAX_PAIRS, lamp_timeline, wrong_by_cause
 from puasim.report.lamps import LampFrames, lag_percentiles, lamp_summary, lamps
 from puasim.report.metrics import latency_percentiles, refresh_lead_times, rounds_412, summary
@@ -209,7 +209,7 @@ def render_html(
     pages = ladder_svg_pages(
         data, rows_per_page=rows_per_page, max_pages=ladder_page_limit, rows=rows
     )
-    total_pages = max(1, math.ceil(len(rows) / rows_per_page))
+    total_pages = len(page_starts(len(rows), rows_per_page))
     if total_pages > len(pages):
         out.append(
             f"<p class='note'>first {len(pages)} of {total_pages} pages ({len(rows)} rows); draw the rest with "

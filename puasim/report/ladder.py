@@ -42,33 +42,16 @@ def _user(uri: str) -> str:
 
 def message_label(m: Any) -> str:
     """The arrow label of one ``messages`` row."""
-    parts: list[str] = []
     if m.kind == "request":
         head = f"{m.method} {_user(m.to or m.ruri)}".strip()
         if m.event and m.event != "presence":
             head += f" ({m.event})"
-        parts.append(head)
     else:
         reason = m.reason if len(m.reason) <= 32 else m.reason[:31] + "…"
         who = _user(m.to) if m.to else ""
-        parts.append(f"{m.status} {reason}".strip() + (f" ({who})" if who else ""))
-    if m.expires is not pd.NA and m.expires is not None:
-        parts.append(f"Exp {m.expires}")
-    if m.if_match:
-        parts.append(f"If-Match {short_etag(m.if_match)}")
-    if m.etag:
-        parts.append(f"ETag {short_etag(m.etag)}")
-    if m.sub_state:
-        parts.append(f"State {m.sub_state}")
-    if m.body_size:
-        parts.append(f"body {m.body_size} B")
-    if m.retransmission:
-        parts.append("(retx)")
-    if m.duplicates:
-        parts.append(f"x{m.duplicates + 1}")
-    if m.dropped:
-        parts.append(f"LOST: {m.drop_reason}")
-    return "  ".join(parts)
+        head = f"{m.status} {reason}".strip() + (f" ({who})" if who else "")
+    headers, fate = _optional_parts(m, detail=False)
+    return "  ".join([head, *headers, *fate])
 
 
 def message_detail(m: Any) -> str:
@@ -90,24 +73,38 @@ def message_detail(m: Any) -> str:
         lines.append(f"CSeq: {m.cseq} {m.method}")
     if m.event:
         lines.append(f"Event: {m.event}")
+    headers, fate = _optional_parts(m, detail=True)
+    return "\n".join([*lines, *headers, f"{m.src} -> {m.dst} at {m.time:.6f} s", *fate])
+
+
+def _optional_parts(m: Any, detail: bool) -> tuple[list[str], list[str]]:
+    """The parts of a message row shown only when present, for the arrow label (short: ETags
+    shortened, ``Exp``, ``(retx)``) or the hover text (``detail``: the header lines as sent).
+
+    Two lists: the headers (Expires, SIP-If-Match, SIP-ETag, Subscription-State,
+    body), then what became of the message (retransmitted, duplicated, lost).
+    """
+    headers: list[str] = []
     if m.expires is not pd.NA and m.expires is not None:
-        lines.append(f"Expires: {m.expires}")
+        headers.append(f"Expires: {m.expires}" if detail else f"Exp {m.expires}")
     if m.if_match:
-        lines.append(f"SIP-If-Match: {m.if_match}")
+        headers.append(f"SIP-If-Match: {m.if_match}" if detail else f"If-Match {short_etag(m.if_match)}")
     if m.etag:
-        lines.append(f"SIP-ETag: {m.etag}")
+        headers.append(f"SIP-ETag: {m.etag}" if detail else f"ETag {short_etag(m.etag)}")
     if m.sub_state:
-        lines.append(f"Subscription-State: {m.sub_state}")
+        headers.append(f"Subscription-State: {m.sub_state}" if detail else f"State {m.sub_state}")
     if m.body_size:
-        lines.append(f"Content-Type: {m.content_type} ({m.body_size} B)")
-    lines.append(f"{m.src} -> {m.dst} at {m.time:.6f} s")
+        headers.append(
+            f"Content-Type: {m.content_type} ({m.body_size} B)" if detail else f"body {m.body_size} B"
+        )
+    fate: list[str] = []
     if m.retransmission:
-        lines.append("retransmission")
+        fate.append("retransmission" if detail else "(retx)")
     if m.duplicates:
-        lines.append(f"duplicated x{m.duplicates + 1}")
+        fate.append(f"{'duplicated ' if detail else ''}x{m.duplicates + 1}")
     if m.dropped:
-        lines.append(f"lost: {m.drop_reason}")
-    return "\n".join(lines)
+        fate.append(f"{'lost' if detail else 'LOST'}: {m.drop_reason}")
+    return headers, fate
 
 
 def _note_rows(data: ReportData) -> list[dict[str, Any]]:
@@ -409,13 +406,14 @@ def ladder_pages(
     ``rows`` is ``ladder_rows(data, start, end, notes)`` when the caller has it already.
     """
     rows = ladder_rows(data, start, end, notes) if rows is None else rows
-    figs: list[Figure] = []
-    for first in range(0, max(len(rows), 1), rows_per_page):
-        if max_pages is not None and len(figs) >= max_pages:
-            break
-        figs.append(
-            ladder(
-                data, first_row=first, max_rows=rows_per_page, notes=notes, title=title, rows=rows
-            )
-        )
-    return figs
+    return [
+        ladder(data, first_row=first, max_rows=rows_per_page, notes=notes, title=title, rows=rows)
+        for first in page_starts(len(rows), rows_per_page, max_pages)
+    ]
+
+
+def page_starts(n_rows: int, rows_per_page: int = ROWS_PER_PAGE, max_pages: int | None = None) -> range:
+    """The first row of each ladder page: one page per ``rows_per_page`` rows (one page for no
+    rows), at most ``max_pages``; the PNG and the SVG ladder split pages alike."""
+    starts = range(0, max(n_rows, 1), rows_per_page)
+    return starts if max_pages is None else starts[: max(max_pages, 0)]

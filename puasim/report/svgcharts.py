@@ -19,7 +19,6 @@ matplotlib's ``MaxNLocator`` (a calculation, nothing is drawn).
 
 from __future__ import annotations
 
-import html
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -29,7 +28,7 @@ from matplotlib.ticker import MaxNLocator
 from puasim.report.charts import _SERIES_COLORS, _auto_bin, histogram_edges, incident_marks
 from puasim.report.figures import COLORS
 from puasim.report.metrics import load_curve
-from puasim.report.svgladder import text_width
+from puasim.report.svgladder import esc, text_width
 
 if TYPE_CHECKING:
     from puasim.report.frames import ReportData
@@ -39,10 +38,6 @@ WIDTH, HEIGHT = 741, 350
 #: the plot area
 _LEFT, _RIGHT, _TOP, _BOTTOM = 62, 731, 31, 306
 _FONT = "DejaVu Sans, Verdana, Helvetica, Arial, sans-serif"
-
-
-def _esc(text: object) -> str:
-    return html.escape(str(text), quote=True)
 
 
 def tick_labels(ticks: list[float]) -> list[str]:
@@ -71,17 +66,14 @@ def lead_histogram_svg(
     ``label`` names the picture (``aria-label`` and the SVG's ``<title>``).
     """
     out = [
-        f"<svg xmlns='http://www.w3.org/2000/svg' class='chart' role='img' aria-label='{_esc(label)}' "
-        f"width='{WIDTH}' height='{HEIGHT}' viewBox='0 0 {WIDTH} {HEIGHT}' font-family='{_FONT}' "
-        f"font-size='13.9'><title>{_esc(label)}</title>"
-        f"<rect width='{WIDTH}' height='{HEIGHT}' fill='white'/>",
+        svg_open(label, WIDTH, HEIGHT),
         f"<text x='{(_LEFT + _RIGHT) / 2}' y='{_TOP - 9}' text-anchor='middle' font-size='15.3'>"
-        f"{_esc(f'{title}: refresh lead times')}</text>",
+        f"{esc(f'{title}: refresh lead times')}</text>",
     ]
     values = lead["lead"].dropna().to_numpy()
     server = lead["server_lead"].dropna().to_numpy()
     if not len(values):
-        out += _frame([], [], 0.0, 1.0, 0.0, 1.0)
+        out += axes_frame([], [], 0.0, 1.0, 0.0, 1.0)
         out.append(
             f"<text x='{(_LEFT + _RIGHT) / 2}' y='{(_TOP + _BOTTOM) / 2 + 5}' text-anchor='middle' "
             "fill='#666666'>no refreshes in this trace</text></svg>"
@@ -104,24 +96,15 @@ def lead_histogram_svg(
     def py(y: float) -> float:
         return _BOTTOM - y / y1 * (_BOTTOM - _TOP)
 
-    # matplotlib's AutoLocator on an axis this long: at most 9 intervals of 1, 2, 2.5 or 5
-    xticks = [t for t in MaxNLocator(nbins=9, steps=_STEPS).tick_values(x0, x1) if x0 <= t <= x1]
-    yticks = [t for t in MaxNLocator(nbins=9, integer=True).tick_values(0, y1) if 0 <= t <= y1]
-    grid = [
-        f"<line x1='{px(t):.1f}' y1='{_TOP}' x2='{px(t):.1f}' y2='{_BOTTOM}' stroke='#eeeeee'/>"
-        for t in xticks
-    ] + [
-        f"<line x1='{_LEFT}' y1='{py(t):.1f}' x2='{_RIGHT}' y2='{py(t):.1f}' stroke='#eeeeee'/>"
-        for t in yticks
-    ]
-    out += grid
+    xticks, yticks = axis_ticks(x0, x1), axis_ticks(0, y1, integer=True)
+    out += grid_lines(xticks, yticks, px, py, (_LEFT, _RIGHT, _TOP, _BOTTOM))
     for a, b, n in zip(edges[:-1], edges[1:], counts, strict=True):
         if n:
             out.append(
                 f"<rect x='{px(a):.1f}' y='{py(n):.1f}' width='{px(b) - px(a):.1f}' "
                 f"height='{py(0) - py(n):.1f}' fill='{COLORS['pua']}' fill-opacity='0.8' "
                 "shape-rendering='crispEdges'>"
-                f"<title>{_esc(f'{a:g} to {b:g} s before expiry: {n} refreshes')}</title></rect>"
+                f"<title>{esc(f'{a:g} to {b:g} s before expiry: {n} refreshes')}</title></rect>"
             )
     if outline is not None:
         points = [f"{px(edges[0]):.1f},{py(0):.1f}"]
@@ -140,7 +123,7 @@ def lead_histogram_svg(
         f"<line x1='{px(0):.1f}' y1='{_TOP}' x2='{px(0):.1f}' y2='{_BOTTOM}' "
         f"stroke='{COLORS['error']}' stroke-width='2'/>"
     )
-    out += _frame(xticks, yticks, x0, x1, 0.0, y1)
+    out += axes_frame(xticks, yticks, x0, x1, 0.0, y1)
     entries = [
         ("bar", COLORS["pua"], f"PUA record expiry (n={len(values)})"),
         *([("outline", COLORS["server"], "server expiry of the ETag")] if len(server) else []),
@@ -167,7 +150,50 @@ def lead_histogram_svg(
     return "".join(out)
 
 
-def _frame(
+def axis_ticks(lo: float, hi: float, *, integer: bool = False) -> list[float]:
+    """The ticks matplotlib's AutoLocator puts on an axis from ``lo`` to ``hi`` (a calculation,
+    nothing is drawn): at most 9 intervals of 1, 2, 2.5 or 5 times a power of ten (with
+    ``integer``, MaxNLocator's whole-number steps), only those inside the axis."""
+    locator = MaxNLocator(nbins=9, integer=True) if integer else MaxNLocator(nbins=9, steps=_STEPS)
+    return [t for t in locator.tick_values(lo, hi) if lo <= t <= hi]
+
+
+def grid_lines(
+    xticks: list[float], yticks: list[float], px: Any, py: Any, box: tuple[int, int, int, int]
+) -> list[str]:
+    """Light grid lines across the plot area ``box`` (left, right, top, bottom pixels) at the ticks."""
+    left, right, top, bottom = box
+    return [
+        f"<line x1='{px(t):.1f}' y1='{top}' x2='{px(t):.1f}' y2='{bottom}' stroke='#eeeeee'/>"
+        for t in xticks
+    ] + [
+        f"<line x1='{left}' y1='{py(t):.1f}' x2='{right}' y2='{py(t):.1f}' stroke='#eeeeee'/>"
+        for t in yticks
+    ]
+
+
+def svg_open(label: str, width: float, height: float, *, left: float = 0) -> str:
+    """The ``<svg>`` start tag of a chart (``left``: the view box's left edge), its ``<title>``
+    and a white background."""
+    x = f"x='{left}' " if left else ""
+    return (
+        f"<svg xmlns='http://www.w3.org/2000/svg' class='chart' role='img' aria-label='{esc(label)}' "
+        f"width='{width}' height='{height}' viewBox='{left} 0 {width} {height}' "
+        f"font-family='{_FONT}' font-size='13.9'><title>{esc(label)}</title>"
+        f"<rect {x}width='{width}' height='{height}' fill='white'/>"
+    )
+
+
+def x_tick_reach(xticks: list[float], px: Any) -> tuple[float, float]:
+    """Left and right pixel of the first and last x tick label (they reach past the axes' ends)."""
+    labels = tick_labels(xticks)
+    return (
+        px(xticks[0]) - text_width(labels[0], 13.9) / 2,
+        px(xticks[-1]) + text_width(labels[-1], 13.9) / 2,
+    )
+
+
+def axes_frame(
     xticks: list[float],
     yticks: list[float],
     x0: float,
@@ -176,11 +202,12 @@ def _frame(
     y1: float,
     *,
     box: tuple[int, int, int, int] = (_LEFT, _RIGHT, _TOP, _BOTTOM),
-    height: int = HEIGHT,
+    xlabel_y: float = HEIGHT - 8,
     xlabel: str = "lead time: seconds before expiry the refresh left",
     ylabel: tuple[str, ...] = ("refreshes",),
 ) -> list[str]:
-    """Axes box (left, right, top, bottom pixels), ticks with labels, axis labels."""
+    """Axes box (left, right, top, bottom pixels) over [x0, x1] x [y0, y1], ticks with labels,
+    the x label's baseline at ``xlabel_y``, the y label's lines rotated at the left edge."""
     left, right, top, bottom = box
 
     def px(x: float) -> float:
@@ -206,13 +233,13 @@ def _frame(
             f"<text x='{left - 8}' y='{y + 5:.1f}' text-anchor='end'>{text}</text>"
         )
     out.append(
-        f"<text x='{(left + right) / 2}' y='{height - 8}' text-anchor='middle'>{_esc(xlabel)}</text>"
+        f"<text x='{(left + right) / 2}' y='{xlabel_y}' text-anchor='middle'>{esc(xlabel)}</text>"
     )
     for i, line in enumerate(ylabel):
         x = 16 + 16 * i
         out.append(
             f"<text transform='translate({x} {(top + bottom) / 2}) rotate(-90)' "
-            f"text-anchor='middle'>{_esc(line)}</text>"
+            f"text-anchor='middle'>{esc(line)}</text>"
         )
     return out
 
@@ -241,7 +268,7 @@ def _legend(entries: list[tuple[str, str, str]], width: float, right_side: bool)
         else:
             dash = " stroke-dasharray='1.6 2.6'" if kind == "dotted" else ""
             key = f"<line x1='{x + 4}' y1='{y}' x2='{x + 31}' y2='{y}' stroke='{color}' stroke-width='2'{dash}/>"
-        out.append(f"{key}<text x='{x + 38}' y='{y + 4}'>{_esc(text)}</text>")
+        out.append(f"{key}<text x='{x + 38}' y='{y + 4}'>{esc(text)}</text>")
     out.append("</g>")
     return "".join(out)
 
@@ -276,12 +303,9 @@ def load_chart_svg(
     right = edge - (int(max(text_width(k, _LEGEND_PX) for k in keys)) + 50 if keys else 0)
     box = (left, right, top, bottom)
     out = [
-        f"<svg xmlns='http://www.w3.org/2000/svg' class='chart' role='img' aria-label='{_esc(label)}' "
-        f"width='{LOAD_WIDTH}' height='{LOAD_HEIGHT}' viewBox='0 0 {LOAD_WIDTH} {LOAD_HEIGHT}' "
-        f"font-family='{_FONT}' font-size='13.9'><title>{_esc(label)}</title>"
-        f"<rect width='{LOAD_WIDTH}' height='{LOAD_HEIGHT}' fill='white'/>",
+        svg_open(label, LOAD_WIDTH, LOAD_HEIGHT),
         f"<text x='{(left + right) / 2}' y='{top - 9}' text-anchor='middle' font-size='15.3'>"
-        f"{_esc(f'{data.title}: request rate')}</text>",
+        f"{esc(f'{data.title}: request rate')}</text>",
     ]
     times = np.asarray(curve["time"], dtype=float)
     rates = np.asarray(curve["rate"], dtype=float)
@@ -304,16 +328,8 @@ def load_chart_svg(
     def py(y: float) -> float:
         return bottom - y / y1 * (bottom - top)
 
-    xticks = [t for t in MaxNLocator(nbins=9, steps=_STEPS).tick_values(x0, x1) if x0 <= t <= x1]
-    yticks = [t for t in MaxNLocator(nbins=9, steps=_STEPS).tick_values(0, y1) if 0 <= t <= y1]
-    out += [
-        f"<line x1='{px(t):.1f}' y1='{top}' x2='{px(t):.1f}' y2='{bottom}' stroke='#eeeeee'/>"
-        for t in xticks
-    ]
-    out += [
-        f"<line x1='{left}' y1='{py(t):.1f}' x2='{right}' y2='{py(t):.1f}' stroke='#eeeeee'/>"
-        for t in yticks
-    ]
+    xticks, yticks = axis_ticks(x0, x1), axis_ticks(0, y1)
+    out += grid_lines(xticks, yticks, px, py, box)
     for name, color, lw, alpha, values in lines:
         # steps drawn "post": each bin's level from its start to the next, the last to the end
         d = []
@@ -324,11 +340,11 @@ def load_chart_svg(
         opacity = f" stroke-opacity='{alpha}'" if alpha < 1 else ""
         out.append(
             f"<polyline points='{' '.join(d)}' fill='none' stroke='{color}' stroke-width='{lw * 1.39:.2f}'"
-            f"{opacity}><title>{_esc(f'{name}: peak {peak:g} requests/s')}</title></polyline>"
+            f"{opacity}><title>{esc(f'{name}: peak {peak:g} requests/s')}</title></polyline>"
         )
     if incidents:
         out += _incident_marks(incident_marks(data, t0, t1), px, box)
-    out += _frame(
+    out += axes_frame(
         xticks,
         yticks,
         x0,
@@ -336,7 +352,7 @@ def load_chart_svg(
         0.0,
         y1,
         box=box,
-        height=LOAD_HEIGHT,
+        xlabel_y=LOAD_HEIGHT - 8,
         xlabel="virtual time (s)",
         ylabel=("requests per second", f"(bins of {width:g} s)"),
     )
@@ -348,7 +364,7 @@ def load_chart_svg(
             out.append(
                 f"<line x1='{right + 8}' y1='{y}' x2='{right + 35}' y2='{y}' stroke='{color}' "
                 f"stroke-width='{lw * 1.39:.2f}'{opacity}/>"
-                f"<text x='{right + 42}' y='{y + 4}'>{_esc(name)}</text>"
+                f"<text x='{right + 42}' y='{y + 4}'>{esc(name)}</text>"
             )
         out.append("</g>")
     out.append("</svg>")
@@ -383,6 +399,6 @@ def _incident_marks(
             f"<line x1='{x:.1f}' y1='{top}' x2='{x:.1f}' y2='{bottom}' stroke='{color}' "
             "stroke-width='1.4' stroke-dasharray='5 2'/>"
             f"<text x='{tx:.1f}' y='{y:.1f}' text-anchor='{anchor}' font-size='{_MARK_PX}' "
-            f"fill='{color}'>{_esc(text)}</text>"
+            f"fill='{color}'>{esc(text)}</text>"
         )
     return out

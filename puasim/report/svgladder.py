@@ -27,7 +27,13 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from puasim.report.figures import COLORS
-from puasim.report.ladder import ROWS_PER_PAGE, ladder_columns, ladder_rows, message_detail
+from puasim.report.ladder import (
+    ROWS_PER_PAGE,
+    ladder_columns,
+    ladder_rows,
+    message_detail,
+    page_starts,
+)
 
 if TYPE_CHECKING:
     from puasim.report.frames import ReportData
@@ -76,7 +82,8 @@ _FONT = "DejaVu Sans, Verdana, Helvetica, Arial, sans-serif"
 _MONO = "DejaVu Sans Mono, Menlo, Consolas, monospace"
 
 
-def _esc(text: Any) -> str:
+def esc(text: Any) -> str:
+    """``text`` escaped for XML and HTML alike (attribute values too)."""
     return html.escape(str(text), quote=True)
 
 
@@ -145,7 +152,7 @@ def ladder_svg(
     # what the text reaches: a long label or note widens the page rather than being cut off
     reach = [0.0, 12 + text_width(heading, TITLE_PX, bold=True)]
     out.append(
-        f"<text x='12' y='22' font-size='{TITLE_PX}' font-weight='bold'>{_esc(heading)}</text>"
+        f"<text x='12' y='22' font-size='{TITLE_PX}' font-weight='bold'>{esc(heading)}</text>"
     )
     # header: node boxes and life lines
     addrs = {name: addr for addr, name in data.names.items()}
@@ -164,7 +171,7 @@ def ladder_svg(
             weight = " font-weight='bold'" if j == 0 else ""
             out.append(
                 f"<text x='{x}' y='{_num(top + 18 + 17 * j)}' text-anchor='middle' "
-                f"font-size='{NODE_PX}'{weight}>{_esc(s)}</text>"
+                f"font-size='{NODE_PX}'{weight}>{esc(s)}</text>"
             )
     out.append(
         f"<text x='12' y='{FIRST_ROW - 22}' font-size='11' fill='#333333'>virtual time (s)</text>"
@@ -204,10 +211,10 @@ def ladder_svg(
     left = min(0, int(min(reach)) - 8)
     full = max(width, int(max(reach)) + 9) - left
     root = (
-        f"<svg xmlns='http://www.w3.org/2000/svg' class='ladder' role='img' aria-label='{_esc(label)}' "
+        f"<svg xmlns='http://www.w3.org/2000/svg' class='ladder' role='img' aria-label='{esc(label)}' "
         f"width='{full}' height='{height}' viewBox='{left} 0 {full} {height}' "
         f"font-family='{_FONT}' font-size='{LABEL_PX}' xml:space='preserve' style='white-space:pre'>"
-        f"<title>{_esc(label)}</title>"
+        f"<title>{esc(label)}</title>"
         f"<rect x='{left}' width='{full}' height='{height}' fill='white'/>"
     )
     return root + "".join(out) + "</svg>"
@@ -267,7 +274,7 @@ def _arrow(r: Any, xpos: dict[str, int], y: int, detail: str) -> str:
     line_y = y + 3
     end = x1 + (x0 - x1) * 0.38 if r.dropped else x1
     parts = [
-        f"<g><title>{_esc(detail)}</title>",
+        f"<g><title>{esc(detail)}</title>",
         f"<line x1='{x0}' y1='{line_y}' x2='{_num(end)}' y2='{line_y}' stroke='{color}' "
         f"stroke-width='1.6'{dash}/>",
     ]
@@ -280,7 +287,7 @@ def _arrow(r: Any, xpos: dict[str, int], y: int, detail: str) -> str:
         sign = 1 if x1 >= x0 else -1
         parts.append(f"<path d='M{x1} {line_y}l{-10 * sign} -4v8z' fill='{color}'/>")
     parts.append(
-        f"<text x='{_num((x0 + x1) / 2)}' y='{y - 1}' text-anchor='middle' fill='{color}'>{_esc(r.text)}</text></g>"
+        f"<text x='{_num((x0 + x1) / 2)}' y='{y - 1}' text-anchor='middle' fill='{color}'>{esc(r.text)}</text></g>"
     )
     return "".join(parts)
 
@@ -293,11 +300,11 @@ def _note(r: Any, xpos: dict[str, int], cols: list[str], y: int) -> str:
     color = COLORS["incident"] if incident else COLORS["note"]
     style = "" if incident else " font-style='italic'"
     return (
-        f"<g><title>{_esc(r.text)}</title>"
+        f"<g><title>{esc(r.text)}</title>"
         f"<rect x='{_num(x - w / 2)}' y='{y - 8}' width='{_num(w)}' height='16' rx='3' fill='{fill}' "
         f"stroke='{edge}' stroke-width='0.6'/>"
         f"<text x='{x}' y='{y + 3}' text-anchor='middle' font-size='{NOTE_PX}' fill='{color}'{style}>"
-        f"{_esc(r.text)}</text></g>"
+        f"{esc(r.text)}</text></g>"
     )
 
 
@@ -323,19 +330,15 @@ def ladder_svg_pages(
     Page ``k`` (from 1) is labelled ``ladder page k``, as in the report.
     """
     rows = ladder_rows(data, start, end, notes) if rows is None else rows
-    pages: list[str] = []
-    for first in range(0, max(len(rows), 1), rows_per_page):
-        if max_pages is not None and len(pages) >= max_pages:
-            break
-        pages.append(
-            ladder_svg(
-                data,
-                first_row=first,
-                max_rows=rows_per_page,
-                notes=notes,
-                title=title,
-                label=f"ladder page {len(pages) + 1}",
-                rows=rows,
-            )
+    return [
+        ladder_svg(
+            data,
+            first_row=first,
+            max_rows=rows_per_page,
+            notes=notes,
+            title=title,
+            label=f"ladder page {k}",
+            rows=rows,
         )
-    return pages
+        for k, first in enumerate(page_starts(len(rows), rows_per_page, max_pages), start=1)
+    ]

@@ -12,29 +12,21 @@ shape's ``<title>`` says what it is and when, shown on hover.
 
 from __future__ import annotations
 
-import html
 from typing import TYPE_CHECKING, Any
 
-from matplotlib.ticker import MaxNLocator
-
 from puasim.report.figures import COLORS
-from puasim.report.svgcharts import tick_labels
-from puasim.report.svgladder import text_width
+from puasim.report.svgcharts import axes_frame, axis_ticks, grid_lines, svg_open, x_tick_reach
+from puasim.report.svgladder import esc, text_width
 from puasim.report.timeline import _band_name, _by_key, _clip, _columns, _keys, _sublanes
 
 if TYPE_CHECKING:
     from puasim.report.frames import ReportData
 
-_FONT = "DejaVu Sans, Verdana, Helvetica, Arial, sans-serif"
 #: plot area's left edge and width, pixels (the PNG's axes at 100 dpi)
 _AX_LEFT, _AX_W = 209, 858
 _TOP = 30
 _NAME_PX, _LANE_PX = 11.8, 11.1
 _MARK = "#1b2a49"
-
-
-def _esc(text: object) -> str:
-    return html.escape(str(text), quote=True)
 
 
 def timeline_svg(
@@ -68,25 +60,19 @@ def timeline_svg(
 
     out = [
         f"<text x='{_AX_LEFT + _AX_W / 2}' y='{_TOP - 8}' text-anchor='middle' font-size='15.3'>"
-        f"{_esc(f'{data.title}: PUA records and server state per presentity')}</text>",
+        f"{esc(f'{data.title}: PUA records and server state per presentity')}</text>",
         "<defs><pattern id='puasim-orphan' width='8' height='8' patternUnits='userSpaceOnUse'>"
         f"<path d='M0 8L8 0M-2 2L2 -2M6 10L10 6' stroke='{COLORS['orphan']}'/></pattern></defs>",
     ]
-    xticks = [
-        t
-        for t in MaxNLocator(nbins=9, steps=[1, 2, 2.5, 5, 10]).tick_values(x0, x1)
-        if x0 <= t <= x1
-    ]
-    out += [
-        f"<line x1='{px(t):.1f}' y1='{_TOP}' x2='{px(t):.1f}' y2='{bottom}' stroke='#eeeeee'/>"
-        for t in xticks
-    ]
+    xticks = axis_ticks(x0, x1)
+    box = (_AX_LEFT, _AX_LEFT + _AX_W, _TOP, bottom)
+    out += grid_lines(xticks, [], px, py, box)
     frames = _by_key(data, set(keys))
     for k, key in enumerate(reversed(keys)):
         out += _band(frames.get(key, {}), float(k), t1, span, px, py, band)
         out.append(
             f"<text x='{name_right:.1f}' y='{py(k + 0.5) + 4:.1f}' text-anchor='end' "
-            f"font-size='{_NAME_PX}' font-weight='bold'>{_esc(_band_name(key))}</text>"
+            f"font-size='{_NAME_PX}' font-weight='bold'>{esc(_band_name(key))}</text>"
             f"<text x='{_AX_LEFT - 8}' y='{py(k + 0.72) + 4:.1f}' text-anchor='end' "
             f"font-size='{_LANE_PX}'>PUA</text>"
             f"<text x='{_AX_LEFT - 8}' y='{py(k + 0.28) + 4:.1f}' text-anchor='end' "
@@ -102,35 +88,16 @@ def timeline_svg(
             f"<text x='{px((t0 + t1) / 2):.1f}' y='{py(0.5) + 5:.1f}' text-anchor='middle' "
             "fill='#666666'>no publications in this trace</text>"
         )
-    out.append(
-        f"<rect x='{_AX_LEFT}' y='{_TOP}' width='{_AX_W}' height='{bottom - _TOP}' fill='none' "
-        "stroke='black' stroke-width='1.1'/>"
+    out += axes_frame(
+        xticks, [], x0, x1, 0.0, 1.0, box=box, xlabel_y=bottom + 37, xlabel="virtual time (s)", ylabel=()
     )
-    labels = tick_labels(xticks)
-    for t, text in zip(xticks, labels, strict=True):
-        out.append(
-            f"<line x1='{px(t):.1f}' y1='{bottom}' x2='{px(t):.1f}' y2='{bottom + 5}' stroke='black'/>"
-            f"<text x='{px(t):.1f}' y='{bottom + 19}' text-anchor='middle'>{text}</text>"
-        )
     # tick labels at the axis ends reach past it (the PNG's crop held them)
     if xticks:
-        left = min(left, int(px(xticks[0]) - text_width(labels[0], 13.9) / 2) - 10)
-        right = max(
-            _AX_LEFT + _AX_W + 12, int(px(xticks[-1]) + text_width(labels[-1], 13.9) / 2) + 10
-        )
-        width = right - left
-    out.append(
-        f"<text x='{_AX_LEFT + _AX_W / 2}' y='{bottom + 37}' text-anchor='middle'>virtual time (s)</text>"
-    )
+        first, last = x_tick_reach(xticks, px)
+        left = min(left, int(first) - 10)
+        width = max(_AX_LEFT + _AX_W + 12, int(last) + 10) - left
     out.append(_legend(bottom + 62))
-    return (
-        f"<svg xmlns='http://www.w3.org/2000/svg' class='chart' role='img' aria-label='{_esc(label)}' "
-        f"width='{width}' height='{height}' viewBox='{left} 0 {width} {height}' "
-        f"font-family='{_FONT}' font-size='13.9'><title>{_esc(label)}</title>"
-        f"<rect x='{left}' width='{width}' height='{height}' fill='white'/>"
-        + "".join(out)
-        + "</svg>"
-    )
+    return svg_open(label, width, height, left=left) + "".join(out) + "</svg>"
 
 
 def _marker(kind: str, x: float, y: float, color: str) -> str:
@@ -160,7 +127,7 @@ def _band(
         x, w = px(s), max(px(e) - px(s), 0.5)
         return (
             f"<rect x='{x:.1f}' y='{py(base + y0 + h):.1f}' width='{w:.1f}' height='{h * band:.1f}' "
-            f"{attrs}><title>{_esc(tip)}</title></rect>"
+            f"{attrs}><title>{esc(tip)}</title></rect>"
         )
 
     for state, start, end, duration in _columns(
@@ -233,7 +200,7 @@ def _band(
         kind = _OPS.get(op)
         if kind:
             out.append(
-                f"<g><title>{_esc(f'{op} PUBLISH at {start:.3f} s')}</title>"
+                f"<g><title>{esc(f'{op} PUBLISH at {start:.3f} s')}</title>"
                 f"{_marker(kind, px(start), y, _MARK)}</g>"
             )
     yx = py(base + 0.9)
@@ -244,7 +211,7 @@ def _band(
             color = COLORS["error"] if r412 else COLORS["incident"]
             what = "412" if r412 else "local timeout"
             out.append(
-                f"<g><title>{_esc(f'{what} at {end:.3f} s')}</title>{_marker('x', px(end), yx, color)}</g>"
+                f"<g><title>{esc(f'{what} at {end:.3f} s')}</title>{_marker('x', px(end), yx, color)}</g>"
             )
     return out
 
@@ -273,7 +240,7 @@ def _legend(y: float) -> str:
                 key = f"<rect x='{x:.1f}' y='{yy - 5:.1f}' width='27' height='10' {attrs}/>"
             else:
                 key = _marker(kind, x + 13, yy, attrs)
-            out.append(f"{key}<text x='{x + 35:.1f}' y='{yy + 4:.1f}'>{_esc(text)}</text>")
+            out.append(f"{key}<text x='{x + 35:.1f}' y='{yy + 4:.1f}'>{esc(text)}</text>")
         x += 35 + max(text_width(t, 11.1) for _k, _a, t in pair) + 22
     out.append("</g>")
     return "".join(out)
