@@ -19,11 +19,12 @@ module                 job
 ``lamprows``           the busy-lamp engine on plain rows (no pandas; ``stat:``)
 ``causes``             the names of the wrong-lamp causes
 ``running``            the summary metrics and ``stat:`` series in one pass, no pandas
-``lampchart``          the busy-lamp timeline picture
+``lampchart``          the busy-lamp timeline picture (its bands: ``lamp_bands``)
 ``charts``             load curve, lead-time histogram, presentities by state
 ``svgladder``          ladder pages as SVG text (the report's ladder)
 ``svgcharts``          load chart and lead-time histogram as SVG text (the report's)
 ``svgtimeline``        the per-presentity timeline as SVG text (the report's)
+``svglamps``           the busy-lamp timeline as SVG text (the report's)
 ``html``               the self-contained HTML report (``write_report``)
 ``batch``              reports for a trace file or a run folder (``puasim report``)
 =====================  ========================================================

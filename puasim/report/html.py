@@ -1,8 +1,8 @@
 """The self-contained HTML report of one trace, and the index of a folder of them.
 
-:func:`write_report` writes ``OUT/report.html`` (the lamp timeline
-embedded as base64 PNG; the timeline, load chart, lead-time histogram and
-ladder pages as inline SVG; CSS inline, no external resource) and the frames as ``OUT/data/*.csv``
+:func:`write_report` writes ``OUT/report.html`` (the timeline, load chart,
+lead-time histogram, busy-lamp timeline and ladder pages as inline SVG; CSS
+inline, no external resource) and the frames as ``OUT/data/*.csv``
 (plus Parquet when pyarrow is installed); with ``png=True`` also each picture
 drawn with matplotlib as ``OUT/pictures/<name>.png``, linked under the picture
 (:mod:`~puasim.report.pngfiles`).  :func:`write_index` writes
@@ -11,7 +11,6 @@ drawn with matplotlib as ``OUT/pictures/<name>.png``, linked under the picture
 
 from __future__ import annotations
 
-import base64
 import html
 import math
 from collections.abc import Iterable
@@ -21,7 +20,6 @@ from typing import Any
 import pandas as pd
 
 from puasim.report.charts import lead_histogram, load_chart
-from puasim.report.figures import to_png
 from puasim.report.frames import ReportData, load, write_frames
 from puasim.report.ladder import ladder_pages, ladder_rows, page_starts
 from puasim.report.lampchart import MAX_PAIRS, lamp_timeline, wrong_by_cause
@@ -31,6 +29,7 @@ from puasim.report.pngfiles import PICTURES_DIR, PngFiles
 from puasim.report.source import TraceSource
 from puasim.report.svgcharts import lead_histogram_svg, load_chart_svg
 from puasim.report.svgladder import ladder_svg_pages
+from puasim.report.svglamps import lamp_timeline_svg
 from puasim.report.svgtimeline import timeline_svg
 from puasim.report.timeline import natural_key, presentities, timeline
 
@@ -101,10 +100,6 @@ def _table(frame: pd.DataFrame, max_rows: int = 200, caption: str = "") -> str:
 def _kv(pairs: Iterable[tuple[str, Any]]) -> str:
     rows = "".join(f"<tr><th>{_esc(k)}</th><td>{_esc(_fmt(v))}</td></tr>" for k, v in pairs)
     return f"<table class='meta'>{rows}</table>"
-
-
-def _img(png: bytes, alt: str) -> str:
-    return f"<img alt='{_esc(alt)}' src='data:image/png;base64,{base64.b64encode(png).decode('ascii')}'>"
 
 
 def _verdict_html(verdict: dict[str, Any] | None) -> str:
@@ -254,10 +249,9 @@ def _lamp_section(data: ReportData, frames: LampFrames, pngs: PngFiles | None = 
     if pairs > MAX_PAIRS:
         out.append(f"<p class='note'>{MAX_PAIRS} of {pairs} watcher/extension pairs drawn: those with the most "
                    "wrong time; every interval is in data/lamp_wrong.csv.</p>")
-    png = to_png(lamp_timeline(frames, data.end_time))
-    out.append(_img(png, "busy lamp timeline"))
+    out.append(lamp_timeline_svg(frames, data.end_time))
     if pngs is not None:
-        out.append(pngs.add("lamps", png))
+        out.append(pngs.add("lamps", lamp_timeline(frames, data.end_time)))
     out += [
            "<h3>Wrong intervals by cause</h3>", _table(wrong_by_cause(frames.wrong)),
            "<h3>Lamp lag per watcher (s)</h3>", _table(lag_percentiles(frames.lag, by=["watcher", "watcher_uri"])),

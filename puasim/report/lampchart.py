@@ -12,6 +12,7 @@ interval is wide enough for the text; the legend names every cause drawn.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
@@ -49,12 +50,26 @@ def _steps(times: list[float], lamps: list[str], end: float) -> list[tuple[float
     return spans
 
 
-def lamp_timeline(frames: LampFrames, end_time: float, pairs: list[tuple[str, str, str]] | None = None) -> Figure:
-    """The picture described in the module docstring (empty note when nobody watches).
+@dataclass(frozen=True, slots=True)
+class LampBand:
+    """One (watcher, extension) band of the lamp timeline, as both drawings draw it.
 
-    ``pairs`` are (watcher, watcher_uri, extension) triples (default:
-    :func:`chosen_pairs`, the :data:`MAX_PAIRS` with the most wrong time); a band is labelled with the
-    watcher's node name, or its subscriber URI when that node holds several.
+    ``truth`` and ``shown`` are the lanes' (start, stop, lamp) spans in
+    seconds; ``wrong`` the pair's wrong intervals as (start, end, cause).
+    """
+
+    label: str
+    truth: tuple[tuple[float, float, str], ...]
+    shown: tuple[tuple[float, float, str], ...]
+    wrong: tuple[tuple[float, float, str], ...]
+
+
+def lamp_bands(frames: LampFrames, end_time: float, pairs: list[tuple[str, str, str]] | None = None) -> list[LampBand]:
+    """The bands of ``pairs`` ((watcher, watcher_uri, extension) triples; default :func:`chosen_pairs`), top first.
+
+    A band is labelled with the watcher's node name, or its subscriber URI
+    when that node holds several; the truth lane starts idle at 0, the
+    shown lane at the watcher's first NOTIFY; both end at ``end_time``.
     """
     shown, truth, wrong = frames.shown, frames.truth, frames.wrong
     if pairs is None:
@@ -63,18 +78,47 @@ def lamp_timeline(frames: LampFrames, end_time: float, pairs: list[tuple[str, st
     for watcher, subscriber, _ext in pairs:
         hosts.setdefault(watcher, set()).add(subscriber)
     end = max(end_time, 1e-6)
-    height = 0.9 + 0.75 * max(len(pairs), 1)
-    bottom_in = (0.12 if len(pairs) > 2 else 0.25) * height
-    axes_in = (0.8 if len(pairs) > 2 else 0.6) * height
+    bands = []
+    for watcher, subscriber, ext in pairs:
+        who = watcher if len(hosts[watcher]) == 1 else subscriber.removeprefix("sip:")
+        mine_shown = (shown["watcher"] == watcher) & (shown["watcher_uri"] == subscriber)
+        seen = shown[mine_shown & (shown["extension"] == ext)]
+        true = truth[truth["extension"] == ext]
+        mine = wrong[(wrong["watcher"] == watcher) & (wrong["watcher_uri"] == subscriber)
+                     & (wrong["extension"] == ext)]
+        bands.append(LampBand(
+            label=f"{who} ← {ext.removeprefix('sip:')}",
+            truth=tuple(_steps([0.0, *true["time"]], ["idle", *true["lamp"]], end)),
+            shown=tuple(_steps(list(seen["time"]), list(seen["lamp"]), end)),
+            wrong=tuple(zip(mine["start"], mine["end"], mine["cause"], strict=True)),
+        ))
+    return bands
+
+
+def axes_inches(n_bands: int) -> tuple[float, float]:
+    """Height of the picture's axes and the room under them, inches, for ``n_bands`` bands
+    (before the room the tick labels need: :data:`_BELOW`)."""
+    height = 0.9 + 0.75 * max(n_bands, 1)
+    return (0.8 if n_bands > 2 else 0.6) * height, (0.12 if n_bands > 2 else 0.25) * height
+
+
+def lamp_timeline(frames: LampFrames, end_time: float, pairs: list[tuple[str, str, str]] | None = None) -> Figure:
+    """The picture described in the module docstring (empty note when nobody watches).
+
+    ``pairs`` are (watcher, watcher_uri, extension) triples (default:
+    :func:`chosen_pairs`, the :data:`MAX_PAIRS` with the most wrong time);
+    the bands are :func:`lamp_bands`.
+    """
+    bands = lamp_bands(frames, end_time, pairs)
+    end = max(end_time, 1e-6)
+    height = 0.9 + 0.75 * max(len(bands), 1)
+    axes_in, bottom_in = axes_inches(len(bands))
     # the tick labels and the axis label need about half an inch under the axes: with few
     # pairs the figure grows downwards (the axes keep their size) rather than cut them off
     below = max(0.0, _BELOW - bottom_in)
     height += below
     fig = new_figure(_WIDTH, height)
-    labels = []
-    for watcher, subscriber, ext in pairs:
-        who = watcher if len(hosts[watcher]) == 1 else subscriber.removeprefix("sip:")
-        labels.append(f"{who} ← {ext.removeprefix('sip:')}")
+    labels = [band.label for band in bands]
     # a band's label ends 28 points left of the axes; long labels get more canvas on the left
     # (the axes keep their size), so nothing is cut off and to_png draws the figure once
     extra = max(0.0, text_inches(fig, labels, 8) + 28 / 72 + 0.02 - _AX_LEFT)
@@ -83,58 +127,55 @@ def lamp_timeline(frames: LampFrames, end_time: float, pairs: list[tuple[str, st
         fig.set_size_inches(width, height)
     ax = fig.add_axes(((_AX_LEFT + extra) / width, (bottom_in + below) / height, _AX_W / width,
                        axes_in / height))
-    if not pairs:
+    if not bands:
         ax.text(0.5, 0.5, "no phone watches an extension in this trace", ha="center", va="center",
                 transform=ax.transAxes)
         ax.set_axis_off()
         return fig
     min_w = end / 400.0  # ~2 pixels on this axis
     used: set[str] = set()
-    for row, (watcher, subscriber, ext) in enumerate(pairs):
-        y = len(pairs) - 1 - row
-        mine_shown = (shown["watcher"] == watcher) & (shown["watcher_uri"] == subscriber)
-        seen = shown[mine_shown & (shown["extension"] == ext)]
-        true = truth[truth["extension"] == ext]
+    for row, band in enumerate(bands):
+        y = len(bands) - 1 - row
         # one collection per lane: thousands of Rectangle patches each updated the data limits
-        _lane(ax, _steps([0.0, *true["time"]], ["idle", *true["lamp"]], end), y + 0.52)
-        _lane(ax, _steps(list(seen["time"]), list(seen["lamp"]), end), y + 0.12)
-        mine = wrong[(wrong["watcher"] == watcher) & (wrong["watcher_uri"] == subscriber)
-                     & (wrong["extension"] == ext)]
+        _lane(ax, band.truth, y + 0.52)
+        _lane(ax, band.shown, y + 0.12)
         spans, colors = [], []
-        for iv in mine.itertuples(index=False):
-            width = max(iv.end - iv.start, min_w)
-            color = CAUSE_COLORS.get(iv.cause, "#000000")
-            used.add(iv.cause)
-            spans.append((iv.start, width))
+        for start, stop, cause in band.wrong:
+            width = max(stop - start, min_w)
+            color = CAUSE_COLORS.get(cause, "#000000")
+            used.add(cause)
+            spans.append((start, width))
             colors.append(color)
-            if iv.end - iv.start > end / 12:
-                ax.text(iv.start + width / 2, y + 0.94, iv.cause, ha="center", va="bottom", fontsize=7,
+            if stop - start > end / 12:
+                ax.text(start + width / 2, y + 0.94, cause, ha="center", va="bottom", fontsize=7,
                         color=color, clip_on=True)
         if spans:
             ax.broken_barh(spans, (y + 0.02, 0.9), facecolors=colors, alpha=0.35, lw=0, zorder=0)
+    n = len(bands)
     ax.set_xlim(-end * 0.01, end * 1.01)
-    ax.set_ylim(0, len(pairs) + 0.1)
-    ax.set_yticks([len(pairs) - 1 - i + 0.47 for i in range(len(pairs))], labels, fontsize=8)
-    for i in range(len(pairs)):
-        ax.text(-end * 0.012, len(pairs) - 1 - i + 0.67, "truth", ha="right", va="center", fontsize=6, color="#555")
-        ax.text(-end * 0.012, len(pairs) - 1 - i + 0.27, "shown", ha="right", va="center", fontsize=6, color="#555")
+    ax.set_ylim(0, n + 0.1)
+    ax.set_yticks([n - 1 - i + 0.47 for i in range(n)], labels, fontsize=8)
+    for i in range(n):
+        ax.text(-end * 0.012, n - 1 - i + 0.67, "truth", ha="right", va="center", fontsize=6, color="#555")
+        ax.text(-end * 0.012, n - 1 - i + 0.27, "shown", ha="right", va="center", fontsize=6, color="#555")
     ax.tick_params(axis="y", length=0, pad=28)
     ax.set_xlabel("virtual time (s)")
-    ax.set_title("Busy lamps: the phones' state (upper lane) against what each watcher was NOTIFYed (lower lane)",
-                 fontsize=9)
+    ax.set_title(TITLE, fontsize=9)
     handles: list[Any] = [Patch(color=c, label=f"lamp {k}") for k, c in LAMP_COLORS.items()]
     handles += [Patch(color=CAUSE_COLORS[c], alpha=0.35, label=f"wrong: {c}") for c in CAUSES if c in used]
     ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=7, frameon=False)
     return fig
 
 
+#: the picture's title
+TITLE = "Busy lamps: the phones' state (upper lane) against what each watcher was NOTIFYed (lower lane)"
 #: figure width, axes left edge and axes width, inches (before room for long band labels)
 _WIDTH, _AX_LEFT, _AX_W = 11.0, 0.2 * 11.0, 0.62 * 11.0
 #: inches kept under the axes for the tick labels and the axis label
 _BELOW = 0.55
 
 
-def _lane(ax: Any, spans: list[tuple[float, float, str]], y: float) -> None:
+def _lane(ax: Any, spans: tuple[tuple[float, float, str], ...], y: float) -> None:
     """One lane of lamp spans (start, stop, lamp) as a single collection of bars 0.3 high."""
     if spans:
         ax.broken_barh([(a, b - a) for a, b, _lamp in spans], (y, 0.3),
@@ -151,4 +192,7 @@ def wrong_by_cause(wrong: pd.DataFrame) -> pd.DataFrame:
     return out.rename_axis("cause").reset_index()
 
 
-__all__ = ["CAUSE_COLORS", "LAMP_COLORS", "MAX_PAIRS", "chosen_pairs", "lamp_timeline", "wrong_by_cause"]
+__all__ = [
+    "CAUSE_COLORS", "LAMP_COLORS", "MAX_PAIRS", "TITLE", "LampBand", "axes_inches", "chosen_pairs", "lamp_bands",
+    "lamp_timeline", "wrong_by_cause",
+]

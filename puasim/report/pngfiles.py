@@ -1,12 +1,14 @@
 """The report's pictures as PNG files beside its ``report.html`` (``puasim report --png``).
 
-The HTML report draws its timeline, load chart, lead-time histogram and
-ladder pages as inline SVG (:mod:`~puasim.report.svgtimeline`,
-:mod:`~puasim.report.svgcharts`, :mod:`~puasim.report.svgladder`).  Asked
+The HTML report draws its timeline, load chart, lead-time histogram,
+busy-lamp timeline and ladder pages as inline SVG
+(:mod:`~puasim.report.svgtimeline`, :mod:`~puasim.report.svgcharts`,
+:mod:`~puasim.report.svglamps`, :mod:`~puasim.report.svgladder`).  Asked
 for PNG files too, :func:`~puasim.report.html.write_report` draws the same
-pictures with the matplotlib functions (same data, same keys, same ladder
-page split) and writes them here as ``pictures/<name>.png``; each picture
-in the page gets a small "PNG" link to its file.
+pictures with the matplotlib functions (same data, same keys, same lamp
+bands, same ladder page split) and writes them here as
+``pictures/<name>.png``; each picture in the page gets a small "PNG" link to
+its file.
 """
 
 from __future__ import annotations
@@ -35,10 +37,10 @@ class PngFiles:
         for old in folder.glob("*.png"):
             old.unlink()
 
-    def add(self, name: str, picture: Figure | bytes) -> str:
-        """Write ``picture`` (a figure, or PNG bytes already made) as ``<name>.png``; the link HTML."""
+    def add(self, name: str, picture: Figure) -> str:
+        """Write ``picture`` as ``<name>.png``; the link HTML."""
         path = self.folder / f"{name}.png"
-        path.write_bytes(picture if isinstance(picture, bytes) else to_png(picture))
+        path.write_bytes(to_png(picture))
         self.written.append(path)
         href = html.escape(f"{self.folder.name}/{path.name}")
         return f"<p class='png'><a href='{href}'>PNG</a></p>"

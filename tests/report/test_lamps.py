@@ -387,7 +387,7 @@ def test_report_has_a_busy_lamp_section_and_frames_only_with_watchers(tmp_path):
     b = ringing_then_busy(Calls())
     path = write_report(b.trace, tmp_path / "blf")
     text = path.read_text(encoding="utf-8")
-    assert "<h2>Busy lamps</h2>" in text and "alt='busy lamp timeline'" in text
+    assert "<h2>Busy lamps</h2>" in text and "aria-label='busy lamp timeline'" in text
     for name in LAMP_COLUMNS:
         assert (tmp_path / "blf" / "data" / f"{name}.csv").is_file()
     plain = write_report(TraceBuilder().trace, tmp_path / "plain")
