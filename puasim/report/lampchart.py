@@ -71,28 +71,38 @@ def lamp_bands(frames: LampFrames, end_time: float, pairs: list[tuple[str, str, 
     when that node holds several; the truth lane starts idle at 0, the
     shown lane at the watcher's first NOTIFY; both end at ``end_time``.
     """
-    shown, truth, wrong = frames.shown, frames.truth, frames.wrong
     if pairs is None:
         pairs = chosen_pairs(frames)
     hosts: dict[str, set[str]] = {}
     for watcher, subscriber, _ext in pairs:
         hosts.setdefault(watcher, set()).add(subscriber)
     end = max(end_time, 1e-6)
+    # the frames' rows grouped once (a mask per pair and frame cost more than the drawing)
+    pair = ("watcher", "watcher_uri", "extension")
+    truth = _rows_by(frames.truth, ("extension",), ("time", "lamp"))
+    shown = _rows_by(frames.shown, pair, ("time", "lamp"))
+    wrong = _rows_by(frames.wrong, pair, ("start", "end", "cause"))
     bands = []
     for watcher, subscriber, ext in pairs:
         who = watcher if len(hosts[watcher]) == 1 else subscriber.removeprefix("sip:")
-        mine_shown = (shown["watcher"] == watcher) & (shown["watcher_uri"] == subscriber)
-        seen = shown[mine_shown & (shown["extension"] == ext)]
-        true = truth[truth["extension"] == ext]
-        mine = wrong[(wrong["watcher"] == watcher) & (wrong["watcher_uri"] == subscriber)
-                     & (wrong["extension"] == ext)]
+        true = truth.get((ext,), [])
+        seen = shown.get((watcher, subscriber, ext), [])
         bands.append(LampBand(
             label=f"{who} ← {ext.removeprefix('sip:')}",
-            truth=tuple(_steps([0.0, *true["time"]], ["idle", *true["lamp"]], end)),
-            shown=tuple(_steps(list(seen["time"]), list(seen["lamp"]), end)),
-            wrong=tuple(zip(mine["start"], mine["end"], mine["cause"], strict=True)),
+            truth=tuple(_steps([0.0, *(t for t, _l in true)], ["idle", *(lamp for _t, lamp in true)], end)),
+            shown=tuple(_steps([t for t, _l in seen], [lamp for _t, lamp in seen], end)),
+            wrong=tuple(wrong.get((watcher, subscriber, ext), [])),
         ))
     return bands
+
+
+def _rows_by(frame: pd.DataFrame, keys: tuple[str, ...], columns: tuple[str, ...]) -> dict[tuple[Any, ...], list[Any]]:
+    """The ``columns`` of ``frame``'s rows as tuples, in row order, grouped by the values of ``keys``."""
+    out: dict[tuple[Any, ...], list[Any]] = {}
+    n = len(keys)
+    for row in zip(*(frame[c].tolist() for c in (*keys, *columns)), strict=True):
+        out.setdefault(row[:n], []).append(row[n:])
+    return out
 
 
 def axes_inches(n_bands: int) -> tuple[float, float]:
