@@ -200,12 +200,17 @@ class LiveNode(asyncio.DatagramProtocol):
             driver.trace.add(now, self.name, TimerFired(name))
         self.call(f"timer {name}", self.endpoint.timer, key, now)
 
-    def stop(self) -> None:
-        """Cancel every timer; the endpoint stays (for inspection), the socket closes."""
+    def crash(self) -> None:
+        """The endpoint goes down: every timer cancelled, nothing delivered to it; the endpoint
+        stays (for inspection) and so does the socket (a restart reuses it)."""
         self.up = False
         for handle in self.timers.values():
             handle.cancel()
         self.timers.clear()
+
+    def stop(self) -> None:
+        """:meth:`crash`, and the socket closes."""
+        self.crash()
         if self.transport is not None:
             self.transport.close()
             self.transport = None
@@ -310,9 +315,7 @@ class LiveDriver:
 
     def replace_endpoint(self, node: LiveNode, endpoint: Any) -> None:
         """A restart: the old endpoint's timers are cancelled, the new one starts."""
-        for handle in node.timers.values():
-            handle.cancel()
-        node.timers.clear()
+        node.crash()
         node.endpoint = endpoint
         self.start(node)
 

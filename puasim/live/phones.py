@@ -43,13 +43,14 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from puasim.effects import SECOND
 from puasim.live.budgets import LiveBudgets
 from puasim.live.driver import Address, LiveDriver, LiveNode, check_target
+from puasim.live.result import LiveResult, run_error
 from puasim.phones.phone import Phone, PhoneConfig
 from puasim.scenario.calls import CALL_ACTIONS, run_step
 from puasim.scenario.expect import Failure
@@ -68,29 +69,16 @@ LIVE_PHONE_ACTIONS = frozenset({
 NOT_LIVE = ("record", "server_state", "rpc")
 
 
-@dataclass(slots=True)
-class PhonesResult:
-    name: str
-    passed: bool
-    failures: list[Failure]
-    skipped_steps: list[str]
-    skipped_expectations: list[str]
-    #: the phones' own view (what their sockets sent and received)
-    trace: Trace
+@dataclass(slots=True, kw_only=True)
+class PhonesResult(LiveResult):
+    """A :class:`~puasim.live.result.LiveResult` whose ``trace`` is the phones' own view."""
+
     #: phone name -> the address it was bound to
     phones: dict[str, Address]
+    #: the edge node the phones ran against
     node: Address
-    messages: int
-    wall_time: float
-    error: str | None = None
-    capture: str | None = None
     #: the capture read back with the run's node names (None without ``capture``)
     capture_trace: Trace | None = None
-    notes: list[str] = field(default_factory=list)
-
-    @property
-    def verdict(self) -> str:
-        return "pass" if self.passed else "FAIL"
 
 
 def _rewrite(contact: str, old: Address, new: Address) -> str:
@@ -170,10 +158,7 @@ class _LivePhones:
         node = self.nodes[name]
         now = self.driver.now()
         if action == "phone.crash":
-            for handle in node.timers.values():
-                handle.cancel()
-            node.timers.clear()
-            node.up = False
+            node.crash()
             return
         if action == "phone.start":
             if not node.up:
@@ -241,7 +226,7 @@ class _LivePhones:
 
             capture_trace = _rebased(read_pcap(capture, names), driver.epoch)
             judged = capture_trace
-        error = None if driver.error is None else f"{type(driver.error).__name__}: {driver.error}"
+        error = run_error(driver)
         failures: list[Failure] = []
         if not any(type(r.event) is MessageSent and r.event.src == self.node_addr for r in trace.records):
             sent = sum(1 for r in trace.records if type(r.event) is MessageSent)
@@ -251,13 +236,10 @@ class _LivePhones:
         more, skipped_exp = evaluate_live(scn, judged, names, int(driver.epoch), self.step_results, {}, error, at_slack,
                                           not_live=NOT_LIVE)
         failures += more
-        messages = sum(1 for r in trace.records if type(r.event) is MessageSent)
-        return PhonesResult(
-            name=scn.name, passed=not failures, failures=failures, skipped_steps=list(self.skipped),
-            skipped_expectations=skipped_exp, trace=trace,
-            phones={n: node.address for n, node in self.nodes.items()}, node=self.node_addr, messages=messages,
-            wall_time=time.perf_counter() - started, error=error,
-            capture=str(capture) if capture is not None else None, capture_trace=capture_trace, notes=notes,
+        return PhonesResult.of_run(
+            scn.name, trace, failures, skipped_steps=list(self.skipped), skipped_expectations=skipped_exp,
+            started=started, error=error, capture=capture, notes=notes,
+            phones={n: node.address for n, node in self.nodes.items()}, node=self.node_addr, capture_trace=capture_trace,
         )
 
 

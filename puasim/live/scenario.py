@@ -28,13 +28,14 @@ import asyncio
 import copy
 import random
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from puasim.effects import SECOND
 from puasim.live.budgets import LiveBudgets
 from puasim.live.driver import Address, LiveDriver, LiveNode, check_target
+from puasim.live.result import LiveResult, run_error
 from puasim.pua.info import PublInfo, SubsInfo
 from puasim.scenario.expect import Failure, RunContext, evaluate
 from puasim.scenario.spec import Scenario, Step, seconds_to_us
@@ -49,25 +50,6 @@ LIVE_ACTIONS = frozenset({
     "publish", "subscribe", "rpc.publish", "rpc.send_publish", "rpc.subscribe",
     "pua.cleanup", "pua.restart", "pua.crash", "pua.start", "mark",
 })
-
-
-@dataclass(slots=True)
-class LiveResult:
-    name: str
-    passed: bool
-    failures: list[Failure]
-    skipped_steps: list[str]
-    skipped_expectations: list[str]
-    trace: Trace
-    messages: int
-    wall_time: float
-    error: str | None = None
-    capture: str | None = None
-    notes: list[str] = field(default_factory=list)
-
-    @property
-    def verdict(self) -> str:
-        return "pass" if self.passed else "FAIL"
 
 
 def _widen_at(spec: Any, slack: float) -> Any:
@@ -143,10 +125,7 @@ class _LiveScenario:
             self.driver.replace_endpoint(node, self._make_pua(node.address))
             return
         if action == "pua.crash":
-            for handle in node.timers.values():
-                handle.cancel()
-            node.timers.clear()
-            node.up = False
+            node.crash()
             return
         if action == "mark":
             self._note("mark", str(args))
@@ -231,7 +210,7 @@ class _LiveScenario:
             close_run(driver, sniffer, capture, notes)
         trace = driver.trace
         names = dict(driver.names)
-        error = None if driver.error is None else f"{type(driver.error).__name__}: {driver.error}"
+        error = run_error(driver)
         failures: list[Failure] = []
         silent = self._no_answer(trace)
         if silent:
@@ -239,13 +218,9 @@ class _LiveScenario:
         more, skipped_exp = evaluate_live(scn, trace, names, int(driver.epoch), self.step_results, self.probes, error,
                                           at_slack)
         failures += more
-        messages = sum(1 for r in trace.records if type(r.event) is MessageSent)
-        return LiveResult(
-            name=scn.name, passed=not failures, failures=failures, skipped_steps=list(self.skipped),
-            skipped_expectations=skipped_exp, trace=trace, messages=messages,
-            wall_time=time.perf_counter() - started, error=error,
-            capture=str(capture) if capture is not None else None, notes=notes,
-        )
+        return LiveResult.of_run(scn.name, trace, failures, skipped_steps=list(self.skipped),
+                                 skipped_expectations=skipped_exp, started=started, error=error, capture=capture,
+                                 notes=notes)
 
 
 async def run_bounded(driver: Any, budgets: Any, wanted: int, notes: list[str]) -> None:
