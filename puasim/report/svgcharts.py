@@ -19,6 +19,7 @@ matplotlib's ``MaxNLocator`` (a calculation, nothing is drawn).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -90,11 +91,7 @@ def lead_histogram_svg(
         tallest = max(tallest, float(outline.max()))
     y1 = tallest * 1.12
 
-    def px(x: float) -> float:
-        return _LEFT + (x - x0) / (x1 - x0) * (_RIGHT - _LEFT)
-
-    def py(y: float) -> float:
-        return _BOTTOM - y / y1 * (_BOTTOM - _TOP)
+    px, py = linear(x0, x1, _LEFT, _RIGHT), linear(0.0, y1, _BOTTOM, _TOP)
 
     xticks, yticks = axis_ticks(x0, x1), axis_ticks(0, y1, integer=True)
     out += grid_lines(xticks, yticks, px, py, (_LEFT, _RIGHT, _TOP, _BOTTOM))
@@ -148,6 +145,13 @@ def lead_histogram_svg(
     out.append(_legend(entries, box, right_side))
     out.append("</svg>")
     return "".join(out)
+
+
+def linear(lo: float, hi: float, start: float, stop: float) -> Callable[[float], float]:
+    """The pixel of a value on an axis that runs from ``lo`` at pixel ``start`` to ``hi`` at
+    pixel ``stop`` (a y axis: ``stop`` above ``start``, a smaller pixel)."""
+    span, pixels = hi - lo, stop - start
+    return lambda v: start + (v - lo) / span * pixels
 
 
 def axis_ticks(lo: float, hi: float, *, integer: bool = False) -> list[float]:
@@ -210,11 +214,7 @@ def axes_frame(
     the x label's baseline at ``xlabel_y``, the y label's lines rotated at the left edge."""
     left, right, top, bottom = box
 
-    def px(x: float) -> float:
-        return left + (x - x0) / (x1 - x0) * (right - left)
-
-    def py(y: float) -> float:
-        return bottom - (y - y0) / (y1 - y0) * (bottom - top)
+    px, py = linear(x0, x1, left, right), linear(y0, y1, bottom, top)
 
     out = [
         f"<rect x='{left}' y='{top}' width='{right - left}' height='{bottom - top}' "
@@ -322,11 +322,7 @@ def load_chart_svg(
     margin = 0.01 * (t1 - t0)
     x0, x1 = t0 - margin, t1 + margin
 
-    def px(x: float) -> float:
-        return left + (x - x0) / (x1 - x0) * (right - left)
-
-    def py(y: float) -> float:
-        return bottom - y / y1 * (bottom - top)
+    px, py = linear(x0, x1, left, right), linear(0.0, y1, bottom, top)
 
     xticks, yticks = axis_ticks(x0, x1), axis_ticks(0, y1)
     out += grid_lines(xticks, yticks, px, py, box)

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 
 from puasim.report.lampchart import CAUSE_COLORS, LAMP_COLORS, TITLE, axes_inches, lamp_bands
 from puasim.report.lamps import CAUSES
-from puasim.report.svgcharts import axes_frame, axis_ticks, svg_open, x_tick_reach
+from puasim.report.svgcharts import axes_frame, axis_ticks, linear, svg_open, x_tick_reach
 from puasim.report.svgladder import esc, text_width
 
 if TYPE_CHECKING:
@@ -66,8 +66,7 @@ def lamp_timeline_svg(
     x0, x1 = -end * 0.01, end * 1.01
     right = _AX_LEFT + _AX_W
 
-    def px(t: float) -> float:
-        return _AX_LEFT + (t - x0) / (x1 - x0) * _AX_W
+    px = linear(x0, x1, _AX_LEFT, _AX_LEFT + _AX_W)
 
     def py(y: float) -> float:  # y in bands, 0 at the bottom
         return bottom - y * unit

@@ -15,7 +15,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from puasim.report.figures import COLORS
-from puasim.report.svgcharts import axes_frame, axis_ticks, grid_lines, svg_open, x_tick_reach
+from puasim.report.svgcharts import (
+    axes_frame,
+    axis_ticks,
+    grid_lines,
+    linear,
+    svg_open,
+    x_tick_reach,
+)
 from puasim.report.svgladder import esc, text_width
 from puasim.report.timeline import _band_name, _by_key, _clip, _columns, _keys, _sublanes
 
@@ -52,8 +59,7 @@ def timeline_svg(
     width = _AX_LEFT + _AX_W + 12 - left
     height = bottom + 106
 
-    def px(t: float) -> float:
-        return _AX_LEFT + (t - x0) / (x1 - x0) * _AX_W
+    px = linear(x0, x1, _AX_LEFT, _AX_LEFT + _AX_W)
 
     def py(y: float) -> float:  # y in bands, 0 at the bottom
         return bottom - y * band
