@@ -21,8 +21,8 @@ This tree runs with ``--no-cache`` (every report drawn); a last run writes
 into one folder twice and times the second pass, where every trace is
 unchanged and the reports are kept (``.report-cache.json``).
 
-Each side runs ``R`` rounds (default 1: the baseline takes about a minute)
-and the best wall time counts; the CPU time of that round (user + system of
+Each side runs ``R`` rounds (default 1: the baseline takes about a minute),
+each into an empty folder, and the best wall time counts; the CPU time of that round (user + system of
 the subprocess and its workers) is printed beside it, so the share of the
 speed-up that comes from running pictures in parallel is visible.  After
 timing, the script checks that this tree's reports show everything the
@@ -30,8 +30,8 @@ baseline's do: every file, every section and picture caption of each
 ``report.html`` in the same order (sections added since may come in
 between), and pictures of the same size give or take a few pixels (3 % for
 wide pictures: text drawn without hinting is a little narrower).  A picture
-the baseline embeds as PNG and this tree draws as inline SVG (the ladder
-pages) counts when the SVG has the same caption (``aria-label``) and draws
+the baseline embeds as PNG and this tree draws as inline SVG (now every
+picture) counts when the SVG has the same caption (``aria-label``) and draws
 something, and its ``width``/``height`` are compared with the PNG's size the
 same way.  Ratio > 1 means this tree is faster.
 """
@@ -238,7 +238,7 @@ def main(argv: list[str]) -> int:
         return 1
     print(
         "outputs equivalent: every file, section, caption and picture of the baseline"
-        " (same sizes; ladder pages as SVG)"
+        " (same sizes; pictures as SVG)"
     )
     return 0
 

@@ -6,6 +6,8 @@
   (``puasim live``);
 * :mod:`.phones` — :func:`run_phones`: a scenario's phones, each on its own
   socket, against a real edge node (``puasim live --node``);
+* :mod:`.result` — :class:`LiveResult`, what both of those return
+  (:class:`PhonesResult` adds the phones' fields);
 * :mod:`.edgediff` — the PUBLISHes of a real edge node against the model's;
 * :mod:`.replay` — :class:`Replayer` / :func:`replay_live`: the PUA side of a
   captured flow replayed against a live server, ETags/tags/Call-IDs substituted;
