@@ -51,12 +51,13 @@ from puasim.effects import SECOND
 from puasim.live.budgets import LiveBudgets
 from puasim.live.driver import Address, LiveDriver, LiveNode, check_target
 from puasim.live.result import LiveResult, run_error
+from puasim.live.steprun import StepRun, start_capture
 from puasim.phones.phone import Phone, PhoneConfig
 from puasim.scenario.calls import CALL_ACTIONS, run_step
 from puasim.scenario.expect import Failure
 from puasim.scenario.spec import Scenario, Step
 from puasim.sip.uri import format_hostport
-from puasim.trace.events import MessageSent, Note
+from puasim.trace.events import MessageSent
 from puasim.trace.trace import Trace
 
 __all__ = ["LIVE_PHONE_ACTIONS", "PhonesResult", "run_phones", "run_phones_async"]
@@ -98,7 +99,7 @@ def _rebased(trace: Trace, epoch: float) -> Trace:
     return out
 
 
-class _LivePhones:
+class _LivePhones(StepRun):
     def __init__(self, scn: Scenario, node: Address, allow_remote: bool, keep_ports: bool, seed: object,
                  server: Address | None, bind_host: str | None = None, budgets: LiveBudgets | None = None) -> None:
         if scn.registrations is None or not scn.registrations.phones:
@@ -126,9 +127,6 @@ class _LivePhones:
         self.skipped: list[str] = []
         self.step_results: dict[int, Any] = {}
 
-    def _note(self, level: str, text: str) -> None:
-        self.driver.trace.add(self.driver.now(), "scenario", Note(level, text))
-
     def _make_phone(self, name: str) -> Phone:
         self.starts[name] = self.starts.get(name, 0) + 1
         return Phone(self.configs[name], random.Random(f"{self.seed}/phone:{name}#{self.starts[name]}"))
@@ -144,16 +142,9 @@ class _LivePhones:
         return node
 
     def _do(self, step: Step) -> None:
+        if not self._runs_live(step, LIVE_PHONE_ACTIONS, "the simulated node, server or network"):
+            return
         action, args = step.action, step.args
-        self._note("step", f"step {step.index} (line {step.line}): {action}")
-        if action not in LIVE_PHONE_ACTIONS:
-            text = f"step {step.index} (line {step.line}): {action} needs the simulated node, server or network: skipped live"
-            self.skipped.append(text)
-            self._note("skipped", text)
-            return
-        if action == "mark":
-            self._note("mark", str(args))
-            return
         name = args["phone"]
         node = self.nodes[name]
         now = self.driver.now()
@@ -198,13 +189,8 @@ class _LivePhones:
             for cfg in regs.phones:
                 await self._open(cfg)
             if capture is not None:
-                from puasim.live.sniff import LoopbackCapture
-
                 ports = [self.node_addr[1], *capture_ports, *(n.address[1] for n in self.nodes.values())]
-                sniffer = LoopbackCapture(ports)
-                sniffer.start()
-                if sniffer.python_filter:
-                    notes.append("capture: no BPF (libpcap missing?): Python-side filter used")
+                sniffer = start_capture(ports, notes)
             else:
                 notes.append("no capture: what the node sends the presence server is not seen here, so "
                              "expectations on its PUBLISHes cannot hold (capture to see them)")

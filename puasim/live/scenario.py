@@ -36,6 +36,7 @@ from puasim.effects import SECOND
 from puasim.live.budgets import LiveBudgets
 from puasim.live.driver import Address, LiveDriver, LiveNode, check_target
 from puasim.live.result import LiveResult, run_error
+from puasim.live.steprun import StepRun, start_capture
 from puasim.pua.info import PublInfo, SubsInfo
 from puasim.scenario.expect import Failure, RunContext, evaluate
 from puasim.scenario.spec import Scenario, Step, seconds_to_us
@@ -69,7 +70,7 @@ def _widen_at(spec: Any, slack: float) -> Any:
     return out
 
 
-class _LiveScenario:
+class _LiveScenario(StepRun):
     def __init__(self, scn: Scenario, server: Address, bind: Address, allow_remote: bool, seed: object = None,
                  budgets: LiveBudgets | None = None) -> None:
         self.scn = scn
@@ -104,20 +105,13 @@ class _LiveScenario:
         self.rpc = PuaRpc(pua)
         return pua
 
-    def _note(self, level: str, text: str) -> None:
-        self.driver.trace.add(self.driver.now(), "scenario", Note(level, text))
-
     def _do(self, step: Step) -> None:
         node = self.node
         assert node is not None
         now = self.driver.now()
-        action, args = step.action, step.args
-        self._note("step", f"step {step.index} (line {step.line}): {action}")
-        if action not in LIVE_ACTIONS:
-            text = f"step {step.index} (line {step.line}): {action} needs the simulated server or network: skipped live"
-            self.skipped.append(text)
-            self._note("skipped", text)
+        if not self._runs_live(step, LIVE_ACTIONS, "the simulated server or network"):
             return
+        action, args = step.action, step.args
         if action in ("pua.restart", "pua.start"):
             if action == "pua.start" and node.up:
                 return
@@ -126,9 +120,6 @@ class _LiveScenario:
             return
         if action == "pua.crash":
             node.crash()
-            return
-        if action == "mark":
-            self._note("mark", str(args))
             return
         if not node.up:
             self._note("warning", f"step {step.index}: the PUA is down, {action} not done")
@@ -183,12 +174,7 @@ class _LiveScenario:
         notes: list[str] = []
         self.node = await self.driver.open("pua", self.bind, lambda addr: None, start=False)
         if capture is not None:
-            from puasim.live.sniff import LoopbackCapture
-
-            sniffer = LoopbackCapture([self.node.address[1], self.server[1]])
-            sniffer.start()
-            if sniffer.python_filter:
-                notes.append("capture: no BPF (libpcap missing?): Python-side filter used")
+            sniffer = start_capture([self.node.address[1], self.server[1]], notes)
         driver = self.driver
         loop = asyncio.get_running_loop()
         try:
@@ -198,9 +184,7 @@ class _LiveScenario:
             for step in scn.steps:
                 loop.call_at(driver.clock.loop_time(step.at), self._do, step)
             if scn.populations:
-                text = f"population ({len(scn.populations)} group(s)): runs in the simulator only: skipped live"
-                self.skipped.append(text)
-                self._note("skipped", text)
+                self._skip(f"population ({len(scn.populations)} group(s)): runs in the simulator only: skipped live")
             for i, (kind, spec, _path, _line) in enumerate(scn.expectations):
                 if kind == "record":
                     at = seconds_to_us(spec["at"], scn.doc, ("expect", i, kind, "at"))
