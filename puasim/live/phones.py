@@ -51,7 +51,7 @@ from puasim.effects import SECOND
 from puasim.live.budgets import LiveBudgets
 from puasim.live.driver import Address, LiveDriver, LiveNode, check_target
 from puasim.live.result import LiveResult, run_error
-from puasim.live.steprun import StepRun, start_capture
+from puasim.live.steprun import StepRun, loaded, start_capture
 from puasim.phones.phone import Phone, PhoneConfig
 from puasim.scenario.calls import CALL_ACTIONS, run_step
 from puasim.scenario.expect import Failure
@@ -260,8 +260,4 @@ async def run_phones_async(
 
 def run_phones(scn: Scenario | str | Path, node: Address, **kw: Any) -> PhonesResult:
     """:func:`run_phones_async` in a fresh event loop; ``scn`` may be a scenario file."""
-    if not isinstance(scn, Scenario):
-        from puasim.scenario.runner import load_scenario
-
-        scn = load_scenario(scn)
-    return asyncio.run(run_phones_async(scn, node, **kw))
+    return asyncio.run(run_phones_async(loaded(scn), node, **kw))

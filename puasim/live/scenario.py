@@ -36,7 +36,7 @@ from puasim.effects import SECOND
 from puasim.live.budgets import LiveBudgets
 from puasim.live.driver import Address, LiveDriver, LiveNode, check_target
 from puasim.live.result import LiveResult, run_error
-from puasim.live.steprun import StepRun, start_capture
+from puasim.live.steprun import StepRun, loaded, start_capture
 from puasim.pua.info import PublInfo, SubsInfo
 from puasim.scenario.expect import Failure, RunContext, evaluate
 from puasim.scenario.spec import Scenario, Step, seconds_to_us
@@ -295,8 +295,4 @@ async def run_live_async(
 
 def run_live(scn: Scenario | str | Path, server: Address, **kw: Any) -> LiveResult:
     """:func:`run_live_async` in a fresh event loop; ``scn`` may be a scenario file."""
-    if not isinstance(scn, Scenario):
-        from puasim.scenario.runner import load_scenario
-
-        scn = load_scenario(scn)
-    return asyncio.run(run_live_async(scn, server, **kw))
+    return asyncio.run(run_live_async(loaded(scn), server, **kw))

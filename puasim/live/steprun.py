@@ -4,13 +4,16 @@
 and the phones' (:mod:`puasim.live.phones`): notes in the trace under the
 node ``scenario``, a step noted before it runs, a step the live run cannot do
 skipped with a note saying what it needs, ``mark`` noted.
-:func:`start_capture` starts the loopback capture both take.
+:func:`start_capture` starts the loopback capture both take, :func:`loaded`
+reads the scenario file either is given.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING
 
+from puasim.scenario.spec import Scenario
 from puasim.trace.events import Note
 
 if TYPE_CHECKING:
@@ -18,7 +21,7 @@ if TYPE_CHECKING:
     from puasim.live.sniff import LoopbackCapture
     from puasim.scenario.spec import Step
 
-__all__ = ["StepRun", "start_capture"]
+__all__ = ["StepRun", "loaded", "start_capture"]
 
 
 class StepRun:
@@ -47,6 +50,15 @@ class StepRun:
             self._note("mark", str(step.args))
             return False
         return True
+
+
+def loaded(scn: Scenario | str | Path) -> Scenario:
+    """``scn`` itself, or the scenario read from the file it names."""
+    if isinstance(scn, Scenario):
+        return scn
+    from puasim.scenario.runner import load_scenario
+
+    return load_scenario(scn)
 
 
 def start_capture(ports: list[int], notes: list[str]) -> LoopbackCapture:
