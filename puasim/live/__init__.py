@@ -7,7 +7,8 @@
 * :mod:`.phones` — :func:`run_phones`: a scenario's phones, each on its own
   socket, against a real edge node (``puasim live --node``);
 * :mod:`.result` — :class:`LiveResult`, what both of those return
-  (:class:`PhonesResult` adds the phones' fields);
+  (:class:`PhonesResult` adds the phones' fields); :mod:`.steprun` — the
+  step bookkeeping and capture start both share;
 * :mod:`.edgediff` — the PUBLISHes of a real edge node against the model's;
 * :mod:`.replay` — :class:`Replayer` / :func:`replay_live`: the PUA side of a
   captured flow replayed against a live server, ETags/tags/Call-IDs substituted;
