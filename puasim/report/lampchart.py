@@ -28,6 +28,8 @@ CAUSE_COLORS = dict(zip(CAUSES, (
     "#9ccc65", "#4db6ac", "#ffb74d", "#90a4ae"), strict=True))
 #: pairs drawn at most (the wrong intervals of every pair are in the table)
 MAX_PAIRS = 16
+#: the shortest time axis drawn, seconds (a run that ends at 0 still gets readable ticks)
+MIN_END = 1e-3
 
 
 def chosen_pairs(frames: LampFrames, limit: int = MAX_PAIRS) -> list[tuple[str, str, str]]:
@@ -44,10 +46,15 @@ def _steps(times: list[float], lamps: list[str], end: float) -> list[tuple[float
     """(start, end, lamp) spans of a step function given by its change points."""
     spans = []
     for i, (t, lamp) in enumerate(zip(times, lamps, strict=True)):
-        stop = times[i + 1] if i + 1 < len(times) else end
+        stop = min(times[i + 1], end) if i + 1 < len(times) else end
         if stop > t:
             spans.append((t, stop, lamp))
     return spans
+
+
+def _clipped(intervals: list[tuple[float, float, str]], end: float) -> tuple[tuple[float, float, str], ...]:
+    """Wrong intervals cut at ``end`` (a report may be asked to end before the lamp data does)."""
+    return tuple((a, min(b, end), cause) for a, b, cause in intervals if a < end)
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,7 +83,7 @@ def lamp_bands(frames: LampFrames, end_time: float, pairs: list[tuple[str, str, 
     hosts: dict[str, set[str]] = {}
     for watcher, subscriber, _ext in pairs:
         hosts.setdefault(watcher, set()).add(subscriber)
-    end = max(end_time, 1e-6)
+    end = max(end_time, MIN_END)
     # the frames' rows grouped once (a mask per pair and frame cost more than the drawing)
     pair = ("watcher", "watcher_uri", "extension")
     truth = _rows_by(frames.truth, ("extension",), ("time", "lamp"))
@@ -91,7 +98,7 @@ def lamp_bands(frames: LampFrames, end_time: float, pairs: list[tuple[str, str, 
             label=f"{who} ← {ext.removeprefix('sip:')}",
             truth=tuple(_steps([0.0, *(t for t, _l in true)], ["idle", *(lamp for _t, lamp in true)], end)),
             shown=tuple(_steps([t for t, _l in seen], [lamp for _t, lamp in seen], end)),
-            wrong=tuple(wrong.get((watcher, subscriber, ext), [])),
+            wrong=_clipped(wrong.get((watcher, subscriber, ext), []), end),
         ))
     return bands
 
@@ -120,7 +127,7 @@ def lamp_timeline(frames: LampFrames, end_time: float, pairs: list[tuple[str, st
     the bands are :func:`lamp_bands`.
     """
     bands = lamp_bands(frames, end_time, pairs)
-    end = max(end_time, 1e-6)
+    end = max(end_time, MIN_END)
     height = 0.9 + 0.75 * max(len(bands), 1)
     axes_in, bottom_in = axes_inches(len(bands))
     # the tick labels and the axis label need about half an inch under the axes: with few

@@ -21,7 +21,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from puasim.report.lampchart import CAUSE_COLORS, LAMP_COLORS, TITLE, axes_inches, lamp_bands
+from puasim.report.lampchart import (
+    CAUSE_COLORS,
+    LAMP_COLORS,
+    MIN_END,
+    TITLE,
+    axes_inches,
+    lamp_bands,
+)
 from puasim.report.lamps import CAUSES
 from puasim.report.svgcharts import axes_frame, axis_ticks, linear, svg_open, x_tick_reach
 from puasim.report.svgladder import esc, text_width
@@ -58,7 +65,7 @@ def lamp_timeline_svg(
     """
     bands = lamp_bands(frames, end_time, pairs)
     n = len(bands)
-    end = max(end_time, 1e-6)
+    end = max(end_time, MIN_END)
     axes_in, _under = axes_inches(n)
     bottom = _TOP + round(axes_in * 100)
     height = bottom + 50
@@ -164,8 +171,11 @@ def _wrong(
             f"<title>{esc(f'{band.label}: wrong ({cause}) {start:.3f}-{stop:.3f} s')}</title></rect>"
         )
         if stop - start > end / 12:
+            # centred on the interval, but kept inside the axes (the PNG clips it there)
+            half = text_width(cause, _SMALL_PX) / 2
+            x = min(max(px(start + width / 2), _AX_LEFT + half), _AX_LEFT + _AX_W - half)
             out.append(
-                f"<text x='{px(start + width / 2):.1f}' y='{py(y + 0.94) - 2:.1f}' text-anchor='middle' "
+                f"<text x='{x:.1f}' y='{py(y + 0.94) - 2:.1f}' text-anchor='middle' "
                 f"font-size='{_SMALL_PX}' fill='{color}'>{esc(cause)}</text>"
             )
     return out

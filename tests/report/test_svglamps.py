@@ -15,7 +15,8 @@ from puasim.report.frames import load
 from puasim.report.html import write_report
 from puasim.report.lampchart import MAX_PAIRS
 from puasim.report.lamps import CAUSES, LampFrames, lamps
-from puasim.report.svglamps import lamp_timeline_svg
+from puasim.report.svgladder import text_width
+from puasim.report.svglamps import _AX_LEFT, _AX_W, lamp_timeline_svg
 from puasim.scenario.runner import run_scenario
 from puasim.trace.codec import write_jsonl
 from tests.report.builders import TraceBuilder
@@ -145,3 +146,47 @@ def test_png_option_still_writes_the_lamp_png_beside_the_svg(tmp_path):
     at = text.index("aria-label='busy lamp timeline'")
     assert text.index("pictures/lamps.png", at) < text.index("</svg>", at) + 60
     assert_png(page.parent / "pictures" / "lamps.png")
+
+
+def drawn_extent(svg: ET.Element) -> tuple[float, float]:
+    """Leftmost and rightmost x of the lamp rectangles and cause labels inside the bands."""
+    xs: list[float] = []
+    for band in svg.iter(f"{SVG}g"):
+        if band.get("class") != "lamp-band":
+            continue
+        for rect in band.iter(f"{SVG}rect"):
+            x = float(rect.get("x", "0"))
+            xs += [x, x + float(rect.get("width", "0"))]
+        for text in band.iter(f"{SVG}text"):
+            if text.text in CAUSES:
+                half = text_width(text.text, 9.7) / 2
+                xs += [float(text.get("x", "0")) - half, float(text.get("x", "0")) + half]
+    return min(xs), max(xs)
+
+
+@pytest.mark.parametrize("end_time", [5.0, 0.0, -3.0])
+def test_a_report_ending_before_the_lamp_data_stays_inside_its_axes(end_time):
+    """A report asked to end early (``load(..., end_time=)``) cuts the lanes and wrong intervals at the end,
+    as the PNG's clipping does, instead of drawing them over the legend; tiny axes still get distinct ticks."""
+    result = run_scenario(SCENARIOS / "calls" / "blf_lost_notify.yaml")
+    data = load(result.trace, end_time=end_time)
+    frames = lamps(data)
+    assert frames.truth["time"].max() > 5.0  # the lamp data go on past the requested end
+    svg = ET.fromstring(lamp_timeline_svg(frames, end_time))
+    left, right = drawn_extent(svg)
+    assert left >= _AX_LEFT - 1 and right <= _AX_LEFT + _AX_W + 1, (left, right)
+    ticks = [t.text for t in svg.iter(f"{SVG}text") if t.text and re.fullmatch(r"[−\d.]+", t.text)]
+    assert len(ticks) >= 3 and len(ticks) == len(set(ticks)), ticks
+
+
+def test_a_cause_label_at_the_end_of_the_run_stays_inside_the_axes():
+    """A wide enough wrong interval ending at the run's end gets its cause written inside the axes."""
+    frames = lamps(load(ringing_then_busy(Calls()).trace))
+    end = 12.0
+    wrong = frames.wrong.iloc[:1].assign(start=end - end / 11, end=end, duration=end / 11, cause="expired_publication")
+    frames.wrong = wrong
+    svg = ET.fromstring(lamp_timeline_svg(frames, end))
+    labels = [t for t in svg.iter(f"{SVG}text") if t.text == "expired_publication"]
+    assert len(labels) == 1
+    _left, right = drawn_extent(svg)
+    assert right <= _AX_LEFT + _AX_W + 1, right
