@@ -115,6 +115,21 @@ def test_a_scenario_without_phones_is_refused() -> None:
         run_phones(SCENARIOS / "publish_modify_remove.yaml", ("127.0.0.1", 5080))
 
 
+def test_a_capture_that_cannot_start_is_a_clear_error_and_leaves_no_pcap(tmp_path, monkeypatch) -> None:
+    """When the loopback capture cannot start, the run stops with CaptureUnavailable (which the CLI
+    prints as one line) before any traffic, and no empty pcap is left behind."""
+    import puasim.live.sniff as sniff
+
+    def refuse(self, *args, **kwargs):
+        raise sniff.CaptureUnavailable("cannot capture on lo: refused by the test")
+
+    monkeypatch.setattr(sniff.LoopbackCapture, "start", refuse)
+    out = tmp_path / "phones.pcap"
+    with pytest.raises(sniff.CaptureUnavailable, match="refused by the test"):
+        run_phones(SCENARIOS / "edge_basic_call.yaml", ("127.0.0.1", 9), capture=str(out))
+    assert not out.exists()
+
+
 def test_the_comparison_reports_each_difference_of_the_model() -> None:
     """A model configured otherwise than the reference (override_lifetime, callee_trying)
     differs in Expires, in the body and in the number of PUBLISHes: all reported."""
