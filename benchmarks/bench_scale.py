@@ -3,7 +3,7 @@
 Usage::
 
     python benchmarks/bench_scale.py [--sizes 1000,10000] [--rounds R]
-        [--baseline REV] [--baseline-max N] [--trace-level full|stream|metrics]
+        [--baseline REV] [--baseline-max N] [--trace-level full|stream|metrics] [--digest]
 
 The workload (project issue 13)
 -------------------------------
@@ -50,7 +50,10 @@ not change behaviour.
 (``full`` keeps every record in memory, ``stream`` writes them to a
 temporary JSON-lines file, removed afterwards, ``metrics`` keeps only the
 summary metrics); the baseline always runs with its own default, the full
-in-memory trace.
+in-memory trace.  ``--digest`` makes each run of this tree also take its
+trace digest, inside the CPU time measured: the ``stream`` and ``metrics``
+levels hash their records as the run goes, so comparing them with ``full``
+is fair only with the ``full`` digest counted too.
 """
 
 from __future__ import annotations
@@ -101,8 +104,9 @@ BODY = (
 
 
 # ----------------------------------------------------------------------------- child
-def child(n: int, trace_level: str | None, duration: int) -> dict:
-    """Run the workload in this process (imported from ``sys.path``) and measure it."""
+def child(n: int, trace_level: str | None, duration: int, digest: bool = False) -> dict:
+    """Run the workload in this process (imported from ``sys.path``) and measure it;
+    ``digest``: also take the trace's digest (in the CPU time measured)."""
     import inspect
     from dataclasses import replace
 
@@ -150,6 +154,8 @@ def child(n: int, trace_level: str | None, duration: int) -> dict:
         kernel.call_at(at, run._do, replace(sub_tpl, index=n + j, at=at, args=args))
     try:
         result = run.run()
+        if digest:  # full: every record encoded now; stream and metrics hashed them as they went
+            result.trace.digest()
     finally:
         if "trace_path" in options:
             with contextlib.suppress(OSError):
@@ -173,12 +179,14 @@ def baseline_tree(rev: str) -> contextlib.AbstractContextManager[Path]:
     return _baseline_tree(rev, prefix="bench_scale_")
 
 
-def measure(tree: Path, n: int, trace_level: str | None, duration: int) -> dict:
+def measure(tree: Path, n: int, trace_level: str | None, duration: int, digest: bool = False) -> dict:
     """Run :func:`child` for ``n`` with ``tree`` first on ``sys.path``."""
     env = dict(os.environ, PYTHONPATH=str(tree), PYTHONHASHSEED="0")
     cmd = [sys.executable, str(Path(__file__).resolve()), "--child", str(n), "--duration", str(duration)]
     if trace_level is not None:
         cmd += ["--trace-level", trace_level]
+    if digest:
+        cmd.append("--digest")
     out = subprocess.run(cmd, env=env, cwd=str(tree), check=False, capture_output=True, text=True)
     if out.returncode != 0:
         last = (out.stderr.strip().splitlines() or ["(no message)"])[-1]
@@ -218,11 +226,15 @@ def main(argv: list[str] | None = None) -> None:
     )
     p.add_argument("--trace-level", choices=("full", "stream", "metrics"), default=None)
     p.add_argument("--duration", type=int, default=DAY, help="virtual seconds (default 24 h)")
+    p.add_argument(
+        "--digest", action="store_true",
+        help="each run of this tree also takes its trace digest (the CPU time includes it)",
+    )
     p.add_argument("--child", type=int, default=None, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
 
     if args.child is not None:
-        print(json.dumps(child(args.child, args.trace_level, args.duration)))
+        print(json.dumps(child(args.child, args.trace_level, args.duration, args.digest)))
         return
     try:
         sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
@@ -233,7 +245,7 @@ def main(argv: list[str] | None = None) -> None:
 
     print(
         f"Python {sys.version.split()[0]}; {args.duration} s virtual, best of {args.rounds}, "
-        f"trace level {args.trace_level or 'default'}; baseline "
+        f"trace level {args.trace_level or 'default'}{', digest taken' if args.digest else ''}; baseline "
         f"{'none' if args.no_baseline else args.baseline}"
     )
     with contextlib.ExitStack() as stack:
@@ -247,7 +259,7 @@ def main(argv: list[str] | None = None) -> None:
             ours: list[dict] = []
             theirs: list[dict] = []
             for _ in range(args.rounds):
-                ours.append(measure(REPO, n, args.trace_level, args.duration))
+                ours.append(measure(REPO, n, args.trace_level, args.duration, args.digest))
                 if base_tree is not None and n <= args.baseline_max:
                     theirs.append(measure(base_tree, n, None, args.duration))
             row = best(ours)

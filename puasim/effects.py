@@ -85,10 +85,14 @@ class Outbox:
     the first item (the simulator's node).
     """
 
-    __slots__ = ("_effects",)
+    __slots__ = ("_effects", "lean")
 
     def __init__(self) -> None:
         self._effects: list[tuple] = []
+        #: drop the parsed header values of a message the model is done with (a request
+        #: whose transaction ended); the driver sets it False when no trace keeps messages
+        #: (see ``puasim.trace.trace.Trace.keeps_messages``)
+        self.lean = True
 
     def send(self, message: Any, dest: Address, retransmission: bool = False) -> None:
         self._effects.append((SEND, message, dest, retransmission))

@@ -24,6 +24,7 @@ import functools
 import math
 from array import array
 from collections import Counter, deque
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
@@ -69,6 +70,21 @@ _body_id = functools.lru_cache(maxsize=_MEMO_SIZE)(S.body_id)
 _event_package = S.event_package  # memoised per Event header text in sipinfo
 
 
+_branch = S.branch
+_cseq = S.cseq
+_expires = S.expires
+
+
+def _copies(held: _Copy | list[deque[_Copy]]) -> list[_Copy]:
+    """The open copies of one ``_pending`` entry (see :meth:`RunningMetrics._sent`)."""
+    return [held] if isinstance(held, _Copy) else [c for queue in held for c in queue]
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Whether two messages are the same value (the frames match copies by value)."""
+    return a is b or a == b
+
+
 @functools.lru_cache(maxsize=64)
 def _event_name(flag: int) -> str:
     from puasim.report.sipinfo import event_name
@@ -79,11 +95,12 @@ def _event_name(flag: int) -> str:
 class _Copy:
     """One transmission still open: its fate is known once no network event can name it."""
 
-    __slots__ = ("time", "status", "refs", "delivered", "dropped")
+    __slots__ = ("time", "status", "msg", "refs", "delivered", "dropped")
 
-    def __init__(self, time: float, status: int | None) -> None:
+    def __init__(self, time: float, status: int | None, msg: Any) -> None:
         self.time = time
         self.status = status
+        self.msg = msg
         self.refs = 1
         self.delivered = math.nan
         self.dropped = False
@@ -193,6 +210,9 @@ class _Done:
 
 Key = tuple[str, str]
 
+#: what a key without server publications reads (never written to)
+_NOTHING: dict[str, str] = {}
+
 
 class _Span:
     """One coverage interval of a key: start, state and the counts that split intervals."""
@@ -277,7 +297,9 @@ class _Coverage:
             return
         name = _event_name(ev.event)
         k = (_aor(ev.pres_uri), name)
-        held = self.pua.setdefault(k, set())
+        held = self.pua.get(k)
+        if held is None:
+            held = self.pua[k] = set()
         rkey = (node, f"{ev.pres_uri}|{name}|{ev.id}|{ev.flag}")  # records.record_key of a publication
         if ev.action in ("deleted", "expired"):
             held.discard(rkey)
@@ -286,9 +308,10 @@ class _Coverage:
         self._update(k, t)
 
     def published(self, msg: Any, t: float) -> None:
-        body = _body_id(getattr(msg, "body", b"") or b"")
-        if not body:
+        raw = getattr(msg, "body", b"")
+        if not raw:
             return
+        body = _body_id(raw)
         k = (_aor(msg.uri), _event_package(msg))
         self.latest[k] = body
         self._update(k, t)
@@ -310,7 +333,9 @@ class _Coverage:
                     self._update(k, t)
 
     def server_state(self, node: str, t: float, ev: Any) -> None:
-        pubs = self.server_pubs.setdefault(node, {})
+        pubs = self.server_pubs.get(node)
+        if pubs is None:
+            pubs = self.server_pubs[node] = {}
         prev, body = self.last_publish.get(node, ("", ""))
         key = (ev.presentity, ev.event, ev.etag)
         action = ev.action
@@ -333,7 +358,9 @@ class _Coverage:
         self._server_change((ev.presentity, ev.event), t, ev.etag, prev_etag, drop=gone, body=body)
 
     def _server_change(self, k: Key, t: float, etag: str, prev_etag: str, drop: bool, body: str) -> None:
-        held = self.srv.setdefault(k, {})
+        held = self.srv.get(k)
+        if held is None:
+            held = self.srv[k] = {}
         if drop:
             held.pop(etag, None)
         else:
@@ -344,14 +371,18 @@ class _Coverage:
 
     # -- intervals ------------------------------------------------------------------------------
     def _update(self, k: Key, t: float) -> None:
-        p, s, latest = self.pua.get(k, ()), self.srv.get(k, {}), self.latest.get(k, "")
+        p, s = self.pua.get(k, ()), self.srv.get(k, _NOTHING)
         if p:
             if not s:
                 state = "none"
-            elif latest and any(body and body != latest for body in s.values()):
-                state = "stale"
             else:
                 state = "ok"
+                latest = self.latest.get(k, "")
+                if latest:
+                    for body in s.values():
+                        if body and body != latest:
+                            state = "stale"
+                            break
         else:
             state = "orphan" if s else "idle"
         npua, nsrv = len(p), len(s)
@@ -452,7 +483,7 @@ class RunningMetrics:
         #: finished transactions by (method, client node, final status)
         self.by_status: Counter[tuple[str, str, int | None]] = Counter()
         self._names: dict[str, str] = {}
-        self._pending: dict[tuple, deque[_Copy]] = {}
+        self._pending: dict[tuple, _Copy | list[deque[_Copy]]] = {}
         self._open: dict[tuple, _Txn] = {}
         self._by_etag = _Held()
         self._by_call = _Held()
@@ -474,10 +505,28 @@ class RunningMetrics:
 
     # -- feeding -----------------------------------------------------------------------
     def observe(self, rec: Record) -> None:
+        """Feed one record (the next one in trace order)."""
         self.last = rec.time
         handler = self._handlers.get(type(rec.event))
         if handler is not None:
             handler(rec, rec.event)
+
+    def observe_batch(self, records: Iterable[Record]) -> None:
+        """Feed the next records in trace order, in one loop (the ``metrics`` level calls it per batch).
+
+        The same as :meth:`observe` on each; records of kinds no metric
+        reads (timer firings, store writes, notes) cost one dictionary
+        look-up.
+        """
+        get = self._handlers.get
+        rec = None
+        for rec in records:
+            ev = rec.event
+            handler = get(type(ev))
+            if handler is not None:
+                handler(rec, ev)
+        if rec is not None:
+            self.last = rec.time
 
     def _address(self, a: Any) -> str:
         text = self._addresses.get(a)
@@ -485,12 +534,66 @@ class RunningMetrics:
             text = self._addresses[a] = _addr(a)
         return text
 
+    # The copies in flight, matched to their network events by (src, dst, message value) in
+    # first-in, first-out order as messages_frame matches them.  ``_pending`` is keyed by
+    # (src, dst, the message's first header value), cheap to hash where a message is not (its
+    # Via, with its branch: equal messages share it, distinct ones nearly never do); each entry
+    # is the one open copy of one message, or, rarely, a list of queues (one per message value,
+    # oldest copy first: retransmissions of one message, duplicates, two messages that share
+    # the key).
+
+    @staticmethod
+    def _key(src: Any, dst: Any, msg: Any) -> tuple:
+        try:
+            headers = msg.headers
+        except AttributeError:
+            return (src, dst, msg)
+        return (src, dst, headers[0][1] if headers else msg)
+
+    def _queue(self, key: tuple, held: _Copy | list[deque[_Copy]], copy: _Copy) -> None:
+        """Add ``copy`` to an entry that already holds copies."""
+        if isinstance(held, _Copy):
+            queues = self._pending[key] = [deque((held,))]
+        else:
+            queues = held  # type: ignore[assignment]
+        for queue in queues:
+            if _same(queue[0].msg, copy.msg):
+                queue.append(copy)
+                return
+        queues.append(deque((copy,)))
+
+    def _take(self, key: tuple, held: list[deque[_Copy]], msg: Any, last: bool) -> _Copy | None:
+        """Take the oldest (``last``: the newest) open copy of ``msg`` from a list entry."""
+        for i, queue in enumerate(held):
+            if _same(queue[0].msg, msg):
+                copy = queue.pop() if last else queue.popleft()
+                if not queue:
+                    del held[i]
+                if not held:
+                    del self._pending[key]
+                elif len(held) == 1 and len(held[0]) == 1:
+                    self._pending[key] = held[0][0]
+                return copy
+        return None
+
     def _duplicated(self, rec: Record, ev: Any) -> None:
-        queue = self._pending.get((ev.src, ev.dst, ev.message))
-        if queue:
+        msg = ev.message
+        key = self._key(ev.src, ev.dst, msg)
+        held = self._pending.get(key)
+        if held is None:
+            return
+        if isinstance(held, _Copy):
+            if not _same(held.msg, msg):
+                return
+            copy = held
+            self._pending[key] = [deque((held, held))]
+        else:
+            queue = next((q for q in held if _same(q[0].msg, msg)), None)
+            if queue is None:
+                return
             copy = queue[-1]
-            copy.refs += 1
             queue.append(copy)
+        copy.refs += 1
 
     def _delivered(self, rec: Record, ev: Any) -> None:
         self._fate(rec, ev)
@@ -505,9 +608,10 @@ class RunningMetrics:
 
     def _record_changed(self, rec: Record, ev: Any) -> None:
         expires = float(ev.expires - self.epoch)
-        if ev.etag and ev.kind == "publication":
-            self._by_etag.changed((rec.node, ev.pres_uri, ev.event, ev.id, ev.flag), ev.action, ev.etag, expires)
-        if ev.call_id and ev.kind != "publication":
+        if ev.kind == "publication":
+            if ev.etag:
+                self._by_etag.changed((rec.node, ev.pres_uri, ev.event, ev.id, ev.flag), ev.action, ev.etag, expires)
+        elif ev.call_id:
             ident = (rec.node, ev.kind, ev.pres_uri, ev.event, ev.watcher_uri, ev.call_id)
             self._by_call.changed(ident, ev.action, ev.call_id, expires)
         self._coverage.record(rec.node, rec.time / SECOND, ev)
@@ -528,49 +632,53 @@ class RunningMetrics:
             self._names.setdefault(self._address(src), rec.node)
         now = rec.time / SECOND
         self.messages += 1
-        if ev.retransmission:
+        retransmission = ev.retransmission
+        if retransmission:
             self.retransmissions += 1
         request = type(msg) is Request or isinstance(msg, Request)
-        copy = _Copy(now, None if request else getattr(msg, "status", None))
-        key = (src, ev.dst, msg)
-        queue = self._pending.get(key)
-        if queue is None:
-            queue = self._pending[key] = deque()
-        queue.append(copy)
-        if request:
-            self.requests += 1
-            self.per_second[int(now // 1.0)] += 1
-            method = msg.method
-            if self.keep_series:
-                self.method_seconds[(method, int(now // 1.0))] += 1
-            if method == "PUBLISH" and not ev.retransmission:
-                self._coverage.published(msg, now)
-            if method == "ACK":
-                return
-            tkey = (rec.node, S.branch(msg), method)
-            if tkey not in self._open:
-                if self.keep_series and method == "PUBLISH":
-                    txn = _Txn(now, method, rec.node, rec.seq, S.presentity_of(msg), _event_package(msg))
-                else:
-                    txn = _Txn(now, method, rec.node, rec.seq)
-                self._open[tkey] = txn
-                self.transactions += 1
-                if (method == "PUBLISH" or method == "SUBSCRIBE") and S.operation(msg) == "refresh":
-                    self._refresh(msg, method, now, rec.seq)
-        else:
+        copy = _Copy(now, None if request else getattr(msg, "status", None), msg)
+        key = self._key(src, ev.dst, msg)
+        held = self._pending.setdefault(key, copy)
+        if held is not copy:
+            self._queue(key, held, copy)
+        if not request:
             status = copy.status
             if status is None or status < 200:
                 return
             dst = self._address(ev.dst)
-            t = self._open.get((self._names.get(dst, dst), S.branch(msg), S.cseq(msg)[1]))
+            t = self._open.get((self._names.get(dst, dst), _branch(msg), _cseq(msg)[1]))
             if t is not None:
                 t.replies.append(copy)
-
-    def _refresh(self, msg: Any, method: str, now: float, seq: int) -> None:
-        if method == "PUBLISH":
-            expires = self._by_etag.expiry.get(S.header(msg, "SIP-If-Match"), math.nan)
+            return
+        self.requests += 1
+        second = int(now // 1.0)
+        self.per_second[second] += 1
+        method = msg.method
+        if self.keep_series:
+            self.method_seconds[(method, second)] += 1
+        if method == "ACK":
+            return
+        if method == "PUBLISH" and not retransmission and msg.body:
+            self._coverage.published(msg, now)
+        tkey = (rec.node, _branch(msg), method)
+        if tkey in self._open:
+            return
+        if self.keep_series and method == "PUBLISH":
+            txn = _Txn(now, method, rec.node, rec.seq, S.presentity_of(msg), _event_package(msg))
         else:
-            expires = self._by_call.expiry.get(S.header(msg, "Call-ID"), math.nan)
+            txn = _Txn(now, method, rec.node, rec.seq)
+        self._open[tkey] = txn
+        self.transactions += 1
+        # a refresh (RFC 3903 §4.1, RFC 6665 §4.1.2.1; sipinfo.operation): its lead
+        if method == "PUBLISH":
+            if not msg.body:
+                etag = S.header(msg, "SIP-If-Match")
+                if etag and _expires(msg) != 0:
+                    self._refresh(self._by_etag.expiry.get(etag, math.nan), method, now, rec.seq)
+        elif method == "SUBSCRIBE" and _expires(msg) != 0 and S.to_tag(msg):
+            self._refresh(self._by_call.expiry.get(S.header(msg, "Call-ID"), math.nan), method, now, rec.seq)
+
+    def _refresh(self, expires: float, method: str, now: float, seq: int) -> None:
         lead = round(expires - now, 6)
         if lead == lead:
             self.leads.append(lead)
@@ -581,18 +689,27 @@ class RunningMetrics:
         self.refreshes += 1
 
     def _fate(self, rec: Record, ev: Any) -> None:
-        key = (ev.src, ev.dst, ev.message)
-        queue = self._pending.get(key)
-        if not queue:
+        msg = ev.message
+        key = self._key(ev.src, ev.dst, msg)
+        pending = self._pending
+        held = pending.get(key)
+        if held is None:
             return
-        if type(ev) is MessageDelivered and ev.dst not in self._receivers:
+        delivered = type(ev) is MessageDelivered
+        if isinstance(held, _Copy):
+            if held.msg is not msg and held.msg != msg:
+                return
+            del pending[key]
+            copy = held
+        else:  # a drop at send time (loss, partition, fault) concerns the copy just sent
+            taken = self._take(key, held, msg, not delivered and ev.reason in _SEND_TIME_DROPS)
+            if taken is None:
+                return
+            copy = taken
+        if delivered and ev.dst not in self._receivers:
             self._receivers.add(ev.dst)
             self._names.setdefault(self._address(ev.dst), rec.node)
-        at_send = type(ev) is MessageDropped and ev.reason in _SEND_TIME_DROPS
-        copy = queue.pop() if at_send else queue.popleft()
-        if not queue:
-            del self._pending[key]
-        if type(ev) is MessageDelivered:
+        if delivered:
             if copy.delivered != copy.delivered:
                 copy.delivered = rec.time / SECOND
             copy.dropped = False
@@ -706,7 +823,7 @@ class RunningMetrics:
                     latencies.append(latency)
                 if t.method == "PUBLISH" and reply.status == 412:
                     rounds += 1
-        open_copies = {id(c): c for q in self._pending.values() for c in q}
+        open_copies = {id(c): c for held in self._pending.values() for c in _copies(held)}
         dropped = self.dropped + sum(1 for c in open_copies.values() if c.dropped)
         leads = np.asarray(self.leads, dtype=float)
         wire = np.asarray(latencies, dtype=float) * 1000.0

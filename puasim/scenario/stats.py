@@ -138,9 +138,7 @@ def _running(ctx: Any) -> Any:
             from puasim.report.running import RunningMetrics
 
             value = RunningMetrics(ctx.epoch, series=True)
-            observe = value.observe
-            for rec in ctx.trace.records:
-                observe(rec)
+            value.observe_batch(ctx.trace.records)
         ctx.cache["running"] = value
     return value
 

@@ -75,6 +75,9 @@ class Network:
         self._rng = sim.streams("network")
         #: requests handed to the network so far, retransmissions included (progress display)
         self.requests_sent = 0
+        #: drop a delivered message's parsed header values: only worth it when the trace keeps
+        #: the message (``full``); the other levels' batches read them after delivery
+        self.lean: bool = getattr(sim.trace, "keeps_messages", True)
 
     def profile(self, src: str, dst: str) -> LinkProfile:
         return self.links.get((src, dst)) or self.links.get((src, "*")) or self.links.get(("*", dst)) or self.default
@@ -129,6 +132,7 @@ class Network:
             return
         sim.trace.add(now, node.name, MessageDelivered(src, dst, message))
         node.deliver(message, src)
-        drop = getattr(message, "drop_caches", None)
-        if drop is not None:  # parsed header values stay with the message for one hop only
-            drop()
+        if self.lean:  # parsed header values stay with the message for one hop only
+            drop = getattr(message, "drop_caches", None)
+            if drop is not None:
+                drop()

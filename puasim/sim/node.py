@@ -101,6 +101,8 @@ class Node:
             return self._start_failed(exc)
         self.endpoint = endpoint
         self.up = True
+        if not self.sim.network.lean and isinstance(getattr(endpoint, "outbox", None), Outbox):
+            endpoint.outbox.lean = False  # no trace keeps messages: parsed values may stay
         failed: list[StartupError] = []
 
         def start(now: int) -> None:

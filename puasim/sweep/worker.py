@@ -73,8 +73,7 @@ def execute(task: Task) -> dict[str, Any]:
         observer = getattr(trace, "observer", None)
         if observer is None:
             observer = RunningMetrics(scn.epoch)
-            for rec in trace.records:  # type: ignore[attr-defined]
-                observer.observe(rec)
+            observer.observe_batch(trace.records)  # type: ignore[attr-defined]
         metrics = observer.summary()
     except Exception as exc:  # any fault of one run is that run's row, never the sweep's end
         return error_row(task, f"{type(exc).__name__}: {exc}")

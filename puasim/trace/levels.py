@@ -87,7 +87,13 @@ class TraceLevelError(RuntimeError):
 
 
 class Observer(Protocol):
-    """Something fed every record as it is added (the ``metrics`` level's aggregates)."""
+    """Something fed every record, in order (the ``metrics`` level's aggregates).
+
+    A :class:`MetricsTrace` hands it the records a batch at a time: through
+    ``observe_batch(records)`` when the observer has one (one call per batch,
+    :class:`puasim.report.running.RunningMetrics` does), else through
+    ``observe(record)`` for each.
+    """
 
     def observe(self, rec: Record) -> None: ...
 
@@ -217,6 +223,7 @@ class StreamTrace(Trace):
     __slots__ = ("path", "_fh", "_header", "_hash", "_count", "_last", "_batch", "_batch_size")
 
     level = "stream"
+    keeps_messages = False
 
     def __init__(
         self,
@@ -312,7 +319,7 @@ class StreamTrace(Trace):
         self.close()
 
 
-def _ignore(rec: Record) -> None:
+def _ignore(records: list[Record]) -> None:
     """The observer of a ``metrics`` trace made without one."""
 
 
@@ -340,22 +347,26 @@ class MetricsTrace(Trace):
     """The ``metrics`` level: the running digest plus what ``observer`` aggregates.
 
     ``len()``, :meth:`digest` and :meth:`last_time` work; ``records`` refuses
-    with :class:`TraceLevelError`.  ``observer.observe(record)`` sees every
-    record as it is added and must not keep it.
+    with :class:`TraceLevelError`.
 
-    The digest's lines are encoded ``batch`` (:data:`METRICS_BATCH`) records
-    at a time and hashed in one update: encoding a few hundred canonical
-    lines in one loop costs about half of what one line at a time costs
-    between the models' work (the interpreter's caches stay warm).  A batch
-    holds immutable records of the last instants only, so memory stays
-    flat.  The observer is not batched: it reads the messages while their
-    parsed header fields are still at hand (the network drops them once a
-    message is delivered).
+    Records are gathered ``batch`` (:data:`METRICS_BATCH`) at a time; each
+    full batch is fed to the observer, then its canonical lines are encoded
+    and hashed in one update.  Both cost about half of what they cost one
+    record at a time between the models' work (the interpreter's caches stay
+    warm in one loop).  A batch holds immutable records of the last
+    instants only, so memory stays flat.  The observer reads the messages
+    of a batch after they were delivered: this trace keeps no message past
+    its batch, so the simulator leaves their parsed header values with them
+    (:attr:`keeps_messages` is False) instead of dropping them at delivery.
+    :meth:`flush`, :meth:`digest`, :meth:`close` and reading
+    :attr:`observer` feed the pending records first, so the observer is
+    complete whenever it is read.
     """
 
-    __slots__ = ("_observer", "_hash", "_count", "_last", "_observe", "_batch", "_batch_size")
+    __slots__ = ("_observer", "_hash", "_count", "_last", "_feed", "_batch", "_batch_size")
 
     level = "metrics"
+    keeps_messages = False
 
     def __init__(
         self, meta: dict[str, Any] | None = None, observer: Observer | None = None, batch: int | None = None
@@ -371,13 +382,15 @@ class MetricsTrace(Trace):
 
     @property
     def observer(self) -> Observer | None:
-        """What is fed every record (its bound ``observe`` is kept for the hot path)."""
+        """What is fed every record; reading it feeds it the pending records first."""
+        self._drain()
         return self._observer
 
     @observer.setter
     def observer(self, observer: Observer | None) -> None:
+        self._drain()  # the records so far went to the observer before this one
         self._observer = observer
-        self._observe: Callable[[Record], None] = _ignore if observer is None else observer.observe
+        self._feed: Callable[[list[Record]], None] = _feeder(observer)
 
     def add(self, time: int, node: str, event: Any) -> Record:
         rec = Record(self._count, time, node, event)
@@ -387,14 +400,14 @@ class MetricsTrace(Trace):
         batch.append(rec)
         if len(batch) >= self._batch_size:
             self._drain()
-        self._observe(rec)
         return rec
 
     def _drain(self) -> None:
-        """Hash the pending records' lines, in order."""
+        """Feed the pending records to the observer, then hash their lines, in order."""
         batch = self._batch
         if batch:
             self._batch = []
+            self._feed(batch)
             self._hash.update(_encode_batch(batch, self._hash.update))
 
     def __len__(self) -> int:
@@ -412,6 +425,22 @@ class MetricsTrace(Trace):
 
     def close(self) -> None:
         self._drain()
+
+
+def _feeder(observer: Observer | None) -> Callable[[list[Record]], None]:
+    """How a batch reaches ``observer``: its ``observe_batch``, else ``observe`` per record."""
+    if observer is None:
+        return _ignore
+    batch = getattr(observer, "observe_batch", None)
+    if batch is not None:
+        return batch  # type: ignore[no-any-return]
+    observe = observer.observe
+
+    def each(records: list[Record]) -> None:
+        for rec in records:
+            observe(rec)
+
+    return each
 
 
 def make_trace(

@@ -41,6 +41,10 @@ class Trace:
 
     #: the trace level this class implements (``full``, ``stream`` or ``metrics``)
     level = "full"
+    #: whether the trace keeps the messages of its records for the rest of the run: then
+    #: the simulator drops a message's parsed header values once it is done with it
+    #: (:meth:`puasim.sip.message.Request.drop_caches`), so that the kept text is all it holds
+    keeps_messages = True
 
     def __init__(self, meta: dict[str, Any] | None = None) -> None:
         self._list: list[Record] = []

@@ -159,7 +159,8 @@ class ClientTransaction:
         )
         if self.on_final is not None:
             self.on_final(response, faked, self, now)
-        self.request.drop_caches()  # the request lives on in the trace: keep it lean
+        if self.layer.outbox.lean:  # the request lives on in the trace: keep it lean
+            self.request.drop_caches()
 
 
 @dataclass(slots=True)

@@ -43,6 +43,22 @@ def test_trace_levels_are_passed_to_the_run_and_leave_no_file(tmp_path, monkeypa
     assert list(tmp_path.iterdir()) == []
 
 
+def test_the_digest_is_taken_in_the_measured_run_when_asked(monkeypatch):
+    from puasim.trace.levels import MetricsTrace
+    from puasim.trace.trace import Trace
+
+    bench = load_bench()
+    taken: list[str] = []
+    for cls in (Trace, MetricsTrace):
+        real = cls.digest
+        monkeypatch.setattr(cls, "digest", lambda self, real=real: taken.append(self.level) or real(self))
+    bench.child(10, "full", 600)
+    assert taken == []
+    for level in ("full", "metrics"):
+        assert bench.child(10, level, 600, digest=True)["error"] is None
+    assert taken == ["full", "metrics"]
+
+
 def test_compile_tree_writes_the_bytecode_even_when_the_environment_forbids_it(tmp_path, monkeypatch):
     monkeypatch.setenv("PYTHONDONTWRITEBYTECODE", "1")
     (tmp_path / "puasim").mkdir()
@@ -59,7 +75,7 @@ def test_both_trees_are_compiled_before_any_run_is_measured(monkeypatch, capsys)
     def fake_tree(rev):
         yield Path("/baseline")
 
-    def fake_measure(tree, n, level, duration):
+    def fake_measure(tree, n, level, duration, digest=False):
         events.append(("measure", str(tree)))
         return {"n": n, "requests": 10, "cpu": 1.0, "wall": 1.0, "rss_kib": 1024, "error": None}
 

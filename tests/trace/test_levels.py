@@ -255,19 +255,36 @@ class _Seen:
         self.seqs.append(rec.seq)
 
 
+class _SeenInBatches(_Seen):
+    """The same, fed a batch per call when the trace knows how."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls = 0
+
+    def observe_batch(self, records) -> None:  # type: ignore[no-untyped-def]
+        self.calls += 1
+        self.seqs.extend(rec.seq for rec in records)
+
+
+@pytest.mark.parametrize("kind", [_Seen, _SeenInBatches])
 @pytest.mark.parametrize("batch", [1, 3, 512])
-def test_the_metrics_trace_observes_every_record_as_it_comes_and_hashes_them_whatever_the_batch(batch):
-    seen = _Seen()
+def test_the_metrics_trace_feeds_every_record_in_batches_and_hashes_them_whatever_the_batch(batch, kind):
+    seen = kind()
     trace = MetricsTrace({"seed": 1}, seen, batch=batch)
     full = make_trace("full")
     for i in range(10):
         trace.add(i, "pua", Note("info", f"n{i}"))
         full.add(i, "pua", Note("info", f"n{i}"))
-        assert seen.seqs[-1] == i
+        assert len(seen.seqs) == (i + 1) // batch * batch  # whole batches only, in order
+    assert seen.seqs == list(range(len(seen.seqs)))
+    if kind is _SeenInBatches:
+        assert seen.calls == 10 // batch
+    assert trace.observer is seen and seen.seqs == list(range(10))  # reading it feeds the rest
     assert trace.digest() == full.digest() and len(trace) == 10 and trace.last_time() == 9
     trace.add(10, "pua", Note("info", "late"))  # the digest goes on after it was read
     full.add(10, "pua", Note("info", "late"))
-    assert trace.digest() == full.digest()
+    assert trace.digest() == full.digest() and seen.seqs == list(range(11))
 
 
 @pytest.mark.parametrize("batch", [1, 4, 512])
@@ -418,3 +435,48 @@ def test_the_metrics_digest_keeps_the_records_before_one_that_cannot_be_encoded(
     with pytest.raises(TraceFormatError, match="record 10"):
         trace.flush()
     assert trace.digest() == good.digest()
+
+
+@pytest.mark.parametrize("level", ["full", "stream", "metrics"])
+def test_parsed_header_values_are_dropped_only_when_the_trace_keeps_the_messages(level, tmp_path, monkeypatch):
+    """A full trace keeps every message: the network (at delivery) and a finished client
+    transaction (its request) drop their parsed values.  The other levels keep no message
+    past its batch, whose observer reads those values after delivery: nothing is dropped."""
+    from puasim.sip.message import Request, _HeaderAccess
+
+    dropped: list[str] = []
+    real = _HeaderAccess.drop_caches
+    monkeypatch.setattr(
+        _HeaderAccess, "drop_caches",
+        lambda self: dropped.append("request" if isinstance(self, Request) else "response") or real(self),
+    )
+    scn = scenario_from_text(SCENARIO.split("  - sequence:")[0], TINY)
+    result = run_scenario(scn, trace_level=level, trace_path=tmp_path / "t.jsonl" if level == "stream" else None)
+    assert result.passed and result.messages == 2
+    if level == "full":  # the PUBLISH twice (delivered, transaction over), its 200 OK once
+        assert sorted(dropped) == ["request", "request", "response"]
+    else:
+        assert dropped == []
+    assert result.trace.digest() == run_scenario(scn).trace.digest()
+
+
+def test_running_metrics_fed_in_batches_or_one_record_at_a_time_agree():
+    from puasim.report.running import RunningMetrics
+
+    text = SCENARIO.split("  - sequence:")[0]
+    full = run_scenario(scenario_from_text(text, TINY)).trace
+    one, batched, split = (RunningMetrics(full.meta["epoch"], series=True) for _ in range(3))
+    for rec in full.records:
+        one.observe(rec)
+    batched.observe_batch(full.records)
+    records = list(full.records)
+    for i in range(0, len(records), 3):
+        split.observe_batch(records[i:i + 3])
+    for m in (batched, split):
+        assert_same_summary(m.summary(), one.summary())
+        assert m.last == one.last == records[-1].time
+        assert [vars_of(r) for r in m.transaction_rows()] == [vars_of(r) for r in one.transaction_rows()]
+
+
+def vars_of(row) -> tuple:  # type: ignore[no-untyped-def]
+    return tuple(getattr(row, name) for name in type(row).__slots__)
