@@ -31,6 +31,8 @@ import numpy as np
 
 from puasim.effects import SECOND
 from puasim.report import sipinfo as S
+from puasim.sip import headers as H
+from puasim.sip.errors import SipParseError
 from puasim.sip.message import Request
 from puasim.trace.events import (
     MessageDelivered,
@@ -70,9 +72,9 @@ _body_id = functools.lru_cache(maxsize=_MEMO_SIZE)(S.body_id)
 _event_package = S.event_package  # memoised per Event header text in sipinfo
 
 
-_branch = S.branch
-_cseq = S.cseq
 _expires = S.expires
+_top_via = H.top_via
+_h_cseq = H.cseq
 
 
 def _copies(held: _Copy | list[deque[_Copy]]) -> list[_Copy]:
@@ -317,7 +319,8 @@ class _Coverage:
         self._update(k, t)
 
     def delivered_publish(self, node: str, msg: Any) -> None:
-        self.last_publish[node] = (S.header(msg, "SIP-If-Match"), _body_id(msg.body))
+        value = msg.get("SIP-If-Match")  # sipinfo.header, inline
+        self.last_publish[node] = (value.strip() if value else "", _body_id(msg.body))
 
     def crashed(self, node: str, t: float) -> None:
         pubs = self.server_pubs.get(node)
@@ -479,9 +482,9 @@ class RunningMetrics:
         self.refreshes = 0
         self.leads = array("d")
         self.latencies = array("d")
-        self.per_second: Counter[int] = Counter()
+        self.per_second: dict[int, int] = {}
         #: finished transactions by (method, client node, final status)
-        self.by_status: Counter[tuple[str, str, int | None]] = Counter()
+        self.by_status: dict[tuple[str, str, int | None], int] = {}
         self._names: dict[str, str] = {}
         self._pending: dict[tuple, _Copy | list[deque[_Copy]]] = {}
         self._open: dict[tuple, _Txn] = {}
@@ -495,7 +498,7 @@ class RunningMetrics:
         self._handlers = {
             MessageSent: self._sent,
             MessageDelivered: self._delivered,
-            MessageDropped: self._fate,
+            MessageDropped: self._dropped,
             MessageDuplicated: self._duplicated,
             TransactionFinished: self._finished,
             RecordChanged: self._record_changed,
@@ -596,15 +599,75 @@ class RunningMetrics:
         copy.refs += 1
 
     def _delivered(self, rec: Record, ev: Any) -> None:
-        self._fate(rec, ev)
         msg = ev.message
+        try:  # self._key, inline: a delivery is one of the two most frequent records
+            headers = msg.headers
+            key = (ev.src, ev.dst, headers[0][1] if headers else msg)
+        except AttributeError:
+            key = (ev.src, ev.dst, msg)
+        pending = self._pending
+        held = pending.get(key)
+        if held is not None:
+            copy: _Copy | None
+            if isinstance(held, _Copy):
+                copy = held if held.msg is msg or held.msg == msg else None
+                if copy is not None:
+                    del pending[key]
+            else:
+                copy = self._take(key, held, msg, False)
+            if copy is not None:
+                dst = ev.dst
+                if dst not in self._receivers:  # the first node a message reaches at an address names it
+                    self._receivers.add(dst)
+                    self._names.setdefault(self._address(dst), rec.node)
+                if copy.delivered != copy.delivered:
+                    copy.delivered = rec.time / SECOND
+                copy.dropped = False
+                copy.refs -= 1
         if isinstance(msg, Request) and msg.method == "PUBLISH":
             self._coverage.delivered_publish(rec.node, msg)
 
+    def _dropped(self, rec: Record, ev: Any) -> None:
+        msg = ev.message
+        key = self._key(ev.src, ev.dst, msg)
+        held = self._pending.get(key)
+        if held is None:
+            return
+        copy: _Copy | None
+        if isinstance(held, _Copy):
+            copy = held if _same(held.msg, msg) else None
+            if copy is not None:
+                del self._pending[key]
+        else:  # a drop at send time (loss, partition, fault) concerns the copy just sent
+            copy = self._take(key, held, msg, ev.reason in _SEND_TIME_DROPS)
+        if copy is None:
+            return
+        if copy.delivered != copy.delivered:
+            copy.dropped = True
+        copy.refs -= 1
+        if copy.refs == 0 and copy.dropped:
+            self.dropped += 1
+
     def _finished(self, rec: Record, ev: Any) -> None:
         t = self._open.pop((rec.node, ev.branch, ev.method), None)
-        if t is not None:
-            self._finish(t, ev.status, rec.time / SECOND, bool(ev.faked))
+        if t is None:
+            return
+        status = ev.status
+        key = (t.method, t.node, status)
+        by_status = self.by_status
+        by_status[key] = by_status.get(key, 0) + 1
+        if self.keep_series:
+            self.done.append(_Done(t, status, rec.time / SECOND, bool(ev.faked)))
+        if ev.faked:
+            self.timeouts += 1
+        else:
+            if not 200 <= status < 300:
+                self.failures += 1
+            latency = round(rec.time / SECOND - t.start, 6)
+            if latency == latency:
+                self.latencies.append(latency)
+        if status == 412 and t.method == "PUBLISH":
+            self.rounds_412 += 1
 
     def _record_changed(self, rec: Record, ev: Any) -> None:
         expires = float(ev.expires - self.epoch)
@@ -637,7 +700,11 @@ class RunningMetrics:
             self.retransmissions += 1
         request = type(msg) is Request or isinstance(msg, Request)
         copy = _Copy(now, None if request else getattr(msg, "status", None), msg)
-        key = self._key(src, ev.dst, msg)
+        try:  # self._key, inline
+            headers = msg.headers
+            key = (src, ev.dst, headers[0][1] if headers else msg)
+        except AttributeError:
+            key = (src, ev.dst, msg)
         held = self._pending.setdefault(key, copy)
         if held is not copy:
             self._queue(key, held, copy)
@@ -645,14 +712,25 @@ class RunningMetrics:
             status = copy.status
             if status is None or status < 200:
                 return
-            dst = self._address(ev.dst)
-            t = self._open.get((self._names.get(dst, dst), _branch(msg), _cseq(msg)[1]))
+            dst = self._addresses.get(ev.dst) or self._address(ev.dst)
+            try:  # sipinfo.branch and sipinfo.cseq, inline
+                via = _top_via(msg)
+                branch = (via.branch or "") if via is not None else ""
+            except (SipParseError, ValueError):
+                branch = ""
+            try:
+                cseq = _h_cseq(msg)
+                method = cseq.method if cseq is not None else ""
+            except (SipParseError, ValueError):
+                method = ""
+            t = self._open.get((self._names.get(dst, dst), branch, method))
             if t is not None:
                 t.replies.append(copy)
             return
         self.requests += 1
         second = int(now // 1.0)
-        self.per_second[second] += 1
+        per_second = self.per_second
+        per_second[second] = per_second.get(second, 0) + 1
         method = msg.method
         if self.keep_series:
             self.method_seconds[(method, second)] += 1
@@ -660,7 +738,12 @@ class RunningMetrics:
             return
         if method == "PUBLISH" and not retransmission and msg.body:
             self._coverage.published(msg, now)
-        tkey = (rec.node, _branch(msg), method)
+        try:  # sipinfo.branch, inline
+            via = _top_via(msg)
+            branch = (via.branch or "") if via is not None else ""
+        except (SipParseError, ValueError):
+            branch = ""
+        tkey = (rec.node, branch, method)
         if tkey in self._open:
             return
         if self.keep_series and method == "PUBLISH":
@@ -669,10 +752,11 @@ class RunningMetrics:
             txn = _Txn(now, method, rec.node, rec.seq)
         self._open[tkey] = txn
         self.transactions += 1
-        # a refresh (RFC 3903 §4.1, RFC 6665 §4.1.2.1; sipinfo.operation): its lead
+        # a refresh (RFC 3903 §4.1, RFC 6665 §4.1.2.1; as sipinfo.operation tells): its lead
         if method == "PUBLISH":
             if not msg.body:
-                etag = S.header(msg, "SIP-If-Match")
+                value = msg.get("SIP-If-Match")
+                etag = value.strip() if value else ""
                 if etag and _expires(msg) != 0:
                     self._refresh(self._by_etag.expiry.get(etag, math.nan), method, now, rec.seq)
         elif method == "SUBSCRIBE" and _expires(msg) != 0 and S.to_tag(msg):
@@ -687,52 +771,6 @@ class RunningMetrics:
             if lead < 0:
                 self.late_refreshes += 1
         self.refreshes += 1
-
-    def _fate(self, rec: Record, ev: Any) -> None:
-        msg = ev.message
-        key = self._key(ev.src, ev.dst, msg)
-        pending = self._pending
-        held = pending.get(key)
-        if held is None:
-            return
-        delivered = type(ev) is MessageDelivered
-        if isinstance(held, _Copy):
-            if held.msg is not msg and held.msg != msg:
-                return
-            del pending[key]
-            copy = held
-        else:  # a drop at send time (loss, partition, fault) concerns the copy just sent
-            taken = self._take(key, held, msg, not delivered and ev.reason in _SEND_TIME_DROPS)
-            if taken is None:
-                return
-            copy = taken
-        if delivered and ev.dst not in self._receivers:
-            self._receivers.add(ev.dst)
-            self._names.setdefault(self._address(ev.dst), rec.node)
-        if delivered:
-            if copy.delivered != copy.delivered:
-                copy.delivered = rec.time / SECOND
-            copy.dropped = False
-        elif copy.delivered != copy.delivered:
-            copy.dropped = True
-        copy.refs -= 1
-        if copy.refs == 0 and copy.dropped:
-            self.dropped += 1
-
-    def _finish(self, t: _Txn, status: int, end: float, faked: bool) -> None:
-        self.by_status[(t.method, t.node, status)] += 1
-        if self.keep_series:
-            self.done.append(_Done(t, status, end, faked))
-        if faked:
-            self.timeouts += 1
-        else:
-            if not 200 <= status < 300:
-                self.failures += 1
-            latency = round(end - t.start, 6)
-            if latency == latency:
-                self.latencies.append(latency)
-        if t.method == "PUBLISH" and status == 412:
-            self.rounds_412 += 1
 
     # -- reading -----------------------------------------------------------------------
     def _wire_reply(self, t: _Txn) -> _Copy | None:
