@@ -272,6 +272,8 @@ def main(argv: list[str] | None = None) -> None:
                 print(f"N={n:<7,d} baseline {fmt(brow)}")
             if base_rate is not None:
                 note = "" if base_n == n else f" (baseline rate measured at N={base_n:,d})"
+                if args.digest:
+                    note += " (this tree's CPU includes its digest, the baseline's does not)"
                 print(f"N={n:<7,d} ratio current/baseline: {row['requests'] / row['cpu'] / base_rate:.2f}x{note}")
 
 

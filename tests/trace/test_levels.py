@@ -287,6 +287,35 @@ def test_the_metrics_trace_feeds_every_record_in_batches_and_hashes_them_whateve
     assert trace.digest() == full.digest() and seen.seqs == list(range(11))
 
 
+class _Failing(_SeenInBatches):
+    """An observer with a bug: it raises on one record."""
+
+    def __init__(self, bad: int) -> None:
+        super().__init__()
+        self.bad = bad
+
+    def observe_batch(self, records) -> None:  # type: ignore[no-untyped-def]
+        if any(rec.seq == self.bad for rec in records):
+            raise RuntimeError("observer bug")
+        super().observe_batch(records)
+
+
+def test_an_observer_that_raises_does_not_take_its_batch_out_of_the_digest():
+    """The batch is hashed before the observer sees it: an observer bug surfaces, but the
+    digest still covers every record, as a full trace's does."""
+    trace = MetricsTrace({"seed": 1}, _Failing(5), batch=8)
+    full = make_trace("full", {"seed": 1})
+    raised = []
+    for i in range(20):
+        full.add(i, "pua", Note("info", f"n{i}"))
+        try:
+            trace.add(i, "pua", Note("info", f"n{i}"))
+        except RuntimeError:
+            raised.append(i)
+    assert raised == [7]  # the add that completed the batch holding record 5
+    assert trace.digest() == full.digest() and len(trace) == 20
+
+
 @pytest.mark.parametrize("batch", [1, 4, 512])
 def test_a_streamed_trace_writes_the_same_file_whatever_the_batch(tmp_path, batch):
     path = tmp_path / f"b{batch}.jsonl"
