@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterable
 from dataclasses import asdict, is_dataclass
 from typing import Any
 
@@ -236,11 +236,15 @@ class Pua:
                 return
             self._sweep_records(rows, now_us, db_mode_2=True)
             return
-        snapshot = getattr(self.store, "snapshot", None)
-        records = snapshot() if snapshot is not None else list(self.store.records())
+        candidates = getattr(self.store, "sweep_candidates", None)
+        if candidates is not None:  # the records the walk below could act on, in its order
+            records: Iterable[PuaRecord] = candidates(self.seconds(now_us) + self.cfg.update_period)
+        else:
+            snapshot = getattr(self.store, "snapshot", None)
+            records = snapshot() if snapshot is not None else list(self.store.records())
         self._sweep_records(records, now_us, db_mode_2=False)
 
-    def _sweep_records(self, records: list[PuaRecord], now_us: int, db_mode_2: bool) -> None:
+    def _sweep_records(self, records: Iterable[PuaRecord], now_us: int, db_mode_2: bool) -> None:
         """§5.2 (db_mode 0: the first failed refresh aborts the sweep, B10) and §5.8."""
         now = self.seconds(now_us)
         period = self.cfg.update_period

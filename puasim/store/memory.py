@@ -21,11 +21,11 @@ from puasim.store import rows as R
 from puasim.store.database import Database
 from puasim.store.errors import StoreError
 from puasim.store.hashtable import HashTable
-from puasim.store.record import PuaRecord
+from puasim.store.record import NO_UPDATEDB, PuaRecord
 from puasim.store.schema import check_identifier
 from puasim.trace.events import Note, StoreWrite
 
-INSERTDB, NO_UPDATEDB, UPDATEDB = 4, 1, 2
+INSERTDB, UPDATEDB = 4, 2
 
 
 class MemoryStore:
@@ -147,6 +147,11 @@ class MemoryStore:
     def snapshot(self) -> list[PuaRecord]:
         """``list(records())``, made in one go."""
         return self.table.snapshot()
+
+    def sweep_candidates(self, high: int) -> Iterator[PuaRecord]:
+        """The records a sweep at ``expires < high`` must test, in sweep order (§5.2;
+        :meth:`HashTable.sweep_candidates <puasim.store.hashtable.HashTable.sweep_candidates>`)."""
+        return self.table.sweep_candidates(high)
 
     def __len__(self) -> int:
         return len(self.table)
@@ -274,7 +279,14 @@ class SqlBackedMemoryStore(MemoryStore):
         """
         result = SyncResult()
         self.last_sync = result
-        todo = self.table.snapshot()
+        # the walk over every record writes only those whose db_flag asks for it and counts the
+        # expired ones; the table hands over the former and the count (None: walk them all)
+        todo: list[PuaRecord] | None = self.table.unsynced()
+        expired = self.table.count_expired(now)
+        walked = todo is None or expired is None
+        if walked:
+            todo = self.table.snapshot()
+        assert todo is not None
         for i, rec in enumerate(todo):
             if rec.db_flag == NO_UPDATEDB:  # nothing to write (what _sync_one would find)
                 if rec.expires < now:
@@ -286,6 +298,10 @@ class SqlBackedMemoryStore(MemoryStore):
             try:
                 self._sync_one(rec, result, pua)
             except StoreError as exc:
+                if not walked:  # the walk's count and place at this record
+                    todo = self.table.snapshot()
+                    i = todo.index(rec)
+                    result.skipped_expired = sum(1 for r in todo[:i] if r.expires < now)
                 result.error = str(exc)
                 op = "insert" if rec.db_flag == INSERTDB else "update"
                 self._emit(pua, StoreWrite(op, self.db_table, 0, f"error: {exc} ({R.describe_record(rec)})"))
@@ -299,6 +315,8 @@ class SqlBackedMemoryStore(MemoryStore):
                 )
                 return result
             rec.db_flag = NO_UPDATEDB
+        if not walked:
+            result.skipped_expired = expired  # type: ignore[assignment]
         try:
             result.deleted = self.db.execute(f"DELETE FROM {self.db_table} WHERE expires < ?", [now - 10])
             self._emit(pua, StoreWrite("delete", self.db_table, result.deleted, f"expires < {now - 10}"))
