@@ -8,20 +8,13 @@ unique, so the handle itself is never compared.
 
 Cancelled events stay in the heap and are skipped when they come up (lazy
 deletion); that keeps :meth:`Kernel.cancel` O(1), which matters for
-transaction timers that are almost always cancelled before they fire.  When
-cancelled entries make up a quarter of a large heap, the heap is rebuilt
-without them: a transaction's timer F (32 s) and the server's timer J
-outlive the transaction by half a minute, so with many transactions in
-flight (a sweep refreshing thousands of records at once) the heap would
-otherwise carry and pop one dead entry for every two live ones.  Entries
-are unique ``(time, sequence)`` keys, so the rebuilt heap yields the live
-events in exactly the order the old one would.
+transaction timers that are almost always cancelled before they fire.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from heapq import heapify, heappop, heappush
+from heapq import heappop, heappush
 from typing import Any
 
 
@@ -66,10 +59,7 @@ class Kernel:
     (['a', 'b', 'c'], 5)
     """
 
-    __slots__ = ("now", "_heap", "_seq", "events_run", "_stopped", "_dead")
-
-    #: the heap is rebuilt without its cancelled entries when they are this many and a quarter of it
-    COMPACT_AT = 4096
+    __slots__ = ("now", "_heap", "_seq", "events_run", "_stopped")
 
     def __init__(self, start: int = 0) -> None:
         self.now: int = start
@@ -77,8 +67,6 @@ class Kernel:
         self._seq = 0
         self.events_run = 0
         self._stopped = False
-        #: cancelled entries still in the heap (at most: a handle cancelled after it ran counts too)
-        self._dead = 0
 
     def call_at(self, at: int, fn: Callable[..., Any], *args: Any) -> Handle:
         """Run ``fn(*args)`` at absolute time ``at`` (not earlier than now)."""
@@ -102,21 +90,12 @@ class Kernel:
         heappush(self._heap, (at, seq, handle))
         return handle
 
-    def cancel(self, handle: Handle | None) -> None:
+    @staticmethod
+    def cancel(handle: Handle | None) -> None:
         """Forget a scheduled call (a no-op if it already ran or was cancelled)."""
-        if handle is not None and handle.fn is not None:
+        if handle is not None:
             handle.fn = None
             handle.args = ()
-            dead = self._dead = self._dead + 1
-            if dead >= self.COMPACT_AT and dead * 4 >= len(self._heap):
-                self._compact()
-
-    def _compact(self) -> None:
-        """Drop the cancelled entries from the heap (in place: :meth:`run` holds the list)."""
-        heap = self._heap
-        heap[:] = [entry for entry in heap if entry[2].fn is not None]
-        heapify(heap)
-        self._dead = 0
 
     def stop(self) -> None:
         """Make the running :meth:`run` return after the current event."""
@@ -127,7 +106,6 @@ class Kernel:
         heap = self._heap
         while heap and heap[0][2].fn is None:
             heappop(heap)
-            self._dead -= 1
         return heap[0][0] if heap else None
 
     def step(self) -> bool:
@@ -162,7 +140,6 @@ class Kernel:
             handle = heappop(heap)[2]
             fn = handle.fn
             if fn is None:  # cancelled
-                self._dead -= 1
                 continue
             self.now = at
             fn(*handle.args)

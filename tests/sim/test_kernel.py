@@ -215,38 +215,3 @@ def test_a_run_turns_automatic_collection_off_and_puts_it_back():
             assert gc.isenabled() is enabled and gc.get_freeze_count() == 0
         finally:
             gc.enable()
-
-
-def test_a_large_heap_drops_its_cancelled_entries_and_keeps_the_order():
-    """Many cancelled timers (transactions that completed) do not stay in a large heap;
-    the live events still run in (time, scheduling) order, also when events cancel others."""
-    import random
-
-    rng = random.Random(7)
-    k = Kernel()
-    out: list[int] = []
-    handles = []
-
-    def fire(i: int) -> None:
-        out.append(i)
-        if i % 7 == 0:  # an event cancels a later one while the kernel runs
-            k.cancel(handles[(i * 31) % len(handles)])
-
-    for i in range(20_000):
-        handles.append(k.call_at(rng.randrange(1_000_000), fire, i))
-    doomed = set(rng.sample(range(20_000), 15_000))
-    for i in doomed:
-        k.cancel(handles[i])
-    assert len(k._heap) < 10_000  # rebuilt without (most of) the 15,000 cancelled entries
-    assert len(k) == 5_000
-    expected = []
-    cancelled = set(doomed)
-    for h in sorted((h for h in handles), key=lambda h: (h.time, h.seq)):
-        i = h.seq
-        if i in cancelled:
-            continue
-        expected.append(i)
-        if i % 7 == 0:
-            cancelled.add((i * 31) % len(handles))
-    k.run()
-    assert out == expected
