@@ -14,6 +14,7 @@ import struct
 from collections.abc import Iterator
 from itertools import chain
 from operator import attrgetter
+from typing import Any
 
 from puasim.store.expiry import ExpiryIndex
 from puasim.store.record import NO_UPDATEDB, PuaRecord
@@ -87,7 +88,7 @@ class HashTable:
 
     __slots__ = (
         "size", "buckets", "_by_pres", "_by_ids", "_dialogs",
-        "_seq", "_expiry", "_unsynced", "_exact", "_journal", "_writes",
+        "_seq", "_expiry", "_unsynced", "_exact", "_journal", "_writes", "_start_seq", "_start",
     )
 
     def __init__(self, size: int = 512) -> None:
@@ -106,14 +107,28 @@ class HashTable:
         self._exact = True
         #: while a sweep runs: (place, record) of each record unlinked, to rebuild its snapshot
         self._journal: list[tuple[int, PuaRecord]] | None = None
-        #: changes of a stored record's expires so far
+        #: changes of a stored record's expires so far, and (while a sweep runs) of the table
         self._writes = 0
+        #: while a sweep runs: the table's sequence when it started, and its snapshot, once
+        #: something the places cannot follow happened (a record stored twice, a clear)
+        self._start_seq = 0
+        self._start: list[tuple[int, PuaRecord]] | None = None
+
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        """Pickled and copied as its size and records: the copy stores the records' copies again,
+        oldest first, so that its buckets, places and indexes are its own (a record's copy
+        carries no link to a table)."""
+        return (_rebuilt, (self.size, [rec for bucket in self.buckets for rec in reversed(bucket)]))
 
     def bucket(self, pres_uri: str, watcher_uri: str | None = None) -> list[PuaRecord]:
         return self.buckets[core_hash(pres_uri, watcher_uri or None, self.size)]
 
     def insert(self, rec: PuaRecord) -> None:
         """Link at the bucket head (§2.5.5)."""
+        if self._journal is not None:  # a sweep is running: its rest is the walk's rest
+            self._writes += 1
+            if rec._table is not None:  # stored twice: the places will not tell the copies apart
+                self._keep_start()
         b = bucket_of(rec, self.size)
         self.buckets[b].insert(0, rec)
         by_pres = self._by_pres[b]
@@ -146,6 +161,9 @@ class HashTable:
         b = bucket_of(rec, self.size)
         if not _unlink(self.buckets[b], rec):
             return False
+        if self._journal is not None:
+            # a sweep is running: the walk would still come to rec, whatever happens to it now
+            self._writes += 1
         by_pres = self._by_pres[b]
         _unlink(by_pres[rec.pres_uri], rec)
         if not by_pres[rec.pres_uri]:
@@ -166,8 +184,8 @@ class HashTable:
 
     # -- told by the records (puasim.store.record) --------------------------------------
     def expires_changed(self, rec: PuaRecord) -> None:
+        self._writes += 1
         if self._exact:
-            self._writes += 1
             self._expiry.push(rec)
 
     def db_flag_changed(self, rec: PuaRecord) -> None:
@@ -191,27 +209,38 @@ class HashTable:
             yield from self.snapshot()
             return
         due = sorted([(r._pos, r) for r in self._expiry.below(high, self)], key=_first)
-        start_seq = self._seq
+        self._start_seq = self._seq
         writes = self._writes
         self._journal = []
         try:
             for place, rec in due:
                 yield rec
                 if self._writes != writes:
-                    yield from self._snapshot_after(place, start_seq, self._journal)
+                    start = self._start if self._start is not None else self._snapshot_of_start()
+                    self._start = start
+                    for pos, r in start:
+                        if pos > place:
+                            yield r
                     return
         finally:
             self._journal = None
+            self._start = None
 
-    def _snapshot_after(self, place: int, start_seq: int, journal: list[tuple[int, PuaRecord]]) -> Iterator[PuaRecord]:
-        """The records after ``place`` of the snapshot taken when the table's sequence was ``start_seq``."""
-        low = _SEQ_TOP - start_seq  # places of records stored since have a lower sequence part
-        then = [(r._pos, r) for r in chain.from_iterable(self.buckets) if r._pos & _SEQ_TOP >= low]
-        then += [(pos, r) for pos, r in journal if pos & _SEQ_TOP >= low]
+    def _snapshot_of_start(self) -> list[tuple[int, PuaRecord]]:
+        """(place, record) of the snapshot taken when the running sweep started, in sweep order:
+        the records stored then and still linked, and those unlinked since (the journal)."""
+        assert self._journal is not None
+        low = _SEQ_TOP - self._start_seq  # places of records stored since have a lower sequence part
+        then = [(r._pos, r) for r in chain.from_iterable(self.buckets)
+                if r._table is self and r._pos & _SEQ_TOP >= low]
+        then += [(pos, r) for pos, r in self._journal if pos & _SEQ_TOP >= low]
         then.sort(key=_first)
-        for pos, r in then:
-            if pos > place:
-                yield r
+        return then
+
+    def _keep_start(self) -> None:
+        """Keep the running sweep's start snapshot now, before a change its places cannot follow."""
+        if self._journal is not None and self._start is None and self._exact:
+            self._start = self._snapshot_of_start()
 
     def count_expired(self, now: int) -> int | None:
         """How many stored records have ``expires < now``; None when the table must be walked."""
@@ -238,6 +267,9 @@ class HashTable:
         return sum(len(b) for b in self.buckets)
 
     def clear(self) -> None:
+        if self._journal is not None:  # a sweep is running: the walk goes on over its snapshot
+            self._keep_start()
+            self._writes += 1
         for rec in chain.from_iterable(self.buckets):
             if rec._table is self:
                 rec._table = None
@@ -313,6 +345,14 @@ def _unlink(chain_: list[PuaRecord], rec: PuaRecord) -> bool:
     except ValueError:
         return False
     return True
+
+
+def _rebuilt(size: int, records: list[PuaRecord]) -> HashTable:
+    """A table of ``size`` buckets holding ``records``, each bucket's oldest first (see ``HashTable.__reduce__``)."""
+    table = HashTable(size)
+    for rec in records:
+        table.insert(rec)
+    return table
 
 
 def _first(pair: tuple[int, PuaRecord]) -> int:

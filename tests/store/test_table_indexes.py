@@ -181,6 +181,71 @@ def test_a_change_during_the_sweep_is_seen_as_the_walk_sees_it(script, at, which
     assert indexed == walked
 
 
+ACTIONS = ("delete_then_change", "delete_change_store_again", "move_then_change", "store_twice_then_change",
+           "store_in_other_then_change", "clear")
+
+
+def sweep_acting(t, other, records, snapshot, high, at, which, value, action):
+    """The sweep's loop over ``records``: while it handles its ``at``-th due record, another
+    record of the start snapshot is deleted, moved, stored twice or the table cleared, and
+    that record's expires changes afterwards (the walk over the snapshot still comes to it)."""
+    seen, i = [], 0
+    for rec in records:
+        if not rec.expires < high:
+            continue
+        seen.append(rec)
+        if i == at % 3:
+            victim = snapshot[which % len(snapshot)]
+            if action == "clear":
+                t.clear()
+            elif action == "store_twice_then_change":
+                t.insert(victim)
+            elif action == "store_in_other_then_change":
+                other.insert(victim)
+            else:
+                t.delete(victim)
+                if action == "move_then_change":
+                    other.insert(victim)
+            victim.expires = value
+            if action == "delete_change_store_again":
+                t.insert(victim)
+        i += 1
+    return seen
+
+
+@settings(max_examples=200, deadline=None)
+@given(ops, st.integers(0, 50), st.integers(0, 50), st.integers(NOW - 30, NOW + 130), st.sampled_from(ACTIONS))
+def test_records_deleted_moved_or_stored_twice_during_the_sweep_are_seen_as_the_walk_sees_them(
+    script, at, which, value, action
+):
+    high = NOW + 60
+    t1 = build(2, script)
+    s1 = t1.snapshot()
+    if not s1:
+        return
+    walked = [s1.index(r) for r in sweep_acting(t1, HashTable(2), list(s1), s1, high, at, which, value, action)]
+    t2 = build(2, script)
+    s2 = t2.snapshot()
+    candidates = t2.sweep_candidates(high)
+    indexed = [s2.index(r) for r in sweep_acting(t2, HashTable(2), candidates, s2, high, at, which, value, action)]
+    assert indexed == walked
+
+
+@settings(max_examples=100, deadline=None)
+@given(ops, st.integers(NOW - 40, NOW + 130), st.sampled_from(["pickle", "deepcopy"]))
+def test_a_pickled_or_copied_table_answers_as_its_walk(script, bound, how):
+    import copy
+    import pickle
+
+    t = build(2, script)
+    c = pickle.loads(pickle.dumps(t)) if how == "pickle" else copy.deepcopy(t)
+    snap = c.snapshot()
+    assert [(r.pres_uri, r.expires, r.db_flag) for r in snap] == [(r.pres_uri, r.expires, r.db_flag) for r in t.snapshot()]
+    assert [r for r in c.sweep_candidates(bound) if r.expires < bound] == [r for r in snap if r.expires < bound]
+    assert c.count_expired(bound) == sum(1 for r in snap if r.expires < bound)
+    assert c.unsynced() == [r for r in snap if r.db_flag != NO_UPDATEDB]
+
+
 def test_a_record_stored_twice_makes_the_table_walk():
     t = HashTable(4)
     rec = PuaRecord("sip:a@h", expires=NOW, db_flag=UPDATEDB)
