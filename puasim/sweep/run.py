@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import signal
+import threading
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -11,6 +15,20 @@ from puasim.sweep.results import PARQUET, Journal, frame, read_journal, write_pa
 from puasim.sweep.worker import Task
 
 EXECUTORS = ("serial", "pool", "dask")
+
+
+@contextlib.contextmanager
+def _ctrl_c_deferred() -> Iterator[None]:
+    """Hold SIGINT back while the block runs (in the main thread, where Python handles it), so
+    that Ctrl-C cannot land between writing a run's row and counting it."""
+    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "pthread_sigmask"):
+        yield
+        return
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
 
 
 @dataclass(slots=True)
@@ -65,9 +83,10 @@ def run_sweep(
 
     def done(row: dict[str, Any]) -> None:
         nonlocal finished
-        finished += 1
-        row = journal.write(row)
-        rows[row["run_id"]] = row
+        with _ctrl_c_deferred():  # a finished run is in the journal, the table and the count, or in none
+            row = journal.write(row)
+            rows[row["run_id"]] = row
+            finished += 1
         bar.update(row)
 
     interrupted = False

@@ -161,3 +161,28 @@ def test_a_run_that_faults_half_way_keeps_its_digest_and_metrics_up_to_the_fault
     row = run_sweep(sweep, tmp_path / "out", executor="serial", html=False).table.iloc[0]
     assert row["verdict"] == "error" and row["error"] == "RuntimeError: fault at half time"
     assert row["digest"] != "" and row["virtual_time_s"] == 15.0 and row["requests"] >= 1
+
+
+def test_ctrl_c_while_a_row_is_written_counts_it_once_everywhere(tmp_path: Path, base: Path, monkeypatch):
+    """Ctrl-C landing while a finished run's row is being written (a real SIGINT to this process)
+    is held until the row is in the journal, the table and the count: the three agree."""
+    import signal
+
+    from puasim.sweep import results
+
+    real_write = results.Journal.write
+    calls = {"n": 0}
+
+    def write_then_ctrl_c(self, row):  # type: ignore[no-untyped-def]
+        out = real_write(self, row)
+        calls["n"] += 1
+        if calls["n"] == 2:
+            os.kill(os.getpid(), signal.SIGINT)
+            calls["after"] = True  # Python code after the signal: where an interrupt would land
+        return out
+
+    monkeypatch.setattr(results.Journal, "write", write_then_ctrl_c)
+    part = run_sweep(_sweep(base), tmp_path / "out", executor="serial", html=False)
+    journal = (tmp_path / "out" / JOURNAL).read_text().splitlines()
+    assert part.interrupted and calls.get("after")
+    assert part.ran == len(part.table) == len(journal) == 2
