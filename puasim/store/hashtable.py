@@ -88,7 +88,7 @@ class HashTable:
 
     __slots__ = (
         "size", "buckets", "_by_pres", "_by_ids", "_dialogs",
-        "_seq", "_expiry", "_unsynced", "_exact", "_journal", "_writes", "_start_seq", "_start",
+        "_seq", "_expiry", "_unsynced", "_exact", "_journal", "_writes", "_start_seq", "_start", "_cursor",
     )
 
     def __init__(self, size: int = 512) -> None:
@@ -113,6 +113,8 @@ class HashTable:
         #: something the places cannot follow happened (a record stored twice, a clear)
         self._start_seq = 0
         self._start: list[tuple[int, PuaRecord]] | None = None
+        #: while a sweep runs: the place of the record it handles (the walk will not come back)
+        self._cursor = -1
 
     def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
         """Pickled and copied as its size and records: the copy stores the records' copies again,
@@ -125,10 +127,10 @@ class HashTable:
 
     def insert(self, rec: PuaRecord) -> None:
         """Link at the bucket head (§2.5.5)."""
-        if self._journal is not None:  # a sweep is running: its rest is the walk's rest
+        if self._journal is not None and rec._table is not None:
+            # stored twice while a sweep runs: the places will not tell the copies apart
+            self._keep_start()
             self._writes += 1
-            if rec._table is not None:  # stored twice: the places will not tell the copies apart
-                self._keep_start()
         b = bucket_of(rec, self.size)
         self.buckets[b].insert(0, rec)
         by_pres = self._by_pres[b]
@@ -161,8 +163,9 @@ class HashTable:
         b = bucket_of(rec, self.size)
         if not _unlink(self.buckets[b], rec):
             return False
-        if self._journal is not None:
-            # a sweep is running: the walk would still come to rec, whatever happens to it now
+        if self._journal is not None and (rec._table is not self or rec._pos > self._cursor):
+            # a sweep is running and has not passed rec: the walk would still come to it,
+            # whatever happens to it now
             self._writes += 1
         by_pres = self._by_pres[b]
         _unlink(by_pres[rec.pres_uri], rec)
@@ -184,7 +187,8 @@ class HashTable:
 
     # -- told by the records (puasim.store.record) --------------------------------------
     def expires_changed(self, rec: PuaRecord) -> None:
-        self._writes += 1
+        if self._journal is None or not self._exact or rec._pos > self._cursor:
+            self._writes += 1  # (a record the running sweep has passed cannot change its rest)
         if self._exact:
             self._expiry.push(rec)
 
@@ -214,6 +218,7 @@ class HashTable:
         self._journal = []
         try:
             for place, rec in due:
+                self._cursor = place
                 yield rec
                 if self._writes != writes:
                     start = self._start if self._start is not None else self._snapshot_of_start()
@@ -225,6 +230,7 @@ class HashTable:
         finally:
             self._journal = None
             self._start = None
+            self._cursor = -1
 
     def _snapshot_of_start(self) -> list[tuple[int, PuaRecord]]:
         """(place, record) of the snapshot taken when the running sweep started, in sweep order:

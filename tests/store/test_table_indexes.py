@@ -246,6 +246,30 @@ def test_a_pickled_or_copied_table_answers_as_its_walk(script, bound, how):
     assert c.unsynced() == [r for r in snap if r.db_flag != NO_UPDATEDB]
 
 
+def test_changing_or_deleting_the_record_in_hand_does_not_rebuild_the_sweep(monkeypatch):
+    """What the model's sweep does to the record it handles (refresh, delete) is behind the walk:
+    the sweep goes on from the index without rebuilding the start snapshot."""
+    t = HashTable(4)
+    recs = [PuaRecord(f"sip:p{i}@h", expires=NOW + i) for i in range(40)]
+    for rec in recs:
+        t.insert(rec)
+
+    def no_rebuild(self):  # type: ignore[no-untyped-def]
+        raise AssertionError("the sweep rebuilt its start snapshot")
+
+    monkeypatch.setattr(HashTable, "_snapshot_of_start", no_rebuild)
+    walked = [r for r in t.snapshot() if r.expires < NOW + 20]
+    seen = []
+    for rec in t.sweep_candidates(NOW + 20):
+        if rec.expires < NOW + 20:
+            seen.append(rec)
+            if len(seen) % 2:
+                rec.expires = NOW + 3600
+            else:
+                t.delete(rec)
+    assert seen == walked
+
+
 def test_a_record_stored_twice_makes_the_table_walk():
     t = HashTable(4)
     rec = PuaRecord("sip:a@h", expires=NOW, db_flag=UPDATEDB)
