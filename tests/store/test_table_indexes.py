@@ -148,86 +148,58 @@ def test_timer_walks_answer_as_the_walk(size, script, bound):
     assert t.unsynced() == [r for r in walk if r.db_flag != NO_UPDATEDB]
 
 
-def sweep(t, records, snapshot, high, at, which, value, churn):
-    """The sweep's loop over ``records``: while it handles its ``at``-th due record, another
-    record's expires changes and (``churn``) records come and go."""
-    seen, i = [], 0
+#: what happens while the sweep handles a record: another record of the start snapshot (the
+#: victim) changes its expires, after being deleted, moved, stored twice, or the table cleared;
+#: or (churn) the record in hand is deleted and stored again and a new record comes
+ACTIONS = ("change", "change_and_churn", "delete_then_change", "delete_change_store_again", "move_then_change",
+           "store_twice_then_change", "store_in_other_then_change", "clear")
+
+
+def act(t, other, rec, victim, value, action):
+    """Do ``action`` (see :data:`ACTIONS`) while the sweep handles ``rec``."""
+    if action == "clear":
+        t.clear()
+    elif action == "store_twice_then_change":
+        t.insert(victim)
+    elif action == "store_in_other_then_change":
+        other.insert(victim)
+    elif action not in ("change", "change_and_churn"):
+        t.delete(victim)
+        if action == "move_then_change":
+            other.insert(victim)
+    victim.expires = value
+    if action == "delete_change_store_again":
+        t.insert(victim)
+    if action == "change_and_churn":
+        t.delete(rec)
+        t.insert(rec)
+        t.insert(PuaRecord("sip:new@h", expires=NOW))
+
+
+def sweep(t, records, snapshot, high, at, which, value, action):
+    """The sweep's loop over ``records``, doing ``action`` while it handles its ``at``-th due record."""
+    seen = []
     for rec in records:
         if not rec.expires < high:
             continue
         seen.append(rec)
-        if i == at % 3:
-            snapshot[which % len(snapshot)].expires = value
-            if churn:  # the record deleted and stored again, and a new one
-                t.delete(rec)
-                t.insert(rec)
-                t.insert(PuaRecord("sip:new@h", expires=NOW))
-        i += 1
+        if len(seen) - 1 == at % 3:
+            act(t, HashTable(2), rec, snapshot[which % len(snapshot)], value, action)
     return seen
 
 
-@settings(max_examples=150, deadline=None)
-@given(ops, st.integers(0, 50), st.integers(0, 50), st.integers(NOW - 30, NOW + 130), st.booleans())
-def test_a_change_during_the_sweep_is_seen_as_the_walk_sees_it(script, at, which, value, churn):
-    high = NOW + 60
-    t1 = build(2, script)
-    s1 = t1.snapshot()
-    if not s1:
-        return
-    walked = [s1.index(r) for r in sweep(t1, list(s1), s1, high, at, which, value, churn)]
-    t2 = build(2, script)
-    s2 = t2.snapshot()
-    indexed = [s2.index(r) for r in sweep(t2, t2.sweep_candidates(high), s2, high, at, which, value, churn)]
-    assert indexed == walked
-
-
-ACTIONS = ("delete_then_change", "delete_change_store_again", "move_then_change", "store_twice_then_change",
-           "store_in_other_then_change", "clear")
-
-
-def sweep_acting(t, other, records, snapshot, high, at, which, value, action):
-    """The sweep's loop over ``records``: while it handles its ``at``-th due record, another
-    record of the start snapshot is deleted, moved, stored twice or the table cleared, and
-    that record's expires changes afterwards (the walk over the snapshot still comes to it)."""
-    seen, i = [], 0
-    for rec in records:
-        if not rec.expires < high:
-            continue
-        seen.append(rec)
-        if i == at % 3:
-            victim = snapshot[which % len(snapshot)]
-            if action == "clear":
-                t.clear()
-            elif action == "store_twice_then_change":
-                t.insert(victim)
-            elif action == "store_in_other_then_change":
-                other.insert(victim)
-            else:
-                t.delete(victim)
-                if action == "move_then_change":
-                    other.insert(victim)
-            victim.expires = value
-            if action == "delete_change_store_again":
-                t.insert(victim)
-        i += 1
-    return seen
-
-
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=300, deadline=None)
 @given(ops, st.integers(0, 50), st.integers(0, 50), st.integers(NOW - 30, NOW + 130), st.sampled_from(ACTIONS))
-def test_records_deleted_moved_or_stored_twice_during_the_sweep_are_seen_as_the_walk_sees_them(
-    script, at, which, value, action
-):
+def test_what_happens_during_the_sweep_is_seen_as_the_walk_sees_it(script, at, which, value, action):
     high = NOW + 60
     t1 = build(2, script)
     s1 = t1.snapshot()
     if not s1:
         return
-    walked = [s1.index(r) for r in sweep_acting(t1, HashTable(2), list(s1), s1, high, at, which, value, action)]
+    walked = [s1.index(r) for r in sweep(t1, list(s1), s1, high, at, which, value, action)]
     t2 = build(2, script)
     s2 = t2.snapshot()
-    candidates = t2.sweep_candidates(high)
-    indexed = [s2.index(r) for r in sweep_acting(t2, HashTable(2), candidates, s2, high, at, which, value, action)]
+    indexed = [s2.index(r) for r in sweep(t2, t2.sweep_candidates(high), s2, high, at, which, value, action)]
     assert indexed == walked
 
 
