@@ -2,18 +2,7 @@
 
 from __future__ import annotations
 
-from puasim.capture import export_pcap
-from puasim.capture.check import check_capture
-from puasim.scenario.runner import load_scenario, run_scenario
-
-from .conftest import REPO
-
-
-def _check(tmp_path, rel: str, **params):
-    scn = load_scenario(REPO / "scenarios" / rel)
-    out = tmp_path / "c.pcap"
-    export_pcap(run_scenario(scn).trace, out)
-    return check_capture(out, pua_address=scn.pua_address, params=params)
+from .conftest import check_scenario as _check
 
 
 def test_a_reregister_publishes_without_a_body_and_the_check_sees_the_register(tmp_path) -> None:

@@ -2,23 +2,13 @@
 
 from __future__ import annotations
 
-from puasim.capture import export_pcap
-from puasim.capture.check import check_capture
-from puasim.scenario.runner import load_scenario, run_scenario
 from puasim.sip import headers as H
 
-from .conftest import REPO
+from .conftest import check_scenario as _check
 
 
 def _uri_of(row) -> str:
     return H.to(row.real).uri
-
-
-def _check(tmp_path, rel: str, **params):
-    scn = load_scenario(REPO / "scenarios" / rel)
-    out = tmp_path / "c.pcap"
-    export_pcap(run_scenario(scn).trace, out)
-    return check_capture(out, pua_address=scn.pua_address, params=params)
 
 
 def test_an_initial_publish_beside_a_live_record_gets_a_new_id(tmp_path) -> None:
