@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -127,13 +129,21 @@ def _busy_files(folder: Path, quick: int = 0) -> list[Path]:
     return files
 
 
-def _start(args: list[str]) -> subprocess.Popen[str]:
+@contextlib.contextmanager
+def _started(args: list[str]) -> Iterator[subprocess.Popen[str]]:
+    """``puasim run -q ARGS`` in its own process group, killed with its workers at the end."""
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    return subprocess.Popen(
+    proc = subprocess.Popen(
         [sys.executable, "-m", "puasim", "run", "-q", *args], cwd=REPO, env=env, text=True,
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
+    try:
+        yield proc
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
 
 
 def _group_gone(pgid: int, within: float) -> bool:
@@ -157,8 +167,7 @@ def _workers(pid: int) -> list[int]:
 def test_ctrl_c_stops_the_run_at_once(tmp_path: Path, jobs: str) -> None:
     files = _busy_files(tmp_path / "s")
     out = tmp_path / "out"
-    proc = _start(["-j", jobs, "--out", str(out), *map(str, files)])
-    try:
+    with _started(["-j", jobs, "--out", str(out), *map(str, files)]) as proc:
         deadline = time.monotonic() + 30
         while not (out / "traces").is_dir() or (jobs == "2" and len(_workers(proc.pid)) < 2):
             assert proc.poll() is None and time.monotonic() < deadline, "the run did not start"
@@ -171,20 +180,13 @@ def test_ctrl_c_stops_the_run_at_once(tmp_path: Path, jobs: str) -> None:
         assert "interrupted after 0 of 3 files" in err
         assert not (out / "summary.json").exists()  # as a run in one process: no summary
         assert _group_gone(proc.pid, 5), "a worker outlived the run"
-    finally:
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        proc.wait(timeout=10)
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="process groups and /proc")
 def test_a_killed_worker_ends_the_run_naming_its_files(tmp_path: Path) -> None:
     files = _busy_files(tmp_path / "s", quick=1)
     out = tmp_path / "out"
-    proc = _start(["-j", "2", "--out", str(out), *map(str, files)])
-    try:
+    with _started(["-j", "2", "--out", str(out), *map(str, files)]) as proc:
         deadline = time.monotonic() + 30
         while not (out / "traces" / "a0_quick.jsonl").is_file() or len(_workers(proc.pid)) < 2:
             assert proc.poll() is None and time.monotonic() < deadline, "the run did not start"
@@ -198,9 +200,3 @@ def test_a_killed_worker_ends_the_run_naming_its_files(tmp_path: Path) -> None:
         rows = json.loads((out / "summary.json").read_text())
         assert [r["scenario"] for r in rows] == ["a0_quick"]
         assert _group_gone(proc.pid, 5), "a worker outlived the run"
-    finally:
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        proc.wait(timeout=10)
