@@ -281,6 +281,10 @@ def _read(text: str, file: str) -> tuple[Any, dict[Path_, int]]:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
         line = mark.line + 1 if mark is not None else None
+        if "nesting depth" in str(exc.problem):
+            # libyaml (PyYAML 6.0.4 on) scans ahead and stops very deep nesting itself, before
+            # the events reach the check above: the same limit, said the same way
+            raise ScenarioError(file, line, "", f"nested more than {MAX_DEPTH} levels deep") from None
         raise ScenarioError(file, line, "", f"not valid YAML: {exc.problem}") from None
     except yaml.YAMLError as exc:
         raise ScenarioError(file, None, "", f"not valid YAML: {exc}") from None
